@@ -1,0 +1,267 @@
+//! References by name: connections used by sources and targets, tables used by lookups and
+//! fields, and the shape rules the schema cannot say (one kind per step, one source per field).
+
+use indexmap::IndexMap;
+
+use super::Checker;
+use crate::config::model::{Conversion, Field, FileFormat, STEP_KINDS, Source, Target};
+use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
+
+pub fn check(c: &mut Checker) {
+    if c.pipeline.version != 1 {
+        let d = Diagnostic::error(
+            "version",
+            format!(
+                "version {} of the pipeline language is unknown",
+                c.pipeline.version
+            ),
+        )
+        .at_opt(c.at("version"))
+        .hint("this syncline reads `version: 1`");
+        c.push(d);
+    }
+    check_names(c);
+    let mut used_connections = Vec::new();
+    let mut used_tables = Vec::new();
+    for (name, job) in &c.pipeline.jobs {
+        let base = format!("jobs.{name}");
+        if let Some(conn) = job.from.connection() {
+            used_connections.push(conn.to_string());
+            connection_ref(
+                c,
+                &format!("{base}.from.{}.connection", job.from.kind()),
+                conn,
+                job.from.kind(),
+            );
+        }
+        if let Some(conn) = job.to.connection() {
+            used_connections.push(conn.to_string());
+            connection_ref(
+                c,
+                &format!("{base}.to.{}.connection", job.to.kind()),
+                conn,
+                job.to.kind(),
+            );
+        }
+        file_format(c, &base, &job.from, &job.to);
+        for (i, step) in job.steps.iter().enumerate() {
+            let path = format!("{base}.steps[{i}]");
+            let kinds = step.kinds();
+            if kinds.len() != 1 {
+                let message = if kinds.is_empty() {
+                    "this step does nothing".to_string()
+                } else {
+                    format!(
+                        "this step does {} at once",
+                        one_of(kinds.iter().copied()).replace(" or ", " and ")
+                    )
+                };
+                let d = Diagnostic::error("step-kind", message)
+                    .at_opt(c.at(&path))
+                    .hint(format!(
+                        "a step is exactly one of {}; split it into several steps",
+                        one_of(STEP_KINDS.iter().copied())
+                    ));
+                c.push(d);
+            }
+            if let Some(lookup) = &step.lookup {
+                used_tables.push(lookup.table.clone());
+                table_ref(c, &format!("{path}.lookup.table"), &lookup.table);
+            }
+            if let Some(map) = &step.map {
+                fields(c, &format!("{path}.map"), map, &mut used_tables);
+            }
+        }
+        fields(c, &format!("{base}.map"), &job.map, &mut used_tables);
+    }
+    for (name, table) in &c.pipeline.tables {
+        if let Some(inverse_of) = &table.inverse_of {
+            used_tables.push(inverse_of.clone());
+            table_ref(c, &format!("tables.{name}.inverse_of"), inverse_of);
+        }
+    }
+    for name in c.pipeline.connections.keys() {
+        if !used_connections.contains(name) {
+            let d = Diagnostic::warning(
+                "unused",
+                format!("the connection `{name}` is not used by any job"),
+            )
+            .at_opt(c.key_at(&format!("connections.{name}")));
+            c.push(d);
+        }
+    }
+    for name in c.pipeline.tables.keys() {
+        if !used_tables.contains(name) {
+            let d = Diagnostic::warning(
+                "unused",
+                format!("the table `{name}` is not used by any job"),
+            )
+            .at_opt(c.key_at(&format!("tables.{name}")));
+            c.push(d);
+        }
+    }
+}
+
+fn check_names(c: &mut Checker) {
+    let sections = [
+        ("jobs", c.pipeline.jobs.keys().cloned().collect::<Vec<_>>()),
+        (
+            "connections",
+            c.pipeline.connections.keys().cloned().collect(),
+        ),
+        ("tables", c.pipeline.tables.keys().cloned().collect()),
+    ];
+    for (section, names) in sections {
+        for name in names {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+            if !valid {
+                let d = Diagnostic::error("name", format!("`{name}` is not a valid name"))
+                    .at_opt(c.key_at(&format!("{section}.{name}")))
+                    .hint("names are letters, digits, `_` and `-`: they appear in state keys and reports");
+                c.push(d);
+            }
+        }
+    }
+}
+
+fn connection_ref(c: &mut Checker, path: &str, name: &str, kind: &str) {
+    match c.pipeline.connections.get(name) {
+        Some(conn) if conn.kind() != kind => {
+            let d = Diagnostic::error(
+                "connection-kind",
+                format!("`{name}` is a {} connection, not a {kind} one", conn.kind()),
+            )
+            .at_opt(c.at(path))
+            .hint(format!(
+                "use a `{kind}` connection here, or read `{name}` with `{}:`",
+                conn.kind()
+            ));
+            c.push(d);
+        }
+        Some(_) => {}
+        None if c.loaded.index.contains(&format!("connections.{name}")) => {} // broken, reported
+        None => {
+            let names = c.pipeline.connections.keys().map(String::as_str);
+            let hint = did_you_mean(name, names.clone()).unwrap_or_else(|| {
+                format!(
+                    "declare it under `connections:`; this pipeline has {}",
+                    one_of(names)
+                )
+            });
+            let d = Diagnostic::error("unknown-connection", format!("unknown connection `{name}`"))
+                .at_opt(c.at(path))
+                .label("no such connection")
+                .hint(hint);
+            c.push(d);
+        }
+    }
+}
+
+fn table_ref(c: &mut Checker, path: &str, name: &str) {
+    if c.pipeline.tables.contains_key(name) || c.loaded.index.contains(&format!("tables.{name}")) {
+        return;
+    }
+    let names = c.pipeline.tables.keys().map(String::as_str);
+    let hint = did_you_mean(name, names.clone()).unwrap_or_else(|| {
+        format!(
+            "declare it under `tables:`; this pipeline has {}",
+            one_of(names)
+        )
+    });
+    let d = Diagnostic::error("unknown-table", format!("unknown table `{name}`"))
+        .at_opt(c.at(path))
+        .label("no such table")
+        .hint(hint);
+    c.push(d);
+}
+
+fn fields(
+    c: &mut Checker,
+    path: &str,
+    fields: &IndexMap<String, Field>,
+    used_tables: &mut Vec<String>,
+) {
+    for (name, field) in fields {
+        let Field::Spec(spec) = field else { continue };
+        let path = format!("{path}.{name}");
+        let sources = spec.sources();
+        if sources.len() != 1 {
+            let message = if sources.is_empty() {
+                format!("the field `{name}` says where to put a value but not where it comes from")
+            } else {
+                format!(
+                    "the field `{name}` takes its value from {} at once",
+                    one_of(sources.iter().copied()).replace(" or ", " and ")
+                )
+            };
+            let d = Diagnostic::error("field-source", message)
+                .at_opt(c.key_at(&path))
+                .hint("give exactly one of `path`, `const`, `expr` or `template`");
+            c.push(d);
+        }
+        if let Some(table) = &spec.table {
+            used_tables.push(table.clone());
+            table_ref(c, &format!("{path}.table"), table);
+        }
+        if spec.scale.is_some() && spec.convert != Some(Conversion::Decimal) {
+            let d = Diagnostic::error("field-option", "`scale` only applies to `as: decimal`")
+                .at_opt(c.key_at(&format!("{path}.scale")))
+                .hint("add `as: decimal`, or remove `scale`");
+            c.push(d);
+        }
+        let dated = matches!(spec.convert, Some(Conversion::Date | Conversion::Datetime));
+        if spec.timezone.is_some() && spec.convert != Some(Conversion::Datetime) {
+            let d = Diagnostic::error("field-option", "`timezone` only applies to `as: datetime`")
+                .at_opt(c.key_at(&format!("{path}.timezone")));
+            c.push(d);
+        }
+        if spec.input_format.is_some() && !dated {
+            let d = Diagnostic::error(
+                "field-option",
+                "`input_format` only applies to `as: date` and `as: datetime`",
+            )
+            .at_opt(c.key_at(&format!("{path}.input_format")));
+            c.push(d);
+        }
+    }
+}
+
+/// A file source or target must have a format, given or told by its extension.
+fn file_format(c: &mut Checker, base: &str, from: &Source, to: &Target) {
+    let sides = [
+        match from {
+            Source::File(f) => Some(("from", &f.path, f.format)),
+            _ => None,
+        },
+        match to {
+            Target::File(f) => Some(("to", &f.path, f.format)),
+            _ => None,
+        },
+    ];
+    for (side, path, format) in sides.into_iter().flatten() {
+        if format.is_none() && format_from_extension(path).is_none() {
+            let d = Diagnostic::error(
+                "file-format",
+                format!("the format of `{path}` cannot be told from its name"),
+            )
+            .at_opt(c.at(&format!("{base}.{side}.file.path")))
+            .hint("add `format:` with `csv`, `json`, `ndjson` or `xml`");
+            c.push(d);
+        }
+    }
+}
+
+/// The format a file name implies.
+pub fn format_from_extension(path: &str) -> Option<FileFormat> {
+    let ext = path.rsplit('.').next()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "txt" => Some(FileFormat::Csv),
+        "json" => Some(FileFormat::Json),
+        "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
+        "xml" => Some(FileFormat::Xml),
+        _ => None,
+    }
+}

@@ -1,0 +1,34 @@
+//! Secrets that could not be sent where they are used. Messages name the secret, never its value.
+
+use super::Checker;
+use crate::config::secrets::Secrets;
+use crate::diagnostics::Diagnostic;
+use secrecy::ExposeSecret;
+
+pub fn check(c: &mut Checker, secrets: &Secrets) {
+    for usage in &c.loaded.secret_uses {
+        let Some(value) = secrets.get(&usage.name) else {
+            continue;
+        };
+        let value = value.expose_secret();
+        let in_url = usage.path.ends_with(".base_url") || usage.path.ends_with(".url");
+        let problem = if value.is_empty() {
+            Some("is empty")
+        } else if value.chars().any(|ch| ch.is_control() && ch != '\t') {
+            Some(
+                "contains a line break or another control character, which cannot be sent in a URL, header or credential",
+            )
+        } else if in_url && value.chars().any(char::is_whitespace) {
+            Some("contains spaces, which cannot be part of a URL")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let d = Diagnostic::error("secret-value", format!("the secret `{}` {problem}", usage.name))
+                .at(usage.span)
+                .label("used here")
+                .hint("check the value in the `--secrets` file or the environment (a trailing newline is a common cause)");
+            c.push(d);
+        }
+    }
+}

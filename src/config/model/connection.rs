@@ -1,0 +1,180 @@
+//! Connections: how to reach a system. Credentials are written as `${secret.NAME}`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::config::de::lenient;
+
+use super::values::{Backoff, Duration, JsonPath, RateLimit, RetryOn};
+
+/// A system this pipeline talks to. Exactly one kind: `http`, `sql` or `file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Connection {
+    /// An HTTP API (PrestaShop, WooCommerce, Gomag, RO App...).
+    Http(HttpConnection),
+    /// A SQL database (the ERP's tables): SQLite, PostgreSQL or MySQL.
+    Sql(SqlConnection),
+    /// A folder of files (exports and imports).
+    File(FileConnection),
+}
+
+impl Connection {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Connection::Http(_) => "http",
+            Connection::Sql(_) => "sql",
+            Connection::File(_) => "file",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConnection {
+    /// The URL every request path is appended to, e.g. `${env.SHOP_URL}/api`.
+    pub base_url: String,
+    /// Headers sent with every request.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Query parameters sent with every request (e.g. `output_format: JSON`).
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    /// How requests are authenticated.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub auth: Option<Auth>,
+    /// Format of request bodies: `json` (default), `xml` (PrestaShop accepts XML only) or `form`.
+    #[serde(default)]
+    pub body: BodyFormat,
+    /// How long one request may take before it counts as a timeout. Default `30s`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub timeout: Option<Duration>,
+    /// The most requests this API accepts, e.g. `5/s`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub rate_limit: Option<RateLimit>,
+    /// How failed requests are retried.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub retry: Option<Retry>,
+    /// The most requests in flight at once. Default 4.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub concurrency: Option<u32>,
+}
+
+/// How requests are authenticated. Exactly one kind.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Auth {
+    /// No authentication.
+    None,
+    /// HTTP basic authentication (PrestaShop: the webservice key as user, empty password).
+    Basic {
+        user: String,
+        #[serde(default)]
+        password: String,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer { token: String },
+    /// API keys sent as headers (Gomag: `Apikey` and `ApiShop`).
+    Headers(IndexMap<String, String>),
+    /// API keys sent as query parameters (PrestaShop: `ws_key`).
+    Query(IndexMap<String, String>),
+    /// A token obtained by a login request, refreshed before it expires and on a 401.
+    Login(LoginAuth),
+    /// OAuth2 client credentials.
+    Oauth2(OAuth2Auth),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginAuth {
+    /// The login request.
+    pub request: Request,
+    /// Where the token is in the login response, e.g. `$.token` or `$.result.session`.
+    pub token: JsonPath,
+    /// Where the token's lifetime in seconds is in the response, if the API says.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub expires_in: Option<JsonPath>,
+    /// How long a token lives when the API does not say. Default `1h`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub lifetime: Option<Duration>,
+    /// Headers that carry the token on every request; `{token}` stands for it.
+    /// Default: `Authorization: Bearer {token}`.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Auth {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Xml,
+    Form,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// How many times a request is tried in all. Default 5.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub attempts: Option<u32>,
+    /// Delays between tries, e.g. `1s..60s`. A `Retry-After` header takes precedence.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub backoff: Option<Backoff>,
+    /// Which failures are retried. Default `[429, 5xx, timeout, connection]`.
+    #[serde(default)]
+    pub on: Vec<RetryOn>,
+}
+
+/// An HTTP request, as a template: `{name}` in the path, query, headers and body stands for a
+/// field of the record, a var, or `target_id`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    #[serde(default)]
+    pub method: Method,
+    /// Path appended to the connection's base URL, e.g. `/products/{target_id}`.
+    pub path: String,
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// The body; by default the record itself.
+    pub body: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    #[default]
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlConnection {
+    /// Database URL: `sqlite://erp.db`, `postgres://user:${secret.PG_PASSWORD}@host/db`, `mysql://...`.
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileConnection {
+    /// The folder file paths are relative to; relative to the pipeline file itself.
+    pub dir: String,
+}

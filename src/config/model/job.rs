@@ -1,0 +1,558 @@
+//! Jobs: where records come from, what happens to them, where they go.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::connection::{Method, Request};
+use super::table::Unmapped;
+use super::values::{Duration, JsonPath, Schedule};
+use crate::config::de::lenient;
+
+/// A job: reads records `from` a source, runs them through `steps` (then `map`), writes them `to`
+/// a target.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// What this job does, shown in reports.
+    pub description: Option<String>,
+    /// Jobs that must have succeeded before this one starts, e.g. `[categories]`.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub needs: Vec<String>,
+    /// When `syncline serve` runs this job: cron (`0 2 * * *`) or an interval (`every 15m`).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub schedule: Option<Schedule>,
+    /// Where records come from.
+    pub from: Source,
+    /// Reads only what changed since the last run: the field holding a modification time,
+    /// sequence number or token. Saved only after the target acknowledged every record up to it.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub cursor: Option<Cursor>,
+    /// What happens to each record, in order.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub steps: Vec<Step>,
+    /// The final mapping, applied after `steps`: output field -> where its value comes from.
+    /// Overlays change single fields of it.
+    #[serde(default, deserialize_with = "lenient::map")]
+    pub map: IndexMap<String, Field>,
+    /// Where records go.
+    pub to: Target,
+}
+
+/// Where a job reads records. Exactly one kind: `file`, `sql` or `http`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// Records in a file: CSV, JSON, NDJSON or XML.
+    File(FileSource),
+    /// Rows of a SQL query.
+    Sql(SqlSource),
+    /// Records returned by an HTTP API, page after page.
+    Http(HttpSource),
+}
+
+impl Source {
+    pub fn connection(&self) -> Option<&str> {
+        match self {
+            Source::File(f) => f.connection.as_deref(),
+            Source::Sql(s) => Some(&s.connection),
+            Source::Http(h) => Some(&h.connection),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::File(_) => "file",
+            Source::Sql(_) => "sql",
+            Source::Http(_) => "http",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// A `file` connection whose folder `path` is relative to; without it, `path` is relative to
+    /// the pipeline file.
+    pub connection: Option<String>,
+    /// The file to read.
+    pub path: String,
+    /// The file's format; by default taken from its extension.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub format: Option<FileFormat>,
+    /// The text encoding. Default `utf-8`.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// CSV settings.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub csv: Option<CsvOptions>,
+    /// JSON: where the list of records is, e.g. `$.products` (default: the whole document).
+    /// XML: the repeated element, e.g. `$.catalog.article`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub records: Option<JsonPath>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    Csv,
+    Json,
+    Ndjson,
+    Xml,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// The encoding of most French ERP exports on Windows.
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsvOptions {
+    /// The field separator. Default `,`; French exports often use `;`.
+    pub delimiter: Option<char>,
+    /// Whether the first line names the columns. Default `true`.
+    pub header: Option<bool>,
+    /// Column names, for a file without a header line or to rename them.
+    #[serde(default)]
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSource {
+    /// A `sql` connection.
+    pub connection: String,
+    /// The query. `:cursor` stands for the saved checkpoint, `:name` for a var.
+    pub query: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSource {
+    /// An `http` connection.
+    pub connection: String,
+    #[serde(default)]
+    pub method: Method,
+    /// Path appended to the connection's base URL, e.g. `/orders`.
+    pub path: String,
+    /// Query parameters; `{cursor}` stands for the saved checkpoint.
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// A request body, for APIs that list records through POST (JSON-RPC).
+    pub body: Option<serde_json::Value>,
+    /// Where the records are in a response, e.g. `$.products` or `$.data`. A mapping keyed by id
+    /// (Gomag) reads as its values.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub records: Option<JsonPath>,
+    /// How to get the next page.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub paginate: Option<Paginate>,
+}
+
+/// How to get the next page. Paging always stops: on an empty or short page, a repeated page or
+/// token, `has_more: false`, or at `max_pages`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Paginate {
+    /// `?page=1`, `?page=2`...
+    PageNumber {
+        #[serde(default = "default_page_param")]
+        param: String,
+        /// The number of the first page. Default 1.
+        start: Option<u64>,
+        /// The page-size parameter and value, e.g. `{ per_page: 100 }`.
+        #[serde(default)]
+        size: IndexMap<String, u64>,
+        max_pages: Option<u64>,
+    },
+    /// `?offset=0&limit=100`, `?offset=100&limit=100`...
+    Offset {
+        offset_param: String,
+        limit_param: String,
+        limit: u64,
+        max_pages: Option<u64>,
+    },
+    /// PrestaShop's `?limit=OFFSET,COUNT`.
+    OffsetCount {
+        param: String,
+        count: u64,
+        max_pages: Option<u64>,
+    },
+    /// A token from the response body sent back as a parameter.
+    Cursor {
+        /// Where the next token is in the response.
+        from: JsonPath,
+        param: String,
+        max_pages: Option<u64>,
+    },
+    /// The next page's URL from the response body.
+    NextUrl {
+        from: JsonPath,
+        max_pages: Option<u64>,
+    },
+    /// The `Link: <...>; rel="next"` header.
+    LinkHeader { max_pages: Option<u64> },
+}
+
+fn default_page_param() -> String {
+    "page".to_string()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cursor {
+    /// The field holding the modification time, sequence number or token, e.g. `$.date_upd`.
+    pub field: JsonPath,
+    /// How cursor values compare. Default `timestamp`.
+    #[serde(default)]
+    pub kind: CursorKind,
+    /// Records with the same cursor value are ordered by this key, so none is skipped or read twice.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub tie_breaker: Option<JsonPath>,
+    /// Read again this far back, for sources whose timestamps arrive late, e.g. `10m`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub lookback: Option<Duration>,
+    /// Where the first run starts, e.g. `2024-01-01 00:00:00`.
+    pub initial: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CursorKind {
+    #[default]
+    Timestamp,
+    Number,
+    Token,
+}
+
+/// One step of a job. Exactly one of `map`, `filter`, `lookup`, `split`, `group`, `script`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// A name for this step: shown in reports and quarantine reasons, and matched by `!merge`
+    /// in overlays.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub id: Option<String>,
+    /// Builds a new record: output field -> where its value comes from.
+    #[serde(default, deserialize_with = "lenient::map_opt")]
+    pub map: Option<IndexMap<String, Field>>,
+    /// Keeps the records for which this rhai expression is true, e.g. `rec.AR_Sommeil == 0`.
+    pub filter: Option<String>,
+    /// Translates a field through a correspondence table.
+    pub lookup: Option<Lookup>,
+    /// Turns one record into one record per item of a list (an order into its lines).
+    pub split: Option<Split>,
+    /// Gathers consecutive records with the same key into one (lines into an order).
+    pub group: Option<Group>,
+    /// A rhai snippet that receives the record as `rec` and may change it; `vars` holds the vars.
+    pub script: Option<String>,
+}
+
+impl Step {
+    /// The step kinds this step sets, by name.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds = Vec::new();
+        if self.map.is_some() {
+            kinds.push("map");
+        }
+        if self.filter.is_some() {
+            kinds.push("filter");
+        }
+        if self.lookup.is_some() {
+            kinds.push("lookup");
+        }
+        if self.split.is_some() {
+            kinds.push("split");
+        }
+        if self.group.is_some() {
+            kinds.push("group");
+        }
+        if self.script.is_some() {
+            kinds.push("script");
+        }
+        kinds
+    }
+}
+
+pub const STEP_KINDS: &[&str] = &["map", "filter", "lookup", "split", "group", "script"];
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    /// The table to translate through.
+    pub table: String,
+    /// The value to translate, e.g. `$.current_state`.
+    pub from: JsonPath,
+    /// The field that receives the translation.
+    pub into: String,
+    /// What to do with a value the table does not list; default: the table's own `unmapped`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub unmapped: Option<Unmapped>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// The list to split on, e.g. `$.associations.order_rows`.
+    pub path: JsonPath,
+    /// The field each item is put in; the parent's other fields stay reachable. Default `line`.
+    #[serde(rename = "as")]
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The key records are grouped by, e.g. `$.order_id`.
+    pub by: JsonPath,
+    /// The field that receives the grouped records. Default `lines`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub into: Option<String>,
+}
+
+/// Where an output field's value comes from: a JSONPath (`$.AR_Ref`), a constant (`"1"`, `20`,
+/// `true`), or the long form with a conversion, a table, a reference or an expression.
+#[derive(Debug, Clone)]
+pub enum Field {
+    Path(JsonPath),
+    Constant(serde_json::Value),
+    Spec(Box<FieldSpec>),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Read the value at this path.
+    pub path: Option<JsonPath>,
+    /// Use this constant.
+    #[serde(rename = "const")]
+    pub constant: Option<serde_json::Value>,
+    /// Compute the value with a rhai expression over `rec` and `vars`.
+    pub expr: Option<String>,
+    /// Build a string: `{field}` stands for a field of the record, e.g. `{AR_Ref}-{gamme}`.
+    pub template: Option<String>,
+    /// Translate the value through this table.
+    pub table: Option<String>,
+    /// Convert the value: `string`, `integer`, `decimal`, `number`, `boolean`, `date`, `datetime`.
+    #[serde(rename = "as")]
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub convert: Option<Conversion>,
+    /// Digits after the decimal point, for `decimal` (money: 2, PrestaShop prices: 6).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub scale: Option<u32>,
+    /// For `date`/`datetime`: the output format (strftime, e.g. `%d/%m/%Y`); for `boolean`:
+    /// `"0/1"` or `"true/false"`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub format: Option<String>,
+    /// For `date`/`datetime`: the format the source writes, when it is not ISO 8601.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub input_format: Option<String>,
+    /// For `datetime`: the time zone source values are in, e.g. `Europe/Paris`.
+    pub timezone: Option<String>,
+    /// String clean-ups, applied in order.
+    #[serde(default)]
+    pub transform: Vec<Transform>,
+    /// The value when the source has none.
+    pub default: Option<serde_json::Value>,
+    /// Quarantine the record when the value is missing (and there is no `default`).
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl FieldSpec {
+    /// The sources this field sets: exactly one is allowed.
+    pub fn sources(&self) -> Vec<&'static str> {
+        let mut sources = Vec::new();
+        if self.path.is_some() {
+            sources.push("path");
+        }
+        if self.constant.is_some() {
+            sources.push("const");
+        }
+        if self.expr.is_some() {
+            sources.push("expr");
+        }
+        if self.template.is_some() {
+            sources.push("template");
+        }
+        sources
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Conversion {
+    String,
+    Integer,
+    /// An exact decimal, e.g. a price; see `scale`.
+    Decimal,
+    /// A floating-point number.
+    Number,
+    /// `true`/`false`; see `format` for `"0"`/`"1"`.
+    Boolean,
+    Date,
+    Datetime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    Trim,
+    Upper,
+    Lower,
+    /// `Café Noir 250g` -> `cafe-noir-250g`.
+    Slug,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSONPath, a constant, or a mapping with `path`, `const`, `expr` or `template`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                if v.starts_with('$') {
+                    JsonPath::parse(v).map(Field::Path).map_err(|e| {
+                        crate::config::de::hinted(e, "a string starting with `$` is a path; write `{ const: \"$...\" }` for a constant")
+                    })
+                } else {
+                    Ok(Field::Constant(serde_json::Value::String(v.to_string())))
+                }
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Field, E> {
+                Ok(Field::Constant(v.into()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Field, E> {
+                Ok(Field::Constant(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Field, E> {
+                Ok(Field::Constant(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Field, E> {
+                Ok(Field::Constant(
+                    serde_json::Number::from_f64(v)
+                        .map(Into::into)
+                        .unwrap_or_default(),
+                ))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
+                Ok(Field::Constant(serde_json::Value::Null))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
+                FieldSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|s| Field::Spec(Box::new(s)))
+            }
+        }
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+impl JsonSchema for Field {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Field")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let spec = generator.subschema_for::<FieldSpec>();
+        json_schema!({
+            "description": "Where the field's value comes from: a JSONPath (`$.AR_Ref`), a constant (`\"1\"`, `20`, `true`), or the long form.",
+            "anyOf": [
+                { "type": "string" },
+                { "type": ["number", "boolean", "null"] },
+                spec
+            ]
+        })
+    }
+}
+
+/// Where a job writes records. Exactly one kind: `file`, `http` or `sql`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    /// A file, written whole and atomically at the end of the run.
+    File(FileTarget),
+    /// An HTTP API: records are created or updated through the ID map.
+    Http(HttpTarget),
+    /// A SQL table.
+    Sql(SqlTarget),
+}
+
+impl Target {
+    pub fn connection(&self) -> Option<&str> {
+        match self {
+            Target::File(f) => f.connection.as_deref(),
+            Target::Http(h) => Some(&h.connection),
+            Target::Sql(s) => Some(&s.connection),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::File(_) => "file",
+            Target::Http(_) => "http",
+            Target::Sql(_) => "sql",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileTarget {
+    /// A `file` connection whose folder `path` is relative to.
+    pub connection: Option<String>,
+    pub path: String,
+    /// The file's format; by default taken from its extension.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub format: Option<FileFormat>,
+    #[serde(default)]
+    pub encoding: Encoding,
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub csv: Option<CsvOptions>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTarget {
+    /// An `http` connection.
+    pub connection: String,
+    /// The kind of record on the target (`product`, `category`...): the ID map's namespace.
+    pub entity: String,
+    /// The record's key in the source system, e.g. `$.reference`.
+    pub key: JsonPath,
+    /// The request that creates a record.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub create: Option<Request>,
+    /// The request that updates a record; `{target_id}` is its id on the target.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub update: Option<Request>,
+    /// Where the created record's id is in the create response, e.g. `$.product.id`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub id: Option<JsonPath>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlTarget {
+    /// A `sql` connection.
+    pub connection: String,
+    /// The table written to.
+    pub table: String,
+    /// The columns that identify a row; rows are upserted on them.
+    #[serde(default)]
+    pub key: Vec<String>,
+}

@@ -1,0 +1,50 @@
+//! The typed model of a pipeline file. Doc comments here become the editor's hover text through
+//! the generated JSON Schema (`syncline schema`), so they are written for the person editing YAML.
+
+mod connection;
+mod job;
+mod table;
+pub mod values;
+
+pub use connection::*;
+pub use job::*;
+pub use table::*;
+pub use values::*;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::config::de::lenient;
+
+/// A syncline pipeline: the connections to a client's systems, the correspondence tables between
+/// them, and the jobs that move records from one to another.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Version of the pipeline language this file is written in. Always `1`.
+    pub version: u32,
+    /// Name of the pipeline, unique in a client repository. Checkpoints and ID maps are kept
+    /// under it: renaming a pipeline starts its state afresh.
+    pub name: String,
+    /// What this pipeline does, for the people who maintain it.
+    pub description: Option<String>,
+    /// A template this file builds on, as a path relative to this file (e.g.
+    /// `../../pipelines/prestashop/erp-sync.yaml`). Mappings are merged key by key, lists are
+    /// replaced; tag a list `!append`, `!prepend` or `!merge` (items matched by `id`) to combine
+    /// it instead, a mapping `!replace` to replace it whole, and a value `!unset` to remove it.
+    pub extends: Option<String>,
+    /// Values used in strings as `${vars.NAME}` and in scripts as `vars.NAME`.
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// The systems this pipeline reads from and writes to, by name.
+    #[serde(default, deserialize_with = "lenient::map")]
+    pub connections: IndexMap<String, Connection>,
+    /// Correspondence tables (statuses, payment methods, units...), by name.
+    #[serde(default, deserialize_with = "lenient::map")]
+    pub tables: IndexMap<String, Table>,
+    /// The jobs, by name. A job reads records from a source, runs them through its steps and
+    /// writes them to a target.
+    #[serde(deserialize_with = "lenient::map")]
+    pub jobs: IndexMap<String, Job>,
+}

@@ -1,0 +1,332 @@
+//! Checked scalar values: each parses itself while the model is read, so a bad value is reported
+//! at its exact place with a hint, and the runtime receives something already understood.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::config::de::{hinted, parse_str};
+
+macro_rules! string_schema {
+    ($ty:ty, $name:literal, $description:literal $(, $key:literal : $value:tt)*) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({ "type": "string", "description": $description $(, $key: $value)* })
+            }
+        }
+    };
+}
+
+/// A JSONPath (RFC 9535) selecting a value in a record, e.g. `$.order.lines[0].sku`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JsonPath(String);
+
+impl JsonPath {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.starts_with('$') {
+            return Err(format!(
+                "`{text}` is not a JSONPath: a path starts with `$`"
+            ));
+        }
+        jsonpath_rust::parser::parse_json_path(text)
+            .map(|_| JsonPath(text.to_string()))
+            .map_err(|e| {
+                format!(
+                    "`{text}` is not a valid JSONPath: {}",
+                    describe_path_error(&e.to_string())
+                )
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The path parser reports a multi-line drawing; keep its column and what it expected.
+fn describe_path_error(text: &str) -> String {
+    let column = text
+        .lines()
+        .find_map(|l| l.split_once("--> ").map(|(_, pos)| pos.trim()))
+        .and_then(|pos| pos.split(':').nth(1))
+        .map(|c| format!("it stops at character {c}"));
+    let expected = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(str::to_string);
+    match (column, expected) {
+        (Some(c), Some(e)) => format!("{c} ({e})"),
+        (Some(c), None) => c,
+        _ => text.lines().next().unwrap_or(text).to_string(),
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            JsonPath::parse(&text).map_err(|e| {
+                hinted(e, "write a path from the record's root, e.g. `$.sku`, `$.lines[*].qty` or `$['field name']`")
+            })
+        })
+    }
+}
+
+impl Serialize for JsonPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+string_schema!(JsonPath, "JsonPath", "A JSONPath (RFC 9535) from the record's root, e.g. `$.sku` or `$.lines[*].qty`.", "pattern": "^\\$");
+
+/// A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub std::time::Duration);
+
+impl FromStr for Duration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a duration");
+        let mut total = std::time::Duration::ZERO;
+        let mut rest = text.trim();
+        if rest.is_empty() {
+            return Err(invalid());
+        }
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if digits == 0 {
+                return Err(invalid());
+            }
+            let amount: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let part = match &rest[..unit_len] {
+                "ms" => std::time::Duration::from_millis(amount),
+                "s" => std::time::Duration::from_secs(amount),
+                "m" | "min" => std::time::Duration::from_secs(amount.saturating_mul(60)),
+                "h" => std::time::Duration::from_secs(amount.saturating_mul(3600)),
+                "d" => std::time::Duration::from_secs(amount.saturating_mul(86_400)),
+                _ => return Err(invalid()),
+            };
+            total = total.saturating_add(part);
+            rest = &rest[unit_len..];
+        }
+        Ok(Duration(total))
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            text.parse().map_err(|e| {
+                hinted(
+                    e,
+                    "write a number and a unit: `500ms`, `30s`, `15m`, `2h`, `1d`, or `1h30m`",
+                )
+            })
+        })
+    }
+}
+
+string_schema!(Duration, "Duration", "A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.", "pattern": "^([0-9]+(ms|s|m|min|h|d))+$");
+
+/// When a job runs: a cron expression (`0 2 * * *`, `@hourly`, with an optional seconds field)
+/// or an interval (`every 15m`).
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    Cron(Box<croner::Cron>),
+    Every(Duration),
+}
+
+impl FromStr for Schedule {
+    type Err = (String, String);
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Some(interval) = text.trim().strip_prefix("every ") {
+            return match interval.trim().parse::<Duration>() {
+                Ok(d) if !d.0.is_zero() => Ok(Schedule::Every(d)),
+                _ => Err((
+                    format!("`{text}` is not a valid interval"),
+                    "write `every` and a duration, e.g. `every 15m` or `every 1h`".to_string(),
+                )),
+            };
+        }
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build();
+        parser.parse(text).map(|c| Schedule::Cron(Box::new(c))).map_err(|e| {
+            (
+                format!("`{text}` is not a valid cron expression: {e}"),
+                "five fields: minute hour day-of-month month day-of-week, e.g. `0 2 * * *` (02:00 every day) or `*/15 * * * *`; or `every 15m`".to_string(),
+            )
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            text.parse()
+                .map_err(|(message, hint)| hinted(message, hint))
+        })
+    }
+}
+
+string_schema!(
+    Schedule,
+    "Schedule",
+    "When the job runs: a cron expression (`0 2 * * *`, `@hourly`) or an interval (`every 15m`)."
+);
+
+/// At most `count` requests per `per`: `5/s`, `100/min`, `10/10s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub per: std::time::Duration,
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a rate limit");
+        let (count, per) = text.split_once('/').ok_or_else(invalid)?;
+        let count: u32 = count.trim().parse().map_err(|_| invalid())?;
+        let per = per.trim();
+        let per = match per {
+            "s" | "sec" | "second" => std::time::Duration::from_secs(1),
+            "m" | "min" | "minute" => std::time::Duration::from_secs(60),
+            "h" | "hour" => std::time::Duration::from_secs(3600),
+            other => other.parse::<Duration>().map_err(|_| invalid())?.0,
+        };
+        if count == 0 || per.is_zero() {
+            return Err(invalid());
+        }
+        Ok(RateLimit { count, per })
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            text.parse()
+                .map_err(|e| hinted(e, "write requests per period: `5/s`, `100/min` or `10/10s`"))
+        })
+    }
+}
+
+string_schema!(RateLimit, "RateLimit", "At most this many requests per period: `5/s`, `100/min`, `10/10s`.", "pattern": "^[0-9]+/");
+
+/// When a failed request is tried again: a status code (`429`), a class (`5xx`), `timeout` or
+/// `connection` (reset or refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOn {
+    Status(u16),
+    Class(u16),
+    Timeout,
+    Connection,
+}
+
+impl fmt::Display for RetryOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RetryOn::Status(s) => write!(f, "{s}"),
+            RetryOn::Class(c) => write!(f, "{c}xx"),
+            RetryOn::Timeout => f.write_str("timeout"),
+            RetryOn::Connection => f.write_str("connection"),
+        }
+    }
+}
+
+impl FromStr for RetryOn {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "timeout" => Ok(RetryOn::Timeout),
+            "connection" => Ok(RetryOn::Connection),
+            t if t.len() == 3 && t.ends_with("xx") => match t.as_bytes()[0] {
+                d @ b'1'..=b'5' => Ok(RetryOn::Class(u16::from(d - b'0'))),
+                _ => Err(format!("`{text}` is not a status class")),
+            },
+            t => match t.parse::<u16>() {
+                Ok(code) if (100..600).contains(&code) => Ok(RetryOn::Status(code)),
+                _ => Err(format!("`{text}` is not a retry condition")),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RetryOn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            text.parse().map_err(|e| {
+                hinted(
+                    e,
+                    "use a status code (`429`), a class (`5xx`), `timeout` or `connection`",
+                )
+            })
+        })
+    }
+}
+
+impl JsonSchema for RetryOn {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("RetryOn")
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A status code (`429`), a class (`5xx`), `timeout` or `connection`.",
+            "anyOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "string", "pattern": "^([1-5]xx|timeout|connection|[1-5][0-9][0-9])$" }
+            ]
+        })
+    }
+}
+
+/// A delay range for retries: `1s..60s` (exponential from the first to the second, with jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: std::time::Duration,
+    pub max: std::time::Duration,
+}
+
+impl FromStr for Backoff {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a backoff range");
+        let (a, b) = text.split_once("..").ok_or_else(invalid)?;
+        let initial = a.trim().parse::<Duration>().map_err(|_| invalid())?.0;
+        let max = b.trim().parse::<Duration>().map_err(|_| invalid())?.0;
+        if initial > max || initial.is_zero() {
+            return Err(format!(
+                "`{text}`: the first delay must be above zero and at most the second"
+            ));
+        }
+        Ok(Backoff { initial, max })
+    }
+}
+
+impl<'de> Deserialize<'de> for Backoff {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            text.parse()
+                .map_err(|e| hinted(e, "write the first and the longest delay: `1s..60s`"))
+        })
+    }
+}
+
+string_schema!(Backoff, "Backoff", "Retry delays, growing exponentially with jitter: `1s..60s`.", "pattern": "\\.\\.");

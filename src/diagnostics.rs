@@ -1,0 +1,284 @@
+//! Diagnostics: one problem found in a pipeline file, located at a span, with a hint.
+//!
+//! Everything that checks configuration pushes [`Diagnostic`]s into a list instead of stopping at
+//! the first problem; the CLI renders them all at once, as miette reports or as JSON.
+
+use std::fmt;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use serde::Serialize;
+
+use crate::config::source::{SourceMap, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A problem in a pipeline file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable identifier of the kind of problem, e.g. `unknown-key`.
+    pub code: &'static str,
+    pub message: String,
+    /// Where the problem is; `None` only for problems that have no place in a file.
+    pub span: Option<Span>,
+    /// Text of the label drawn under the span.
+    pub label: Option<String>,
+    pub hint: Option<String>,
+    /// Secondary places, e.g. where a duplicated key was first defined.
+    pub related: Vec<(Span, String)>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: None,
+            hint: None,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn at_opt(mut self, span: Option<Span>) -> Self {
+        self.span = span;
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn hint_opt(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    pub fn related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Sorts diagnostics by file and position so output is stable and reads top to bottom.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| {
+        d.span
+            .map(|s| (s.file.0, s.start, s.end))
+            .unwrap_or((u32::MAX, 0, 0))
+    });
+}
+
+/// "did you mean `x`?" for the candidate closest to `given`, when one is close enough.
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let given_lower = given.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&given_lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// Lists names for a hint, e.g. "`a`, `b` or `c`".
+pub fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.as_slice() {
+        [] => "nothing".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The same diagnostic in the shape miette renders.
+struct MietteView<'a> {
+    diagnostic: &'a Diagnostic,
+    source: Option<NamedSource<std::sync::Arc<str>>>,
+    labels: Vec<LabeledSpan>,
+    help: Option<String>,
+}
+
+impl fmt::Debug for MietteView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl fmt::Display for MietteView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+impl std::error::Error for MietteView<'_> {}
+
+impl miette::Diagnostic for MietteView<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(format!("syncline::{}", self.diagnostic.code)))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diagnostic.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new(span.start.into(), span.len())
+}
+
+/// How diagnostics are drawn for a person.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+/// Renders one diagnostic as a miette report (file:line:col, the snippet, the label, the hint).
+pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
+    let mut labels = Vec::new();
+    let mut help = diagnostic.hint.clone();
+    let mut source = None;
+    if let Some(span) = diagnostic.span {
+        let file = sources.get(span.file);
+        source = Some(NamedSource::new(&file.name, file.text.clone()));
+        labels.push(LabeledSpan::new_primary_with_span(
+            Some(
+                diagnostic
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| "here".to_string()),
+            ),
+            source_span(span),
+        ));
+        for (related, text) in &diagnostic.related {
+            if related.file == span.file {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(text.clone()),
+                    source_span(*related),
+                ));
+            } else {
+                // miette draws one file per report: name the other place in words.
+                let other = sources.get(related.file);
+                let (line, col) = other.line_col(related.start);
+                let note = format!("{text}: {}:{line}:{col}", other.name);
+                help = Some(match help {
+                    Some(h) => format!("{h}\n{note}"),
+                    None => note,
+                });
+            }
+        }
+    }
+    let view = MietteView {
+        diagnostic,
+        source,
+        labels,
+        help,
+    };
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, &view).is_err() {
+        out = format!("{}: {}\n", diagnostic.code, diagnostic.message);
+    }
+    out
+}
+
+/// A diagnostic as editors and CI read it (`validate --format json`).
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub end_line: Option<usize>,
+    pub end_column: Option<usize>,
+    pub label: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl JsonDiagnostic {
+    pub fn new(diagnostic: &Diagnostic, sources: &SourceMap) -> Self {
+        let mut out = JsonDiagnostic {
+            severity: diagnostic.severity,
+            code: diagnostic.code,
+            message: diagnostic.message.clone(),
+            file: None,
+            line: None,
+            column: None,
+            end_line: None,
+            end_column: None,
+            label: diagnostic.label.clone(),
+            hint: diagnostic.hint.clone(),
+        };
+        if let Some(span) = diagnostic.span {
+            let file = sources.get(span.file);
+            let (line, column) = file.line_col(span.start);
+            let (end_line, end_column) = file.line_col(span.end);
+            out.file = Some(file.name.clone());
+            out.line = Some(line);
+            out.column = Some(column);
+            out.end_line = Some(end_line);
+            out.end_column = Some(end_column);
+        }
+        out
+    }
+}

@@ -1,0 +1,10 @@
+//! syncline: declarative integration pipelines between ERPs, shops, suppliers and CRMs.
+//!
+//! Data flows one way: files -> [`config`] (YAML to a typed model, with a span for every node)
+//! -> [`compile`] (every semantic check, all diagnostics at once) -> runtime.
+
+pub mod compile;
+pub mod config;
+pub mod diagnostics;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,194 @@
+//! The `syncline` command line: parses arguments, calls the library, maps outcomes to exit codes
+//! (0 success, 1 runtime failure, 2 invalid configuration).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use syncline::config::secrets::Secrets;
+use syncline::diagnostics::RenderOptions;
+use syncline::{schema, validate};
+
+#[derive(Parser)]
+#[command(
+    name = "syncline",
+    version,
+    about = "Declarative integration pipelines between ERPs, shops, suppliers and CRMs",
+    long_about = "syncline runs integration pipelines described in YAML: where records come from, how their \
+                  fields map, which status means which, and where they go.",
+    after_help = "Start with `syncline validate pipelines/` to check your files."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check pipeline files and report every problem at once, at file:line:col.
+    #[command(
+        after_help = "Examples:\n  syncline validate pipelines/\n  syncline validate client.yaml --secrets .secrets\n  syncline validate . --format json\n\nExit codes: 0 valid, 1 a path could not be read, 2 invalid configuration."
+    )]
+    Validate {
+        /// Pipeline files, or folders whose `.yaml`/`.yml` files are all checked.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+        /// Treat warnings (unset environment variables, missing secrets...) as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Run pipeline jobs: read, map, write, and report in business terms.
+    #[command(after_help = "Example:\n  syncline run examples/quickstart/quickstart.yaml")]
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Show what a run would write (creates, updates with field diffs, rejects), writing nothing.
+    #[command(
+        name = "dry-run",
+        after_help = "Example:\n  syncline dry-run client.yaml --out plan.json"
+    )]
+    DryRun {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Run a pipeline's tests: sample records in, expected records out.
+    #[command(after_help = "Example:\n  syncline test pipelines/")]
+    Test {
+        /// Pipeline files or folders.
+        paths: Vec<PathBuf>,
+    },
+    /// Inspect and repair the saved state: checkpoints, ID maps, quarantine.
+    #[command(after_help = "Example:\n  syncline state checkpoints")]
+    State {
+        /// What to do with the state.
+        args: Vec<String>,
+    },
+    /// Write the JSON Schema of pipeline files, for editors (yaml-language-server).
+    #[command(
+        after_help = "Examples:\n  syncline schema                  # writes schemas/pipeline.schema.json\n  syncline schema --check          # fails when the committed schema is out of date\n  syncline schema --out -          # prints it"
+    )]
+    Schema {
+        /// Where to write it; `-` prints it.
+        #[arg(long, default_value = schema::SCHEMA_PATH)]
+        out: PathBuf,
+        /// Write nothing; exit 1 when the file differs from what this syncline generates.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Located diagnostics with the source lines, for people.
+    Human,
+    /// One JSON document, for editors and CI.
+    Json,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SYNCLINE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Validate {
+            paths,
+            format,
+            secrets,
+            deny_warnings,
+        } => run_validate(&paths, format, secrets.as_deref(), deny_warnings),
+        Command::Schema { out, check } => run_schema(&out, check),
+        Command::Run { .. } => not_yet("run", "the runtime"),
+        Command::DryRun { .. } => not_yet("dry-run", "the runtime"),
+        Command::Test { .. } => not_yet("test", "pipeline tests"),
+        Command::State { .. } => not_yet("state", "the state store"),
+    };
+    ExitCode::from(code)
+}
+
+fn not_yet(command: &str, part: &str) -> u8 {
+    eprintln!(
+        "syncline {command} is not available yet: it arrives with {part}. `syncline validate` checks pipeline files today."
+    );
+    1
+}
+
+fn run_validate(
+    paths: &[PathBuf],
+    format: Format,
+    secrets_file: Option<&std::path::Path>,
+    deny_warnings: bool,
+) -> u8 {
+    let secrets = match secrets_file.map(Secrets::from_file).transpose() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(problems) => {
+            // No source snippet: the file holds secrets.
+            for p in problems {
+                eprintln!("error: {}", p.message);
+                if let Some(hint) = p.hint {
+                    eprintln!("  help: {hint}");
+                }
+            }
+            return 2;
+        }
+    };
+    let validation = validate::validate(paths, &secrets);
+    let output = match format {
+        Format::Json => validation.render_json(),
+        Format::Human => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            validation.render_human(RenderOptions { color, width: 100 })
+        }
+    };
+    let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
+    let _ = std::io::stdout().write_all(redactor.redact(&output).as_bytes());
+    validation.exit_code(deny_warnings) as u8
+}
+
+fn run_schema(out: &std::path::Path, check: bool) -> u8 {
+    let generated = schema::pipeline_schema();
+    if out.as_os_str() == "-" {
+        print!("{generated}");
+        return 0;
+    }
+    if check {
+        return match std::fs::read_to_string(out) {
+            Ok(current) if current == generated => 0,
+            Ok(_) => {
+                eprintln!(
+                    "{} is out of date: run `syncline schema` and commit it",
+                    out.display()
+                );
+                1
+            }
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", out.display());
+                1
+            }
+        };
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("cannot create {}: {e}", dir.display());
+            return 1;
+        }
+    }
+    match std::fs::write(out, generated) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cannot write {}: {e}", out.display());
+            1
+        }
+    }
+}
