@@ -105,8 +105,15 @@ pub fn did_you_mean<'a>(
     let given_lower = given.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&given_lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
+        .filter_map(|c| {
+            let candidate = c.to_lowercase();
+            let score = strsim::jaro_winkler(&given_lower, &candidate);
+            // Jaro-Winkler misses swapped letters in short names (`evn` for `env`).
+            let close = score >= 0.8
+                || (given_lower.len() >= 3
+                    && strsim::damerau_levenshtein(&given_lower, &candidate) <= 1);
+            close.then_some((score, c))
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }

@@ -13,7 +13,7 @@ use crate::diagnostics::{self, Diagnostic, JsonDiagnostic, RenderOptions};
 #[derive(Debug)]
 pub struct Validation {
     pub sources: SourceMap,
-    /// Pipeline files read (templates reached through `extends` are not counted).
+    /// Pipeline files named (templates reached through `extends` are not counted).
     pub files: usize,
     pub diagnostics: Vec<Diagnostic>,
     /// Names of the secrets referenced, for redacting output.
@@ -40,7 +40,7 @@ pub fn validate(paths: &[PathBuf], secrets: &Secrets) -> Validation {
     diagnostics::sort(&mut diagnostics);
     Validation {
         sources: ws.sources,
-        files: ws.pipelines.len(),
+        files: ws.files,
         diagnostics,
         secret_names,
     }

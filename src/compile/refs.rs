@@ -5,16 +5,16 @@ use indexmap::IndexMap;
 
 use super::Checker;
 use crate::config::model::{Conversion, Field, FileFormat, STEP_KINDS, Source, Target};
+use crate::config::source::Span;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 
 pub fn check(c: &mut Checker) {
-    if c.pipeline.version != 1 {
+    require(c, "", "version", "version: 1");
+    require(c, "", "name", "name: acme-prestashop");
+    if let Some(version) = c.pipeline.version.filter(|v| *v != 1) {
         let d = Diagnostic::error(
             "version",
-            format!(
-                "version {} of the pipeline language is unknown",
-                c.pipeline.version
-            ),
+            format!("version {version} of the pipeline language is unknown"),
         )
         .at_opt(c.at("version"))
         .hint("this syncline reads `version: 1`");
@@ -25,25 +25,21 @@ pub fn check(c: &mut Checker) {
     let mut used_tables = Vec::new();
     for (name, job) in &c.pipeline.jobs {
         let base = format!("jobs.{name}");
-        if let Some(conn) = job.from.connection() {
-            used_connections.push(conn.to_string());
-            connection_ref(
-                c,
-                &format!("{base}.from.{}.connection", job.from.kind()),
-                conn,
-                job.from.kind(),
-            );
+        require(c, &base, "from", "from: { file: { path: articles.csv } }");
+        require(c, &base, "to", "to: { file: { path: products.ndjson } }");
+        let ends = [
+            job.from
+                .as_ref()
+                .map(|s| ("from", s.kind(), s.connection())),
+            job.to.as_ref().map(|t| ("to", t.kind(), t.connection())),
+        ];
+        for (side, kind, connection) in ends.into_iter().flatten() {
+            if let Some(conn) = connection {
+                used_connections.push(conn.to_string());
+                connection_ref(c, &format!("{base}.{side}.{kind}.connection"), conn, kind);
+            }
         }
-        if let Some(conn) = job.to.connection() {
-            used_connections.push(conn.to_string());
-            connection_ref(
-                c,
-                &format!("{base}.to.{}.connection", job.to.kind()),
-                conn,
-                job.to.kind(),
-            );
-        }
-        file_format(c, &base, &job.from, &job.to);
+        file_format(c, &base, job.from.as_ref(), job.to.as_ref());
         for (i, step) in job.steps.iter().enumerate() {
             let path = format!("{base}.steps[{i}]");
             let kinds = step.kinds();
@@ -100,6 +96,28 @@ pub fn check(c: &mut Checker) {
             c.push(d);
         }
     }
+}
+
+/// A required key the model keeps optional (so that a bad value hides nothing else): reported
+/// when it is absent from the file, not when it is present but broken (that was reported).
+fn require(c: &mut Checker, parent: &str, key: &str, example: &str) {
+    let path = if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    };
+    if c.loaded.index.contains(&path) {
+        return;
+    }
+    let at = if parent.is_empty() {
+        c.at("").map(|s| Span::new(s.file, 0, 0))
+    } else {
+        c.key_at(parent)
+    };
+    let d = Diagnostic::error("missing-key", format!("missing required key `{key}`"))
+        .at_opt(at)
+        .hint(format!("e.g. `{example}`"));
+    c.push(d);
 }
 
 fn check_names(c: &mut Checker) {
@@ -230,14 +248,14 @@ fn fields(
 }
 
 /// A file source or target must have a format, given or told by its extension.
-fn file_format(c: &mut Checker, base: &str, from: &Source, to: &Target) {
+fn file_format(c: &mut Checker, base: &str, from: Option<&Source>, to: Option<&Target>) {
     let sides = [
         match from {
-            Source::File(f) => Some(("from", &f.path, f.format)),
+            Some(Source::File(f)) => Some(("from", &f.path, f.format)),
             _ => None,
         },
         match to {
-            Target::File(f) => Some(("to", &f.path, f.format)),
+            Some(Target::File(f)) => Some(("to", &f.path, f.format)),
             _ => None,
         },
     ];

@@ -197,7 +197,8 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match &self.node.value {
             Value::Scalar(s) => match s.resolve(self.node.tag.as_deref()) {
                 Resolved::Null => visitor.visit_unit(),
                 Resolved::Bool(b) => visitor.visit_bool(b),
@@ -212,47 +213,62 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
             Value::Map(entries) => {
                 visitor.visit_map(MapAccess::new(entries.iter().collect(), self.ctx))
             }
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.scalar() {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match self.scalar() {
             Some(Resolved::Bool(b)) => visitor.visit_bool(b),
             _ => Err(self.expected("`true` or `false`")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.scalar() {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match self.scalar() {
             Some(Resolved::Int(i)) => visitor.visit_i64(i),
             _ => Err(self.expected("a whole number")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_i64(visitor)
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| self.deserialize_i64(visitor))();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.scalar() {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match self.scalar() {
             Some(Resolved::Int(i)) => visitor.visit_f64(i as f64),
             Some(Resolved::Float(f)) => visitor.visit_f64(f),
             _ => Err(self.expected("a number")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        // Any non-null scalar reads as its text: `code: 0042` stays "0042", prices keep their digits.
-        match &self.node.value {
-            Value::Scalar(s) if self.scalar() != Some(Resolved::Null) => {
-                visitor.visit_borrowed_str(&s.text)
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| {
+            // Any non-null scalar reads as its text: `code: 0042` stays "0042", prices keep their digits.
+            match &self.node.value {
+                Value::Scalar(s) if self.scalar() != Some(Resolved::Null) => {
+                    visitor.visit_borrowed_str(&s.text)
+                }
+                _ => Err(self.expected("a string")),
             }
-            _ => Err(self.expected("a string")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_str(visitor)
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| self.deserialize_str(visitor))();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -268,10 +284,12 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.scalar() {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match self.scalar() {
             Some(Resolved::Null) => visitor.visit_unit(),
             _ => Err(self.expected("nothing")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -279,11 +297,14 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        visitor.visit_newtype_struct(self)
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| visitor.visit_newtype_struct(self))();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match &self.node.value {
             Value::Seq(items) => visitor.visit_seq(SeqAccess {
                 items: items.iter(),
                 ctx: self.ctx,
@@ -294,16 +315,19 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
                 Some(format!("write a list, e.g. `[{}]`", s.text)),
             )),
             _ => Err(self.expected("a list")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match &self.node.value {
             Value::Map(entries) => {
                 visitor.visit_map(MapAccess::new(entries.iter().collect(), self.ctx))
             }
             _ => Err(self.expected("a mapping")),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -312,19 +336,23 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        let Value::Map(entries) = &self.node.value else {
-            return Err(self.expected("a mapping"));
-        };
-        let mut known = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let key = entry.key_text();
-            if fields.contains(&key) {
-                known.push(entry);
-            } else {
-                self.ctx.push(unknown_key(entry, fields));
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| {
+            let Value::Map(entries) = &self.node.value else {
+                return Err(self.expected("a mapping"));
+            };
+            let mut known = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let key = entry.key_text();
+                if fields.contains(&key) {
+                    known.push(entry);
+                } else {
+                    self.ctx.push(unknown_key(entry, fields));
+                }
             }
-        }
-        visitor.visit_map(MapAccess::new(known, self.ctx))
+            visitor.visit_map(MapAccess::new(known, self.ctx))
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -333,7 +361,8 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.node.value {
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| match &self.node.value {
             Value::Scalar(_) if self.scalar() != Some(Resolved::Null) => {
                 visitor.visit_enum(EnumAccess {
                     key: self.node,
@@ -364,15 +393,20 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
                 ),
                 None,
             )),
-        }
+        })();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_str(visitor)
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| self.deserialize_str(visitor))();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_unit()
+        let (node, ctx) = (self.node, self.ctx);
+        let result = (|| visitor.visit_unit())();
+        result.map_err(|e| record(e, node, ctx))
     }
 
     serde::forward_to_deserialize_any! {
@@ -591,7 +625,8 @@ pub mod lenient {
                 }
             }
         }
-        d.deserialize_seq(V(PhantomData))
+        // A value that is not a list at all was recorded where it stands: read it as empty.
+        Ok(d.deserialize_seq(V(PhantomData)).unwrap_or_default())
     }
 
     pub fn map<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -613,7 +648,7 @@ pub mod lenient {
                 Ok(out)
             }
         }
-        d.deserialize_map(V(PhantomData))
+        Ok(d.deserialize_map(V(PhantomData)).unwrap_or_default())
     }
 
     /// An optional value that, when broken, is left out (with `#[serde(default)]`): one bad

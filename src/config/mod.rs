@@ -41,6 +41,8 @@ pub struct LoadedPipeline {
 #[derive(Debug, Default)]
 pub struct Workspace {
     pub sources: SourceMap,
+    /// Pipeline files named (directly or in a folder), whether or not they parsed.
+    pub files: usize,
     pub pipelines: Vec<LoadedPipeline>,
     pub diagnostics: Vec<Diagnostic>,
     parsed: HashMap<FileId, Option<Node>>,
@@ -61,6 +63,7 @@ pub fn load_paths(paths: &[PathBuf], secrets: &Secrets) -> Workspace {
             }
         };
         for file in files {
+            ws.files += 1;
             if let Some(pipeline) = ws.load_pipeline(&file, secrets) {
                 ws.pipelines.push(pipeline);
             }
@@ -71,7 +74,10 @@ pub fn load_paths(paths: &[PathBuf], secrets: &Secrets) -> Workspace {
 
 /// Loads one pipeline from text (tests, benchmarks, fuzzing).
 pub fn load_str(name: &str, text: &str, secrets: &Secrets) -> Workspace {
-    let mut ws = Workspace::default();
+    let mut ws = Workspace {
+        files: 1,
+        ..Workspace::default()
+    };
     let id = ws.sources.add(PathBuf::from(name), text.to_string());
     let root = ws.parse(id);
     if let Some(root) = root {

@@ -26,8 +26,11 @@ pub struct Job {
     /// When `syncline serve` runs this job: cron (`0 2 * * *`) or an interval (`every 15m`).
     #[serde(default, deserialize_with = "lenient::opt")]
     pub schedule: Option<Schedule>,
-    /// Where records come from.
-    pub from: Source,
+    /// Where records come from. (Always set once the pipeline validated: optional in Rust only so
+    /// that a broken source does not hide the problems of the rest of the job.)
+    #[serde(default, deserialize_with = "lenient::opt")]
+    #[schemars(required)]
+    pub from: Option<Source>,
     /// Reads only what changed since the last run: the field holding a modification time,
     /// sequence number or token. Saved only after the target acknowledged every record up to it.
     #[serde(default, deserialize_with = "lenient::opt")]
@@ -39,8 +42,10 @@ pub struct Job {
     /// Overlays change single fields of it.
     #[serde(default, deserialize_with = "lenient::map")]
     pub map: IndexMap<String, Field>,
-    /// Where records go.
-    pub to: Target,
+    /// Where records go. (Always set once the pipeline validated.)
+    #[serde(default, deserialize_with = "lenient::opt")]
+    #[schemars(required)]
+    pub to: Option<Target>,
 }
 
 /// Where a job reads records. Exactly one kind: `file`, `sql` or `http`.

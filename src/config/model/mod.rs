@@ -23,10 +23,16 @@ use crate::config::de::lenient;
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// Version of the pipeline language this file is written in. Always `1`.
-    pub version: u32,
+    // Optional in Rust only so that a bad value does not hide the rest of the file; required by
+    // the schema and by the checks.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    #[schemars(required)]
+    pub version: Option<u32>,
     /// Name of the pipeline, unique in a client repository. Checkpoints and ID maps are kept
     /// under it: renaming a pipeline starts its state afresh.
-    pub name: String,
+    #[serde(default, deserialize_with = "lenient::opt")]
+    #[schemars(required)]
+    pub name: Option<String>,
     /// What this pipeline does, for the people who maintain it.
     pub description: Option<String>,
     /// A template this file builds on, as a path relative to this file (e.g.
