@@ -82,11 +82,8 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::new(
-            "wrong-type",
-            format!("expected {exp}, found {}", unexpected(&unexp)),
-            None,
-        )
+        let (expected, hint) = plain_expected(&exp.to_string());
+        DeError::new("wrong-type", format!("expected {expected}, found {}", unexpected(&unexp)), hint)
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -127,6 +124,22 @@ impl de::Error for DeError {
 /// Builds a custom error with a hint, for `Deserialize` impls of checked values.
 pub fn hinted<E: de::Error>(message: impl fmt::Display, hint: impl fmt::Display) -> E {
     E::custom(format!("{message}\nhint: {hint}"))
+}
+
+/// Serde names Rust types (`u32`, `a sequence`); say what a YAML author writes instead.
+fn plain_expected(exp: &str) -> (String, Option<String>) {
+    let (plain, example) = match exp {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            ("a whole number", "`1`, `100`")
+        }
+        "f32" | "f64" => ("a number", "`0.5`, `20`"),
+        "a boolean" => ("`true` or `false`", "`true`"),
+        "a string" => ("a string", "`text` or `\"quoted text\"`"),
+        "a sequence" => ("a list", "`[a, b]`"),
+        "a map" => ("a mapping", "`{ key: value }`"),
+        other => return (other.to_string(), None),
+    };
+    (plain.to_string(), Some(format!("write {plain}, e.g. {example}")))
 }
 
 fn unexpected(u: &de::Unexpected<'_>) -> String {

@@ -65,7 +65,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
                     Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", err.info()))
                         .at(Span::new(id, at, end))
                         .label("the YAML parser stopped here")
-                        .hint("check the indentation and the quoting around this place"),
+                        .hint("check the indentation and quoting here, and that every `{` and `[` above is closed"),
                 );
                 return (None, builder.diagnostics);
             }

@@ -1,0 +1,121 @@
+//! `syncline validate`: every problem of every file at once, located, with a hint; exit codes.
+
+use std::collections::BTreeSet;
+
+use assert_cmd::Command;
+
+fn syncline() -> Command {
+    let mut cmd = Command::cargo_bin("syncline").unwrap();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("SYNCLINE_TEST_NEVER_SET_URL").env("NO_COLOR", "1");
+    cmd
+}
+
+fn json_report(args: &[&str]) -> (serde_json::Value, i32) {
+    let out = syncline().args(args).args(["--format", "json"]).output().unwrap();
+    let report = serde_json::from_slice(&out.stdout).expect("validate --format json prints JSON");
+    (report, out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn broken_directory_reports_every_problem_located_and_exits_2() {
+    let out = syncline().args(["validate", "tests/fixtures/broken"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("broken_human", stdout);
+}
+
+#[test]
+fn broken_directory_as_json() {
+    let (report, code) = json_report(&["validate", "tests/fixtures/broken"]);
+    assert_eq!(code, 2);
+    insta::assert_json_snapshot!("broken_json", report);
+}
+
+#[test]
+fn every_kind_of_problem_is_found_in_its_own_file() {
+    let (report, _) = json_report(&["validate", "tests/fixtures/broken"]);
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    // Each broken file gets at least one diagnostic located in it, at a line and column.
+    for entry in std::fs::read_dir("tests/fixtures/broken").unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let located: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d["file"].as_str().is_some_and(|f| f.ends_with(&name)))
+            .collect();
+        assert!(!located.is_empty(), "{name}: no diagnostic");
+        for d in located {
+            assert!(d["line"].as_u64().unwrap() >= 1 && d["column"].as_u64().unwrap() >= 1, "{d}");
+            assert!(d["hint"].is_string() || d["code"] == "unused", "no hint: {d}");
+        }
+    }
+    let codes: BTreeSet<&str> = diagnostics.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    for kind in [
+        "unknown-key",
+        "unknown-job",
+        "needs-cycle",
+        "unknown-connection",
+        "connection-kind",
+        "unknown-table",
+        "rhai",
+        "duplicate-key",
+        "table-ambiguous",
+        "env-unset",
+        "unknown-var",
+        "secret-outside-connection",
+        "wrong-type",
+        "missing-key",
+        "unknown-kind",
+        "yaml-syntax",
+        "step-kind",
+        "field-source",
+    ] {
+        assert!(codes.contains(kind), "no `{kind}` diagnostic among {codes:?}");
+    }
+    // JSONPaths and cron expressions that do not parse are reported on the value.
+    let messages: Vec<&str> = diagnostics.iter().map(|d| d["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("is not a valid JSONPath")));
+    assert!(messages.iter().any(|m| m.contains("is not a valid cron expression")));
+}
+
+#[test]
+fn rhai_errors_point_inside_the_yaml_block() {
+    let (report, _) = json_report(&["validate", "tests/fixtures/broken/07-rhai.yaml"]);
+    let at: Vec<(u64, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "rhai")
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    // The end of the incomplete filter on line 7; the `;` after `+` on the third line of the
+    // script block (line 11); the end of the unclosed call on line 14.
+    assert_eq!(at, vec![(7, 36), (11, 33), (14, 46)]);
+}
+
+#[test]
+fn clean_directories_exit_0() {
+    let out = syncline().args(["validate", "pipelines", "examples", "tests/fixtures/valid"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("checked: valid"), "{stdout}");
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let file = "tests/fixtures/valid/env-defaults.yaml";
+    let out = syncline().args(["validate", file]).env_remove("SYNCLINE_FIXTURE_DIR").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let strict = syncline()
+        .args(["validate", file, "--deny-warnings"])
+        .env_remove("SYNCLINE_FIXTURE_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(2));
+}
+
+#[test]
+fn a_path_that_does_not_exist_is_a_runtime_failure() {
+    let out = syncline().args(["validate", "no/such/dir"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot read no/such/dir"));
+}
