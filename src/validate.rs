@@ -21,7 +21,15 @@ pub struct Validation {
 }
 
 pub fn validate(paths: &[PathBuf], secrets: &Secrets) -> Validation {
-    let ws = config::load_paths(paths, secrets);
+    check(config::load_paths(paths, secrets), secrets)
+}
+
+/// Validates one pipeline given as text (tests, benchmarks, fuzzing).
+pub fn validate_str(name: &str, text: &str, secrets: &Secrets) -> Validation {
+    check(config::load_str(name, text, secrets), secrets)
+}
+
+fn check(ws: config::Workspace, secrets: &Secrets) -> Validation {
     let mut diagnostics = ws.diagnostics;
     let mut secret_names = Vec::new();
     for pipeline in &ws.pipelines {

@@ -6,19 +6,28 @@ use assert_cmd::Command;
 
 fn syncline() -> Command {
     let mut cmd = Command::cargo_bin("syncline").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("SYNCLINE_TEST_NEVER_SET_URL").env("NO_COLOR", "1");
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("SYNCLINE_TEST_NEVER_SET_URL")
+        .env("NO_COLOR", "1");
     cmd
 }
 
 fn json_report(args: &[&str]) -> (serde_json::Value, i32) {
-    let out = syncline().args(args).args(["--format", "json"]).output().unwrap();
+    let out = syncline()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let report = serde_json::from_slice(&out.stdout).expect("validate --format json prints JSON");
     (report, out.status.code().unwrap_or(-1))
 }
 
 #[test]
 fn broken_directory_reports_every_problem_located_and_exits_2() {
-    let out = syncline().args(["validate", "tests/fixtures/broken"]).output().unwrap();
+    let out = syncline()
+        .args(["validate", "tests/fixtures/broken"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stdout = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("broken_human", stdout);
@@ -44,11 +53,20 @@ fn every_kind_of_problem_is_found_in_its_own_file() {
             .collect();
         assert!(!located.is_empty(), "{name}: no diagnostic");
         for d in located {
-            assert!(d["line"].as_u64().unwrap() >= 1 && d["column"].as_u64().unwrap() >= 1, "{d}");
-            assert!(d["hint"].is_string() || d["code"] == "unused", "no hint: {d}");
+            assert!(
+                d["line"].as_u64().unwrap() >= 1 && d["column"].as_u64().unwrap() >= 1,
+                "{d}"
+            );
+            assert!(
+                d["hint"].is_string() || d["code"] == "unused",
+                "no hint: {d}"
+            );
         }
     }
-    let codes: BTreeSet<&str> = diagnostics.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    let codes: BTreeSet<&str> = diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
     for kind in [
         "unknown-key",
         "unknown-job",
@@ -69,12 +87,26 @@ fn every_kind_of_problem_is_found_in_its_own_file() {
         "step-kind",
         "field-source",
     ] {
-        assert!(codes.contains(kind), "no `{kind}` diagnostic among {codes:?}");
+        assert!(
+            codes.contains(kind),
+            "no `{kind}` diagnostic among {codes:?}"
+        );
     }
     // JSONPaths and cron expressions that do not parse are reported on the value.
-    let messages: Vec<&str> = diagnostics.iter().map(|d| d["message"].as_str().unwrap()).collect();
-    assert!(messages.iter().any(|m| m.contains("is not a valid JSONPath")));
-    assert!(messages.iter().any(|m| m.contains("is not a valid cron expression")));
+    let messages: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("is not a valid JSONPath"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("is not a valid cron expression"))
+    );
 }
 
 #[test]
@@ -94,7 +126,10 @@ fn rhai_errors_point_inside_the_yaml_block() {
 
 #[test]
 fn clean_directories_exit_0() {
-    let out = syncline().args(["validate", "pipelines", "examples", "tests/fixtures/valid"]).output().unwrap();
+    let out = syncline()
+        .args(["validate", "pipelines", "examples", "tests/fixtures/valid"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("checked: valid"), "{stdout}");
@@ -103,7 +138,11 @@ fn clean_directories_exit_0() {
 #[test]
 fn warnings_fail_only_with_deny_warnings() {
     let file = "tests/fixtures/valid/env-defaults.yaml";
-    let out = syncline().args(["validate", file]).env_remove("SYNCLINE_FIXTURE_DIR").output().unwrap();
+    let out = syncline()
+        .args(["validate", file])
+        .env_remove("SYNCLINE_FIXTURE_DIR")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let strict = syncline()
         .args(["validate", file, "--deny-warnings"])
@@ -115,7 +154,10 @@ fn warnings_fail_only_with_deny_warnings() {
 
 #[test]
 fn a_path_that_does_not_exist_is_a_runtime_failure() {
-    let out = syncline().args(["validate", "no/such/dir"]).output().unwrap();
+    let out = syncline()
+        .args(["validate", "no/such/dir"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot read no/such/dir"));
 }

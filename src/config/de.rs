@@ -83,7 +83,11 @@ impl de::Error for DeError {
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         let (expected, hint) = plain_expected(&exp.to_string());
-        DeError::new("wrong-type", format!("expected {expected}, found {}", unexpected(&unexp)), hint)
+        DeError::new(
+            "wrong-type",
+            format!("expected {expected}, found {}", unexpected(&unexp)),
+            hint,
+        )
     }
 
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
@@ -139,7 +143,10 @@ fn plain_expected(exp: &str) -> (String, Option<String>) {
         "a map" => ("a mapping", "`{ key: value }`"),
         other => return (other.to_string(), None),
     };
-    (plain.to_string(), Some(format!("write {plain}, e.g. {example}")))
+    (
+        plain.to_string(),
+        Some(format!("write {plain}, e.g. {example}")),
+    )
 }
 
 fn unexpected(u: &de::Unexpected<'_>) -> String {

@@ -34,18 +34,142 @@ impl JsonPath {
                 "`{text}` is not a JSONPath: a path starts with `$`"
             ));
         }
-        jsonpath_rust::parser::parse_json_path(text)
-            .map(|_| JsonPath(text.to_string()))
-            .map_err(|e| {
-                format!(
-                    "`{text}` is not a valid JSONPath: {}",
-                    describe_path_error(&e.to_string())
-                )
-            })
+        let query = jsonpath_rust::parser::parse_json_path(text).map_err(|e| {
+            format!(
+                "`{text}` is not a valid JSONPath: {}",
+                describe_path_error(&e.to_string())
+            )
+        })?;
+        well_typed::query(&query).map_err(|e| format!("`{text}` is not a valid JSONPath: {e}"))?;
+        Ok(JsonPath(text.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// RFC 9535 §2.4.3: function results and arguments must have the right type, which the parser
+/// does not check.
+mod well_typed {
+    use jsonpath_rust::parser::model::{
+        Comparable, Comparison, Filter, FilterAtom, FnArg, JpQuery, Segment, Selector, Test,
+        TestFunction,
+    };
+
+    pub fn query(q: &JpQuery) -> Result<(), String> {
+        segments(&q.segments)
+    }
+
+    fn segments(segments: &[Segment]) -> Result<(), String> {
+        segments.iter().try_for_each(segment)
+    }
+
+    fn segment(s: &Segment) -> Result<(), String> {
+        match s {
+            Segment::Descendant(inner) => segment(inner),
+            Segment::Selector(sel) => selector(sel),
+            Segment::Selectors(sels) => sels.iter().try_for_each(selector),
+        }
+    }
+
+    fn selector(s: &Selector) -> Result<(), String> {
+        match s {
+            Selector::Filter(f) => filter(f),
+            _ => Ok(()),
+        }
+    }
+
+    fn filter(f: &Filter) -> Result<(), String> {
+        match f {
+            Filter::Or(parts) | Filter::And(parts) => parts.iter().try_for_each(filter),
+            Filter::Atom(FilterAtom::Filter { expr, .. }) => filter(expr),
+            Filter::Atom(FilterAtom::Test { expr, .. }) => {
+                if let Test::Function(func) = expr.as_ref() {
+                    if let Some(name) = value_function(func) {
+                        return Err(format!(
+                            "`{name}()` gives a value, not a test: compare it, e.g. `{name}(@.a) > 0`"
+                        ));
+                    }
+                }
+                test(expr)
+            }
+            Filter::Atom(FilterAtom::Comparison(c)) => {
+                let (a, b) = match c.as_ref() {
+                    Comparison::Eq(a, b)
+                    | Comparison::Ne(a, b)
+                    | Comparison::Gt(a, b)
+                    | Comparison::Gte(a, b)
+                    | Comparison::Lt(a, b)
+                    | Comparison::Lte(a, b) => (a, b),
+                };
+                comparable(a)?;
+                comparable(b)
+            }
+        }
+    }
+
+    fn comparable(c: &Comparable) -> Result<(), String> {
+        match c {
+            Comparable::Function(f) => function(f),
+            _ => Ok(()),
+        }
+    }
+
+    fn test(t: &Test) -> Result<(), String> {
+        match t {
+            Test::RelQuery(segs) => segments(segs),
+            Test::AbsQuery(q) => query(q),
+            Test::Function(f) => function(f),
+        }
+    }
+
+    /// The functions whose result is a value (ValueType), which a filter must compare.
+    fn value_function(f: &TestFunction) -> Option<&'static str> {
+        match f {
+            TestFunction::Length(_) => Some("length"),
+            TestFunction::Value(_) => Some("value"),
+            TestFunction::Count(_) => Some("count"),
+            _ => None,
+        }
+    }
+
+    fn function(f: &TestFunction) -> Result<(), String> {
+        match f {
+            TestFunction::Length(arg) => {
+                if let FnArg::Test(t) = arg.as_ref() {
+                    if !singular(t) {
+                        return Err("`length()` takes one value: a query that selects at most one node, e.g. `length(@.name)`".to_string());
+                    }
+                }
+                fn_arg(arg)
+            }
+            TestFunction::Value(arg) | TestFunction::Count(arg) => fn_arg(arg),
+            TestFunction::Search(a, b) | TestFunction::Match(a, b) => {
+                fn_arg(a)?;
+                fn_arg(b)
+            }
+            TestFunction::Custom(_, args) => args.iter().try_for_each(fn_arg),
+        }
+    }
+
+    fn fn_arg(a: &FnArg) -> Result<(), String> {
+        match a {
+            FnArg::Literal(_) => Ok(()),
+            FnArg::Test(t) => test(t),
+            FnArg::Filter(f) => filter(f),
+        }
+    }
+
+    /// A query that selects at most one node: names and indexes only.
+    fn singular(t: &Test) -> bool {
+        let segs = match t {
+            Test::RelQuery(segs) => segs,
+            Test::AbsQuery(q) => &q.segments,
+            Test::Function(f) => return value_function(f).is_some(),
+        };
+        segs.iter()
+            .all(|s| matches!(s, Segment::Selector(Selector::Name(_) | Selector::Index(_))))
     }
 }
 
