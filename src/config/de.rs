@@ -218,7 +218,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match &self.node.value {
+        let result = match &self.node.value {
             Value::Scalar(s) => match s.resolve(self.node.tag.as_deref()) {
                 Resolved::Null => visitor.visit_unit(),
                 Resolved::Bool(b) => visitor.visit_bool(b),
@@ -233,47 +233,47 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
             Value::Map(entries) => {
                 visitor.visit_map(MapAccess::new(entries.iter().collect(), self.ctx))
             }
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match self.scalar() {
+        let result = match self.scalar() {
             Some(Resolved::Bool(b)) => visitor.visit_bool(b),
             _ => Err(self.expected("`true` or `false`")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match self.scalar() {
+        let result = match self.scalar() {
             Some(Resolved::Int(i)) => visitor.visit_i64(i),
             _ => Err(self.expected("a whole number")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| self.deserialize_i64(visitor))();
+        let result = self.deserialize_i64(visitor);
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match self.scalar() {
+        let result = match self.scalar() {
             Some(Resolved::Int(i)) => visitor.visit_f64(i as f64),
             Some(Resolved::Float(f)) => visitor.visit_f64(f),
             _ => Err(self.expected("a number")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| {
+        let result = {
             // Any non-null scalar reads as its text: `code: 0042` stays "0042", prices keep their digits.
             match &self.node.value {
                 Value::Scalar(s) if self.scalar() != Some(Resolved::Null) => {
@@ -281,13 +281,13 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
                 }
                 _ => Err(self.expected("a string")),
             }
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| self.deserialize_str(visitor))();
+        let result = self.deserialize_str(visitor);
         result.map_err(|e| record(e, node, ctx))
     }
 
@@ -305,10 +305,10 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match self.scalar() {
+        let result = match self.scalar() {
             Some(Resolved::Null) => visitor.visit_unit(),
             _ => Err(self.expected("nothing")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
@@ -318,13 +318,13 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| visitor.visit_newtype_struct(self))();
+        let result = visitor.visit_newtype_struct(self);
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match &self.node.value {
+        let result = match &self.node.value {
             Value::Seq(items) => visitor.visit_seq(SeqAccess {
                 items: items.iter(),
                 ctx: self.ctx,
@@ -335,18 +335,18 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
                 Some(format!("write a list, e.g. `[{}]`", s.text)),
             )),
             _ => Err(self.expected("a list")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match &self.node.value {
+        let result = match &self.node.value {
             Value::Map(entries) => {
                 visitor.visit_map(MapAccess::new(entries.iter().collect(), self.ctx))
             }
             _ => Err(self.expected("a mapping")),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
@@ -357,6 +357,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
+        #[allow(clippy::redundant_closure_call)] // gathers the body's early returns
         let result = (|| {
             let Value::Map(entries) = &self.node.value else {
                 return Err(self.expected("a mapping"));
@@ -382,7 +383,7 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| match &self.node.value {
+        let result = match &self.node.value {
             Value::Scalar(_) if self.scalar() != Some(Resolved::Null) => {
                 visitor.visit_enum(EnumAccess {
                     key: self.node,
@@ -413,19 +414,19 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de, '_> {
                 ),
                 None,
             )),
-        })();
+        };
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| self.deserialize_str(visitor))();
+        let result = self.deserialize_str(visitor);
         result.map_err(|e| record(e, node, ctx))
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let (node, ctx) = (self.node, self.ctx);
-        let result = (|| visitor.visit_unit())();
+        let result = visitor.visit_unit();
         result.map_err(|e| record(e, node, ctx))
     }
 
