@@ -178,11 +178,11 @@ fn run_schema(out: &std::path::Path, check: bool) -> u8 {
             }
         };
     }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("cannot create {}: {e}", dir.display());
-            return 1;
-        }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return 1;
     }
     match std::fs::write(out, generated) {
         Ok(()) => 0,

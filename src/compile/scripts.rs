@@ -34,26 +34,26 @@ pub fn check(c: &mut Checker) {
                 snippets.push((format!("{path}.script"), script, Snippet::Script));
             }
             for (field, spec) in step.map.iter().flatten() {
-                if let Field::Spec(spec) = spec {
-                    if let Some(expr) = &spec.expr {
-                        snippets.push((
-                            format!("{path}.map.{field}.expr"),
-                            expr,
-                            Snippet::Expression,
-                        ));
-                    }
-                }
-            }
-        }
-        for (field, spec) in &job.map {
-            if let Field::Spec(spec) = spec {
-                if let Some(expr) = &spec.expr {
+                if let Field::Spec(spec) = spec
+                    && let Some(expr) = &spec.expr
+                {
                     snippets.push((
-                        format!("jobs.{name}.map.{field}.expr"),
+                        format!("{path}.map.{field}.expr"),
                         expr,
                         Snippet::Expression,
                     ));
                 }
+            }
+        }
+        for (field, spec) in &job.map {
+            if let Field::Spec(spec) = spec
+                && let Some(expr) = &spec.expr
+            {
+                snippets.push((
+                    format!("jobs.{name}.map.{field}.expr"),
+                    expr,
+                    Snippet::Expression,
+                ));
             }
         }
     }

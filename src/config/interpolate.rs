@@ -70,10 +70,10 @@ impl<'a> Interpolator<'a> {
             let span = node.span;
             match &mut node.value {
                 Value::Scalar(s) => {
-                    if s.text.contains("${") {
-                        if let Some(text) = self.interpolate(&s.text, span, &path, vars_allowed) {
-                            s.text = text;
-                        }
+                    if s.text.contains("${")
+                        && let Some(text) = self.interpolate(&s.text, span, &path, vars_allowed)
+                    {
+                        s.text = text;
                     }
                 }
                 Value::Seq(items) => {
@@ -156,14 +156,14 @@ impl<'a> Interpolator<'a> {
             None => (name, None),
         };
         if !NAMESPACES.contains(&ns) {
-            if ns.chars().all(|c| c.is_ascii_alphabetic()) {
-                if let Some(hint) = did_you_mean(ns, NAMESPACES) {
-                    self.diagnostics.push(
+            if ns.chars().all(|c| c.is_ascii_alphabetic())
+                && let Some(hint) = did_you_mean(ns, NAMESPACES)
+            {
+                self.diagnostics.push(
                         Diagnostic::warning("interpolation", format!("`{placeholder}` is left as written"))
                             .at(at)
                             .hint(format!("{hint} syncline fills in `${{env.NAME}}`, `${{vars.NAME}}` and `${{secret.NAME}}`")),
                     );
-                }
             }
             return None;
         }

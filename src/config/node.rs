@@ -93,10 +93,10 @@ impl Scalar {
             if let Ok(i) = t.parse::<i64>() {
                 return Resolved::Int(i);
             }
-        } else if looks_like_float(t) {
-            if let Ok(f) = t.parse::<f64>() {
-                return Resolved::Float(f);
-            }
+        } else if looks_like_float(t)
+            && let Ok(f) = t.parse::<f64>()
+        {
+            return Resolved::Float(f);
         }
         Resolved::Str(t)
     }

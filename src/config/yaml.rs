@@ -147,6 +147,8 @@ fn tag_name(tag: &Tag) -> String {
     }
 }
 
+// A Diagnostic error ends the parse: its size on the error path costs nothing.
+#[allow(clippy::result_large_err)]
 impl Builder<'_> {
     fn span(&self, span: &saphyr_parser::Span) -> Span {
         let start = self.file.offset_of(span.start.line(), span.start.col());

@@ -13,7 +13,7 @@ use super::values::{Backoff, Duration, JsonPath, RateLimit, RetryOn};
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Connection {
     /// An HTTP API (PrestaShop, WooCommerce, Gomag, RO App...).
-    Http(HttpConnection),
+    Http(Box<HttpConnection>),
     /// A SQL database (the ERP's tables): SQLite, PostgreSQL or MySQL.
     Sql(SqlConnection),
     /// A folder of files (exports and imports).
@@ -80,9 +80,9 @@ pub enum Auth {
     /// API keys sent as query parameters (PrestaShop: `ws_key`).
     Query(IndexMap<String, String>),
     /// A token obtained by a login request, refreshed before it expires and on a 401.
-    Login(LoginAuth),
+    Login(Box<LoginAuth>),
     /// OAuth2 client credentials.
-    Oauth2(OAuth2Auth),
+    Oauth2(Box<OAuth2Auth>),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -57,7 +57,7 @@ pub enum Source {
     /// Rows of a SQL query.
     Sql(SqlSource),
     /// Records returned by an HTTP API, page after page.
-    Http(HttpSource),
+    Http(Box<HttpSource>),
 }
 
 impl Source {
@@ -492,7 +492,7 @@ pub enum Target {
     /// A file, written whole and atomically at the end of the run.
     File(FileTarget),
     /// An HTTP API: records are created or updated through the ID map.
-    Http(HttpTarget),
+    Http(Box<HttpTarget>),
     /// A SQL table.
     Sql(SqlTarget),
 }

@@ -85,12 +85,12 @@ mod well_typed {
             Filter::Or(parts) | Filter::And(parts) => parts.iter().try_for_each(filter),
             Filter::Atom(FilterAtom::Filter { expr, .. }) => filter(expr),
             Filter::Atom(FilterAtom::Test { expr, .. }) => {
-                if let Test::Function(func) = expr.as_ref() {
-                    if let Some(name) = value_function(func) {
-                        return Err(format!(
-                            "`{name}()` gives a value, not a test: compare it, e.g. `{name}(@.a) > 0`"
-                        ));
-                    }
+                if let Test::Function(func) = expr.as_ref()
+                    && let Some(name) = value_function(func)
+                {
+                    return Err(format!(
+                        "`{name}()` gives a value, not a test: compare it, e.g. `{name}(@.a) > 0`"
+                    ));
                 }
                 test(expr)
             }
@@ -137,10 +137,10 @@ mod well_typed {
     fn function(f: &TestFunction) -> Result<(), String> {
         match f {
             TestFunction::Length(arg) => {
-                if let FnArg::Test(t) = arg.as_ref() {
-                    if !singular(t) {
-                        return Err("`length()` takes one value: a query that selects at most one node, e.g. `length(@.name)`".to_string());
-                    }
+                if let FnArg::Test(t) = arg.as_ref()
+                    && !singular(t)
+                {
+                    return Err("`length()` takes one value: a query that selects at most one node, e.g. `length(@.name)`".to_string());
                 }
                 fn_arg(arg)
             }
