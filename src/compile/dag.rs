@@ -1,7 +1,7 @@
 //! The `needs` graph: every job named exists, and no job waits on itself through others.
 
 use super::Checker;
-use crate::diagnostics::{Diagnostic, did_you_mean};
+use crate::diagnostics::Diagnostic;
 
 pub fn check(c: &mut Checker) {
     let jobs = &c.pipeline.jobs;
@@ -13,22 +13,10 @@ pub fn check(c: &mut Checker) {
                     .at_opt(c.at(&path))
                     .hint("remove it from `needs`");
                 c.push(d);
-            } else if !c.loaded.index.contains(&format!("jobs.{need}")) {
-                let hint =
-                    did_you_mean(need, jobs.keys().map(String::as_str)).unwrap_or_else(|| {
-                        format!(
-                            "the jobs of this pipeline are {}",
-                            crate::diagnostics::one_of(jobs.keys().map(String::as_str))
-                        )
-                    });
-                let d = Diagnostic::error(
-                    "unknown-job",
-                    format!("the job `{name}` needs `{need}`, which is not a job of this pipeline"),
-                )
-                .at_opt(c.at(&path))
-                .label("no such job")
-                .hint(hint);
-                c.push(d);
+            } else {
+                let message =
+                    format!("the job `{name}` needs `{need}`, which is not a job of this pipeline");
+                c.expect_defined("jobs", need, &path, "unknown-job", message);
             }
         }
     }

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use super::Checker;
 use crate::config::model::{Conversion, Field, FileFormat, STEP_KINDS, Source, Target};
 use crate::config::source::Span;
-use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
+use crate::diagnostics::{Diagnostic, one_of};
 
 pub fn check(c: &mut Checker) {
     require(c, "", "version", "version: 1");
@@ -160,40 +160,24 @@ fn connection_ref(c: &mut Checker, path: &str, name: &str, kind: &str) {
             c.push(d);
         }
         Some(_) => {}
-        None if c.loaded.index.contains(&format!("connections.{name}")) => {} // broken, reported
-        None => {
-            let names = c.pipeline.connections.keys().map(String::as_str);
-            let hint = did_you_mean(name, names.clone()).unwrap_or_else(|| {
-                format!(
-                    "declare it under `connections:`; this pipeline has {}",
-                    one_of(names)
-                )
-            });
-            let d = Diagnostic::error("unknown-connection", format!("unknown connection `{name}`"))
-                .at_opt(c.at(path))
-                .label("no such connection")
-                .hint(hint);
-            c.push(d);
-        }
+        None => c.expect_defined(
+            "connections",
+            name,
+            path,
+            "unknown-connection",
+            format!("unknown connection `{name}`"),
+        ),
     }
 }
 
 fn table_ref(c: &mut Checker, path: &str, name: &str) {
-    if c.pipeline.tables.contains_key(name) || c.loaded.index.contains(&format!("tables.{name}")) {
-        return;
-    }
-    let names = c.pipeline.tables.keys().map(String::as_str);
-    let hint = did_you_mean(name, names.clone()).unwrap_or_else(|| {
-        format!(
-            "declare it under `tables:`; this pipeline has {}",
-            one_of(names)
-        )
-    });
-    let d = Diagnostic::error("unknown-table", format!("unknown table `{name}`"))
-        .at_opt(c.at(path))
-        .label("no such table")
-        .hint(hint);
-    c.push(d);
+    c.expect_defined(
+        "tables",
+        name,
+        path,
+        "unknown-table",
+        format!("unknown table `{name}`"),
+    );
 }
 
 fn fields(

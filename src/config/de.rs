@@ -108,6 +108,18 @@ impl de::Error for DeError {
         )
     }
 
+    /// Reached only where a mapping is read through serde's own `MapAccessDeserializer` (a
+    /// field's long form); elsewhere unknown keys are filtered out before the derive sees them.
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let hint = did_you_mean(field, expected.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "the keys allowed here are {}",
+                one_of(expected.iter().copied())
+            )
+        });
+        DeError::new("unknown-key", format!("unknown key `{field}`"), Some(hint))
+    }
+
     fn missing_field(field: &'static str) -> Self {
         DeError::new(
             "missing-key",

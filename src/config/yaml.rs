@@ -65,7 +65,11 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
                     Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", err.info()))
                         .at(Span::new(id, at, end))
                         .label("the YAML parser stopped here")
-                        .hint("check the indentation and quoting here, and that every `{` and `[` above is closed"),
+                        .hint(if err.info().contains("tab") {
+                            "YAML indents with spaces: replace the tabs at the start of this line"
+                        } else {
+                            "check the indentation and quoting here, and that every `{` and `[` above is closed"
+                        }),
                 );
                 return (None, builder.diagnostics);
             }

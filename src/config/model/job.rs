@@ -266,28 +266,22 @@ pub struct Step {
 }
 
 impl Step {
-    /// The step kinds this step sets, by name.
+    /// The step kinds this step sets, by name: exactly one is allowed.
     pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds = Vec::new();
-        if self.map.is_some() {
-            kinds.push("map");
-        }
-        if self.filter.is_some() {
-            kinds.push("filter");
-        }
-        if self.lookup.is_some() {
-            kinds.push("lookup");
-        }
-        if self.split.is_some() {
-            kinds.push("split");
-        }
-        if self.group.is_some() {
-            kinds.push("group");
-        }
-        if self.script.is_some() {
-            kinds.push("script");
-        }
-        kinds
+        let set = [
+            self.map.is_some(),
+            self.filter.is_some(),
+            self.lookup.is_some(),
+            self.split.is_some(),
+            self.group.is_some(),
+            self.script.is_some(),
+        ];
+        STEP_KINDS
+            .iter()
+            .zip(set)
+            .filter(|(_, set)| *set)
+            .map(|(kind, _)| *kind)
+            .collect()
     }
 }
 
@@ -380,20 +374,18 @@ pub struct FieldSpec {
 impl FieldSpec {
     /// The sources this field sets: exactly one is allowed.
     pub fn sources(&self) -> Vec<&'static str> {
-        let mut sources = Vec::new();
-        if self.path.is_some() {
-            sources.push("path");
-        }
-        if self.constant.is_some() {
-            sources.push("const");
-        }
-        if self.expr.is_some() {
-            sources.push("expr");
-        }
-        if self.template.is_some() {
-            sources.push("template");
-        }
-        sources
+        let set = [
+            self.path.is_some(),
+            self.constant.is_some(),
+            self.expr.is_some(),
+            self.template.is_some(),
+        ];
+        ["path", "const", "expr", "template"]
+            .into_iter()
+            .zip(set)
+            .filter(|(_, set)| *set)
+            .map(|(source, _)| source)
+            .collect()
     }
 }
 
