@@ -6,5 +6,6 @@
 pub mod compile;
 pub mod config;
 pub mod diagnostics;
+pub mod paths;
 pub mod schema;
 pub mod validate;
