@@ -4,8 +4,10 @@
 //! -> [`compile`] (every semantic check, all diagnostics at once) -> runtime.
 
 pub mod compile;
+pub mod connectors;
 pub mod config;
 pub mod diagnostics;
 pub mod paths;
 pub mod schema;
+pub mod steps;
 pub mod validate;

@@ -1,0 +1,64 @@
+//! NDJSON: one JSON record a line.
+
+use std::io::{BufRead, Write};
+
+use super::AtomicFile;
+use crate::connectors::{ConnectorError, Item, Sink, Source};
+use crate::steps::Record;
+
+pub struct NdjsonSource<R> {
+    reader: R,
+}
+
+impl<R: BufRead + Send> NdjsonSource<R> {
+    pub fn new(reader: R) -> Self {
+        NdjsonSource { reader }
+    }
+}
+
+impl<R: BufRead + Send> Source for NdjsonSource<R> {
+    fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
+        let mut line = Vec::with_capacity(1024);
+        let mut number = 0u64;
+        loop {
+            line.clear();
+            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| ConnectorError::Format(e.to_string()))?;
+            if n == 0 {
+                return Ok(());
+            }
+            number += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let item = match serde_json::from_slice::<Record>(&line) {
+                Ok(record @ Record::Object(_)) => Item::Record(record),
+                Ok(_) => Item::Bad { at: format!("line {number}"), reason: "the line is not a JSON object".to_string() },
+                Err(e) => Item::Bad { at: format!("line {number}"), reason: format!("invalid JSON: {e}") },
+            };
+            if !emit(item) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+pub struct NdjsonSink {
+    file: AtomicFile,
+}
+
+impl NdjsonSink {
+    pub fn new(file: AtomicFile) -> Self {
+        NdjsonSink { file }
+    }
+}
+
+impl Sink for NdjsonSink {
+    fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
+        serde_json::to_writer(&mut self.file, record).map_err(|e| ConnectorError::Format(e.to_string()))?;
+        self.file.write_all(b"\n").map_err(|e| ConnectorError::Format(e.to_string()))
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), ConnectorError> {
+        self.file.commit()
+    }
+}

@@ -1,0 +1,150 @@
+//! `map`: builds a new record, output field by output field, from paths, constants, templates
+//! or expressions, through a table and a conversion.
+
+use std::sync::Arc;
+
+use rhai::AST;
+use serde_json::{Map, Value};
+
+use super::convert::{Converter, short, transform};
+use super::script::{Scripts, to_json};
+use super::table::{TablePlan, Translation};
+use super::{Record, Rejection, text_of};
+use crate::config::model::Transform;
+use crate::paths::CompiledPath;
+
+#[derive(Debug)]
+pub struct MapStep {
+    pub name: String,
+    pub fields: Vec<MappedField>,
+}
+
+#[derive(Debug)]
+pub struct MappedField {
+    pub name: String,
+    pub source: ValueSource,
+    pub table: Option<Arc<TablePlan>>,
+    pub converter: Option<Converter>,
+    pub transforms: Vec<Transform>,
+    pub default: Option<Value>,
+    pub required: bool,
+}
+
+#[derive(Debug)]
+pub enum ValueSource {
+    Path { path: CompiledPath, text: String },
+    Const(Value),
+    Expr(Arc<Scripts>, AST),
+    Template(Template),
+}
+
+impl MapStep {
+    pub fn apply(&self, record: &Record) -> Result<Record, Rejection> {
+        let mut out = Map::with_capacity(self.fields.len());
+        for field in &self.fields {
+            let value = field.value(record).map_err(|reason| Rejection::new(format!("{}.{}", self.name, field.name), reason))?;
+            out.insert(field.name.clone(), value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+impl MappedField {
+    fn value(&self, record: &Record) -> Result<Value, String> {
+        let raw = match &self.source {
+            ValueSource::Path { path, .. } => path.get(record).filter(|v| !v.is_null()).cloned(),
+            ValueSource::Const(v) => Some(v.clone()),
+            ValueSource::Expr(scripts, ast) => {
+                let v = to_json(&scripts.eval(ast, record)?)?;
+                (!v.is_null()).then_some(v)
+            }
+            ValueSource::Template(t) => Some(Value::String(t.render(record)?)),
+        };
+        let Some(mut value) = raw else {
+            return match (&self.default, self.required) {
+                (Some(d), _) => Ok(d.clone()),
+                (None, true) => Err(match &self.source {
+                    ValueSource::Path { text, .. } => format!("missing value at `{text}`"),
+                    _ => "missing value".to_string(),
+                }),
+                (None, false) => Ok(Value::Null),
+            };
+        };
+        if let Some(table) = &self.table {
+            let text = text_of(&value).ok_or_else(|| format!("`{}` cannot be looked up in `{}`", short(&value), table.name))?;
+            match table.translate(&text, None) {
+                Translation::Mapped(v) => value = v,
+                Translation::Kept => {}
+                Translation::Unmapped => return Err(format!("`{text}` is not in the table `{}`", table.name)),
+            }
+        }
+        if let Some(converter) = &self.converter {
+            value = converter.apply(&value)?;
+        }
+        if !self.transforms.is_empty() {
+            value = transform(value, &self.transforms);
+        }
+        Ok(value)
+    }
+}
+
+/// A string with `{field}` placeholders (a field name or a dotted path); `{{` and `}}` write braces.
+#[derive(Debug)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+enum Part {
+    Text(String),
+    Field(String, CompiledPath),
+}
+
+impl Template {
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    literal.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    literal.push('}');
+                }
+                '{' => {
+                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    let path = crate::config::model::JsonPath::parse(&format!("$.{}", name.trim()))
+                        .map_err(|_| format!("`{{{name}}}` is not a field name"))
+                        .and_then(|p| CompiledPath::compile(&p))?;
+                    if !literal.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Field(name.trim().to_string(), path));
+                }
+                other => literal.push(other),
+            }
+        }
+        if !literal.is_empty() {
+            parts.push(Part::Text(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn render(&self, record: &Record) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(name, path) => {
+                    let value = path.get(record).ok_or_else(|| format!("the template needs `{name}`, which is missing"))?;
+                    out.push_str(&text_of(value).ok_or_else(|| format!("`{name}` is not text or a number"))?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,156 @@
+//! Record steps, one module per kind. A step receives one record and pushes zero, one or many
+//! records onward, or rejects the record with a reason (it goes to the quarantine; the job goes
+//! on). Everything a step needs (paths, tables, rhai ASTs) is compiled before the first record.
+
+pub mod convert;
+pub mod filter;
+pub mod group;
+pub mod lookup;
+pub mod map;
+pub mod script;
+pub mod split;
+pub mod table;
+
+use serde_json::Value;
+
+pub type Record = Value;
+
+/// Why a record was rejected, for the quarantine and the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// The step that rejected it, e.g. `steps[2] (lookup)` or `map.price`.
+    pub step: String,
+    pub reason: String,
+}
+
+impl Rejection {
+    pub fn new(step: impl Into<String>, reason: impl Into<String>) -> Self {
+        Rejection { step: step.into(), reason: reason.into() }
+    }
+}
+
+/// A compiled step.
+#[derive(Debug)]
+pub enum StepPlan {
+    Map(map::MapStep),
+    Filter(filter::FilterStep),
+    Lookup(lookup::LookupStep),
+    Split(split::SplitStep),
+    Group(group::GroupStep),
+    Script(script::ScriptStep),
+}
+
+impl StepPlan {
+    pub fn name(&self) -> &str {
+        match self {
+            StepPlan::Map(s) => &s.name,
+            StepPlan::Filter(s) => &s.name,
+            StepPlan::Lookup(s) => &s.name,
+            StepPlan::Split(s) => &s.name,
+            StepPlan::Group(s) => &s.name,
+            StepPlan::Script(s) => &s.name,
+        }
+    }
+}
+
+/// The steps of one job for one run: the compiled plans plus the state a run accumulates
+/// (the group being gathered).
+pub struct Chain<'p> {
+    steps: &'p [StepPlan],
+    groups: Vec<Option<group::Gathering>>,
+}
+
+/// What a chain did with one input record.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ChainCounts {
+    pub filtered: u64,
+}
+
+impl<'p> Chain<'p> {
+    pub fn new(steps: &'p [StepPlan]) -> Self {
+        Chain { steps, groups: steps.iter().map(|_| None).collect() }
+    }
+
+    /// Runs `record` through every step; what comes out is pushed to `out`, what is rejected to
+    /// `rejected` (with the record as it was when rejected).
+    pub fn push(
+        &mut self,
+        record: Record,
+        out: &mut Vec<Record>,
+        rejected: &mut Vec<(Record, Rejection)>,
+        counts: &mut ChainCounts,
+    ) {
+        self.run_from(0, record, out, rejected, counts);
+    }
+
+    fn run_from(
+        &mut self,
+        first: usize,
+        record: Record,
+        out: &mut Vec<Record>,
+        rejected: &mut Vec<(Record, Rejection)>,
+        counts: &mut ChainCounts,
+    ) {
+        let mut current = vec![record];
+        for index in first..self.steps.len() {
+            let mut next = Vec::with_capacity(current.len());
+            for mut record in current {
+                let result = match &self.steps[index] {
+                    StepPlan::Map(s) => s.apply(&record).map(|r| next.push(r)),
+                    StepPlan::Filter(s) => match s.apply(&record) {
+                        Ok(true) => {
+                            next.push(record);
+                            continue;
+                        }
+                        Ok(false) => {
+                            counts.filtered += 1;
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    },
+                    StepPlan::Lookup(s) => match s.apply(&mut record) {
+                        Ok(()) => {
+                            next.push(record);
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    },
+                    StepPlan::Split(s) => s.apply(&record, &mut next),
+                    StepPlan::Group(s) => {
+                        next.extend(s.push(&mut self.groups[index], record));
+                        continue;
+                    }
+                    StepPlan::Script(s) => s.apply(&record).map(|r| next.push(r)),
+                };
+                if let Err(rejection) = result {
+                    rejected.push((record, rejection));
+                }
+            }
+            current = next;
+            if current.is_empty() {
+                return;
+            }
+        }
+        out.append(&mut current);
+    }
+
+    /// End of input: groups still gathering are emitted and run through the steps after them.
+    pub fn finish(&mut self, out: &mut Vec<Record>, rejected: &mut Vec<(Record, Rejection)>, counts: &mut ChainCounts) {
+        for index in 0..self.steps.len() {
+            if let (StepPlan::Group(step), Some(gathering)) = (&self.steps[index], self.groups[index].take()) {
+                let record = step.document(gathering);
+                self.run_from(index + 1, record, out, rejected, counts);
+            }
+        }
+    }
+}
+
+/// The text of a scalar value, as tables and templates match and write it.
+pub fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
