@@ -4,10 +4,11 @@
 //! -> [`compile`] (every semantic check, all diagnostics at once) -> runtime.
 
 pub mod compile;
-pub mod connectors;
 pub mod config;
+pub mod connectors;
 pub mod diagnostics;
 pub mod paths;
+pub mod runtime;
 pub mod schema;
 pub mod steps;
 pub mod validate;

@@ -44,10 +44,20 @@ enum Command {
         deny_warnings: bool,
     },
     /// Run pipeline jobs: read, map, write, and report in business terms.
-    #[command(after_help = "Example:\n  syncline run examples/quickstart/quickstart.yaml")]
+    #[command(
+        after_help = "Example:\n  syncline run examples/quickstart/quickstart.yaml\n  syncline run client.yaml --format json --quarantine rejected.ndjson\n\nExit codes: 0 all good, 3 some records were rejected, 1 a job failed, 2 invalid configuration, 130 interrupted."
+    )]
     Run {
         /// The pipeline file.
         pipeline: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+        /// Write every rejected record, with its job, step, key and reason, to this NDJSON file.
+        #[arg(long, value_name = "FILE")]
+        quarantine: Option<PathBuf>,
     },
     /// Show what a run would write (creates, updates with field diffs, rejects), writing nothing.
     #[command(
@@ -109,7 +119,12 @@ fn main() -> ExitCode {
             deny_warnings,
         } => run_validate(&paths, format, secrets.as_deref(), deny_warnings),
         Command::Schema { out, check } => run_schema(&out, check),
-        Command::Run { .. } => not_yet("run", "the runtime"),
+        Command::Run {
+            pipeline,
+            format,
+            secrets,
+            quarantine,
+        } => run_pipeline(&pipeline, format, secrets.as_deref(), quarantine.as_deref()),
         Command::DryRun { .. } => not_yet("dry-run", "the runtime"),
         Command::Test { .. } => not_yet("test", "pipeline tests"),
         Command::State { .. } => not_yet("state", "the state store"),
@@ -124,15 +139,11 @@ fn not_yet(command: &str, part: &str) -> u8 {
     1
 }
 
-fn run_validate(
-    paths: &[PathBuf],
-    format: Format,
-    secrets_file: Option<&std::path::Path>,
-    deny_warnings: bool,
-) -> u8 {
-    let secrets = match secrets_file.map(Secrets::from_file).transpose() {
-        Ok(s) => s.unwrap_or_default(),
-        Err(problems) => {
+fn load_secrets(file: Option<&std::path::Path>) -> Result<Secrets, u8> {
+    file.map(Secrets::from_file)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|problems| {
             // No source snippet: the file holds secrets.
             for p in problems {
                 eprintln!("error: {}", p.message);
@@ -140,8 +151,98 @@ fn run_validate(
                     eprintln!("  help: {hint}");
                 }
             }
+            2
+        })
+}
+
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn run_pipeline(
+    path: &std::path::Path,
+    format: Format,
+    secrets_file: Option<&std::path::Path>,
+    quarantine: Option<&std::path::Path>,
+) -> u8 {
+    let secrets = match load_secrets(secrets_file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let validation = validate::validate(&[path.to_path_buf()], &secrets);
+    let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
+    if validation.errors() > 0 {
+        let text = validation.render_human(RenderOptions {
+            color: stderr_color(),
+            width: 100,
+        });
+        eprint!("{}", redactor.redact(&text));
+        return validation.exit_code(false) as u8;
+    }
+    let Some(loaded) = validation.pipelines.first() else {
+        eprintln!("no pipeline in {}", path.display());
+        return 1;
+    };
+    let plan = match syncline::compile::plan::compile(loaded, &validation.sources) {
+        Ok(plan) => std::sync::Arc::new(plan),
+        Err(e) => {
+            eprintln!("error: {}", redactor.redact(&e.to_string()));
             return 2;
         }
+    };
+    let quarantine: Option<Box<dyn Write + Send>> =
+        match quarantine.map(std::fs::File::create).transpose() {
+            Ok(file) => file.map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write + Send>),
+            Err(e) => {
+                eprintln!("error: cannot create the quarantine file: {e}");
+                return 1;
+            }
+        };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let options = syncline::runtime::RunOptions {
+        dry_run: false,
+        progress: std::io::stderr().is_terminal(),
+        quarantine,
+    };
+    let outcome = runtime.block_on(async {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: finishing the records in flight; nothing half-written is kept"
+                );
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        syncline::runtime::run(plan, options, cancel.clone()).await
+    });
+    let text = match format {
+        Format::Human => outcome.report.render(),
+        Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
+    };
+    let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
+    outcome.report.exit_code()
+}
+
+fn run_validate(
+    paths: &[PathBuf],
+    format: Format,
+    secrets_file: Option<&std::path::Path>,
+    deny_warnings: bool,
+) -> u8 {
+    let secrets = match load_secrets(secrets_file) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let validation = validate::validate(paths, &secrets);
     let output = match format {

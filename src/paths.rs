@@ -23,7 +23,8 @@ pub enum Step {
 impl CompiledPath {
     /// Compiles a path the loader already checked.
     pub fn compile(path: &JsonPath) -> Result<CompiledPath, String> {
-        let query = jsonpath_rust::parser::parse_json_path(path.as_str()).map_err(|e| e.to_string())?;
+        let query =
+            jsonpath_rust::parser::parse_json_path(path.as_str()).map_err(|e| e.to_string())?;
         let direct: Option<Vec<Step>> = query
             .segments
             .iter()
@@ -62,7 +63,11 @@ impl CompiledPath {
                     at = match (step, at) {
                         (Step::Key(k), Value::Object(map)) => map.get(k)?,
                         (Step::Index(i), Value::Array(items)) => {
-                            let index = if *i < 0 { items.len().checked_sub(i.unsigned_abs() as usize)? } else { *i as usize };
+                            let index = if *i < 0 {
+                                items.len().checked_sub(i.unsigned_abs() as usize)?
+                            } else {
+                                *i as usize
+                            };
                             items.get(index)?
                         }
                         _ => return None,

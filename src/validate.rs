@@ -18,6 +18,8 @@ pub struct Validation {
     pub diagnostics: Vec<Diagnostic>,
     /// Names of the secrets referenced, for redacting output.
     pub secret_names: Vec<String>,
+    /// What was loaded, for the commands that go on to run it.
+    pub pipelines: Vec<config::LoadedPipeline>,
 }
 
 pub fn validate(paths: &[PathBuf], secrets: &Secrets) -> Validation {
@@ -51,6 +53,7 @@ fn check(ws: config::Workspace, secrets: &Secrets) -> Validation {
         files: ws.files,
         diagnostics,
         secret_names,
+        pipelines: ws.pipelines,
     }
 }
 

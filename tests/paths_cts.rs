@@ -10,11 +10,15 @@ fn compiled_paths_agree_with_the_compliance_suite() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
         .join("reference/jsonpath-cts/cts.json");
-    let suite: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let suite: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut checked = 0;
     let mut wrong = Vec::new();
     for case in suite["tests"].as_array().unwrap() {
-        let (Some(document), Ok(path)) = (case.get("document"), JsonPath::parse(case["selector"].as_str().unwrap())) else {
+        let (Some(document), Ok(path)) = (
+            case.get("document"),
+            JsonPath::parse(case["selector"].as_str().unwrap()),
+        ) else {
             continue;
         };
         let compiled = CompiledPath::compile(&path).unwrap();
@@ -28,7 +32,11 @@ fn compiled_paths_agree_with_the_compliance_suite() {
         };
         checked += 1;
         if !ok {
-            wrong.push(format!("{}: {} -> {got}", case["name"].as_str().unwrap_or(""), case["selector"]));
+            wrong.push(format!(
+                "{}: {} -> {got}",
+                case["name"].as_str().unwrap_or(""),
+                case["selector"]
+            ));
         }
     }
     assert!(checked > 400, "only {checked} cases with documents");
@@ -41,7 +49,20 @@ fn compiled_paths_agree_with_the_compliance_suite() {
         "basic, descendant segment, object traversal, multiple selectors",
         "filter, nested",
     ];
-    let unexpected: Vec<&String> = wrong.iter().filter(|w| !known.iter().any(|k| w.starts_with(&format!("{k}:")))).collect();
-    assert!(unexpected.is_empty(), "{} of {checked} disagree:\n{}", unexpected.len(), wrong.join("\n"));
-    assert_eq!(wrong.len(), known.len(), "a known deviation is fixed: remove it from the list\n{}", wrong.join("\n"));
+    let unexpected: Vec<&String> = wrong
+        .iter()
+        .filter(|w| !known.iter().any(|k| w.starts_with(&format!("{k}:"))))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{} of {checked} disagree:\n{}",
+        unexpected.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(
+        wrong.len(),
+        known.len(),
+        "a known deviation is fixed: remove it from the list\n{}",
+        wrong.join("\n")
+    );
 }

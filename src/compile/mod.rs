@@ -6,10 +6,13 @@
 //! snippets, and where secrets end up.
 
 mod dag;
+pub mod plan;
 mod refs;
 mod scripts;
 mod secrets;
 mod tables;
+
+pub use refs::format_from_extension;
 
 use crate::config::LoadedPipeline;
 use crate::config::model::Pipeline;

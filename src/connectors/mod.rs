@@ -8,7 +8,10 @@ use crate::steps::Record;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Format(String),
 }

@@ -16,15 +16,31 @@ pub enum Converter {
     Integer,
     /// Rounded half away from zero to `scale` digits; written as a JSON number, or as text with
     /// exactly `scale` digits when `as_text`.
-    Decimal { scale: Option<u32>, as_text: bool },
+    Decimal {
+        scale: Option<u32>,
+        as_text: bool,
+    },
     Number,
-    Boolean { as_digits: bool },
-    Date { input: Option<String>, output: String },
-    DateTime { input: Option<String>, output: String },
+    Boolean {
+        as_digits: bool,
+    },
+    Date {
+        input: Option<String>,
+        output: String,
+    },
+    DateTime {
+        input: Option<String>,
+        output: String,
+    },
 }
 
 impl Converter {
-    pub fn new(conversion: Conversion, scale: Option<u32>, format: Option<&str>, input: Option<&str>) -> Result<Self, String> {
+    pub fn new(
+        conversion: Conversion,
+        scale: Option<u32>,
+        format: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<Self, String> {
         let input = input.map(str::to_string);
         Ok(match conversion {
             Conversion::String => Converter::String,
@@ -35,20 +51,32 @@ impl Converter {
                 as_text: match format {
                     None | Some("number") => false,
                     Some("string") => true,
-                    Some(other) => return Err(format!("`format: {other}` for a decimal: use `number` or `string`")),
+                    Some(other) => {
+                        return Err(format!(
+                            "`format: {other}` for a decimal: use `number` or `string`"
+                        ));
+                    }
                 },
             },
             Conversion::Boolean => Converter::Boolean {
                 as_digits: match format {
                     None | Some("true/false") => false,
                     Some("0/1") => true,
-                    Some(other) => return Err(format!("`format: {other}` for a boolean: use `0/1` or `true/false`")),
+                    Some(other) => {
+                        return Err(format!(
+                            "`format: {other}` for a boolean: use `0/1` or `true/false`"
+                        ));
+                    }
                 },
             },
-            Conversion::Date => Converter::Date { input, output: format.unwrap_or("%Y-%m-%d").to_string() },
-            Conversion::Datetime => {
-                Converter::DateTime { input, output: format.unwrap_or("%Y-%m-%dT%H:%M:%S").to_string() }
-            }
+            Conversion::Date => Converter::Date {
+                input,
+                output: format.unwrap_or("%Y-%m-%d").to_string(),
+            },
+            Conversion::Datetime => Converter::DateTime {
+                input,
+                output: format.unwrap_or("%Y-%m-%dT%H:%M:%S").to_string(),
+            },
         })
     }
 
@@ -60,7 +88,12 @@ impl Converter {
             })),
             Converter::Integer => integer(value),
             Converter::Number => decimal(value).and_then(|d| {
-                d.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| not_a("number", value))
+                d.to_string()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or_else(|| not_a("number", value))
             }),
             Converter::Decimal { scale, as_text } => {
                 let mut d = decimal(value)?;
@@ -74,11 +107,17 @@ impl Converter {
                     return Ok(Value::String(d.to_string()));
                 }
                 let text = d.normalize().to_string();
-                serde_json::from_str::<serde_json::Number>(&text).map(Value::Number).map_err(|_| not_a("decimal", value))
+                serde_json::from_str::<serde_json::Number>(&text)
+                    .map(Value::Number)
+                    .map_err(|_| not_a("decimal", value))
             }
             Converter::Boolean { as_digits } => {
                 let b = boolean(value)?;
-                Ok(if *as_digits { Value::String(if b { "1" } else { "0" }.to_string()) } else { Value::Bool(b) })
+                Ok(if *as_digits {
+                    Value::String(if b { "1" } else { "0" }.to_string())
+                } else {
+                    Value::Bool(b)
+                })
             }
             Converter::Date { input, output } => {
                 let text = text(value, "date")?;
@@ -112,7 +151,15 @@ fn expected_format(input: &Option<String>) -> String {
 }
 
 fn not_a(what: &str, value: &Value) -> String {
-    format!("`{}` is not {} {what}", short(value), if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" })
+    format!(
+        "`{}` is not {} {what}",
+        short(value),
+        if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        }
+    )
 }
 
 /// A value as shown in a reason: short, never a whole document.
@@ -121,16 +168,25 @@ pub fn short(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    if text.chars().count() > 40 { format!("{}...", text.chars().take(40).collect::<String>()) } else { text }
+    if text.chars().count() > 40 {
+        format!("{}...", text.chars().take(40).collect::<String>())
+    } else {
+        text
+    }
 }
 
 fn text<'a>(value: &'a Value, what: &str) -> Result<&'a str, String> {
-    value.as_str().map(str::trim).ok_or_else(|| not_a(what, value))
+    value
+        .as_str()
+        .map(str::trim)
+        .ok_or_else(|| not_a(what, value))
 }
 
 fn decimal(value: &Value) -> Result<Decimal, String> {
     let parsed = match value {
-        Value::Number(n) => Decimal::from_str(&n.to_string()).or_else(|_| Decimal::from_scientific(&n.to_string())),
+        Value::Number(n) => {
+            Decimal::from_str(&n.to_string()).or_else(|_| Decimal::from_scientific(&n.to_string()))
+        }
         // French exports write decimals with a comma.
         Value::String(s) => {
             let t = s.trim();
@@ -146,7 +202,9 @@ fn integer(value: &Value) -> Result<Value, String> {
     if d.fract() != Decimal::ZERO {
         return Err(not_a("integer", value));
     }
-    i64::try_from(d).map(Value::from).map_err(|_| not_a("integer", value))
+    i64::try_from(d)
+        .map(Value::from)
+        .map_err(|_| not_a("integer", value))
 }
 
 fn boolean(value: &Value) -> Result<bool, String> {
@@ -165,7 +223,9 @@ fn boolean(value: &Value) -> Result<bool, String> {
 
 /// String clean-ups; non-strings pass unchanged.
 pub fn transform(value: Value, transforms: &[Transform]) -> Value {
-    let Value::String(mut s) = value else { return value };
+    let Value::String(mut s) = value else {
+        return value;
+    };
     for t in transforms {
         s = match t {
             Transform::Trim => s.trim().to_string(),

@@ -58,9 +58,12 @@ impl FilterStep {
         match &self.test {
             Test::Native(comparisons) => Ok(comparisons.iter().all(|c| c.holds(record))),
             Test::Rhai(scripts, ast) => match scripts.eval(ast, record) {
-                Ok(value) => value
-                    .as_bool()
-                    .map_err(|t| Rejection::new(&self.name, format!("the filter gave {t}, not true or false"))),
+                Ok(value) => value.as_bool().map_err(|t| {
+                    Rejection::new(
+                        &self.name,
+                        format!("the filter gave {t}, not true or false"),
+                    )
+                }),
                 Err(reason) => Err(Rejection::new(&self.name, reason)),
             },
         }
@@ -73,7 +76,10 @@ impl Comparison {
     fn holds(&self, record: &Record) -> bool {
         let value = record.get(&self.field).unwrap_or(&Value::Null);
         let ordering = match (value, &self.literal) {
-            (Value::Number(a), Value::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+            (Value::Number(a), Value::Number(b)) => a
+                .as_f64()
+                .zip(b.as_f64())
+                .and_then(|(a, b)| a.partial_cmp(&b)),
             (Value::String(a), Value::String(b)) => Some(a.as_str().cmp(b.as_str())),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             _ => None,
@@ -92,22 +98,38 @@ impl Comparison {
 
 /// `rec.NAME OP LITERAL` joined by `&&`, or `None` for anything else.
 fn native(source: &str) -> Option<Vec<Comparison>> {
-    source.split("&&").map(|part| comparison(part.trim())).collect()
+    source
+        .split("&&")
+        .map(|part| comparison(part.trim()))
+        .collect()
 }
 
 fn comparison(text: &str) -> Option<Comparison> {
     let rest = text.strip_prefix("rec.")?;
-    let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let name_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
     let (field, rest) = rest.split_at(name_len);
     if field.is_empty() || field.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
     let rest = rest.trim_start();
-    let (op, rest) = [("==", Op::Eq), ("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
-        .into_iter()
-        .find_map(|(token, op)| rest.strip_prefix(token).map(|r| (op, r.trim())))?;
+    let (op, rest) = [
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .into_iter()
+    .find_map(|(token, op)| rest.strip_prefix(token).map(|r| (op, r.trim())))?;
     let literal = literal(op, rest)?;
-    Some(Comparison { field: field.to_string(), op, literal })
+    Some(Comparison {
+        field: field.to_string(),
+        op,
+        literal,
+    })
 }
 
 fn literal(op: Op, text: &str) -> Option<Value> {
@@ -116,7 +138,9 @@ fn literal(op: Op, text: &str) -> Option<Value> {
         return (!inner.contains(['\\', '"', '`', '$'])).then(|| Value::String(inner.to_string()));
     }
     match text {
-        "true" | "false" if matches!(op, Op::Eq | Op::Ne) => return Some(Value::Bool(text == "true")),
+        "true" | "false" if matches!(op, Op::Eq | Op::Ne) => {
+            return Some(Value::Bool(text == "true"));
+        }
         _ => {}
     }
     let digits = text.strip_prefix('-').unwrap_or(text);
@@ -126,7 +150,9 @@ fn literal(op: Op, text: &str) -> Option<Value> {
         && !digits.starts_with('.')
         && !digits.ends_with('.');
     if plain_number {
-        return serde_json::from_str::<serde_json::Number>(text).ok().map(Value::Number);
+        return serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(Value::Number);
     }
     None
 }

@@ -30,7 +30,10 @@ impl GroupStep {
                 None
             }
             _ => {
-                let previous = state.replace(Gathering { key, records: vec![record] });
+                let previous = state.replace(Gathering {
+                    key,
+                    records: vec![record],
+                });
                 previous.map(|g| self.document(g))
             }
         }

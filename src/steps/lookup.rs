@@ -20,13 +20,24 @@ pub struct LookupStep {
 impl LookupStep {
     pub fn apply(&self, record: &mut Record) -> Result<(), Rejection> {
         let reject = |reason: String| Rejection::new(&self.name, reason);
-        let value = self.from.get(record).ok_or_else(|| reject(format!("missing value at `{}`", self.from_text)))?;
-        let text = text_of(value).ok_or_else(|| reject(format!("the value at `{}` is not text or a number", self.from_text)))?;
+        let value = self
+            .from
+            .get(record)
+            .ok_or_else(|| reject(format!("missing value at `{}`", self.from_text)))?;
+        let text = text_of(value).ok_or_else(|| {
+            reject(format!(
+                "the value at `{}` is not text or a number",
+                self.from_text
+            ))
+        })?;
         let translated = match self.table.translate(&text, self.unmapped.as_ref()) {
             Translation::Mapped(v) => v,
             Translation::Kept => value.clone(),
             Translation::Unmapped => {
-                return Err(reject(format!("unmapped value `{text}` in the table `{}`", self.table.name)));
+                return Err(reject(format!(
+                    "unmapped value `{text}` in the table `{}`",
+                    self.table.name
+                )));
             }
         };
         if let Some(map) = record.as_object_mut() {

@@ -42,7 +42,9 @@ impl MapStep {
     pub fn apply(&self, record: &Record) -> Result<Record, Rejection> {
         let mut out = Map::with_capacity(self.fields.len());
         for field in &self.fields {
-            let value = field.value(record).map_err(|reason| Rejection::new(format!("{}.{}", self.name, field.name), reason))?;
+            let value = field.value(record).map_err(|reason| {
+                Rejection::new(format!("{}.{}", self.name, field.name), reason)
+            })?;
             out.insert(field.name.clone(), value);
         }
         Ok(Value::Object(out))
@@ -71,11 +73,19 @@ impl MappedField {
             };
         };
         if let Some(table) = &self.table {
-            let text = text_of(&value).ok_or_else(|| format!("`{}` cannot be looked up in `{}`", short(&value), table.name))?;
+            let text = text_of(&value).ok_or_else(|| {
+                format!(
+                    "`{}` cannot be looked up in `{}`",
+                    short(&value),
+                    table.name
+                )
+            })?;
             match table.translate(&text, None) {
                 Translation::Mapped(v) => value = v,
                 Translation::Kept => {}
-                Translation::Unmapped => return Err(format!("`{text}` is not in the table `{}`", table.name)),
+                Translation::Unmapped => {
+                    return Err(format!("`{text}` is not in the table `{}`", table.name));
+                }
             }
         }
         if let Some(converter) = &self.converter {
@@ -140,8 +150,13 @@ impl Template {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Field(name, path) => {
-                    let value = path.get(record).ok_or_else(|| format!("the template needs `{name}`, which is missing"))?;
-                    out.push_str(&text_of(value).ok_or_else(|| format!("`{name}` is not text or a number"))?);
+                    let value = path
+                        .get(record)
+                        .ok_or_else(|| format!("the template needs `{name}`, which is missing"))?;
+                    out.push_str(
+                        &text_of(value)
+                            .ok_or_else(|| format!("`{name}` is not text or a number"))?,
+                    );
                 }
             }
         }

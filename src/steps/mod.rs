@@ -25,7 +25,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(step: impl Into<String>, reason: impl Into<String>) -> Self {
-        Rejection { step: step.into(), reason: reason.into() }
+        Rejection {
+            step: step.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -68,7 +71,10 @@ pub struct ChainCounts {
 
 impl<'p> Chain<'p> {
     pub fn new(steps: &'p [StepPlan]) -> Self {
-        Chain { steps, groups: steps.iter().map(|_| None).collect() }
+        Chain {
+            steps,
+            groups: steps.iter().map(|_| None).collect(),
+        }
     }
 
     /// Runs `record` through every step; what comes out is pushed to `out`, what is rejected to
@@ -135,9 +141,16 @@ impl<'p> Chain<'p> {
     }
 
     /// End of input: groups still gathering are emitted and run through the steps after them.
-    pub fn finish(&mut self, out: &mut Vec<Record>, rejected: &mut Vec<(Record, Rejection)>, counts: &mut ChainCounts) {
+    pub fn finish(
+        &mut self,
+        out: &mut Vec<Record>,
+        rejected: &mut Vec<(Record, Rejection)>,
+        counts: &mut ChainCounts,
+    ) {
         for index in 0..self.steps.len() {
-            if let (StepPlan::Group(step), Some(gathering)) = (&self.steps[index], self.groups[index].take()) {
+            if let (StepPlan::Group(step), Some(gathering)) =
+                (&self.steps[index], self.groups[index].take())
+            {
                 let record = step.document(gathering);
                 self.run_from(index + 1, record, out, rejected, counts);
             }

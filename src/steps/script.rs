@@ -37,11 +37,16 @@ pub struct Scripts {
 impl Scripts {
     pub fn new(vars: &indexmap::IndexMap<String, Value>) -> Result<Arc<Scripts>, String> {
         let vars = rhai::serde::to_dynamic(vars).map_err(|e| e.to_string())?;
-        Ok(Arc::new(Scripts { engine: sandbox(), vars }))
+        Ok(Arc::new(Scripts {
+            engine: sandbox(),
+            vars,
+        }))
     }
 
     pub fn compile_expression(&self, source: &str) -> Result<AST, String> {
-        self.engine.compile_expression(source).map_err(|e| e.to_string())
+        self.engine
+            .compile_expression(source)
+            .map_err(|e| e.to_string())
     }
 
     pub fn compile(&self, source: &str) -> Result<AST, String> {
@@ -59,15 +64,20 @@ impl Scripts {
     /// The value of an expression over `rec` and `vars`.
     pub fn eval(&self, ast: &AST, record: &Record) -> Result<Dynamic, String> {
         let mut scope = self.scope(record)?;
-        self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast).map_err(describe)
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+            .map_err(describe)
     }
 
     /// Runs a script and returns `rec` as it left it.
     pub fn run(&self, ast: &AST, record: &Record) -> Result<Record, String> {
         let mut scope = self.scope(record)?;
-        self.engine.run_ast_with_scope(&mut scope, ast).map_err(describe)?;
+        self.engine
+            .run_ast_with_scope(&mut scope, ast)
+            .map_err(describe)?;
         let rec = scope.get_value::<Dynamic>("rec").unwrap_or_default();
-        rhai::serde::from_dynamic::<Value>(&rec).map_err(|e| format!("`rec` is no longer a record: {e}"))
+        rhai::serde::from_dynamic::<Value>(&rec)
+            .map_err(|e| format!("`rec` is no longer a record: {e}"))
     }
 }
 
@@ -96,7 +106,10 @@ impl ScriptStep {
     pub fn apply(&self, record: &Record) -> Result<Record, Rejection> {
         match self.scripts.run(&self.ast, record) {
             Ok(rec @ Value::Object(_)) => Ok(rec),
-            Ok(_) => Err(Rejection::new(&self.name, "the script left `rec` as something other than a record")),
+            Ok(_) => Err(Rejection::new(
+                &self.name,
+                "the script left `rec` as something other than a record",
+            )),
             Err(reason) => Err(Rejection::new(&self.name, reason)),
         }
     }

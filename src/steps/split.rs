@@ -21,8 +21,18 @@ impl SplitStep {
             Some(Value::Array(items)) => items.iter().collect(),
             // A list of one is often written without the list (XML, some APIs).
             Some(Value::Object(_)) => self.path.select(record),
-            Some(Value::Null) | None => return Err(Rejection::new(&self.name, format!("no list at `{}`", self.path_text))),
-            Some(_) => return Err(Rejection::new(&self.name, format!("`{}` is not a list", self.path_text))),
+            Some(Value::Null) | None => {
+                return Err(Rejection::new(
+                    &self.name,
+                    format!("no list at `{}`", self.path_text),
+                ));
+            }
+            Some(_) => {
+                return Err(Rejection::new(
+                    &self.name,
+                    format!("`{}` is not a list", self.path_text),
+                ));
+            }
         };
         let Value::Object(parent) = record else {
             return Err(Rejection::new(&self.name, "the record is not an object"));

@@ -29,25 +29,44 @@ impl TablePlan {
     pub fn build(name: &str, table: &Table, base: Option<&Table>) -> TablePlan {
         let ignore_case = table.ignore_case;
         let mut entries = HashMap::new();
-        let fold = |k: &str| if ignore_case { k.to_lowercase() } else { k.to_string() };
+        let fold = |k: &str| {
+            if ignore_case {
+                k.to_lowercase()
+            } else {
+                k.to_string()
+            }
+        };
         if let Some(map) = &table.map {
             for (key, value) in map {
                 entries.entry(fold(key)).or_insert_with(|| value.clone());
             }
         } else if let Some(map) = base.and_then(|b| b.map.as_ref()) {
             for (key, value) in map {
-                let Some(text) = crate::steps::text_of(value) else { continue };
+                let Some(text) = crate::steps::text_of(value) else {
+                    continue;
+                };
                 let preferred = table.prefer.get(&text);
                 if preferred.is_none_or(|p| p == key) {
-                    entries.entry(fold(&text)).or_insert_with(|| Value::String(key.clone()));
+                    entries
+                        .entry(fold(&text))
+                        .or_insert_with(|| Value::String(key.clone()));
                 }
             }
         }
-        TablePlan { name: name.to_string(), entries, unmapped: table.unmapped.clone(), ignore_case }
+        TablePlan {
+            name: name.to_string(),
+            entries,
+            unmapped: table.unmapped.clone(),
+            ignore_case,
+        }
     }
 
     pub fn translate(&self, value: &str, unmapped: Option<&Unmapped>) -> Translation {
-        let found = if self.ignore_case { self.entries.get(&value.to_lowercase()) } else { self.entries.get(value) };
+        let found = if self.ignore_case {
+            self.entries.get(&value.to_lowercase())
+        } else {
+            self.entries.get(value)
+        };
         match (found, unmapped.unwrap_or(&self.unmapped)) {
             (Some(v), _) => Translation::Mapped(v.clone()),
             (None, Unmapped::Keep) => Translation::Kept,

@@ -513,6 +513,10 @@ pub struct FileTarget {
     /// A `file` connection whose folder `path` is relative to.
     pub connection: Option<String>,
     pub path: String,
+    /// The field that identifies a record (e.g. `$.reference`): named in reports and the
+    /// quarantine, and used by `dry-run` to compare with what the file holds.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub key: Option<JsonPath>,
     /// The file's format; by default taken from its extension.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub format: Option<FileFormat>,

@@ -19,7 +19,11 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { delimiter: b',', header: true, columns: Vec::new() }
+        CsvOptions {
+            delimiter: b',',
+            header: true,
+            columns: Vec::new(),
+        }
     }
 }
 
@@ -35,15 +39,24 @@ impl<R: Read + Send> CsvSource<R> {
             .has_headers(options.header)
             .flexible(false)
             .from_reader(reader);
-        CsvSource { reader, columns: options.columns.clone() }
+        CsvSource {
+            reader,
+            columns: options.columns.clone(),
+        }
     }
 }
 
 impl<R: Read + Send> Source for CsvSource<R> {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
         let columns: Vec<String> = if self.columns.is_empty() {
-            let headers = self.reader.headers().map_err(|e| ConnectorError::Format(format!("CSV header: {e}")))?;
-            headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_string()).collect()
+            let headers = self
+                .reader
+                .headers()
+                .map_err(|e| ConnectorError::Format(format!("CSV header: {e}")))?;
+            headers
+                .iter()
+                .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+                .collect()
         } else {
             self.columns.clone()
         };
@@ -60,7 +73,10 @@ impl<R: Read + Send> Source for CsvSource<R> {
                     Item::Record(Value::Object(record))
                 }
                 Err(e) if e.is_io_error() => return Err(ConnectorError::Format(e.to_string())),
-                Err(e) => Item::Bad { at: format!("line {line}"), reason: csv_reason(&e) },
+                Err(e) => Item::Bad {
+                    at: format!("line {line}"),
+                    reason: csv_reason(&e),
+                },
             };
             if !emit(item) {
                 return Ok(());
@@ -71,7 +87,9 @@ impl<R: Read + Send> Source for CsvSource<R> {
 
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not UTF-8 text (set `encoding: windows-1252`?)".to_string(),
@@ -114,8 +132,15 @@ impl CsvSink {
             Encoding::Utf8 => Out::Utf8(file),
             Encoding::Windows1252 => Out::Windows1252(Encoder::windows_1252(file)),
         };
-        let writer = csv::WriterBuilder::new().delimiter(options.delimiter).from_writer(out);
-        CsvSink { writer, columns: options.columns.clone(), header: options.header, started: false }
+        let writer = csv::WriterBuilder::new()
+            .delimiter(options.delimiter)
+            .from_writer(out);
+        CsvSink {
+            writer,
+            columns: options.columns.clone(),
+            header: options.header,
+            started: false,
+        }
     }
 }
 
@@ -137,10 +162,15 @@ impl Sink for CsvSink {
             self.started = true;
             if self.columns.is_empty() {
                 // Columns follow the first record's fields.
-                self.columns = record.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                self.columns = record
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
             }
             if self.header {
-                self.writer.write_record(&self.columns).map_err(format_error)?;
+                self.writer
+                    .write_record(&self.columns)
+                    .map_err(format_error)?;
             }
         }
         let cells = self.columns.iter().map(|c| cell(record.get(c)));
@@ -148,7 +178,10 @@ impl Sink for CsvSink {
     }
 
     fn commit(self: Box<Self>) -> Result<(), ConnectorError> {
-        let out = self.writer.into_inner().map_err(|e| ConnectorError::Format(e.error().to_string()))?;
+        let out = self
+            .writer
+            .into_inner()
+            .map_err(|e| ConnectorError::Format(e.error().to_string()))?;
         match out {
             Out::Utf8(file) => file.commit(),
             Out::Windows1252(encoder) => encoder.into_inner().commit(),

@@ -36,7 +36,9 @@ impl<R: Read> Read for Decoder<R> {
             self.out_pos = 0;
             let needed = self.decoder.max_utf8_buffer_length(n).unwrap_or(3 * n + 16);
             self.output.resize(needed, 0);
-            let (_, _, written, _) = self.decoder.decode_to_utf8(&self.input[..n], &mut self.output, self.eof);
+            let (_, _, written, _) =
+                self.decoder
+                    .decode_to_utf8(&self.input[..n], &mut self.output, self.eof);
             self.output.truncate(written);
         }
         let n = buf.len().min(self.output.len() - self.out_pos);
@@ -55,7 +57,10 @@ pub struct Encoder<W> {
 
 impl<W: std::io::Write> Encoder<W> {
     pub fn windows_1252(inner: W) -> Self {
-        Encoder { inner, pending: Vec::new() }
+        Encoder {
+            inner,
+            pending: Vec::new(),
+        }
     }
 
     pub fn into_inner(self) -> W {

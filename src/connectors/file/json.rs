@@ -19,7 +19,10 @@ pub struct JsonSource<R> {
 
 impl<R: Read + Send> JsonSource<R> {
     pub fn new(reader: R, records: Option<CompiledPath>) -> Self {
-        JsonSource { reader: Some(reader), records }
+        JsonSource {
+            reader: Some(reader),
+            records,
+        }
     }
 }
 
@@ -28,22 +31,34 @@ const STOPPED: &str = "syncline: reading stopped";
 
 impl<R: Read + Send> Source for JsonSource<R> {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
-        let Some(reader) = self.reader.take() else { return Ok(()) };
+        let Some(reader) = self.reader.take() else {
+            return Ok(());
+        };
         let mut counter = 0u64;
         let mut emit_value = |value: Record| {
             counter += 1;
             emit(match value {
                 record @ Record::Object(_) => Item::Record(record),
-                _ => Item::Bad { at: format!("record {counter}"), reason: "not a JSON object".to_string() },
+                _ => Item::Bad {
+                    at: format!("record {counter}"),
+                    reason: "not a JSON object".to_string(),
+                },
             })
         };
         let names: Option<Vec<String>> = match &self.records {
             None => Some(Vec::new()),
-            Some(path) => path.field_names().map(|n| n.into_iter().map(str::to_string).collect()),
+            Some(path) => path
+                .field_names()
+                .map(|n| n.into_iter().map(str::to_string).collect()),
         };
         let mut de = serde_json::Deserializer::from_reader(reader);
         let result = match (&names, &self.records) {
-            (Some(names), _) => StreamAt { path: names, emit: &mut emit_value }.deserialize(&mut de).map(|_| ()),
+            (Some(names), _) => StreamAt {
+                path: names,
+                emit: &mut emit_value,
+            }
+            .deserialize(&mut de)
+            .map(|_| ()),
             (None, Some(path)) => serde::Deserialize::deserialize(&mut de).map(|doc: Record| {
                 for value in path.select(&doc) {
                     let items = match value {
@@ -62,7 +77,9 @@ impl<R: Read + Send> Source for JsonSource<R> {
         match result {
             Err(e) if e.to_string().starts_with(STOPPED) => Ok(()),
             Err(e) => Err(ConnectorError::Format(format!("invalid JSON: {e}"))),
-            Ok(()) => de.end().map_err(|e| ConnectorError::Format(format!("invalid JSON: {e}"))),
+            Ok(()) => de
+                .end()
+                .map_err(|e| ConnectorError::Format(format!("invalid JSON: {e}"))),
         }
     }
 }
@@ -115,7 +132,10 @@ impl<'de> Visitor<'de> for StreamAt<'_, '_> {
             Some((first, rest)) => {
                 while let Some(key) = map.next_key::<String>()? {
                     if &key == first {
-                        map.next_value_seed(StreamAt { path: rest, emit: &mut *self.emit })?;
+                        map.next_value_seed(StreamAt {
+                            path: rest,
+                            emit: &mut *self.emit,
+                        })?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -147,14 +167,18 @@ fn format_error(e: impl fmt::Display) -> ConnectorError {
 
 impl Sink for JsonSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        self.file.write_all(if self.written == 0 { b"[\n" } else { b",\n" }).map_err(format_error)?;
+        self.file
+            .write_all(if self.written == 0 { b"[\n" } else { b",\n" })
+            .map_err(format_error)?;
         serde_json::to_writer(&mut self.file, record).map_err(format_error)?;
         self.written += 1;
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), ConnectorError> {
-        self.file.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" }).map_err(format_error)?;
+        self.file
+            .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })
+            .map_err(format_error)?;
         self.file.commit()
     }
 }

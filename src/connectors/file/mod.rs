@@ -28,7 +28,10 @@ pub struct FileSpec {
 }
 
 pub fn io_error(path: &Path, source: std::io::Error) -> ConnectorError {
-    ConnectorError::Io { path: path.display().to_string(), source }
+    ConnectorError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl FileSpec {
@@ -43,7 +46,11 @@ impl FileSpec {
             FileFormat::Ndjson => Box::new(ndjson::NdjsonSource::new(reader)),
             FileFormat::Json => Box::new(json::JsonSource::new(reader, self.records.clone())),
             FileFormat::Csv => Box::new(csv::CsvSource::new(reader, &self.csv)),
-            FileFormat::Xml => return Err(ConnectorError::Format("XML files are not readable yet".to_string())),
+            FileFormat::Xml => {
+                return Err(ConnectorError::Format(
+                    "XML files are not readable yet".to_string(),
+                ));
+            }
         })
     }
 
@@ -53,7 +60,11 @@ impl FileSpec {
             FileFormat::Ndjson => Box::new(ndjson::NdjsonSink::new(target)),
             FileFormat::Json => Box::new(json::JsonSink::new(target)),
             FileFormat::Csv => Box::new(csv::CsvSink::new(target, &self.csv, self.encoding)),
-            FileFormat::Xml => return Err(ConnectorError::Format("XML files are not writable yet".to_string())),
+            FileFormat::Xml => {
+                return Err(ConnectorError::Format(
+                    "XML files are not writable yet".to_string(),
+                ));
+            }
         })
     }
 }
@@ -71,15 +82,24 @@ impl AtomicFile {
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         }
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let temp = target.with_file_name(format!(".{name}.syncline-{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(|e| io_error(&temp, e))?;
-        Ok(AtomicFile { target: target.to_path_buf(), temp, writer: Some(BufWriter::with_capacity(256 * 1024, file)) })
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temp,
+            writer: Some(BufWriter::with_capacity(256 * 1024, file)),
+        })
     }
 
     pub fn commit(mut self) -> Result<(), ConnectorError> {
         if let Some(writer) = self.writer.take() {
-            let file = writer.into_inner().map_err(|e| io_error(&self.temp, e.into_error()))?;
+            let file = writer
+                .into_inner()
+                .map_err(|e| io_error(&self.temp, e.into_error()))?;
             file.sync_all().map_err(|e| io_error(&self.temp, e))?;
         }
         std::fs::rename(&self.temp, &self.target).map_err(|e| io_error(&self.target, e))

@@ -22,7 +22,10 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
         let mut number = 0u64;
         loop {
             line.clear();
-            let n = self.reader.read_until(b'\n', &mut line).map_err(|e| ConnectorError::Format(e.to_string()))?;
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| ConnectorError::Format(e.to_string()))?;
             if n == 0 {
                 return Ok(());
             }
@@ -32,8 +35,14 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
             }
             let item = match serde_json::from_slice::<Record>(&line) {
                 Ok(record @ Record::Object(_)) => Item::Record(record),
-                Ok(_) => Item::Bad { at: format!("line {number}"), reason: "the line is not a JSON object".to_string() },
-                Err(e) => Item::Bad { at: format!("line {number}"), reason: format!("invalid JSON: {e}") },
+                Ok(_) => Item::Bad {
+                    at: format!("line {number}"),
+                    reason: "the line is not a JSON object".to_string(),
+                },
+                Err(e) => Item::Bad {
+                    at: format!("line {number}"),
+                    reason: format!("invalid JSON: {e}"),
+                },
             };
             if !emit(item) {
                 return Ok(());
@@ -54,8 +63,11 @@ impl NdjsonSink {
 
 impl Sink for NdjsonSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        serde_json::to_writer(&mut self.file, record).map_err(|e| ConnectorError::Format(e.to_string()))?;
-        self.file.write_all(b"\n").map_err(|e| ConnectorError::Format(e.to_string()))
+        serde_json::to_writer(&mut self.file, record)
+            .map_err(|e| ConnectorError::Format(e.to_string()))?;
+        self.file
+            .write_all(b"\n")
+            .map_err(|e| ConnectorError::Format(e.to_string()))
     }
 
     fn commit(self: Box<Self>) -> Result<(), ConnectorError> {

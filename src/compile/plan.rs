@@ -1,0 +1,395 @@
+//! A validated pipeline compiled into what the runtime executes: jobs in dependency order, each
+//! with its source, its compiled steps and its target. Everything that can be prepared once is
+//! prepared here; the runtime never looks at YAML again.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use petgraph::algo::toposort;
+use petgraph::graph::DiGraph;
+
+use crate::config::LoadedPipeline;
+use crate::config::model::{self, Connection, Field, FileFormat, Pipeline, Source, Target};
+use crate::config::source::SourceMap;
+use crate::connectors::file::{CsvOptions, FileSpec};
+use crate::paths::CompiledPath;
+use crate::steps::StepPlan;
+use crate::steps::convert::Converter;
+use crate::steps::filter::FilterStep;
+use crate::steps::group::GroupStep;
+use crate::steps::lookup::LookupStep;
+use crate::steps::map::{MapStep, MappedField, Template, ValueSource};
+use crate::steps::script::{ScriptStep, Scripts};
+use crate::steps::split::SplitStep;
+use crate::steps::table::TablePlan;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    /// Jobs in an order where every job comes after the jobs it needs.
+    pub jobs: Vec<JobPlan>,
+}
+
+#[derive(Debug)]
+pub struct JobPlan {
+    pub name: String,
+    /// Indexes in `Plan::jobs` of the jobs this one needs.
+    pub needs: Vec<usize>,
+    pub source: SourcePlan,
+    pub steps: Vec<StepPlan>,
+    pub target: TargetPlan,
+    /// Names a record in reports, the quarantine and plans.
+    pub key: Option<CompiledPath>,
+}
+
+#[derive(Debug)]
+pub enum SourcePlan {
+    File(FileSpec),
+    /// A kind of source the runtime does not read yet: the job fails with this reason.
+    Unsupported(String),
+}
+
+#[derive(Debug)]
+pub enum TargetPlan {
+    File(FileSpec),
+    Unsupported(String),
+}
+
+/// Why a pipeline could not be compiled (each a sentence naming the job and the place).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+/// Compiles a pipeline that validated without errors.
+pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, PlanError> {
+    let pipeline = loaded
+        .model
+        .as_ref()
+        .ok_or_else(|| PlanError("the pipeline could not be read".to_string()))?;
+    let base_dir = sources
+        .get(loaded.file)
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let scripts = Scripts::new(&pipeline.vars).map_err(PlanError)?;
+    let tables = tables(pipeline);
+    let order = job_order(pipeline)?;
+    let position: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), i))
+        .collect();
+    let mut jobs = Vec::with_capacity(order.len());
+    for name in &order {
+        let job = &pipeline.jobs[name.as_str()];
+        let fail = |what: String| PlanError(format!("job `{name}`: {what}"));
+        let (source, target) = match (&job.from, &job.to) {
+            (Some(s), Some(t)) => (s, t),
+            _ => return Err(fail("needs both `from` and `to`".to_string())),
+        };
+        let mut steps = Vec::new();
+        for (i, step) in job.steps.iter().enumerate() {
+            let label = step.id.clone().unwrap_or_else(|| format!("steps[{i}]"));
+            steps.push(compile_step(step, label, &scripts, &tables).map_err(fail)?);
+        }
+        if !job.map.is_empty() {
+            steps.push(StepPlan::Map(
+                map_step("map".to_string(), &job.map, &scripts, &tables).map_err(fail)?,
+            ));
+        }
+        let key = match target {
+            Target::File(f) => f.key.as_ref(),
+            Target::Http(h) => Some(&h.key),
+            Target::Sql(_) => None,
+        }
+        .map(compile_path)
+        .transpose()
+        .map_err(fail)?;
+        jobs.push(JobPlan {
+            name: name.clone(),
+            needs: job
+                .needs
+                .iter()
+                .filter_map(|n| position.get(n.as_str()).copied())
+                .collect(),
+            source: source_plan(source, pipeline, &base_dir).map_err(fail)?,
+            steps,
+            target: target_plan(target, pipeline, &base_dir).map_err(fail)?,
+            key,
+        });
+    }
+    Ok(Plan {
+        name: pipeline.name.clone().unwrap_or_default(),
+        jobs,
+    })
+}
+
+/// Job names, each after the jobs it needs (the loader rejected cycles; this one reports them
+/// again rather than trusting that).
+fn job_order(pipeline: &Pipeline) -> Result<Vec<String>, PlanError> {
+    let mut graph = DiGraph::<&str, ()>::new();
+    let nodes: IndexMap<&str, _> = pipeline
+        .jobs
+        .keys()
+        .map(|k| (k.as_str(), graph.add_node(k.as_str())))
+        .collect();
+    for (name, job) in &pipeline.jobs {
+        for need in &job.needs {
+            if let (Some(&from), Some(&to)) = (nodes.get(need.as_str()), nodes.get(name.as_str())) {
+                graph.add_edge(from, to, ());
+            }
+        }
+    }
+    let sorted = toposort(&graph, None).map_err(|cycle| {
+        PlanError(format!(
+            "the job `{}` is part of a `needs` cycle",
+            graph[cycle.node_id()]
+        ))
+    })?;
+    Ok(sorted.into_iter().map(|n| graph[n].to_string()).collect())
+}
+
+fn tables(pipeline: &Pipeline) -> HashMap<String, Arc<TablePlan>> {
+    pipeline
+        .tables
+        .iter()
+        .map(|(name, table)| {
+            let base = table
+                .inverse_of
+                .as_ref()
+                .and_then(|b| pipeline.tables.get(b));
+            (name.clone(), Arc::new(TablePlan::build(name, table, base)))
+        })
+        .collect()
+}
+
+fn compile_path(path: &model::JsonPath) -> Result<CompiledPath, String> {
+    CompiledPath::compile(path)
+}
+
+fn table<'t>(
+    tables: &'t HashMap<String, Arc<TablePlan>>,
+    name: &str,
+) -> Result<&'t Arc<TablePlan>, String> {
+    tables
+        .get(name)
+        .ok_or_else(|| format!("unknown table `{name}`"))
+}
+
+fn compile_step(
+    step: &model::Step,
+    name: String,
+    scripts: &Arc<Scripts>,
+    tables: &HashMap<String, Arc<TablePlan>>,
+) -> Result<StepPlan, String> {
+    let at = |e: String| format!("step `{name}`: {e}");
+    Ok(if let Some(map) = &step.map {
+        StepPlan::Map(map_step(name, map, scripts, tables)?)
+    } else if let Some(filter) = &step.filter {
+        StepPlan::Filter(FilterStep::new(name.clone(), filter, scripts).map_err(at)?)
+    } else if let Some(lookup) = &step.lookup {
+        StepPlan::Lookup(LookupStep {
+            table: table(tables, &lookup.table).map_err(at)?.clone(),
+            from: compile_path(&lookup.from).map_err(at)?,
+            from_text: lookup.from.as_str().to_string(),
+            into: lookup.into.clone(),
+            unmapped: lookup.unmapped.clone(),
+            name,
+        })
+    } else if let Some(split) = &step.split {
+        StepPlan::Split(SplitStep {
+            path: compile_path(&split.path).map_err(at)?,
+            path_text: split.path.as_str().to_string(),
+            item: split.item.clone().unwrap_or_else(|| "line".to_string()),
+            name,
+        })
+    } else if let Some(group) = &step.group {
+        StepPlan::Group(GroupStep {
+            by: compile_path(&group.by).map_err(at)?,
+            into: group.into.clone().unwrap_or_else(|| "lines".to_string()),
+            name,
+        })
+    } else if let Some(script) = &step.script {
+        StepPlan::Script(ScriptStep {
+            ast: scripts.compile(script).map_err(at)?,
+            scripts: scripts.clone(),
+            name,
+        })
+    } else {
+        return Err(at("does nothing".to_string()));
+    })
+}
+
+fn map_step(
+    name: String,
+    fields: &IndexMap<String, Field>,
+    scripts: &Arc<Scripts>,
+    tables: &HashMap<String, Arc<TablePlan>>,
+) -> Result<MapStep, String> {
+    let mut compiled = Vec::with_capacity(fields.len());
+    for (field, spec) in fields {
+        let at = |e: String| format!("field `{field}`: {e}");
+        let mapped = match spec {
+            Field::Path(path) => MappedField {
+                name: field.clone(),
+                source: ValueSource::Path {
+                    path: compile_path(path).map_err(at)?,
+                    text: path.as_str().to_string(),
+                },
+                table: None,
+                converter: None,
+                transforms: Vec::new(),
+                default: None,
+                required: false,
+            },
+            Field::Constant(value) => MappedField {
+                name: field.clone(),
+                source: ValueSource::Const(value.clone()),
+                table: None,
+                converter: None,
+                transforms: Vec::new(),
+                default: None,
+                required: false,
+            },
+            Field::Spec(spec) => {
+                let source = if let Some(path) = &spec.path {
+                    ValueSource::Path {
+                        path: compile_path(path).map_err(at)?,
+                        text: path.as_str().to_string(),
+                    }
+                } else if let Some(value) = &spec.constant {
+                    ValueSource::Const(value.clone())
+                } else if let Some(expr) = &spec.expr {
+                    ValueSource::Expr(
+                        scripts.clone(),
+                        scripts.compile_expression(expr).map_err(at)?,
+                    )
+                } else if let Some(template) = &spec.template {
+                    ValueSource::Template(Template::parse(template).map_err(at)?)
+                } else {
+                    return Err(at("no value source".to_string()));
+                };
+                MappedField {
+                    name: field.clone(),
+                    source,
+                    table: spec
+                        .table
+                        .as_deref()
+                        .map(|t| table(tables, t).cloned())
+                        .transpose()
+                        .map_err(at)?,
+                    converter: spec
+                        .convert
+                        .map(|c| {
+                            Converter::new(
+                                c,
+                                spec.scale,
+                                spec.format.as_deref(),
+                                spec.input_format.as_deref(),
+                            )
+                        })
+                        .transpose()
+                        .map_err(at)?,
+                    transforms: spec.transform.clone(),
+                    default: spec.default.clone(),
+                    required: spec.required,
+                }
+            }
+        };
+        compiled.push(mapped);
+    }
+    Ok(MapStep {
+        name,
+        fields: compiled,
+    })
+}
+
+fn file_dir(
+    connection: Option<&str>,
+    pipeline: &Pipeline,
+    base_dir: &Path,
+) -> Result<PathBuf, String> {
+    match connection.map(|c| pipeline.connections.get(c)) {
+        None => Ok(base_dir.to_path_buf()),
+        Some(Some(Connection::File(f))) => Ok(base_dir.join(&f.dir)),
+        Some(_) => Err("the connection is not a file connection".to_string()),
+    }
+}
+
+fn file_spec(
+    dir: PathBuf,
+    path: &str,
+    format: Option<FileFormat>,
+    encoding: model::Encoding,
+    csv: Option<&model::CsvOptions>,
+    records: Option<&model::JsonPath>,
+) -> Result<FileSpec, String> {
+    let format = format
+        .or_else(|| crate::compile::format_from_extension(path))
+        .ok_or_else(|| format!("the format of `{path}` cannot be told from its name"))?;
+    let mut options = CsvOptions::default();
+    if let Some(csv) = csv {
+        if let Some(d) = csv.delimiter {
+            options.delimiter = u8::try_from(d)
+                .map_err(|_| format!("the delimiter `{d}` is not a single-byte character"))?;
+        }
+        options.header = csv.header.unwrap_or(true);
+        options.columns = csv.columns.clone();
+    }
+    Ok(FileSpec {
+        path: dir.join(path),
+        format,
+        encoding,
+        csv: options,
+        records: records.map(compile_path).transpose()?,
+    })
+}
+
+fn source_plan(
+    source: &Source,
+    pipeline: &Pipeline,
+    base_dir: &Path,
+) -> Result<SourcePlan, String> {
+    Ok(match source {
+        Source::File(f) => SourcePlan::File(file_spec(
+            file_dir(f.connection.as_deref(), pipeline, base_dir)?,
+            &f.path,
+            f.format,
+            f.encoding,
+            f.csv.as_ref(),
+            f.records.as_ref(),
+        )?),
+        Source::Sql(_) => {
+            SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
+        }
+        Source::Http(_) => {
+            SourcePlan::Unsupported("reading HTTP APIs is not available yet".to_string())
+        }
+    })
+}
+
+fn target_plan(
+    target: &Target,
+    pipeline: &Pipeline,
+    base_dir: &Path,
+) -> Result<TargetPlan, String> {
+    Ok(match target {
+        Target::File(f) => TargetPlan::File(file_spec(
+            file_dir(f.connection.as_deref(), pipeline, base_dir)?,
+            &f.path,
+            f.format,
+            f.encoding,
+            f.csv.as_ref(),
+            None,
+        )?),
+        Target::Http(_) => {
+            TargetPlan::Unsupported("writing to HTTP APIs is not available yet".to_string())
+        }
+        Target::Sql(_) => {
+            TargetPlan::Unsupported("writing to SQL databases is not available yet".to_string())
+        }
+    })
+}

@@ -1,0 +1,160 @@
+//! Runs a [`Plan`]: every job as a task that starts once the jobs it needs have succeeded, so
+//! independent jobs run at the same time and a failed job stops only the jobs that depend on it.
+
+pub mod job;
+pub mod report;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::watch;
+
+use crate::compile::plan::Plan;
+use crate::steps::Record;
+use job::{Counts, JobContext, QuarantineFile, run_job};
+use report::{JobReport, JobStatus, RunReport};
+
+pub struct RunOptions {
+    /// Hand records to the caller instead of writing them.
+    pub dry_run: bool,
+    /// Draw progress bars (on a terminal).
+    pub progress: bool,
+    /// Where rejected records go, one JSON object a line.
+    pub quarantine: Option<Box<dyn std::io::Write + Send>>,
+}
+
+pub struct RunOutcome {
+    pub report: RunReport,
+    /// For `dry-run`: each job's records, in order.
+    pub records: Vec<(String, Vec<Record>)>,
+}
+
+pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) -> RunOutcome {
+    let started = Instant::now();
+    let quarantine: Option<Arc<QuarantineFile>> =
+        options.quarantine.map(|q| Arc::new(Mutex::new(q)));
+    let bars = MultiProgress::with_draw_target(if options.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    // Each job announces whether it succeeded; dependants wait for that.
+    let (done_tx, done_rx): (Vec<_>, Vec<_>) = plan
+        .jobs
+        .iter()
+        .map(|_| watch::channel(None::<bool>))
+        .unzip();
+    let mut handles = Vec::with_capacity(plan.jobs.len());
+    for (index, done) in done_tx.into_iter().enumerate() {
+        let plan = plan.clone();
+        let needs: Vec<(String, watch::Receiver<Option<bool>>)> = plan.jobs[index]
+            .needs
+            .iter()
+            .map(|&n| (plan.jobs[n].name.clone(), done_rx[n].clone()))
+            .collect();
+        let cancel = cancel.clone();
+        let quarantine = quarantine.clone();
+        let bar = bars.add(
+            ProgressBar::new_spinner()
+                .with_style(style.clone())
+                .with_prefix(plan.jobs[index].name.clone()),
+        );
+        let collected = options.dry_run.then(|| Arc::new(Mutex::new(Vec::new())));
+        handles.push(tokio::spawn(async move {
+            let name = plan.jobs[index].name.clone();
+            let mut failed_need = None;
+            for (need, mut rx) in needs {
+                let succeeded = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .map(|v| *v == Some(true))
+                    .unwrap_or(false);
+                if !succeeded {
+                    failed_need = Some(need);
+                    break;
+                }
+            }
+            let report = match failed_need {
+                Some(need) => skipped(&name, format!("it needs `{need}`, which did not succeed")),
+                None => {
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    let collect = collected.clone();
+                    let bar_for_job = bar.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let progress = |c: &Counts| {
+                            bar_for_job.set_message(format!(
+                                "{} read, {} written, {} rejected",
+                                c.read, c.written, c.rejected
+                            ))
+                        };
+                        let ctx = JobContext {
+                            cancel: &cancel,
+                            progress: &progress,
+                            quarantine: quarantine.as_deref(),
+                            collect: collect.as_deref(),
+                        };
+                        run_job(&plan.jobs[index], &ctx)
+                    })
+                    .await
+                    .unwrap_or_else(|e| failed(&name, format!("the job stopped unexpectedly: {e}")))
+                }
+            };
+            bar.finish_and_clear();
+            let _ = done.send(Some(matches!(report.status, JobStatus::Succeeded)));
+            let records = collected
+                .and_then(|c| Arc::try_unwrap(c).ok())
+                .and_then(|m| m.into_inner().ok())
+                .unwrap_or_default();
+            (report, records)
+        }));
+    }
+    let mut jobs = Vec::with_capacity(handles.len());
+    let mut records = Vec::new();
+    for (handle, job) in handles.into_iter().zip(&plan.jobs) {
+        let (report, collected) = handle
+            .await
+            .unwrap_or_else(|e| (failed(&job.name, e.to_string()), Vec::new()));
+        records.push((job.name.clone(), collected));
+        jobs.push(report);
+    }
+    if let Some(q) = quarantine
+        .as_ref()
+        .and_then(|q| q.lock().ok().map(|mut w| w.flush()))
+    {
+        if let Err(e) = q {
+            tracing::warn!("the quarantine file could not be written: {e}");
+        }
+    }
+    let report = RunReport {
+        pipeline: plan.name.clone(),
+        dry_run: options.dry_run,
+        jobs,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    RunOutcome { report, records }
+}
+
+fn empty(name: &str, status: JobStatus) -> JobReport {
+    JobReport {
+        job: name.to_string(),
+        status,
+        read: 0,
+        written: 0,
+        filtered: 0,
+        rejected: 0,
+        reasons: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
+fn skipped(name: &str, reason: String) -> JobReport {
+    empty(name, JobStatus::Skipped(reason))
+}
+
+fn failed(name: &str, reason: String) -> JobReport {
+    empty(name, JobStatus::Failed(reason))
+}

@@ -1,0 +1,172 @@
+//! The run report: per job, what was read, written, filtered and rejected (with the top reasons),
+//! in business terms for people and as JSON for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::steps::Rejection;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum JobStatus {
+    Succeeded,
+    /// The job could not run to the end; nothing it wrote was committed.
+    Failed(String),
+    /// A job it needs did not succeed.
+    Skipped(String),
+    /// Stopped by Ctrl-C; nothing it wrote was committed.
+    Cancelled,
+}
+
+/// Why records were rejected: one line per step and reason, with how many.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonCount {
+    pub step: String,
+    pub reason: String,
+    pub count: u64,
+    /// Keys of the first records rejected for this reason.
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub job: String,
+    #[serde(flatten)]
+    pub status: JobStatus,
+    pub read: u64,
+    pub written: u64,
+    pub filtered: u64,
+    pub rejected: u64,
+    pub reasons: Vec<ReasonCount>,
+    pub seconds: f64,
+}
+
+/// Rejections gathered during a job, grouped by step and reason.
+#[derive(Debug, Default)]
+pub struct Rejections {
+    pub total: u64,
+    groups: Vec<ReasonCount>,
+}
+
+const EXAMPLES_PER_REASON: usize = 3;
+/// Reasons that name a value each make their own group; a file of a million distinct errors
+/// must not grow the report without bound.
+const MAX_REASONS: usize = 1000;
+
+impl Rejections {
+    pub fn add(&mut self, rejection: &Rejection, key: String) {
+        self.total += 1;
+        let known = self
+            .groups
+            .iter()
+            .position(|g| g.step == rejection.step && g.reason == rejection.reason);
+        if let Some(i) = known {
+            let group = &mut self.groups[i];
+            group.count += 1;
+            if group.examples.len() < EXAMPLES_PER_REASON {
+                group.examples.push(key);
+            }
+        } else if self.groups.len() < MAX_REASONS {
+            self.groups.push(ReasonCount {
+                step: rejection.step.clone(),
+                reason: rejection.reason.clone(),
+                count: 1,
+                examples: vec![key],
+            });
+        }
+    }
+
+    /// The most frequent reasons first.
+    pub fn top(mut self, n: usize) -> Vec<ReasonCount> {
+        self.groups.sort_by(|a, b| b.count.cmp(&a.count));
+        self.groups.truncate(n);
+        self.groups
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub pipeline: String,
+    pub dry_run: bool,
+    pub jobs: Vec<JobReport>,
+    pub seconds: f64,
+}
+
+impl RunReport {
+    /// 0 all good, 3 some records were rejected, 1 a job failed or was skipped, 130 cancelled.
+    pub fn exit_code(&self) -> u8 {
+        let status = |f: fn(&JobStatus) -> bool| self.jobs.iter().any(|j| f(&j.status));
+        if status(|s| matches!(s, JobStatus::Cancelled)) {
+            130
+        } else if status(|s| matches!(s, JobStatus::Failed(_) | JobStatus::Skipped(_))) {
+            1
+        } else if self.jobs.iter().any(|j| j.rejected > 0) {
+            3
+        } else {
+            0
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let verb = if self.dry_run {
+            "would write"
+        } else {
+            "written"
+        };
+        for job in &self.jobs {
+            let _ = match &job.status {
+                JobStatus::Succeeded => writeln!(
+                    out,
+                    "{}: {} read, {} {verb}, {} filtered out, {} rejected ({:.2}s)",
+                    job.job, job.read, job.written, job.filtered, job.rejected, job.seconds
+                ),
+                JobStatus::Failed(reason) => {
+                    writeln!(out, "{}: FAILED after {} read: {reason}", job.job, job.read)
+                }
+                JobStatus::Skipped(reason) => writeln!(out, "{}: skipped: {reason}", job.job),
+                JobStatus::Cancelled => writeln!(
+                    out,
+                    "{}: cancelled after {} read; nothing written",
+                    job.job, job.read
+                ),
+            };
+            for reason in &job.reasons {
+                let _ = writeln!(
+                    out,
+                    "    {} rejected by {}: {} (e.g. {})",
+                    reason.count,
+                    reason.step,
+                    reason.reason,
+                    reason.examples.join(", ")
+                );
+            }
+        }
+        let _ = writeln!(out, "{} in {:.2}s", summary(self), self.seconds);
+        out
+    }
+}
+
+fn summary(report: &RunReport) -> String {
+    let written: u64 = report.jobs.iter().map(|j| j.written).sum();
+    let rejected: u64 = report.jobs.iter().map(|j| j.rejected).sum();
+    let failed = report
+        .jobs
+        .iter()
+        .filter(|j| !matches!(j.status, JobStatus::Succeeded))
+        .count();
+    let verb = if report.dry_run {
+        "would be written"
+    } else {
+        "written"
+    };
+    let mut text = format!(
+        "{} jobs: {written} records {verb}, {rejected} rejected",
+        report.jobs.len()
+    );
+    if failed > 0 {
+        let _ = write!(text, ", {failed} jobs did not succeed");
+    }
+    text
+}
