@@ -100,13 +100,15 @@ fn execute(
         let collect = ctx.collect;
         let writer = scope.spawn(move || write_all(sink, out_rx, collect));
         let processed = process(job, ctx, items_rx, &out_tx, report, rejections);
-        if processed.is_ok() && !cancel.load(Ordering::Relaxed) {
-            let _ = out_tx.send(ToWriter::Commit);
-        }
-        drop(out_tx);
+        // The reader is done once processing saw the end of its channel (or dropped it). Commit
+        // only when both went through: a source that failed halfway must not replace the target.
         let read = reader
             .join()
             .unwrap_or_else(|_| Err("the reader stopped unexpectedly".to_string()));
+        if processed.is_ok() && read.is_ok() && !cancel.load(Ordering::Relaxed) {
+            let _ = out_tx.send(ToWriter::Commit);
+        }
+        drop(out_tx);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err("the writer stopped unexpectedly".to_string()));

@@ -62,7 +62,7 @@ impl<R: Read + Send> Source for CsvSource<R> {
         };
         let mut row = csv::StringRecord::new();
         loop {
-            let line = self.reader.position().line() + 1;
+            let line = self.reader.position().line();
             let item = match self.reader.read_record(&mut row) {
                 Ok(false) => return Ok(()),
                 Ok(true) => {

@@ -1,0 +1,160 @@
+//! Every file format, read and written: CSV (delimiters, headers, Windows-1252), JSON (a list,
+//! a list under a path, a mapping keyed by id), NDJSON.
+
+mod common;
+
+use common::{Workdir, job};
+use serde_json::{Value, json};
+
+fn convert(w: &Workdir, from: &str, to: &str) -> (i32, Value) {
+    w.write(
+        "p.yaml",
+        format!("version: 1\nname: t\njobs:\n  j:\n    from: {{ file: {from} }}\n    to: {{ file: {to} }}\n"),
+    );
+    w.run("p.yaml", &[])
+}
+
+fn records() -> Vec<Value> {
+    vec![
+        json!({"ref": "A1", "name": "Café crème", "price": "1.50"}),
+        json!({"ref": "B2", "name": "Thé; \"vert\"", "price": "2"}),
+    ]
+}
+
+#[test]
+fn every_format_round_trips_through_every_other() {
+    let formats = ["ndjson", "json", "csv"];
+    for from in formats {
+        for to in formats {
+            let w = Workdir::new();
+            // Start from NDJSON, go through `from`, then `to`, then back to NDJSON.
+            let lines: String = records().iter().map(|r| format!("{r}\n")).collect();
+            w.write("start.ndjson", lines);
+            let steps = [
+                ("start.ndjson", format!("a.{from}")),
+                (format!("a.{from}").leak(), format!("b.{to}")),
+                (format!("b.{to}").leak(), "end.ndjson".to_string()),
+            ];
+            for (src, dst) in steps {
+                let (code, report) = convert(
+                    &w,
+                    &format!("{{ path: {src} }}"),
+                    &format!("{{ path: {dst} }}"),
+                );
+                assert_eq!(code, 0, "{src} -> {dst}: {report}");
+            }
+            assert_eq!(
+                w.ndjson("end.ndjson"),
+                records(),
+                "ndjson -> {from} -> {to} -> ndjson"
+            );
+        }
+    }
+}
+
+#[test]
+fn csv_with_semicolons_windows_1252_and_given_columns() {
+    let w = Workdir::new();
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252
+        .encode("AR_Ref;AR_Design;Prix\r\nA1;Crème brûlée;3,20\r\nB2;Œuf « bio »;0,45\r\n");
+    w.write("in.csv", bytes.as_ref());
+    let (code, _) = convert(
+        &w,
+        "{ path: in.csv, encoding: windows-1252, csv: { delimiter: \";\" } }",
+        "{ path: out.csv, encoding: windows-1252, csv: { delimiter: \"\\t\", columns: [AR_Design, AR_Ref] } }",
+    );
+    assert_eq!(code, 0);
+    let bytes = std::fs::read(w.path("out.csv")).unwrap();
+    let (text, _, malformed) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    assert!(!malformed);
+    assert_eq!(
+        text,
+        "AR_Design\tAR_Ref\nCrème brûlée\tA1\nŒuf « bio »\tB2\n"
+    );
+
+    // No header line: the columns are named by the pipeline.
+    w.write("raw.csv", "A1,3\nB2,4\n");
+    let (code, _) = convert(
+        &w,
+        "{ path: raw.csv, csv: { header: false, columns: [ref, qty] } }",
+        "{ path: raw.ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        w.ndjson("raw.ndjson"),
+        [
+            json!({"ref": "A1", "qty": "3"}),
+            json!({"ref": "B2", "qty": "4"})
+        ]
+    );
+}
+
+#[test]
+fn json_lists_under_a_path_keyed_mappings_and_empty_answers() {
+    let w = Workdir::new();
+    // PrestaShop: a list under a key, with other keys around it.
+    w.write(
+        "ps.json",
+        r#"{"meta": {"n": 2}, "products": [{"id": 1}, {"id": 2}], "after": [1, 2]}"#,
+    );
+    let (code, _) = convert(
+        &w,
+        "{ path: ps.json, records: $.products }",
+        "{ path: ps.ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(w.ndjson("ps.ndjson"), [json!({"id": 1}), json!({"id": 2})]);
+    // PrestaShop answers `[]` when a filter matches nothing.
+    w.write("empty.json", "[]");
+    let (code, report) = convert(
+        &w,
+        "{ path: empty.json, records: $.products }",
+        "{ path: empty.ndjson }",
+    );
+    assert_eq!((code, &job(&report, "j")["read"]), (0, &json!(0)));
+    assert_eq!(w.read("empty.ndjson"), "");
+    // Gomag: records in a mapping keyed by id.
+    w.write(
+        "gomag.json",
+        r#"{"total": 2, "orders": {"123": {"id": "123"}, "124": {"id": "124"}}}"#,
+    );
+    let (code, _) = convert(
+        &w,
+        "{ path: gomag.json, records: $.orders }",
+        "{ path: gomag.ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        w.ndjson("gomag.ndjson"),
+        [json!({"id": "123"}), json!({"id": "124"})]
+    );
+    // A path that is not plain is read through the engine.
+    w.write(
+        "nested.json",
+        r#"{"shops": [{"orders": [{"id": 1}]}, {"orders": [{"id": 2}, {"id": 3}]}]}"#,
+    );
+    let (code, _) = convert(
+        &w,
+        "{ path: nested.json, records: \"$.shops[*].orders\" }",
+        "{ path: nested.json.out, format: ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(w.ndjson("nested.json.out").len(), 3);
+}
+
+#[test]
+fn a_broken_document_fails_the_job_and_writes_nothing() {
+    let w = Workdir::new();
+    w.write("bad.json", r#"[{"id": 1}, {"id": 2"#);
+    w.write("out.ndjson", "kept\n");
+    let (code, report) = convert(&w, "{ path: bad.json }", "{ path: out.ndjson }");
+    assert_eq!(code, 1);
+    assert!(
+        job(&report, "j")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON"),
+        "{report}"
+    );
+    assert_eq!(w.read("out.ndjson"), "kept\n");
+}
