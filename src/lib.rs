@@ -8,6 +8,7 @@ pub mod config;
 pub mod connectors;
 pub mod diagnostics;
 pub mod paths;
+pub mod plan;
 pub mod runtime;
 pub mod schema;
 pub mod steps;

@@ -6,8 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use syncline::config::secrets::Secrets;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use syncline::compile::plan::Plan;
+use syncline::config::secrets::{Redactor, Secrets};
 use syncline::diagnostics::RenderOptions;
+use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::{schema, validate};
 
 #[derive(Parser)]
@@ -62,11 +67,19 @@ enum Command {
     /// Show what a run would write (creates, updates with field diffs, rejects), writing nothing.
     #[command(
         name = "dry-run",
-        after_help = "Example:\n  syncline dry-run client.yaml --out plan.json"
+        after_help = "Examples:\n  syncline dry-run client.yaml\n  syncline dry-run client.yaml --out plan.json\n\nSources are read for real; no target is written. Exit codes as for `run`."
     )]
     DryRun {
         /// The pipeline file.
         pipeline: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+        /// Save the whole plan as JSON (its format: `src/plan/mod.rs`, README).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Run a pipeline's tests: sample records in, expected records out.
     #[command(after_help = "Example:\n  syncline test pipelines/")]
@@ -125,7 +138,12 @@ fn main() -> ExitCode {
             secrets,
             quarantine,
         } => run_pipeline(&pipeline, format, secrets.as_deref(), quarantine.as_deref()),
-        Command::DryRun { .. } => not_yet("dry-run", "the runtime"),
+        Command::DryRun {
+            pipeline,
+            format,
+            secrets,
+            out,
+        } => dry_run(&pipeline, format, secrets.as_deref(), out.as_deref()),
         Command::Test { .. } => not_yet("test", "pipeline tests"),
         Command::State { .. } => not_yet("state", "the state store"),
     };
@@ -159,16 +177,12 @@ fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn run_pipeline(
+/// Validates and compiles a pipeline for `run` and `dry-run`; an exit code when it cannot run.
+fn prepare(
     path: &std::path::Path,
-    format: Format,
     secrets_file: Option<&std::path::Path>,
-    quarantine: Option<&std::path::Path>,
-) -> u8 {
-    let secrets = match load_secrets(secrets_file) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+) -> Result<(Arc<Plan>, Redactor), u8> {
+    let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
     if validation.errors() > 0 {
@@ -177,18 +191,54 @@ fn run_pipeline(
             width: 100,
         });
         eprint!("{}", redactor.redact(&text));
-        return validation.exit_code(false) as u8;
+        return Err(validation.exit_code(false) as u8);
     }
     let Some(loaded) = validation.pipelines.first() else {
         eprintln!("no pipeline in {}", path.display());
-        return 1;
+        return Err(1);
     };
-    let plan = match syncline::compile::plan::compile(loaded, &validation.sources) {
-        Ok(plan) => std::sync::Arc::new(plan),
+    match syncline::compile::plan::compile(loaded, &validation.sources) {
+        Ok(plan) => Ok((Arc::new(plan), redactor)),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));
-            return 2;
+            Err(2)
         }
+    }
+}
+
+/// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly.
+fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            1
+        })?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    Ok(runtime.block_on(async {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: finishing the records in flight; nothing half-written is kept"
+                );
+                stop.store(true, Ordering::Relaxed);
+            }
+        });
+        syncline::runtime::run(plan, options, cancel.clone()).await
+    }))
+}
+
+fn run_pipeline(
+    path: &std::path::Path,
+    format: Format,
+    secrets_file: Option<&std::path::Path>,
+    quarantine: Option<&std::path::Path>,
+) -> u8 {
+    let (plan, redactor) = match prepare(path, secrets_file) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
     let quarantine: Option<Box<dyn Write + Send>> =
         match quarantine.map(std::fs::File::create).transpose() {
@@ -198,40 +248,81 @@ fn run_pipeline(
                 return 1;
             }
         };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
-    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let options = syncline::runtime::RunOptions {
+    let options = RunOptions {
         dry_run: false,
         progress: std::io::stderr().is_terminal(),
         quarantine,
     };
-    let outcome = runtime.block_on(async {
-        let stop = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "interrupted: finishing the records in flight; nothing half-written is kept"
-                );
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        });
-        syncline::runtime::run(plan, options, cancel.clone()).await
-    });
+    let outcome = match execute(plan, options) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
+    };
     let text = match format {
         Format::Human => outcome.report.render(),
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
     let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
     outcome.report.exit_code()
+}
+
+/// Collects the quarantine lines of a dry run in memory.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn dry_run(
+    path: &std::path::Path,
+    format: Format,
+    secrets_file: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+) -> u8 {
+    let (plan, redactor) = match prepare(path, secrets_file) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let rejected = SharedBuffer::default();
+    let options = RunOptions {
+        dry_run: true,
+        progress: std::io::stderr().is_terminal(),
+        quarantine: Some(Box::new(rejected.clone())),
+    };
+    let outcome = match execute(plan.clone(), options) {
+        Ok(outcome) => outcome,
+        Err(code) => return code,
+    };
+    let code = outcome.report.exit_code();
+    let lines = rejected.0.lock().map(|b| b.clone()).unwrap_or_default();
+    let rejected: Vec<serde_json::Value> = lines
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let dry = syncline::plan::build(&plan, outcome, &rejected);
+    let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
+    if let Some(out) = out
+        && let Err(e) = std::fs::write(out, redactor.redact(&json))
+    {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return 1;
+    }
+    let text = match format {
+        Format::Human => dry.render(20),
+        Format::Json => json,
+    };
+    let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
+    code
 }
 
 fn run_validate(

@@ -84,7 +84,7 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
             .unwrap()
             .success()
     );
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
         .current_dir(w.dir.path())
         .args(["run", "p.yaml", "--format", "json"])
         .stdout(std::process::Stdio::piped())

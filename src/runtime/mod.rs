@@ -124,10 +124,9 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
     if let Some(q) = quarantine
         .as_ref()
         .and_then(|q| q.lock().ok().map(|mut w| w.flush()))
+        && let Err(e) = q
     {
-        if let Err(e) = q {
-            tracing::warn!("the quarantine file could not be written: {e}");
-        }
+        tracing::warn!("the quarantine file could not be written: {e}");
     }
     let report = RunReport {
         pipeline: plan.name.clone(),

@@ -79,7 +79,7 @@ impl Rejections {
 
     /// The most frequent reasons first.
     pub fn top(mut self, n: usize) -> Vec<ReasonCount> {
-        self.groups.sort_by(|a, b| b.count.cmp(&a.count));
+        self.groups.sort_by_key(|g| std::cmp::Reverse(g.count));
         self.groups.truncate(n);
         self.groups
     }

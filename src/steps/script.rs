@@ -82,7 +82,7 @@ impl Scripts {
 }
 
 fn describe(error: Box<EvalAltResult>) -> String {
-    match *error {
+    match error.as_ref() {
         EvalAltResult::ErrorTooManyOperations(pos) => {
             format!("the script exceeded its limit of {MAX_OPERATIONS} operations ({pos})")
         }

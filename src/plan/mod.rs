@@ -1,0 +1,254 @@
+//! Dry-run plans: what a run would do to each target, record by record, written nothing.
+//!
+//! The format (`syncline dry-run --out plan.json`), one object per job:
+//! ```text
+//! { "pipeline": "...", "jobs": [ {
+//!     "job": "products", "target": "out/products.ndjson", "status": "succeeded",
+//!     "summary": { "create": 3, "update": 1, "unchanged": 40, "remove": 0, "reject": 1 },
+//!     "changes": [
+//!       { "action": "create", "key": "A1", "record": { ... } },
+//!       { "action": "update", "key": "B2", "fields": { "price": { "from": 1.5, "to": 1.6 } } },
+//!       { "action": "remove", "key": "C3" },
+//!       { "action": "reject", "key": "D4", "step": "lookup", "reason": "unmapped value `9` ..." } ] } ] }
+//! ```
+//! Records are compared with what the target holds now, by the target's `key`; without a key
+//! every record is a `create`. `remove` lists what a file target holds and would no longer hold.
+//! Unchanged records are counted, not listed.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::compile::plan::{JobPlan, Plan, TargetPlan};
+use crate::connectors::Item;
+use crate::runtime::RunOutcome;
+use crate::runtime::report::{JobReport, JobStatus};
+use crate::steps::{Record, text_of};
+
+#[derive(Debug, Serialize)]
+pub struct DryRunPlan {
+    pub pipeline: String,
+    pub jobs: Vec<JobPlanOutput>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobPlanOutput {
+    pub job: String,
+    pub target: String,
+    #[serde(flatten)]
+    pub status: JobStatus,
+    pub summary: Summary,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    pub remove: u64,
+    pub reject: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Change {
+    Create {
+        key: Option<String>,
+        record: Record,
+    },
+    Update {
+        key: String,
+        fields: Map<String, Value>,
+    },
+    Remove {
+        key: String,
+    },
+    Reject {
+        key: String,
+        step: String,
+        reason: String,
+    },
+}
+
+/// Builds the plan from a dry run's records and rejections (the quarantine lines it produced).
+pub fn build(plan: &Plan, outcome: RunOutcome, rejected: &[Value]) -> DryRunPlan {
+    let mut jobs = Vec::new();
+    for ((job, (_, records)), report) in plan
+        .jobs
+        .iter()
+        .zip(outcome.records)
+        .zip(outcome.report.jobs)
+    {
+        jobs.push(job_plan(job, records, report, rejected));
+    }
+    DryRunPlan {
+        pipeline: plan.name.clone(),
+        jobs,
+    }
+}
+
+fn job_plan(
+    job: &JobPlan,
+    records: Vec<Record>,
+    report: JobReport,
+    rejected: &[Value],
+) -> JobPlanOutput {
+    let mut summary = Summary::default();
+    let mut changes = Vec::new();
+    let target = match &job.target {
+        TargetPlan::File(spec) => spec.path.display().to_string(),
+        TargetPlan::Unsupported(reason) => reason.clone(),
+    };
+    let mut current = current_records(job);
+    for record in records {
+        let key = job
+            .key
+            .as_ref()
+            .and_then(|k| k.get(&record))
+            .and_then(text_of);
+        match key
+            .as_ref()
+            .and_then(|k| current.as_mut().and_then(|c| c.remove(k)))
+        {
+            Some(old) => {
+                let fields = diff(&old, &record);
+                if fields.is_empty() {
+                    summary.unchanged += 1;
+                } else {
+                    summary.update += 1;
+                    changes.push(Change::Update {
+                        key: key.unwrap_or_default(),
+                        fields,
+                    });
+                }
+            }
+            None => {
+                summary.create += 1;
+                changes.push(Change::Create { key, record });
+            }
+        }
+    }
+    let mut removed: Vec<String> = current.map(|c| c.into_keys().collect()).unwrap_or_default();
+    removed.sort();
+    summary.remove = removed.len() as u64;
+    changes.extend(removed.into_iter().map(|key| Change::Remove { key }));
+    for r in rejected.iter().filter(|r| r["job"] == job.name.as_str()) {
+        summary.reject += 1;
+        let text = |f: &str| r[f].as_str().unwrap_or_default().to_string();
+        changes.push(Change::Reject {
+            key: text("key"),
+            step: text("step"),
+            reason: text("reason"),
+        });
+    }
+    JobPlanOutput {
+        job: job.name.clone(),
+        target,
+        status: report.status,
+        summary,
+        changes,
+    }
+}
+
+/// What a file target holds now, by key; `None` without a key or a readable file.
+fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
+    let (TargetPlan::File(spec), Some(key)) = (&job.target, &job.key) else {
+        return None;
+    };
+    let mut held = HashMap::new();
+    if !spec.path.exists() {
+        return Some(held);
+    }
+    let mut source = spec.open_source().ok()?;
+    let read = source.read(&mut |item| {
+        if let Item::Record(record) = item
+            && let Some(k) = key.get(&record).and_then(text_of)
+        {
+            held.insert(k, record);
+        }
+        true
+    });
+    read.ok().map(|_| held)
+}
+
+/// Field by field: `{ field: { from, to } }` for every top-level field that differs.
+pub fn diff(old: &Record, new: &Record) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let empty = Map::new();
+    let old_map = old.as_object().unwrap_or(&empty);
+    let new_map = new.as_object().unwrap_or(&empty);
+    for (name, value) in new_map {
+        let before = old_map.get(name).unwrap_or(&Value::Null);
+        if !same(before, value) {
+            fields.insert(
+                name.clone(),
+                serde_json::json!({ "from": before, "to": value }),
+            );
+        }
+    }
+    for (name, before) in old_map {
+        if !new_map.contains_key(name) {
+            fields.insert(
+                name.clone(),
+                serde_json::json!({ "from": before, "to": null }),
+            );
+        }
+    }
+    fields
+}
+
+/// Equal as the target would store them: a CSV holds `"1.5"` for the number 1.5.
+fn same(a: &Value, b: &Value) -> bool {
+    a == b || matches!((text_of(a), text_of(b)), (Some(x), Some(y)) if x == y)
+}
+
+impl DryRunPlan {
+    pub fn render(&self, listed: usize) -> String {
+        let mut out = String::new();
+        for job in &self.jobs {
+            let s = &job.summary;
+            let _ = match &job.status {
+                JobStatus::Succeeded => writeln!(
+                    out,
+                    "{} -> {}: {} to create, {} to update, {} unchanged, {} to remove, {} rejected",
+                    job.job, job.target, s.create, s.update, s.unchanged, s.remove, s.reject
+                ),
+                JobStatus::Failed(reason) => writeln!(out, "{}: would fail: {reason}", job.job),
+                JobStatus::Skipped(reason) => {
+                    writeln!(out, "{}: would be skipped: {reason}", job.job)
+                }
+                JobStatus::Cancelled => writeln!(out, "{}: cancelled", job.job),
+            };
+            for change in job.changes.iter().take(listed) {
+                let _ = match change {
+                    Change::Create { key, .. } => {
+                        writeln!(out, "  + {}", key.as_deref().unwrap_or("(no key)"))
+                    }
+                    Change::Update { key, fields } => {
+                        let parts: Vec<String> = fields
+                            .iter()
+                            .map(|(f, d)| format!("{f}: {} -> {}", d["from"], d["to"]))
+                            .collect();
+                        writeln!(out, "  ~ {key}: {}", parts.join(", "))
+                    }
+                    Change::Remove { key } => writeln!(out, "  - {key}"),
+                    Change::Reject { key, step, reason } => {
+                        writeln!(out, "  ! {key}: {reason} ({step})")
+                    }
+                };
+            }
+            if job.changes.len() > listed {
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more (see --out)",
+                    job.changes.len() - listed
+                );
+            }
+        }
+        out.push_str("nothing was written\n");
+        out
+    }
+}
