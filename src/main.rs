@@ -15,6 +15,9 @@ use syncline::diagnostics::RenderOptions;
 use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::{schema, validate};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "syncline",

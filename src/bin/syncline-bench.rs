@@ -1,0 +1,137 @@
+//! Benchmark helpers (see BENCHMARKS.md): `catalog N FILE` writes N realistic product records as
+//! NDJSON (the shape of shared/reference/benchmarks.md); `baseline IN OUT` parses and re-serialises
+//! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+
+// The same allocator as syncline, so the baseline is measured on equal terms.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("catalog") if args.len() == 4 => args[2]
+            .parse()
+            .map_err(|e| format!("{e}"))
+            .and_then(|n| catalog(n, &args[3])),
+        Some("baseline") if args.len() == 4 => baseline(&args[2], &args[3]),
+        _ => {
+            Err("usage: syncline-bench catalog N FILE | baseline IN.ndjson OUT.ndjson".to_string())
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+/// A small deterministic generator (xorshift), so every run measures the same bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn catalog(n: u64, path: &str) -> Result<(), String> {
+    let brands = [
+        "Alpenhaus",
+        "Nordlicht",
+        "Casa Verde",
+        "Maison Blanche",
+        "Rio Claro",
+        "Dacia Craft",
+    ];
+    let tiers = ["Premium", "Classic", "Essential", "Organic", "Heritage"];
+    let items = [
+        "cotton T-shirt",
+        "wool sweater",
+        "linen shirt",
+        "denim jacket",
+        "canvas tote",
+        "leather belt",
+        "silk scarf",
+    ];
+    let extras = [
+        "with embroidered logo",
+        "in recycled fibres",
+        "regular fit",
+        "slim fit",
+        "limited edition",
+        "made in Portugal",
+    ];
+    let colors = ["natural", "black", "navy", "olive", "terracotta", "sand"];
+    let sizes = ["XS", "S", "M", "L", "XL", "one size"];
+    let notes = [
+        "soft touch, easy care, machine wash 30",
+        "breathable weave, pre-shrunk, tumble dry low",
+        "responsibly sourced, garment dyed in small batches",
+        "reinforced seams, colour-fast, iron on reverse",
+    ];
+    let mut rng = Rng(0x5eed_cafe_f00d_1234);
+    let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    for id in 1..=n {
+        let status = match rng.below(100) {
+            0..60 => "active",
+            60..85 => "dormant",
+            _ => "discontinued",
+        };
+        let cents = 100 + rng.below(50_000_000);
+        // Prices with 6 decimals; a fifth of them with only 4 significant ones.
+        let price = if rng.below(5) == 0 {
+            format!("{}.{:04}00", cents / 10_000, cents % 10_000)
+        } else {
+            format!("{}.{:06}", cents / 1_000_000, cents % 1_000_000)
+        };
+        let record = serde_json::json!({
+            "id": id,
+            "sku": format!("SKU-{id:06}"),
+            "ean13": format!("{}", 1_000_000_000_000u64 + rng.below(8_999_999_999_999)),
+            "name": format!("{} {} {} {}, {}", rng.pick(&brands), rng.pick(&tiers), rng.pick(&items), rng.pick(&extras), rng.pick(&notes)),
+            "price": price,
+            "stock": rng.below(5000),
+            "status": status,
+            "category_id": 1 + rng.below(400),
+            "updated_at": format!("2025-{:02}-{:02} {:02}:{:02}:{:02}", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60)),
+            "attributes": { "color": rng.pick(&colors), "size": rng.pick(&sizes) },
+        });
+        serde_json::to_writer(&mut out, &record).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
+fn baseline(input: &str, output: &str) -> Result<(), String> {
+    let reader = BufReader::with_capacity(
+        256 * 1024,
+        std::fs::File::open(input).map_err(|e| format!("{input}: {e}"))?,
+    );
+    let mut out = BufWriter::with_capacity(
+        256 * 1024,
+        std::fs::File::create(output).map_err(|e| format!("{output}: {e}"))?,
+    );
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_slice(&line).map_err(|e| e.to_string())?;
+        serde_json::to_writer(&mut out, &value).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
