@@ -54,6 +54,18 @@ impl CompiledPath {
         }
     }
 
+    /// The top-level field a plain path starts with (`$.a.b` -> `a`); `None` for the root or a
+    /// query, which may read anything.
+    pub fn first_field(&self) -> Option<&str> {
+        match self {
+            CompiledPath::Direct(steps) => match steps.first() {
+                Some(Step::Key(k)) => Some(k),
+                _ => None,
+            },
+            CompiledPath::Query(_) => None,
+        }
+    }
+
     /// The first value the path selects.
     pub fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
         match self {

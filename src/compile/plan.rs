@@ -345,6 +345,7 @@ fn file_spec(
         encoding,
         csv: options,
         records: records.map(compile_path).transpose()?,
+        fields: None,
     })
 }
 

@@ -50,8 +50,14 @@ impl FilterStep {
         Ok(FilterStep { name, test })
     }
 
-    pub fn is_native(&self) -> bool {
-        matches!(self.test, Test::Native(_))
+    /// The fields a native filter reads; `None` when rhai evaluates it (it sees the whole record).
+    pub fn native_fields(&self) -> Option<Vec<&str>> {
+        match &self.test {
+            Test::Native(comparisons) => {
+                Some(comparisons.iter().map(|c| c.field.as_str()).collect())
+            }
+            Test::Rhai(..) => None,
+        }
     }
 
     pub fn apply(&self, record: &Record) -> Result<bool, Rejection> {

@@ -52,6 +52,16 @@ impl MapStep {
 }
 
 impl MappedField {
+    /// The paths this field reads; `None` for an expression, which sees the whole record.
+    pub fn reads(&self) -> Option<Vec<&CompiledPath>> {
+        match &self.source {
+            ValueSource::Path { path, .. } => Some(vec![path]),
+            ValueSource::Const(_) => Some(Vec::new()),
+            ValueSource::Expr(..) => None,
+            ValueSource::Template(t) => Some(t.paths()),
+        }
+    }
+
     fn value(&self, record: &Record) -> Result<Value, String> {
         let raw = match &self.source {
             ValueSource::Path { path, .. } => path.get(record).filter(|v| !v.is_null()).cloned(),
@@ -142,6 +152,16 @@ impl Template {
             parts.push(Part::Text(literal));
         }
         Ok(Template { parts })
+    }
+
+    pub fn paths(&self) -> Vec<&CompiledPath> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Field(_, path) => Some(path),
+                Part::Text(_) => None,
+            })
+            .collect()
     }
 
     pub fn render(&self, record: &Record) -> Result<String, String> {

@@ -56,6 +56,39 @@ impl StepPlan {
     }
 }
 
+/// The top-level fields of the source records that a chain of steps reads, when that is known
+/// and the chain's output depends on nothing else (it ends with a `map`, and no rhai code sees
+/// whole records). The reader can then skip every other field while parsing.
+pub fn projection(steps: &[StepPlan]) -> Option<Vec<String>> {
+    if !matches!(steps.last(), Some(StepPlan::Map(_))) {
+        return None;
+    }
+    let mut paths: Vec<&crate::paths::CompiledPath> = Vec::new();
+    let mut fields: Vec<String> = Vec::new();
+    for step in steps {
+        match step {
+            StepPlan::Map(m) => {
+                for field in &m.fields {
+                    paths.extend(field.reads()?);
+                }
+            }
+            StepPlan::Filter(f) => {
+                fields.extend(f.native_fields()?.into_iter().map(str::to_string))
+            }
+            StepPlan::Lookup(l) => paths.push(&l.from),
+            StepPlan::Split(s) => paths.push(&s.path),
+            StepPlan::Group(g) => paths.push(&g.by),
+            StepPlan::Script(_) => return None,
+        }
+    }
+    for path in paths {
+        fields.push(path.first_field()?.to_string());
+    }
+    fields.sort();
+    fields.dedup();
+    Some(fields)
+}
+
 /// The steps of one job for one run: the compiled plans plus the state a run accumulates
 /// (the group being gathered).
 pub struct Chain<'p> {

@@ -7,7 +7,10 @@ use std::io::{Read, Write};
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use std::sync::Arc;
+
 use super::AtomicFile;
+use super::project::Projected;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::paths::CompiledPath;
 use crate::steps::Record;
@@ -15,13 +18,15 @@ use crate::steps::Record;
 pub struct JsonSource<R> {
     reader: Option<R>,
     records: Option<CompiledPath>,
+    fields: Option<Arc<Vec<String>>>,
 }
 
 impl<R: Read + Send> JsonSource<R> {
-    pub fn new(reader: R, records: Option<CompiledPath>) -> Self {
+    pub fn new(reader: R, records: Option<CompiledPath>, fields: Option<Arc<Vec<String>>>) -> Self {
         JsonSource {
             reader: Some(reader),
             records,
+            fields,
         }
     }
 }
@@ -55,6 +60,7 @@ impl<R: Read + Send> Source for JsonSource<R> {
         let result = match (&names, &self.records) {
             (Some(names), _) => StreamAt {
                 path: names,
+                fields: self.fields.as_deref().map(Vec::as_slice),
                 emit: &mut emit_value,
             }
             .deserialize(&mut de)
@@ -87,6 +93,8 @@ impl<R: Read + Send> Source for JsonSource<R> {
 /// Walks down `path` while parsing and streams the records found there.
 struct StreamAt<'a, 'e> {
     path: &'a [String],
+    /// Read only these fields of each record, when set.
+    fields: Option<&'a [String]>,
     emit: &'e mut dyn FnMut(Record) -> bool,
 }
 
@@ -111,7 +119,12 @@ impl<'de> Visitor<'de> for StreamAt<'_, '_> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             return Ok(());
         }
-        while let Some(record) = seq.next_element::<Record>()? {
+        loop {
+            let record = match self.fields {
+                Some(fields) => seq.next_element_seed(Projected { fields })?,
+                None => seq.next_element::<Record>()?,
+            };
+            let Some(record) = record else { break };
             if !(self.emit)(record) {
                 return Err(serde::de::Error::custom(STOPPED));
             }
@@ -134,6 +147,7 @@ impl<'de> Visitor<'de> for StreamAt<'_, '_> {
                     if &key == first {
                         map.next_value_seed(StreamAt {
                             path: rest,
+                            fields: self.fields,
                             emit: &mut *self.emit,
                         })?;
                     } else {

@@ -6,6 +6,7 @@ mod csv;
 mod encoding;
 mod json;
 mod ndjson;
+mod project;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -25,6 +26,8 @@ pub struct FileSpec {
     pub csv: CsvOptions,
     /// JSON: where the records are.
     pub records: Option<CompiledPath>,
+    /// For a source: the only top-level fields to read (sorted), when the job allows it.
+    pub fields: Option<std::sync::Arc<Vec<String>>>,
 }
 
 pub fn io_error(path: &Path, source: std::io::Error) -> ConnectorError {
@@ -43,8 +46,12 @@ impl FileSpec {
         };
         let reader = BufReader::with_capacity(256 * 1024, reader);
         Ok(match self.format {
-            FileFormat::Ndjson => Box::new(ndjson::NdjsonSource::new(reader)),
-            FileFormat::Json => Box::new(json::JsonSource::new(reader, self.records.clone())),
+            FileFormat::Ndjson => Box::new(ndjson::NdjsonSource::new(reader, self.fields.clone())),
+            FileFormat::Json => Box::new(json::JsonSource::new(
+                reader,
+                self.records.clone(),
+                self.fields.clone(),
+            )),
             FileFormat::Csv => Box::new(csv::CsvSource::new(reader, &self.csv)),
             FileFormat::Xml => {
                 return Err(ConnectorError::Format(

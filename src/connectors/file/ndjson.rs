@@ -1,6 +1,9 @@
 //! NDJSON: one JSON record a line.
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use super::project::Projected;
 
 use super::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
@@ -8,11 +11,24 @@ use crate::steps::Record;
 
 pub struct NdjsonSource<R> {
     reader: R,
+    fields: Option<Arc<Vec<String>>>,
 }
 
 impl<R: BufRead + Send> NdjsonSource<R> {
-    pub fn new(reader: R) -> Self {
-        NdjsonSource { reader }
+    pub fn new(reader: R, fields: Option<Arc<Vec<String>>>) -> Self {
+        NdjsonSource { reader, fields }
+    }
+}
+
+fn parse(line: &[u8], fields: Option<&[String]>) -> serde_json::Result<Record> {
+    match fields {
+        None => serde_json::from_slice(line),
+        Some(fields) => {
+            let mut de = serde_json::Deserializer::from_slice(line);
+            let record = serde::de::DeserializeSeed::deserialize(Projected { fields }, &mut de)?;
+            de.end()?;
+            Ok(record)
+        }
     }
 }
 
@@ -33,7 +49,7 @@ impl<R: BufRead + Send> Source for NdjsonSource<R> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let item = match serde_json::from_slice::<Record>(&line) {
+            let item = match parse(&line, self.fields.as_deref().map(Vec::as_slice)) {
                 Ok(record @ Record::Object(_)) => Item::Record(record),
                 Ok(_) => Item::Bad {
                     at: format!("line {number}"),
