@@ -23,25 +23,30 @@ fn records() -> Vec<Value> {
 
 #[test]
 fn every_format_round_trips_through_every_other() {
-    let formats = ["ndjson", "json", "csv"];
+    let formats = ["ndjson", "json", "csv", "xml"];
     for from in formats {
         for to in formats {
             let w = Workdir::new();
             // Start from NDJSON, go through `from`, then `to`, then back to NDJSON.
             let lines: String = records().iter().map(|r| format!("{r}\n")).collect();
             w.write("start.ndjson", lines);
-            let steps = [
-                ("start.ndjson", format!("a.{from}")),
-                (format!("a.{from}").leak(), format!("b.{to}")),
-                (format!("b.{to}").leak(), "end.ndjson".to_string()),
+            let files = [
+                "start.ndjson".to_string(),
+                format!("a.{from}"),
+                format!("b.{to}"),
+                "end.ndjson".to_string(),
             ];
-            for (src, dst) in steps {
-                let (code, report) = convert(
-                    &w,
-                    &format!("{{ path: {src} }}"),
-                    &format!("{{ path: {dst} }}"),
-                );
-                assert_eq!(code, 0, "{src} -> {dst}: {report}");
+            // XML names the elements records are read from and written as.
+            let spec = |file: &str| {
+                if file.ends_with(".xml") {
+                    format!("{{ path: {file}, records: $.catalog.article }}")
+                } else {
+                    format!("{{ path: {file} }}")
+                }
+            };
+            for pair in files.windows(2) {
+                let (code, report) = convert(&w, &spec(&pair[0]), &spec(&pair[1]));
+                assert_eq!(code, 0, "{} -> {}: {report}", pair[0], pair[1]);
             }
             assert_eq!(
                 w.ndjson("end.ndjson"),
@@ -157,4 +162,51 @@ fn a_broken_document_fails_the_job_and_writes_nothing() {
         "{report}"
     );
     assert_eq!(w.read("out.ndjson"), "kept\n");
+}
+
+#[test]
+fn xml_attributes_repeated_children_and_text() {
+    let w = Workdir::new();
+    w.write(
+        "in.xml",
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<prestashop><products>
+  <product id="12"><reference>A&amp;B</reference><name lang="fr">Café</name>
+    <tags><tag>new</tag><tag>sale</tag></tags><empty/></product>
+  <product id="13"><reference>C</reference><name lang="fr"><![CDATA[<b>Thé</b>]]></name></product>
+  <other><reference>not a product</reference></other>
+</products></prestashop>"#,
+    );
+    let (code, _) = convert(
+        &w,
+        "{ path: in.xml, records: $.prestashop.products.product }",
+        "{ path: out.ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        w.ndjson("out.ndjson"),
+        [
+            json!({"@id": "12", "reference": "A&B", "name": {"@lang": "fr", "#text": "Café"}, "tags": {"tag": ["new", "sale"]}, "empty": ""}),
+            json!({"@id": "13", "reference": "C", "name": {"@lang": "fr", "#text": "<b>Thé</b>"}}),
+        ]
+    );
+    // And back: attributes, text and lists are written as they were read.
+    let (code, _) = convert(
+        &w,
+        "{ path: out.ndjson }",
+        "{ path: back.xml, records: $.prestashop.products.product }",
+    );
+    assert_eq!(code, 0);
+    let (code, _) = convert(
+        &w,
+        "{ path: back.xml, records: $.prestashop.products.product }",
+        "{ path: again.ndjson }",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(w.ndjson("again.ndjson"), w.ndjson("out.ndjson"));
+    assert!(
+        w.read("back.xml").contains("<product id=\"12\">"),
+        "{}",
+        w.read("back.xml")
+    );
 }

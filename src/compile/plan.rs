@@ -384,7 +384,7 @@ fn target_plan(
             f.format,
             f.encoding,
             f.csv.as_ref(),
-            None,
+            f.records.as_ref(),
         )?),
         Target::Http(_) => {
             TargetPlan::Unsupported("writing to HTTP APIs is not available yet".to_string())

@@ -524,6 +524,10 @@ pub struct FileTarget {
     pub encoding: Encoding,
     #[serde(default, deserialize_with = "lenient::opt")]
     pub csv: Option<CsvOptions>,
+    /// XML: the elements records are written as, e.g. `$.catalog.article` (default
+    /// `$.records.record`).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub records: Option<JsonPath>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -7,6 +7,7 @@ mod encoding;
 mod json;
 mod ndjson;
 mod project;
+mod xml;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -38,6 +39,21 @@ pub fn io_error(path: &Path, source: std::io::Error) -> ConnectorError {
 }
 
 impl FileSpec {
+    /// XML: the element names from the root to the records (`$.catalog.article`).
+    fn element_path(&self) -> Result<Vec<String>, ConnectorError> {
+        self.records
+            .as_ref()
+            .and_then(|p| p.field_names())
+            .filter(|names| !names.is_empty())
+            .map(|names| names.into_iter().map(str::to_string).collect())
+            .ok_or_else(|| {
+                ConnectorError::Format(
+                    "XML records need `records:` naming their elements, e.g. `$.catalog.article`"
+                        .to_string(),
+                )
+            })
+    }
+
     pub fn open_source(&self) -> Result<Box<dyn Source>, ConnectorError> {
         let file = File::open(&self.path).map_err(|e| io_error(&self.path, e))?;
         let reader: Box<dyn Read + Send> = match self.encoding {
@@ -53,11 +69,7 @@ impl FileSpec {
                 self.fields.clone(),
             )),
             FileFormat::Csv => Box::new(csv::CsvSource::new(reader, &self.csv)),
-            FileFormat::Xml => {
-                return Err(ConnectorError::Format(
-                    "XML files are not readable yet".to_string(),
-                ));
-            }
+            FileFormat::Xml => Box::new(xml::XmlSource::new(reader, self.element_path()?)),
         })
     }
 
@@ -67,11 +79,10 @@ impl FileSpec {
             FileFormat::Ndjson => Box::new(ndjson::NdjsonSink::new(target)),
             FileFormat::Json => Box::new(json::JsonSink::new(target)),
             FileFormat::Csv => Box::new(csv::CsvSink::new(target, &self.csv, self.encoding)),
-            FileFormat::Xml => {
-                return Err(ConnectorError::Format(
-                    "XML files are not writable yet".to_string(),
-                ));
-            }
+            FileFormat::Xml => Box::new(xml::XmlSink::new(
+                target,
+                &self.element_path().unwrap_or_default(),
+            )),
         })
     }
 }
