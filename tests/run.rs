@@ -125,3 +125,17 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+#[test]
+fn a_setting_the_runtime_cannot_honour_yet_fails_clearly_instead_of_being_ignored() {
+    let w = Workdir::new();
+    w.write("p.yaml", "version: 1\nname: p\njobs:\n  j:\n    from: { file: { path: a.ndjson } }\n    map:\n      at: { path: $.at, as: datetime, timezone: Europe/Paris }\n    to: { file: { path: b.ndjson } }\n");
+    w.write("a.ndjson", "{\"at\":\"2025-01-01 10:00:00\"}\n");
+    let out = w.syncline(&["run", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("`timezone` is not supported by the runtime yet")
+    );
+    assert!(!w.exists("b.ndjson"));
+}

@@ -1,5 +1,6 @@
 //! Benchmark helpers (see BENCHMARKS.md): `catalog N FILE` writes N realistic product records as
-//! NDJSON (the shape of shared/reference/benchmarks.md); `baseline IN OUT` parses and re-serialises
+//! NDJSON (the shape of shared/reference/benchmarks.md); `orders N FILE` writes N shop orders
+//! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
 //! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -108,6 +109,39 @@ fn catalog(n: u64, path: &str) -> Result<(), String> {
             "category_id": 1 + rng.below(400),
             "updated_at": format!("2025-{:02}-{:02} {:02}:{:02}:{:02}", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60)),
             "attributes": { "color": rng.pick(&colors), "size": rng.pick(&sizes) },
+        });
+        serde_json::to_writer(&mut out, &record).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
+fn orders(n: u64, path: &str) -> Result<(), String> {
+    let states = ["2", "2", "3", "4", "5", "6", "10"];
+    let mut rng = Rng(0x0dde_4501_7e57_beef);
+    let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    for id in 1..=n {
+        let rows: Vec<serde_json::Value> = (0..1 + rng.below(5))
+            .map(|_| {
+                let product = 1 + rng.below(100_000);
+                serde_json::json!({
+                    "product_id": product,
+                    "product_reference": format!("SKU-{product:06}"),
+                    "product_quantity": 1 + rng.below(4),
+                    "unit_price_tax_excl": format!("{}.{:06}", 1 + rng.below(300), rng.below(1_000_000)),
+                })
+            })
+            .collect();
+        let record = serde_json::json!({
+            "id": id,
+            "reference": format!("WEB{id:08}"),
+            "id_customer": 1 + rng.below(20_000),
+            "current_state": rng.pick(&states),
+            "payment": "Carte bancaire",
+            "total_paid": format!("{}.{:02}", 10 + rng.below(900), rng.below(100)),
+            "date_add": format!("2025-{:02}-{:02} {:02}:{:02}:00", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60)),
+            "associations": { "order_rows": rows },
         });
         serde_json::to_writer(&mut out, &record).map_err(|e| e.to_string())?;
         out.write_all(b"\n").map_err(|e| e.to_string())?;

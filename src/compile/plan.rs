@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use petgraph::algo::toposort;
-use petgraph::graph::DiGraph;
 
 use crate::config::LoadedPipeline;
 use crate::config::model::{self, Connection, Field, FileFormat, Pipeline, Source, Target};
@@ -127,29 +125,35 @@ pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, Pla
     })
 }
 
-/// Job names, each after the jobs it needs (the loader rejected cycles; this one reports them
-/// again rather than trusting that).
+/// Job names in the file's order, each moved after the jobs it needs (a stable order makes
+/// reports read like the file). The loader rejected cycles; this reports one again rather than
+/// trusting that.
 fn job_order(pipeline: &Pipeline) -> Result<Vec<String>, PlanError> {
-    let mut graph = DiGraph::<&str, ()>::new();
-    let nodes: IndexMap<&str, _> = pipeline
-        .jobs
-        .keys()
-        .map(|k| (k.as_str(), graph.add_node(k.as_str())))
-        .collect();
-    for (name, job) in &pipeline.jobs {
-        for need in &job.needs {
-            if let (Some(&from), Some(&to)) = (nodes.get(need.as_str()), nodes.get(name.as_str())) {
-                graph.add_edge(from, to, ());
+    let mut placed: Vec<String> = Vec::with_capacity(pipeline.jobs.len());
+    while placed.len() < pipeline.jobs.len() {
+        let ready = pipeline.jobs.iter().find(|(name, job)| {
+            !placed.contains(name)
+                && job
+                    .needs
+                    .iter()
+                    .all(|n| placed.contains(n) || !pipeline.jobs.contains_key(n))
+        });
+        match ready {
+            Some((name, _)) => placed.push(name.clone()),
+            None => {
+                let stuck = pipeline
+                    .jobs
+                    .keys()
+                    .find(|n| !placed.contains(n))
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(PlanError(format!(
+                    "the job `{stuck}` is part of a `needs` cycle"
+                )));
             }
         }
     }
-    let sorted = toposort(&graph, None).map_err(|cycle| {
-        PlanError(format!(
-            "the job `{}` is part of a `needs` cycle",
-            graph[cycle.node_id()]
-        ))
-    })?;
-    Ok(sorted.into_iter().map(|n| graph[n].to_string()).collect())
+    Ok(placed)
 }
 
 fn tables(pipeline: &Pipeline) -> HashMap<String, Arc<TablePlan>> {
@@ -255,6 +259,9 @@ fn map_step(
                 required: false,
             },
             Field::Spec(spec) => {
+                if spec.timezone.is_some() {
+                    return Err(at("`timezone` is not supported by the runtime yet: remove it, or convert in a `script`".to_string()));
+                }
                 let source = if let Some(path) = &spec.path {
                     ValueSource::Path {
                         path: compile_path(path).map_err(at)?,
