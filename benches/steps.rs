@@ -57,7 +57,7 @@ fn plan() -> Arc<syncline::compile::plan::Plan> {
 fn catalog_record(i: u64) -> serde_json::Value {
     serde_json::json!({"id": i, "sku": format!("SKU-{i:06}"), "ean13": "1483288095262",
         "name": " Alpenhaus Premium cotton T-shirt with embroidered logo ", "price": "294.378800",
-        "stock": 2048, "status": if i % 3 == 0 { "dormant" } else { "active" }, "category_id": 279,
+        "stock": 2048, "status": if i.is_multiple_of(3) { "dormant" } else { "active" }, "category_id": 279,
         "updated_at": "2025-12-05 09:47:44", "attributes": {"color": "natural", "size": "one size"}})
 }
 
