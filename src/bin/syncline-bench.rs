@@ -16,10 +16,15 @@ fn main() {
             .parse()
             .map_err(|e| format!("{e}"))
             .and_then(|n| catalog(n, &args[3])),
+        Some("orders") if args.len() == 4 => args[2]
+            .parse()
+            .map_err(|e| format!("{e}"))
+            .and_then(|n| orders(n, &args[3])),
         Some("baseline") if args.len() == 4 => baseline(&args[2], &args[3]),
-        _ => {
-            Err("usage: syncline-bench catalog N FILE | baseline IN.ndjson OUT.ndjson".to_string())
-        }
+        _ => Err(
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson"
+                .to_string(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("{e}");
