@@ -49,16 +49,7 @@ enum ToWriter {
 
 pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
     let started = Instant::now();
-    let mut report = JobReport {
-        job: job.name.clone(),
-        status: JobStatus::Succeeded,
-        read: 0,
-        written: 0,
-        filtered: 0,
-        rejected: 0,
-        reasons: Vec::new(),
-        seconds: 0.0,
-    };
+    let mut report = JobReport::new(&job.name, JobStatus::Succeeded);
     let mut rejections = Rejections::default();
     let status = match execute(job, ctx, &mut report, &mut rejections) {
         Ok(()) if ctx.cancel.load(Ordering::Relaxed) => JobStatus::Cancelled,

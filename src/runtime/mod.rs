@@ -137,23 +137,10 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
     RunOutcome { report, records }
 }
 
-fn empty(name: &str, status: JobStatus) -> JobReport {
-    JobReport {
-        job: name.to_string(),
-        status,
-        read: 0,
-        written: 0,
-        filtered: 0,
-        rejected: 0,
-        reasons: Vec::new(),
-        seconds: 0.0,
-    }
-}
-
 fn skipped(name: &str, reason: String) -> JobReport {
-    empty(name, JobStatus::Skipped(reason))
+    JobReport::new(name, JobStatus::Skipped(reason))
 }
 
 fn failed(name: &str, reason: String) -> JobReport {
-    empty(name, JobStatus::Failed(reason))
+    JobReport::new(name, JobStatus::Failed(reason))
 }

@@ -42,6 +42,22 @@ pub struct JobReport {
     pub seconds: f64,
 }
 
+impl JobReport {
+    /// A job's report before it has read anything.
+    pub fn new(job: &str, status: JobStatus) -> Self {
+        JobReport {
+            job: job.to_string(),
+            status,
+            read: 0,
+            written: 0,
+            filtered: 0,
+            rejected: 0,
+            reasons: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
 /// Rejections gathered during a job, grouped by step and reason.
 #[derive(Debug, Default)]
 pub struct Rejections {
