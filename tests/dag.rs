@@ -61,23 +61,12 @@ fn independent_jobs_run_at_the_same_time() {
     w.write("in.ndjson", "{\"n\":1}\n");
     // `waits` reads a pipe that this test fills only once `quick` has written its output. Run
     // one after the other, `waits` (first in the file) would block for ever.
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(w.path("pipe.ndjson"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    w.mkfifo("pipe.ndjson");
     w.write(
         "p.yaml",
         "version: 1\nname: d\njobs:\n  waits:\n    from: { file: { path: pipe.ndjson } }\n    to: { file: { path: a.ndjson } }\n  quick:\n    from: { file: { path: in.ndjson } }\n    to: { file: { path: b.ndjson } }\n",
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
-        .current_dir(w.dir.path())
-        .args(["run", "p.yaml", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = w.spawn_run("p.yaml");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !w.exists("b.ndjson") {
         assert!(

@@ -77,19 +77,8 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
     let w = Workdir::new();
     w.write("p.yaml", "version: 1\nname: p\njobs:\n  j:\n    from: { file: { path: in.ndjson } }\n    to: { file: { path: out.ndjson } }\n");
     w.write("out.ndjson", "{\"before\":true}\n");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(w.path("in.ndjson"))
-            .status()
-            .unwrap()
-            .success()
-    );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
-        .current_dir(w.dir.path())
-        .args(["run", "p.yaml", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    w.mkfifo("in.ndjson");
+    let child = w.spawn_run("p.yaml");
     // Feed some records through the pipe, keep it open, then interrupt.
     let mut fifo = std::fs::OpenOptions::new()
         .write(true)

@@ -64,10 +64,6 @@ impl SpanIndex {
         SpanIndex { places }
     }
 
-    pub fn get(&self, path: &str) -> Option<&Place> {
-        self.places.get(path)
-    }
-
     pub fn contains(&self, path: &str) -> bool {
         self.places.contains_key(path)
     }

@@ -127,12 +127,4 @@ impl SourceMap {
             .position(|f| f.path == path)
             .map(|i| FileId(i as u32))
     }
-
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
 }

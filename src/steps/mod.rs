@@ -43,19 +43,6 @@ pub enum StepPlan {
     Script(script::ScriptStep),
 }
 
-impl StepPlan {
-    pub fn name(&self) -> &str {
-        match self {
-            StepPlan::Map(s) => &s.name,
-            StepPlan::Filter(s) => &s.name,
-            StepPlan::Lookup(s) => &s.name,
-            StepPlan::Split(s) => &s.name,
-            StepPlan::Group(s) => &s.name,
-            StepPlan::Script(s) => &s.name,
-        }
-    }
-}
-
 /// The top-level fields of the source records that a chain of steps reads, when that is known
 /// and the chain's output depends on nothing else (it ends with a `map`, and no rhai code sees
 /// whole records). The reader can then skip every other field while parsing.
@@ -94,6 +81,9 @@ pub fn projection(steps: &[StepPlan]) -> Option<Vec<String>> {
 pub struct Chain<'p> {
     steps: &'p [StepPlan],
     groups: Vec<Option<group::Gathering>>,
+    /// The records between two steps, reused for every record so a run allocates them once.
+    current: Vec<Record>,
+    next: Vec<Record>,
 }
 
 /// What a chain did with one input record.
@@ -107,6 +97,8 @@ impl<'p> Chain<'p> {
         Chain {
             steps,
             groups: steps.iter().map(|_| None).collect(),
+            current: Vec::new(),
+            next: Vec::new(),
         }
     }
 
@@ -130,10 +122,11 @@ impl<'p> Chain<'p> {
         rejected: &mut Vec<(Record, Rejection)>,
         counts: &mut ChainCounts,
     ) {
-        let mut current = vec![record];
+        let mut current = std::mem::take(&mut self.current);
+        let mut next = std::mem::take(&mut self.next);
+        current.push(record);
         for index in first..self.steps.len() {
-            let mut next = Vec::with_capacity(current.len());
-            for mut record in current {
+            for mut record in current.drain(..) {
                 let result = match &self.steps[index] {
                     StepPlan::Map(s) => s.apply(&record).map(|r| next.push(r)),
                     StepPlan::Filter(s) => match s.apply(&record) {
@@ -165,12 +158,13 @@ impl<'p> Chain<'p> {
                     rejected.push((record, rejection));
                 }
             }
-            current = next;
+            std::mem::swap(&mut current, &mut next);
             if current.is_empty() {
-                return;
+                break;
             }
         }
         out.append(&mut current);
+        (self.current, self.next) = (current, next);
     }
 
     /// End of input: groups still gathering are emitted and run through the steps after them.

@@ -58,6 +58,26 @@ impl Workdir {
             .unwrap()
     }
 
+    /// A named pipe: a source that blocks until the test writes to it.
+    #[cfg(unix)]
+    pub fn mkfifo(&self, name: &str) {
+        let made = std::process::Command::new("mkfifo")
+            .arg(self.path(name))
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {name}");
+    }
+
+    /// `syncline run FILE --format json` in the background, its report on a pipe.
+    pub fn spawn_run(&self, pipeline: &str) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+            .current_dir(self.dir.path())
+            .args(["run", pipeline, "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// `syncline run FILE --format json`: the exit code and the report.
     pub fn run(&self, pipeline: &str, extra: &[&str]) -> (i32, serde_json::Value) {
         let mut args = vec!["run", pipeline, "--format", "json"];

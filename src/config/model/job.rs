@@ -359,7 +359,8 @@ pub struct FieldSpec {
     /// For `date`/`datetime`: the format the source writes, when it is not ISO 8601.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub input_format: Option<String>,
-    /// For `datetime`: the time zone source values are in, e.g. `Europe/Paris`.
+    /// For `datetime`: the time zone source values are in, e.g. `Europe/Paris`. Not supported by
+    /// `run` and `dry-run` yet: a pipeline that sets it is refused there with an error.
     pub timezone: Option<String>,
     /// String clean-ups, applied in order.
     #[serde(default)]
