@@ -223,10 +223,10 @@ fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, u8> {
         let stop = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
                 eprintln!(
                     "interrupted: finishing the records in flight; nothing half-written is kept"
                 );
-                stop.store(true, Ordering::Relaxed);
             }
         });
         syncline::runtime::run(plan, options, cancel.clone()).await

@@ -78,7 +78,7 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
     w.write("p.yaml", "version: 1\nname: p\njobs:\n  j:\n    from: { file: { path: in.ndjson } }\n    to: { file: { path: out.ndjson } }\n");
     w.write("out.ndjson", "{\"before\":true}\n");
     w.mkfifo("in.ndjson");
-    let child = w.spawn_run("p.yaml");
+    let mut child = w.spawn_run("p.yaml");
     // Feed some records through the pipe, keep it open, then interrupt.
     let mut fifo = std::fs::OpenOptions::new()
         .write(true)
@@ -95,7 +95,15 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
             .unwrap()
             .success()
     );
-    // The reader is blocked on the pipe: one more line lets it see the stop.
+    // Wait until the process has seen the signal: the reader is blocked on the pipe, and one more
+    // line lets it see the stop.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0
+        && !line.contains("interrupted")
+    {
+        line.clear();
+    }
     let _ = writeln!(fifo, "{{\"n\":-1}}");
     drop(fifo);
     let out = child.wait_with_output().unwrap();

@@ -51,9 +51,11 @@ pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
     let started = Instant::now();
     let mut report = JobReport::new(&job.name, JobStatus::Succeeded);
     let mut rejections = Rejections::default();
+    // A job whose target was committed succeeded, even when Ctrl-C came a moment later.
     let status = match execute(job, ctx, &mut report, &mut rejections) {
-        Ok(()) if ctx.cancel.load(Ordering::Relaxed) => JobStatus::Cancelled,
-        Ok(()) => JobStatus::Succeeded,
+        Ok(Committed(true)) => JobStatus::Succeeded,
+        Ok(Committed(false)) if ctx.cancel.load(Ordering::Relaxed) => JobStatus::Cancelled,
+        Ok(Committed(false)) => JobStatus::Succeeded,
         Err(e) if ctx.cancel.load(Ordering::Relaxed) => {
             tracing::debug!(job = %job.name, "stopped: {e}");
             JobStatus::Cancelled
@@ -67,12 +69,15 @@ pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
     report
 }
 
+/// Whether the target was made visible.
+struct Committed(bool);
+
 fn execute(
     job: &JobPlan,
     ctx: &JobContext,
     report: &mut JobReport,
     rejections: &mut Rejections,
-) -> Result<(), String> {
+) -> Result<Committed, String> {
     let source_spec = match &job.source {
         SourcePlan::File(spec) => spec,
         SourcePlan::Unsupported(reason) => return Err(reason.clone()),
@@ -103,7 +108,10 @@ fn execute(
         let written = writer
             .join()
             .unwrap_or_else(|_| Err("the writer stopped unexpectedly".to_string()));
-        processed.and(read).and(written).map(|w| report.written = w)
+        processed.and(read).and(written).map(|(count, committed)| {
+            report.written = count;
+            committed
+        })
     })
 }
 
@@ -135,7 +143,7 @@ fn write_all(
     mut sink: Option<Box<dyn Sink>>,
     rx: Receiver<ToWriter>,
     collect: Option<&Mutex<Vec<Record>>>,
-) -> Result<u64, String> {
+) -> Result<(u64, Committed), String> {
     let mut written = 0u64;
     for message in rx {
         match message {
@@ -159,12 +167,12 @@ fn write_all(
                 if let Some(sink) = sink.take() {
                     sink.commit().map_err(|e| e.to_string())?;
                 }
-                return Ok(written);
+                return Ok((written, Committed(true)));
             }
         }
     }
     // The sender went away without `Commit`: the uncommitted sink is dropped, the target untouched.
-    Ok(written)
+    Ok((written, Committed(false)))
 }
 
 fn process(

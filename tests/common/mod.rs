@@ -68,12 +68,13 @@ impl Workdir {
         assert!(made.success(), "mkfifo {name}");
     }
 
-    /// `syncline run FILE --format json` in the background, its report on a pipe.
+    /// `syncline run FILE --format json` in the background, its report and log on pipes.
     pub fn spawn_run(&self, pipeline: &str) -> std::process::Child {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
             .current_dir(self.dir.path())
             .args(["run", pipeline, "--format", "json"])
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     }
