@@ -5,10 +5,8 @@
 use syncline::config::model::JsonPath;
 
 fn cts() -> serde_json::Value {
-    let path = std::env::var("SYNCLINE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("reference/jsonpath-cts/cts.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jsonpath-cts/cts.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the CTS is read from {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()

@@ -6,10 +6,8 @@ use syncline::paths::CompiledPath;
 
 #[test]
 fn compiled_paths_agree_with_the_compliance_suite() {
-    let path = std::env::var("SYNCLINE_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("reference/jsonpath-cts/cts.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jsonpath-cts/cts.json");
     let suite: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut checked = 0;
