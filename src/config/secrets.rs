@@ -80,6 +80,30 @@ impl Secrets {
         std::env::var(name).ok().map(SecretString::from)
     }
 
+    /// `text` with every `${secret.NAME}` replaced by its value; the result is itself secret.
+    /// An unknown name is an error naming it.
+    pub fn resolve(&self, text: &str) -> Result<SecretString, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${secret.") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + "${secret.".len()..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let name = &after[..end];
+            let value = self
+                .get(name)
+                .ok_or_else(|| format!("the secret `{name}` is not set"))?;
+            out.push_str(value.expose_secret());
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(SecretString::from(out))
+    }
+
     /// A redactor for the secrets these names refer to, plus every secret of the file.
     pub fn redactor<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Redactor {
         let mut values: Vec<SecretString> = self.from_file.values().cloned().collect();

@@ -1,6 +1,7 @@
 //! Connectors, one module per kind of system; each is a source and a target.
 
 pub mod file;
+pub mod http;
 
 use crate::steps::Record;
 
@@ -33,4 +34,27 @@ pub trait Source: Send {
 pub trait Sink: Send {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError>;
     fn commit(self: Box<Self>) -> Result<(), ConnectorError>;
+}
+
+/// Why a write to a keyed target did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target refused this record (a 4xx, a response without the id): it is quarantined
+    /// with this reason and the job goes on.
+    #[error("{0}")]
+    Rejected(String),
+    /// The target cannot take writes now (unreachable, 5xx, rate limited after retries): the
+    /// job stops; the record stays pending and the next run resumes from the checkpoint.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A target that addresses records one by one by their id (APIs, databases). The runtime
+/// decides create / update / link from the ID map; the target only speaks the protocol.
+pub trait KeyedTarget: Send {
+    /// Creates the record; returns the id the target gave it.
+    fn create(&mut self, record: &Record) -> Result<String, WriteError>;
+    fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    /// The ids of the target records that match `value` by the `rule`-th resolve rule.
+    fn find(&mut self, rule: usize, record: &Record, value: &str) -> Result<Vec<String>, WriteError>;
 }

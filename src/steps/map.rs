@@ -165,18 +165,33 @@ impl Template {
     }
 
     pub fn render(&self, record: &Record) -> Result<String, String> {
+        self.render_with(record, &|_| None, &|text| text.to_string())
+    }
+
+    /// Renders with `extra` answering some names first (a request's `{target_id}`), each
+    /// value passed through `escape` (percent-encoding in a URL path).
+    pub fn render_with(
+        &self,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+        escape: &dyn Fn(&str) -> String,
+    ) -> Result<String, String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Field(name, path) => {
-                    let value = path
-                        .get(record)
-                        .ok_or_else(|| format!("the template needs `{name}`, which is missing"))?;
-                    out.push_str(
-                        &text_of(value)
-                            .ok_or_else(|| format!("`{name}` is not text or a number"))?,
-                    );
+                    let text = match extra(name) {
+                        Some(text) => text,
+                        None => path
+                            .get(record)
+                            .ok_or_else(|| format!("the template needs `{name}`, which is missing"))
+                            .and_then(|value| {
+                                text_of(value)
+                                    .ok_or_else(|| format!("`{name}` is not text or a number"))
+                            })?,
+                    };
+                    out.push_str(&escape(&text));
                 }
             }
         }

@@ -46,6 +46,18 @@ pub struct Job {
     #[serde(default, deserialize_with = "lenient::opt")]
     #[schemars(required)]
     pub to: Option<Target>,
+    /// What happens to a record whose `ref` field names a record the ID map does not hold yet:
+    /// `quarantine` it (default) or `defer` it: it is kept and retried by the next run.
+    #[serde(default)]
+    pub missing_refs: MissingRefs,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingRefs {
+    #[default]
+    Quarantine,
+    Defer,
 }
 
 /// Where a job reads records. Exactly one kind: `file`, `sql` or `http`.
@@ -343,6 +355,14 @@ pub struct FieldSpec {
     pub expr: Option<String>,
     /// Build a string: `{field}` stands for a field of the record, e.g. `{AR_Ref}-{gamme}`.
     pub template: Option<String>,
+    /// The target id of another entity's record, from the ID map, e.g.
+    /// `{ ref: category, key: $.FA_CodeFamille }`: the category this product belongs to, as
+    /// created on the target by the job that writes `category`.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// With `ref`: the referenced record's key in the source system.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub key: Option<JsonPath>,
     /// Translate the value through this table.
     pub table: Option<String>,
     /// Convert the value: `string`, `integer`, `decimal`, `number`, `boolean`, `date`, `datetime`.
@@ -380,8 +400,9 @@ impl FieldSpec {
             self.constant.is_some(),
             self.expr.is_some(),
             self.template.is_some(),
+            self.reference.is_some(),
         ];
-        ["path", "const", "expr", "template"]
+        ["path", "const", "expr", "template", "ref"]
             .into_iter()
             .zip(set)
             .filter(|(_, set)| *set)
@@ -549,6 +570,63 @@ pub struct HttpTarget {
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub id: Option<JsonPath>,
+    /// Before creating a record that has no id yet, look for it on the target with these rules,
+    /// in order (code, then EAN, then phone...); the first rule that finds exactly one record
+    /// links to it. Several matches quarantine the record: it is never guessed. Also how a
+    /// create left unacknowledged by a crash is found again instead of being duplicated.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub resolve: Vec<MatchRule>,
+    /// What happens to a record found by `resolve`: `update` it with the mapped fields (default),
+    /// or `link_only`: remember its id and leave its details as they are (Gomag's import rule).
+    #[serde(default)]
+    pub on_match: OnMatch,
+    /// A record for which this path holds a true value (or "1", "yes") is not sent at all,
+    /// e.g. `$.no_sync`. Reported as skipped.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub skip: Option<JsonPath>,
+    /// Fields left out of what is sent when the path holds a true value, e.g.
+    /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product".
+    #[serde(default, deserialize_with = "lenient::map")]
+    pub skip_fields: IndexMap<String, JsonPath>,
+}
+
+/// One way of finding an existing target record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRule {
+    /// A name for reports, e.g. `ean`.
+    pub name: String,
+    /// The value to look for, in the mapped record, e.g. `$.ean13`. A record without it skips
+    /// the rule.
+    pub value: JsonPath,
+    /// How the value is normalised before the lookup: `code` (trimmed, upper case), `phone`
+    /// (E.164, e.g. `+40722123456`), `name` (lower case, no accents, single spaces).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub normalize: Option<Normalize>,
+    /// For `phone`: the country calling code of numbers written without one, e.g. `40`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub country_code: Option<String>,
+    /// The lookup request; `{value}` stands for the normalised value, e.g.
+    /// `{ path: /products, query: { "filter[ean13]": "[{value}]" } }`.
+    pub request: Request,
+    /// Where the ids of the records found are in the response, e.g. `$.products[*].id`.
+    pub ids: JsonPath,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    Code,
+    Phone,
+    Name,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMatch {
+    #[default]
+    Update,
+    LinkOnly,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -1,0 +1,340 @@
+//! HTTP APIs. [`HttpClient`] holds a connection (base URL, default headers and query, auth);
+//! [`RequestPlan`] is a request template rendered per record; [`target::HttpTarget`] writes
+//! records through the ID map.
+//!
+//! Secrets (auth, keys in headers or query) are held as [`SecretString`]s and exposed only when
+//! a request is built; error messages name the method and path, never the query string.
+
+pub mod target;
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::config::model::{self, Auth, HttpConnection, Method};
+use crate::config::secrets::Secrets;
+use crate::steps::Record;
+use crate::steps::map::Template;
+
+/// What a request got back.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn json(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| format!("the response is not JSON: {e}"))
+    }
+
+    /// The start of the body, for error reasons.
+    pub fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        match text.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.to_string(),
+        }
+    }
+}
+
+/// The request never got an answer: refused, reset, timed out.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} {path}: {reason}")]
+pub struct TransportError {
+    pub method: &'static str,
+    pub path: String,
+    pub reason: String,
+}
+
+pub struct HttpClient {
+    agent: ureq::Agent,
+    base_url: String,
+    headers: Vec<(String, SecretString)>,
+    query: Vec<(String, SecretString)>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request ready to send.
+pub struct Call {
+    pub method: Method,
+    /// After the base URL, already escaped.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl HttpClient {
+    pub fn new(connection: &HttpConnection, secrets: &Secrets) -> Result<HttpClient, String> {
+        let resolve = |text: &str| secrets.resolve(text);
+        let mut headers = Vec::new();
+        for (name, value) in &connection.headers {
+            headers.push((name.clone(), resolve(value)?));
+        }
+        let mut query = Vec::new();
+        for (name, value) in &connection.query {
+            query.push((name.clone(), resolve(value)?));
+        }
+        match &connection.auth {
+            None | Some(Auth::None) => {}
+            Some(Auth::Basic { user, password }) => {
+                let pair = format!(
+                    "{}:{}",
+                    resolve(user)?.expose_secret(),
+                    resolve(password)?.expose_secret()
+                );
+                let value = format!("Basic {}", base64(pair.as_bytes()));
+                headers.push(("Authorization".into(), SecretString::from(value)));
+            }
+            Some(Auth::Bearer { token }) => {
+                let value = format!("Bearer {}", resolve(token)?.expose_secret());
+                headers.push(("Authorization".into(), SecretString::from(value)));
+            }
+            Some(Auth::Headers(map)) => {
+                for (name, value) in map {
+                    headers.push((name.clone(), resolve(value)?));
+                }
+            }
+            Some(Auth::Query(map)) => {
+                for (name, value) in map {
+                    query.push((name.clone(), resolve(value)?));
+                }
+            }
+            Some(Auth::Login(_)) | Some(Auth::Oauth2(_)) => {
+                return Err("`login` and `oauth2` auth are not available yet".to_string());
+            }
+        }
+        let timeout = connection
+            .timeout
+            .as_ref()
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(30));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(HttpClient {
+            agent,
+            base_url: connection.base_url.trim_end_matches('/').to_string(),
+            headers,
+            query,
+        })
+    }
+
+    pub fn send(&self, call: &Call) -> Result<Response, TransportError> {
+        let method = method_name(call.method);
+        let fail = |reason: String| TransportError {
+            method,
+            path: call.path.clone(),
+            reason,
+        };
+        let mut url = format!("{}{}", self.base_url, call.path);
+        let mut separator = if url.contains('?') { '&' } else { '?' };
+        let defaults = self.query.iter().map(|(k, v)| (k.as_str(), v.expose_secret()));
+        let specific = call.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        for (name, value) in defaults.chain(specific) {
+            url.push(separator);
+            url.push_str(&percent_encode(name, QUERY));
+            url.push('=');
+            url.push_str(&percent_encode(value, QUERY));
+            separator = '&';
+        }
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.expose_secret());
+        }
+        if call.body.is_some() {
+            request = request.header("Content-Type", "application/json");
+        }
+        for (name, value) in &call.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(call.body.clone().unwrap_or_default())
+            // The URL may hold a key: the builder's message is not shown.
+            .map_err(|_| fail("the request cannot be built (check the base URL)".to_string()))?;
+        let mut response = self.agent.run(request).map_err(|e| fail(transport_reason(e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| fail(transport_reason(e)))?;
+        Ok(Response { status, body })
+    }
+}
+
+fn transport_reason(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Timeout(_) => "timed out".to_string(),
+        ureq::Error::Io(e) => e.to_string(),
+        ureq::Error::ConnectionFailed => "the connection failed".to_string(),
+        ureq::Error::HostNotFound => "the host was not found".to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+    }
+}
+
+/// A request template: `{field}` in the path, query and header values stands for a field of
+/// the record (or `{target_id}`, `{value}`); the body is the record itself.
+#[derive(Debug)]
+pub struct RequestPlan {
+    pub method: Method,
+    path: Template,
+    query: Vec<(String, Template)>,
+    headers: Vec<(String, Template)>,
+    /// `Some` when the template has a body: its strings are templates, and a string that is
+    /// exactly `{record}` stands for the whole record (to wrap it: `{ product: "{record}" }`).
+    body: Option<Value>,
+}
+
+impl RequestPlan {
+    pub fn compile(request: &model::Request) -> Result<RequestPlan, String> {
+        let templates = |map: &indexmap::IndexMap<String, String>| {
+            map.iter()
+                .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(RequestPlan {
+            method: request.method,
+            path: Template::parse(&request.path)?,
+            query: templates(&request.query)?,
+            headers: templates(&request.headers)?,
+            body: request.body.clone(),
+        })
+    }
+
+    /// The call for `record`; `extra` answers `{target_id}` / `{value}`. `send_record` puts
+    /// the record in the body when the template has none (create and update).
+    pub fn render(
+        &self,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+        send_record: bool,
+    ) -> Result<Call, String> {
+        let plain = |t: &str| t.to_string();
+        let path = self
+            .path
+            .render_with(record, extra, &|t| percent_encode(t, PATH))?;
+        let render_all = |list: &[(String, Template)]| {
+            list.iter()
+                .map(|(k, t)| t.render_with(record, extra, &plain).map(|v| (k.clone(), v)))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let body = match (&self.body, send_record) {
+            (Some(template), _) => Some(render_body(template, record, extra)?),
+            (None, true) => Some(record.clone()),
+            (None, false) => None,
+        };
+        Ok(Call {
+            method: self.method,
+            path,
+            query: render_all(&self.query)?,
+            headers: render_all(&self.headers)?,
+            body: body
+                .map(|b| serde_json::to_vec(&b).map_err(|e| e.to_string()))
+                .transpose()?,
+        })
+    }
+}
+
+fn render_body(
+    template: &Value,
+    record: &Record,
+    extra: &dyn Fn(&str) -> Option<String>,
+) -> Result<Value, String> {
+    Ok(match template {
+        Value::String(s) if s == "{record}" => record.clone(),
+        Value::String(s) => {
+            Value::String(Template::parse(s)?.render_with(record, extra, &|t| t.to_string())?)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| render_body(i, record, extra))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| render_body(v, record, extra).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Characters kept as they are in a path segment / a query component (RFC 3986 unreserved).
+const PATH: &[u8] = b"-._~";
+const QUERY: &[u8] = b"-._~[]";
+
+fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("KEY:", "S0VZOg==")] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn path_values_are_escaped() {
+        assert_eq!(percent_encode("a b/é", PATH), "a%20b%2F%C3%A9");
+        assert_eq!(percent_encode("filter[ean13]", QUERY), "filter[ean13]");
+    }
+}

@@ -1,0 +1,110 @@
+//! Writing records to an HTTP API, one request each; which request (create, update, lookup) is
+//! decided by the runtime from the ID map.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{HttpClient, RequestPlan, Response, method_name};
+use crate::connectors::{KeyedTarget, WriteError};
+use crate::paths::CompiledPath;
+use crate::steps::{Record, text_of};
+
+#[derive(Debug)]
+pub struct HttpTargetPlan {
+    pub client: Arc<HttpClient>,
+    pub create: Option<RequestPlan>,
+    pub update: Option<RequestPlan>,
+    /// Where the created record's id is in the create response.
+    pub id: Option<CompiledPath>,
+    /// Per resolve rule: the lookup request and where the ids are in its response.
+    pub lookups: Vec<(RequestPlan, CompiledPath)>,
+}
+
+pub struct HttpTarget {
+    plan: Arc<HttpTargetPlan>,
+}
+
+impl HttpTarget {
+    pub fn new(plan: Arc<HttpTargetPlan>) -> Self {
+        HttpTarget { plan }
+    }
+
+    fn call(
+        &self,
+        request: &RequestPlan,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+        send_record: bool,
+    ) -> Result<Response, WriteError> {
+        let call = request
+            .render(record, extra, send_record)
+            .map_err(WriteError::Rejected)?;
+        let response = self
+            .plan
+            .client
+            .send(&call)
+            .map_err(|e| WriteError::Unavailable(e.to_string()))?;
+        if response.is_success() {
+            return Ok(response);
+        }
+        let reason = format!(
+            "{} {}: HTTP {}: {}",
+            method_name(call.method),
+            call.path,
+            response.status,
+            response.excerpt()
+        );
+        // 4xx but 408 and 429 are about this record; the rest about the target.
+        Err(match response.status {
+            408 | 429 => WriteError::Unavailable(reason),
+            400..=499 => WriteError::Rejected(reason),
+            _ => WriteError::Unavailable(reason),
+        })
+    }
+}
+
+impl KeyedTarget for HttpTarget {
+    fn create(&mut self, record: &Record) -> Result<String, WriteError> {
+        let request = self.plan.create.as_ref().ok_or_else(|| {
+            WriteError::Rejected("the target has no `create` request: new records cannot be sent".into())
+        })?;
+        let response = self.call(request, record, &|_| None, true)?;
+        let body = response.json().map_err(WriteError::Rejected)?;
+        let id_path = self.plan.id.as_ref();
+        id_path
+            .and_then(|p| p.get(&body))
+            .and_then(text_of)
+            .ok_or_else(|| {
+                WriteError::Rejected(format!(
+                    "the create response has no id{}: {}",
+                    id_path.map(|_| " where `id` says").unwrap_or(" (set `id`)"),
+                    response.excerpt()
+                ))
+            })
+    }
+
+    fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+        let request = self.plan.update.as_ref().ok_or_else(|| {
+            WriteError::Rejected("the target has no `update` request: changed records cannot be sent".into())
+        })?;
+        let id = target_id.to_string();
+        self.call(request, record, &|name| (name == "target_id").then(|| id.clone()), true)?;
+        Ok(())
+    }
+
+    fn find(&mut self, rule: usize, record: &Record, value: &str) -> Result<Vec<String>, WriteError> {
+        let Some((request, ids)) = self.plan.lookups.get(rule) else {
+            return Ok(Vec::new());
+        };
+        let value = value.to_string();
+        let response = self.call(request, record, &|name| (name == "value").then(|| value.clone()), false)?;
+        // PrestaShop answers `[]` instead of an object when nothing matched.
+        let body = match response.json() {
+            Ok(body) => body,
+            Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => Value::Null,
+            Err(e) => return Err(WriteError::Rejected(e)),
+        };
+        Ok(ids.select(&body).into_iter().filter_map(text_of).collect())
+    }
+}

@@ -1,0 +1,194 @@
+//! The byte layout of the state. Keys are a one-byte kind then length-prefixed parts, so a
+//! prefix scan never mixes namespaces and no value needs escaping. Values start with the format
+//! version; ID-map entries (millions of them) are packed by hand, the rare ones are JSON.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Fingerprint, JobId, Link, Namespace, StateError};
+
+/// The layout written by this version.
+pub const FORMAT: u8 = 1;
+
+pub const LINK: u8 = b'L';
+pub const REVERSE: u8 = b'R';
+pub const CHECKPOINT: u8 = b'C';
+pub const PENDING: u8 = b'O';
+pub const QUARANTINE: u8 = b'Q';
+
+fn part(out: &mut Vec<u8>, text: &str) {
+    // Names are short; a longer one is cut rather than corrupting the layout.
+    let bytes = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// `kind`, then the namespace's three parts.
+pub fn ns_prefix(kind: u8, ns: &Namespace) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + ns.pipeline.len() + ns.connection.len() + ns.entity.len());
+    out.push(kind);
+    part(&mut out, &ns.pipeline);
+    part(&mut out, &ns.connection);
+    part(&mut out, &ns.entity);
+    out
+}
+
+/// A key inside a namespace: the prefix then the raw key (last, so it needs no length).
+pub fn ns_key(kind: u8, ns: &Namespace, key: &str) -> Vec<u8> {
+    let mut out = ns_prefix(kind, ns);
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+pub fn pipeline_prefix(kind: u8, pipeline: &str) -> Vec<u8> {
+    let mut out = vec![kind];
+    part(&mut out, pipeline);
+    out
+}
+
+pub fn checkpoint_key(job: &JobId) -> Vec<u8> {
+    let mut out = pipeline_prefix(CHECKPOINT, &job.pipeline);
+    out.extend_from_slice(job.job.as_bytes());
+    out
+}
+
+pub fn quarantine_key(pipeline: &str, id: u64) -> Vec<u8> {
+    let mut out = pipeline_prefix(QUARANTINE, pipeline);
+    out.extend_from_slice(&id.to_be_bytes());
+    out
+}
+
+/// The parts of a key written by the functions above.
+pub struct KeyParts<'a> {
+    pub kind: u8,
+    pub parts: Vec<String>,
+    pub rest: &'a [u8],
+}
+
+/// Splits a key into its kind, `count` length-prefixed parts and the rest.
+pub fn split_key(key: &[u8], count: usize) -> Result<KeyParts<'_>, StateError> {
+    let bad = || StateError::Format(format!("a key of {} bytes is malformed", key.len()));
+    let (&kind, mut rest) = key.split_first().ok_or_else(bad)?;
+    let mut parts = Vec::with_capacity(count);
+    for _ in 0..count {
+        if rest.len() < 2 {
+            return Err(bad());
+        }
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        let text = rest.get(2..2 + len).ok_or_else(bad)?;
+        parts.push(String::from_utf8_lossy(text).into_owned());
+        rest = &rest[2 + len..];
+    }
+    Ok(KeyParts { kind, parts, rest })
+}
+
+const HAS_FINGERPRINT: u8 = 1;
+const HAS_ID: u8 = 2;
+
+/// version, flags, [fingerprint 16], synced_at 8, [id bytes]: about 30 bytes an entry.
+pub fn encode_link(link: &Link) -> Vec<u8> {
+    let id = link.target_id.as_deref().unwrap_or("");
+    let mut out = Vec::with_capacity(26 + id.len());
+    let mut flags = 0;
+    if link.fingerprint.is_some() {
+        flags |= HAS_FINGERPRINT;
+    }
+    if link.target_id.is_some() {
+        flags |= HAS_ID;
+    }
+    out.push(FORMAT);
+    out.push(flags);
+    if let Some(fp) = link.fingerprint {
+        out.extend_from_slice(&fp.0.to_be_bytes());
+    }
+    out.extend_from_slice(&link.synced_at.to_be_bytes());
+    out.extend_from_slice(id.as_bytes());
+    out
+}
+
+pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
+    let bad = || StateError::Format(format!("an ID-map entry of {} bytes", bytes.len()));
+    match bytes.first() {
+        Some(&FORMAT) => {}
+        Some(v) => return Err(StateError::Format(format!("ID-map entry format {v}"))),
+        None => return Err(bad()),
+    }
+    let flags = *bytes.get(1).ok_or_else(bad)?;
+    let mut at = 2;
+    let fingerprint = if flags & HAS_FINGERPRINT != 0 {
+        let raw: [u8; 16] = bytes.get(at..at + 16).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+        at += 16;
+        Some(Fingerprint(u128::from_be_bytes(raw)))
+    } else {
+        None
+    };
+    let raw: [u8; 8] = bytes.get(at..at + 8).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    at += 8;
+    let target_id = (flags & HAS_ID != 0)
+        .then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
+    Ok(Link {
+        target_id,
+        fingerprint,
+        synced_at: i64::from_be_bytes(raw),
+    })
+}
+
+/// The version byte, then the text.
+pub fn encode_text(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + text.len());
+    out.push(FORMAT);
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+pub fn decode_text(bytes: &[u8]) -> Result<String, StateError> {
+    match bytes.split_first() {
+        Some((&FORMAT, text)) => Ok(String::from_utf8_lossy(text).into_owned()),
+        _ => Err(StateError::Format("a reverse ID-map entry".into())),
+    }
+}
+
+/// The version byte, then JSON.
+pub fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StateError> {
+    let mut out = vec![FORMAT];
+    serde_json::to_writer(&mut out, value).map_err(|e| StateError::Store(e.to_string()))?;
+    Ok(out)
+}
+
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StateError> {
+    match bytes.split_first() {
+        Some((&FORMAT, json)) => {
+            serde_json::from_slice(json).map_err(|e| StateError::Format(format!("{what}: {e}")))
+        }
+        Some((v, _)) => Err(StateError::Format(format!("{what} format {v}"))),
+        None => Err(StateError::Format(format!("an empty {what}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_round_trip() {
+        for link in [
+            Link { target_id: Some("42".into()), fingerprint: Some(Fingerprint(u128::MAX - 7)), synced_at: 1_700_000_000 },
+            Link { target_id: None, fingerprint: Some(Fingerprint(1)), synced_at: -1 },
+            Link { target_id: Some(String::new()), fingerprint: None, synced_at: 0 },
+        ] {
+            assert_eq!(decode_link(&encode_link(&link)).unwrap(), link);
+        }
+        assert!(decode_link(&[]).is_err());
+        assert!(decode_link(&[9, 0]).is_err());
+        assert!(decode_link(&[FORMAT, HAS_FINGERPRINT, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn keys_split_back_into_their_parts() {
+        let ns = Namespace { pipeline: "p".into(), connection: "shop".into(), entity: "product".into() };
+        let key = ns_key(LINK, &ns, "AR-1");
+        let parts = split_key(&key, 3).unwrap();
+        assert_eq!((parts.kind, parts.parts.clone(), parts.rest), (LINK, vec!["p".to_string(), "shop".into(), "product".into()], &b"AR-1"[..]));
+        assert!(split_key(&key[..4], 3).is_err());
+    }
+}

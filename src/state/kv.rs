@@ -1,0 +1,222 @@
+//! [`StateStore`] over any ordered key-value map: the layout lives here once, the backends only
+//! store bytes.
+
+use super::codec::{self, CHECKPOINT, LINK, PENDING, QUARANTINE, REVERSE};
+use super::export::Entry;
+use super::{
+    Change, Checkpoint, JobId, Link, Namespace, Pending, Quarantined, StateError, StateStore,
+};
+
+/// An ordered byte map with atomic batches.
+pub trait Kv: Send + Sync {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    /// Every entry whose key starts with `prefix`, in key order, until `each` returns false.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        each: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+    ) -> Result<(), StateError>;
+    /// Sets (`Some`) and removes (`None`), all or nothing.
+    fn apply(&self, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StateError>;
+    fn flush(&self) -> Result<(), StateError>;
+    /// A number never handed out before by this store.
+    fn next_id(&self) -> Result<u64, StateError>;
+}
+
+pub struct KvStore<K> {
+    kv: K,
+}
+
+impl<K: Kv> KvStore<K> {
+    pub fn new(kv: K) -> Self {
+        KvStore { kv }
+    }
+
+    pub fn kv(&self) -> &K {
+        &self.kv
+    }
+}
+
+impl<K: Kv> StateStore for KvStore<K> {
+    fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError> {
+        self.kv
+            .get(&codec::ns_key(LINK, ns, key))?
+            .map(|bytes| codec::decode_link(&bytes))
+            .transpose()
+    }
+
+    fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
+        self.kv
+            .get(&codec::ns_key(REVERSE, ns, target_id))?
+            .map(|bytes| codec::decode_text(&bytes))
+            .transpose()
+    }
+
+    fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError> {
+        self.kv
+            .get(&codec::checkpoint_key(job))?
+            .map(|bytes| codec::decode_json(&bytes, "checkpoint"))
+            .transpose()
+    }
+
+    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
+        let prefix = codec::ns_prefix(PENDING, ns);
+        let mut found = Vec::new();
+        self.kv.scan(&prefix, &mut |key, value| {
+            let source_key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            found.push((source_key, codec::decode_json(value, "outbox entry")?));
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    fn quarantined(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError> {
+        let prefix = codec::pipeline_prefix(QUARANTINE, pipeline);
+        let mut found = Vec::new();
+        self.kv.scan(&prefix, &mut |key, value| {
+            let id = quarantine_id(&key[prefix.len()..])?;
+            let entry: Quarantined = codec::decode_json(value, "quarantine entry")?;
+            if job.is_none_or(|j| j == entry.job) {
+                found.push((id, entry));
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
+        let prefix = codec::pipeline_prefix(CHECKPOINT, pipeline);
+        let mut found = Vec::new();
+        self.kv.scan(&prefix, &mut |key, value| {
+            let job = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            found.push((job, codec::decode_json(value, "checkpoint")?));
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    fn apply(&self, changes: Vec<Change>) -> Result<(), StateError> {
+        let mut batch = Vec::with_capacity(changes.len() * 2);
+        for change in changes {
+            match change {
+                Change::Link { ns, key, link } => {
+                    let link_key = codec::ns_key(LINK, &ns, &key);
+                    // A record that moved to another target id must not stay reachable from
+                    // the old one.
+                    if let Some(old) = self.kv.get(&link_key)? {
+                        let old = codec::decode_link(&old)?;
+                        if let Some(old_id) = old.target_id.filter(|o| Some(o) != link.target_id.as_ref()) {
+                            batch.push((codec::ns_key(REVERSE, &ns, &old_id), None));
+                        }
+                    }
+                    if let Some(id) = &link.target_id {
+                        batch.push((codec::ns_key(REVERSE, &ns, id), Some(codec::encode_text(&key))));
+                    }
+                    batch.push((link_key, Some(codec::encode_link(&link))));
+                }
+                Change::Unlink { ns, key } => {
+                    let link_key = codec::ns_key(LINK, &ns, &key);
+                    if let Some(old) = self.kv.get(&link_key)? {
+                        if let Some(id) = codec::decode_link(&old)?.target_id {
+                            batch.push((codec::ns_key(REVERSE, &ns, &id), None));
+                        }
+                    }
+                    batch.push((link_key, None));
+                }
+                Change::Checkpoint { job, checkpoint } => {
+                    batch.push((codec::checkpoint_key(&job), Some(codec::encode_json(&checkpoint)?)));
+                }
+                Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
+                Change::Pending { ns, key, pending } => {
+                    batch.push((codec::ns_key(PENDING, &ns, &key), Some(codec::encode_json(&pending)?)));
+                }
+                Change::Acknowledged { ns, key } => {
+                    batch.push((codec::ns_key(PENDING, &ns, &key), None));
+                }
+                Change::Quarantine { pipeline, entry } => {
+                    let id = self.kv.next_id()?;
+                    batch.push((codec::quarantine_key(&pipeline, id), Some(codec::encode_json(&entry)?)));
+                }
+                Change::Release { pipeline, id } => {
+                    batch.push((codec::quarantine_key(&pipeline, id), None));
+                }
+            }
+        }
+        self.kv.apply(batch)
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        self.kv.flush()
+    }
+
+    fn export(
+        &self,
+        each: &mut dyn FnMut(Entry) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        self.kv.scan(&[], &mut |key, value| {
+            let entry = match key.first() {
+                Some(&LINK) => {
+                    let parts = codec::split_key(key, 3)?;
+                    let link = codec::decode_link(value)?;
+                    Entry::Link {
+                        ns: namespace(parts.parts),
+                        key: String::from_utf8_lossy(parts.rest).into_owned(),
+                        target_id: link.target_id,
+                        fingerprint: link.fingerprint.map(|f| f.to_string()),
+                        synced_at: link.synced_at,
+                    }
+                }
+                // Rebuilt from the links on import.
+                Some(&REVERSE) => return Ok(true),
+                Some(&CHECKPOINT) => {
+                    let parts = codec::split_key(key, 1)?;
+                    Entry::Checkpoint {
+                        job: JobId {
+                            pipeline: parts.parts.into_iter().next().unwrap_or_default(),
+                            job: String::from_utf8_lossy(parts.rest).into_owned(),
+                        },
+                        checkpoint: codec::decode_json(value, "checkpoint")?,
+                    }
+                }
+                Some(&PENDING) => {
+                    let parts = codec::split_key(key, 3)?;
+                    Entry::Pending {
+                        ns: namespace(parts.parts),
+                        key: String::from_utf8_lossy(parts.rest).into_owned(),
+                        pending: codec::decode_json(value, "outbox entry")?,
+                    }
+                }
+                Some(&QUARANTINE) => {
+                    let parts = codec::split_key(key, 1)?;
+                    Entry::Quarantined {
+                        pipeline: parts.parts.into_iter().next().unwrap_or_default(),
+                        entry: Box::new(codec::decode_json(value, "quarantine entry")?),
+                    }
+                }
+                _ => return Ok(true),
+            };
+            each(entry)?;
+            Ok(true)
+        })
+    }
+}
+
+fn namespace(parts: Vec<String>) -> Namespace {
+    let mut parts = parts.into_iter();
+    Namespace {
+        pipeline: parts.next().unwrap_or_default(),
+        connection: parts.next().unwrap_or_default(),
+        entity: parts.next().unwrap_or_default(),
+    }
+}
+
+fn quarantine_id(bytes: &[u8]) -> Result<u64, StateError> {
+    let raw: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StateError::Format("a quarantine key".into()))?;
+    Ok(u64::from_be_bytes(raw))
+}

@@ -1,0 +1,78 @@
+//! The state in memory: for tests, and for `dry-run` on top of a copy of the real state so a
+//! plan sees what a run would see and changes nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::kv::{Kv, KvStore};
+use super::{StateError, StateStore};
+
+#[derive(Default)]
+pub struct MemoryKv {
+    map: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    ids: AtomicU64,
+}
+
+fn poisoned() -> StateError {
+    StateError::Store("the in-memory state was poisoned by a panic".into())
+}
+
+impl Kv for MemoryKv {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.map.lock().map_err(|_| poisoned())?.get(key).cloned())
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        each: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
+    ) -> Result<(), StateError> {
+        let map = self.map.lock().map_err(|_| poisoned())?;
+        for (key, value) in map.range(prefix.to_vec()..) {
+            if !key.starts_with(prefix) || !each(key, value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StateError> {
+        let mut map = self.map.lock().map_err(|_| poisoned())?;
+        for (key, value) in batch {
+            match value {
+                Some(value) => map.insert(key, value),
+                None => map.remove(&key),
+            };
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn next_id(&self) -> Result<u64, StateError> {
+        Ok(self.ids.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+pub type MemoryStore = KvStore<MemoryKv>;
+
+impl MemoryStore {
+    pub fn empty() -> Self {
+        KvStore::new(MemoryKv::default())
+    }
+
+    /// A copy of another store, entry by entry.
+    pub fn copy_of(other: &dyn StateStore) -> Result<Self, StateError> {
+        let copy = Self::empty();
+        let mut changes = Vec::new();
+        other.export(&mut |entry| {
+            changes.push(entry.into_change()?);
+            Ok(())
+        })?;
+        copy.apply(changes)?;
+        Ok(copy)
+    }
+}

@@ -1,0 +1,206 @@
+//! What syncline remembers between runs: per job a checkpoint; per (pipeline, connection,
+//! entity) the ID map (source key <-> target id) with the fingerprint of what was last sent;
+//! an outbox of writes sent but not yet acknowledged; the quarantine of rejected records.
+//!
+//! [`StateStore`] is the seam: the runtime speaks only to it. [`KvStore`] implements it once over
+//! any ordered key-value map ([`sled`](sled_store) on disk, [`memory`] for dry-runs and tests); a
+//! shared backend (PostgreSQL for several workers) would implement the trait directly.
+//! Every value starts with its format version ([`codec`]).
+
+pub mod codec;
+pub mod export;
+pub mod kv;
+pub mod memory;
+pub mod sled_store;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use kv::KvStore;
+
+/// The ID-map namespace: the same source key means different records in different entities
+/// and on different systems.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Namespace {
+    pub pipeline: String,
+    pub connection: String,
+    pub entity: String,
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.pipeline, self.connection, self.entity)
+    }
+}
+
+/// A job, across pipelines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JobId {
+    pub pipeline: String,
+    pub job: String,
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.pipeline, self.job)
+    }
+}
+
+/// 128-bit hash of a mapped payload as it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub u128);
+
+impl Fingerprint {
+    pub fn of(bytes: &[u8]) -> Self {
+        Fingerprint(xxhash_rust::xxh3::xxh3_128(bytes))
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// What the ID map holds for one source key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The record's id on the target; none for targets without ids (files).
+    pub target_id: Option<String>,
+    /// What was last sent; none when the record was linked but never written.
+    pub fingerprint: Option<Fingerprint>,
+    /// Unix seconds of the last successful write or link.
+    pub synced_at: i64,
+}
+
+/// Where a job's incremental read stands: every record up to (cursor, key) was acknowledged by
+/// the target or quarantined.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub cursor: Value,
+    /// The tie-breaker of the last record at `cursor`, so records sharing it are not skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Unix seconds when it was saved.
+    pub saved_at: i64,
+}
+
+/// A write recorded before it is sent and removed when the target acknowledged it. One left
+/// over means the process stopped in between: the write may or may not have been applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub operation: Operation,
+    /// The target id, for updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+/// A rejected record, kept until it is replayed or dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub job: String,
+    /// The step that rejected it, as reported (`steps[2] (lookup)`, `target`).
+    pub step: String,
+    /// Where a replay starts: the index of that step, or the number of steps for the target.
+    /// None when the record could not even be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_at: Option<usize>,
+    pub reason: String,
+    pub key: String,
+    pub at: i64,
+    /// The record as the rejecting step received it (secrets never reach records).
+    pub record: Value,
+    /// Retried by the next run on its own (a reference that did not exist yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deferred: bool,
+}
+
+/// One change; a list of them is applied atomically.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Link {
+        ns: Namespace,
+        key: String,
+        link: Link,
+    },
+    Unlink {
+        ns: Namespace,
+        key: String,
+    },
+    Checkpoint {
+        job: JobId,
+        checkpoint: Checkpoint,
+    },
+    ResetCheckpoint {
+        job: JobId,
+    },
+    Pending {
+        ns: Namespace,
+        key: String,
+        pending: Pending,
+    },
+    Acknowledged {
+        ns: Namespace,
+        key: String,
+    },
+    Quarantine {
+        pipeline: String,
+        entry: Box<Quarantined>,
+    },
+    Release {
+        pipeline: String,
+        id: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state store failed: {0}")]
+    Store(String),
+    #[error("the state holds a value this version cannot read ({0}); was it written by a newer syncline?")]
+    Format(String),
+    #[error("the state directory {path} is used by another syncline process (or cannot be opened): {reason}")]
+    Open { path: String, reason: String },
+}
+
+/// The state behind a run. Reads are cheap and frequent (one per record); `apply` is atomic and
+/// `flush` makes everything applied before it durable.
+pub trait StateStore: Send + Sync {
+    fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError>;
+    /// The reverse direction: which source key a target id belongs to.
+    fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError>;
+    fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError>;
+    /// Every write of a namespace left unacknowledged by an earlier run.
+    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError>;
+    /// The quarantine of a pipeline (of one job when given), oldest first, with entry ids.
+    fn quarantined(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError>;
+    fn apply(&self, changes: Vec<Change>) -> Result<(), StateError>;
+    fn flush(&self) -> Result<(), StateError>;
+    /// Every entry in key order, handed one by one to `each` (a state of millions of entries is
+    /// never held in memory).
+    fn export(
+        &self,
+        each: &mut dyn FnMut(export::Entry) -> Result<(), StateError>,
+    ) -> Result<(), StateError>;
+    /// Every checkpoint of a pipeline.
+    fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
