@@ -47,9 +47,14 @@ jobs:
 "#;
 
 fn plan() -> Arc<syncline::compile::plan::Plan> {
-    let ws = load_str("bench.yaml", PIPELINE, &Secrets::default());
+    let secrets = Secrets::default();
+    let ws = load_str("bench.yaml", PIPELINE, &secrets);
+    let context = syncline::compile::plan::CompileContext {
+        sources: &ws.sources,
+        secrets: &secrets,
+    };
     Arc::new(
-        syncline::compile::plan::compile(&ws.pipelines[0], &ws.sources)
+        syncline::compile::plan::compile(&ws.pipelines[0], &context)
             .expect("the bench pipeline compiles"),
     )
 }
@@ -80,7 +85,7 @@ fn bench_job(bencher: divan::Bencher, job: &str, make: fn(u64) -> serde_json::Va
     bencher
         .counter(divan::counter::ItemsCount::new(records.len()))
         .bench_local(|| {
-            let mut chain = Chain::new(&plan.jobs[job].steps);
+            let mut chain = Chain::new(&plan.jobs[job].steps, None);
             let (mut out, mut rejected, mut counts) =
                 (Vec::new(), Vec::new(), ChainCounts::default());
             for record in records.iter().cloned() {

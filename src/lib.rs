@@ -10,7 +10,7 @@ pub mod diagnostics;
 pub mod paths;
 pub mod plan;
 pub mod runtime;
-pub mod state;
 pub mod schema;
+pub mod state;
 pub mod steps;
 pub mod validate;

@@ -13,7 +13,10 @@ use syncline::compile::plan::Plan;
 use syncline::config::secrets::{Redactor, Secrets};
 use syncline::diagnostics::RenderOptions;
 use syncline::runtime::{RunOptions, RunOutcome};
+use syncline::state::{StateStore, sled_store};
 use syncline::{schema, validate};
+
+mod state_cli;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -63,9 +66,14 @@ enum Command {
         /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
         #[arg(long, value_name = "FILE")]
         secrets: Option<PathBuf>,
-        /// Write every rejected record, with its job, step, key and reason, to this NDJSON file.
+        /// Also write every rejected record, with its job, step, key and reason, to this NDJSON
+        /// file (they are always kept in the state: `syncline state quarantine`).
         #[arg(long, value_name = "FILE")]
         quarantine: Option<PathBuf>,
+        /// The state directory (checkpoints, ID maps, quarantine). Default: `.syncline/state` at
+        /// the root of the pipeline's git repository.
+        #[arg(long, value_name = "DIR", env = "SYNCLINE_STATE")]
+        state: Option<PathBuf>,
     },
     /// Show what a run would write (creates, updates with field diffs, rejects), writing nothing.
     #[command(
@@ -83,6 +91,9 @@ enum Command {
         /// Save the whole plan as JSON (its format: `src/plan/mod.rs`, README).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The state directory to read (never written by a dry run).
+        #[arg(long, value_name = "DIR", env = "SYNCLINE_STATE")]
+        state: Option<PathBuf>,
     },
     /// Run a pipeline's tests: sample records in, expected records out.
     #[command(after_help = "Example:\n  syncline test pipelines/")]
@@ -90,12 +101,11 @@ enum Command {
         /// Pipeline files or folders.
         paths: Vec<PathBuf>,
     },
-    /// Inspect and repair the saved state: checkpoints, ID maps, quarantine.
-    #[command(after_help = "Example:\n  syncline state checkpoints")]
-    State {
-        /// What to do with the state.
-        args: Vec<String>,
-    },
+    /// Inspect and repair the saved state: checkpoints, ID maps, quarantine, backups.
+    #[command(
+        after_help = "Examples:\n  syncline state checkpoints client.yaml\n  syncline state id client.yaml --entity product --key AR-001\n  syncline state quarantine list client.yaml\n  syncline state quarantine replay client.yaml --job products\n  syncline state export client.yaml --out state.jsonl\n  syncline state reset client.yaml --job orders"
+    )]
+    State(state_cli::StateArgs),
     /// Write the JSON Schema of pipeline files, for editors (yaml-language-server).
     #[command(
         after_help = "Examples:\n  syncline schema                  # writes schemas/pipeline.schema.json\n  syncline schema --check          # fails when the committed schema is out of date\n  syncline schema --out -          # prints it"
@@ -140,15 +150,29 @@ fn main() -> ExitCode {
             format,
             secrets,
             quarantine,
-        } => run_pipeline(&pipeline, format, secrets.as_deref(), quarantine.as_deref()),
+            state,
+        } => run_pipeline(
+            &pipeline,
+            format,
+            secrets.as_deref(),
+            quarantine.as_deref(),
+            state.as_deref(),
+        ),
         Command::DryRun {
             pipeline,
             format,
             secrets,
             out,
-        } => dry_run(&pipeline, format, secrets.as_deref(), out.as_deref()),
+            state,
+        } => dry_run(
+            &pipeline,
+            format,
+            secrets.as_deref(),
+            out.as_deref(),
+            state.as_deref(),
+        ),
         Command::Test { .. } => not_yet("test", "pipeline tests"),
-        Command::State { .. } => not_yet("state", "the state store"),
+        Command::State(args) => state_cli::run(args),
     };
     ExitCode::from(code)
 }
@@ -184,7 +208,7 @@ fn stderr_color() -> bool {
 fn prepare(
     path: &std::path::Path,
     secrets_file: Option<&std::path::Path>,
-) -> Result<(Arc<Plan>, Redactor), u8> {
+) -> Result<(Plan, Redactor), u8> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
@@ -200,8 +224,12 @@ fn prepare(
         eprintln!("no pipeline in {}", path.display());
         return Err(1);
     };
-    match syncline::compile::plan::compile(loaded, &validation.sources) {
-        Ok(plan) => Ok((Arc::new(plan), redactor)),
+    let context = syncline::compile::plan::CompileContext {
+        sources: &validation.sources,
+        secrets: &secrets,
+    };
+    match syncline::compile::plan::compile(loaded, &context) {
+        Ok(plan) => Ok((plan, redactor)),
         Err(e) => {
             eprintln!("error: {}", redactor.redact(&e.to_string()));
             Err(2)
@@ -238,9 +266,14 @@ fn run_pipeline(
     format: Format,
     secrets_file: Option<&std::path::Path>,
     quarantine: Option<&std::path::Path>,
+    state_dir: Option<&std::path::Path>,
 ) -> u8 {
     let (plan, redactor) = match prepare(path, secrets_file) {
         Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let state = match open_state(path, state_dir) {
+        Ok(state) => state,
         Err(code) => return code,
     };
     let quarantine: Option<Box<dyn Write + Send>> =
@@ -255,8 +288,10 @@ fn run_pipeline(
         dry_run: false,
         progress: std::io::stderr().is_terminal(),
         quarantine,
+        state,
+        replay: None,
     };
-    let outcome = match execute(plan, options) {
+    let outcome = match execute(Arc::new(plan), options) {
         Ok(outcome) => outcome,
         Err(code) => return code,
     };
@@ -266,6 +301,20 @@ fn run_pipeline(
     };
     let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
     outcome.report.exit_code()
+}
+
+/// Opens the state a run writes to: `--state`, or the default for the pipeline.
+fn open_state(
+    pipeline: &std::path::Path,
+    dir: Option<&std::path::Path>,
+) -> Result<Arc<dyn StateStore>, u8> {
+    let dir = dir.map_or_else(|| syncline::state::default_dir(pipeline), Into::into);
+    sled_store::open(&dir)
+        .map(|store| Arc::new(store) as Arc<dyn StateStore>)
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            1
+        })
 }
 
 /// Collects the quarantine lines of a dry run in memory.
@@ -291,17 +340,30 @@ fn dry_run(
     format: Format,
     secrets_file: Option<&std::path::Path>,
     out: Option<&std::path::Path>,
+    state_dir: Option<&std::path::Path>,
 ) -> u8 {
     let (plan, redactor) = match prepare(path, secrets_file) {
         Ok(prepared) => prepared,
         Err(code) => return code,
+    };
+    let dir = state_dir.map_or_else(|| syncline::state::default_dir(path), Into::into);
+    let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir) {
+        Ok(Some(store)) => Arc::new(syncline::state::ReadOnly(store)),
+        Ok(None) => Arc::new(syncline::state::memory::MemoryStore::empty()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
     };
     let rejected = SharedBuffer::default();
     let options = RunOptions {
         dry_run: true,
         progress: std::io::stderr().is_terminal(),
         quarantine: Some(Box::new(rejected.clone())),
+        state: state.clone(),
+        replay: None,
     };
+    let plan = Arc::new(plan);
     let outcome = match execute(plan.clone(), options) {
         Ok(outcome) => outcome,
         Err(code) => return code,

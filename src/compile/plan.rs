@@ -9,16 +9,23 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::config::LoadedPipeline;
-use crate::config::model::{self, Connection, Field, FileFormat, Pipeline, Source, Target};
+use crate::config::model::{
+    self, Connection, Field, FileFormat, MissingRefs, Normalize, OnMatch, Pipeline, Source, Target,
+};
+use crate::config::secrets::Secrets;
 use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
+use crate::connectors::http::target::HttpTargetPlan;
+use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::paths::CompiledPath;
+use crate::runtime::cursor::CursorPlan;
+use crate::state::Namespace;
 use crate::steps::StepPlan;
 use crate::steps::convert::Converter;
 use crate::steps::filter::FilterStep;
 use crate::steps::group::GroupStep;
 use crate::steps::lookup::LookupStep;
-use crate::steps::map::{MapStep, MappedField, Template, ValueSource};
+use crate::steps::map::{MapStep, MappedField, Reference, Template, ValueSource};
 use crate::steps::script::{ScriptStep, Scripts};
 use crate::steps::split::SplitStep;
 use crate::steps::table::TablePlan;
@@ -40,6 +47,9 @@ pub struct JobPlan {
     pub target: TargetPlan,
     /// Names a record in reports, the quarantine and plans.
     pub key: Option<CompiledPath>,
+    /// Incremental reads.
+    pub cursor: Option<CursorPlan>,
+    pub missing_refs: MissingRefs,
 }
 
 #[derive(Debug)]
@@ -52,7 +62,34 @@ pub enum SourcePlan {
 #[derive(Debug)]
 pub enum TargetPlan {
     File(FileSpec),
+    /// Records addressed one by one through the ID map.
+    Keyed(KeyedPlan),
     Unsupported(String),
+}
+
+#[derive(Debug)]
+pub struct KeyedPlan {
+    pub ns: Namespace,
+    pub http: Arc<HttpTargetPlan>,
+    pub resolve: Vec<ResolveRule>,
+    pub on_match: OnMatch,
+    pub skip: Option<CompiledPath>,
+    pub skip_fields: Vec<(String, CompiledPath)>,
+}
+
+#[derive(Debug)]
+pub struct ResolveRule {
+    pub name: String,
+    pub value: CompiledPath,
+    pub normalize: Option<Normalize>,
+    pub country_code: Option<String>,
+}
+
+/// What compiling needs besides the pipeline.
+pub struct CompileContext<'a> {
+    pub sources: &'a SourceMap,
+    /// Resolves `${secret.X}` in connections.
+    pub secrets: &'a Secrets,
 }
 
 /// Why a pipeline could not be compiled (each a sentence naming the job and the place).
@@ -61,7 +98,8 @@ pub enum TargetPlan {
 pub struct PlanError(pub String);
 
 /// Compiles a pipeline that validated without errors.
-pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, PlanError> {
+pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan, PlanError> {
+    let sources = context.sources;
     let pipeline = loaded
         .model
         .as_ref()
@@ -74,6 +112,8 @@ pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, Pla
         .unwrap_or_default();
     let scripts = Scripts::new(&pipeline.vars).map_err(PlanError)?;
     let tables = tables(pipeline);
+    let pipeline_name = pipeline.name.clone().unwrap_or_default();
+    let mut clients: HashMap<String, Arc<HttpClient>> = HashMap::new();
     let order = job_order(pipeline)?;
     let position: HashMap<&str, usize> = order
         .iter()
@@ -88,14 +128,25 @@ pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, Pla
             (Some(s), Some(t)) => (s, t),
             _ => return Err(fail("needs both `from` and `to`".to_string())),
         };
+        // `ref` fields name entities on the job's own target connection.
+        let refs_ns = |entity: &str| Namespace {
+            pipeline: pipeline_name.clone(),
+            connection: target.connection().unwrap_or_default().to_string(),
+            entity: entity.to_string(),
+        };
+        let fields = Fields {
+            scripts: &scripts,
+            tables: &tables,
+            refs: &refs_ns,
+        };
         let mut steps = Vec::new();
         for (i, step) in job.steps.iter().enumerate() {
             let label = step.id.clone().unwrap_or_else(|| format!("steps[{i}]"));
-            steps.push(compile_step(step, label, &scripts, &tables).map_err(fail)?);
+            steps.push(compile_step(step, label, &fields).map_err(fail)?);
         }
         if !job.map.is_empty() {
             steps.push(StepPlan::Map(
-                map_step("map".to_string(), &job.map, &scripts, &tables).map_err(fail)?,
+                map_step("map".to_string(), &job.map, &fields).map_err(fail)?,
             ));
         }
         let key = match target {
@@ -115,12 +166,27 @@ pub fn compile(loaded: &LoadedPipeline, sources: &SourceMap) -> Result<Plan, Pla
                 .collect(),
             source: source_plan(source, pipeline, &base_dir).map_err(fail)?,
             steps,
-            target: target_plan(target, pipeline, &base_dir).map_err(fail)?,
+            target: target_plan(
+                target,
+                pipeline,
+                &base_dir,
+                &pipeline_name,
+                context.secrets,
+                &mut clients,
+            )
+            .map_err(fail)?,
             key,
+            cursor: job
+                .cursor
+                .as_ref()
+                .map(cursor_plan)
+                .transpose()
+                .map_err(fail)?,
+            missing_refs: job.missing_refs,
         });
     }
     Ok(Plan {
-        name: pipeline.name.clone().unwrap_or_default(),
+        name: pipeline_name,
         jobs,
     })
 }
@@ -183,15 +249,19 @@ fn table<'t>(
         .ok_or_else(|| format!("unknown table `{name}`"))
 }
 
-fn compile_step(
-    step: &model::Step,
-    name: String,
-    scripts: &Arc<Scripts>,
-    tables: &HashMap<String, Arc<TablePlan>>,
-) -> Result<StepPlan, String> {
+/// What compiling fields needs.
+struct Fields<'a> {
+    scripts: &'a Arc<Scripts>,
+    tables: &'a HashMap<String, Arc<TablePlan>>,
+    /// The ID-map namespace of an entity a `ref` field names.
+    refs: &'a dyn Fn(&str) -> Namespace,
+}
+
+fn compile_step(step: &model::Step, name: String, fields: &Fields) -> Result<StepPlan, String> {
+    let (scripts, tables) = (fields.scripts, fields.tables);
     let at = |e: String| format!("step `{name}`: {e}");
     Ok(if let Some(map) = &step.map {
-        StepPlan::Map(map_step(name, map, scripts, tables)?)
+        StepPlan::Map(map_step(name, map, fields)?)
     } else if let Some(filter) = &step.filter {
         StepPlan::Filter(FilterStep::new(name.clone(), filter, scripts).map_err(at)?)
     } else if let Some(lookup) = &step.lookup {
@@ -229,12 +299,12 @@ fn compile_step(
 
 fn map_step(
     name: String,
-    fields: &IndexMap<String, Field>,
-    scripts: &Arc<Scripts>,
-    tables: &HashMap<String, Arc<TablePlan>>,
+    map: &IndexMap<String, Field>,
+    fields: &Fields,
 ) -> Result<MapStep, String> {
-    let mut compiled = Vec::with_capacity(fields.len());
-    for (field, spec) in fields {
+    let (scripts, tables) = (fields.scripts, fields.tables);
+    let mut compiled = Vec::with_capacity(map.len());
+    for (field, spec) in map {
         let at = |e: String| format!("field `{field}`: {e}");
         let mapped = match spec {
             Field::Path(path) => MappedField {
@@ -276,6 +346,16 @@ fn map_step(
                     )
                 } else if let Some(template) = &spec.template {
                     ValueSource::Template(Template::parse(template).map_err(at)?)
+                } else if let Some(entity) = &spec.reference {
+                    let key = spec
+                        .key
+                        .as_ref()
+                        .ok_or_else(|| at("`ref` needs `key`".to_string()))?;
+                    ValueSource::Ref(Reference {
+                        ns: (fields.refs)(entity),
+                        key: compile_path(key).map_err(at)?,
+                        key_text: key.as_str().to_string(),
+                    })
                 } else {
                     return Err(at("no value source".to_string()));
                 };
@@ -379,10 +459,86 @@ fn source_plan(
     })
 }
 
+fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
+    Ok(CursorPlan {
+        path: compile_path(&cursor.field)?,
+        path_text: cursor.field.as_str().to_string(),
+        kind: cursor.kind,
+        tie_breaker: cursor.tie_breaker.as_ref().map(compile_path).transpose()?,
+        lookback: cursor.lookback.as_ref().map(|d| d.0),
+        initial: cursor.initial.clone(),
+    })
+}
+
+fn keyed_plan(
+    http: &model::HttpTarget,
+    pipeline: &Pipeline,
+    pipeline_name: &str,
+    secrets: &Secrets,
+    clients: &mut HashMap<String, Arc<HttpClient>>,
+) -> Result<KeyedPlan, String> {
+    let client = match clients.get(&http.connection) {
+        Some(client) => client.clone(),
+        None => {
+            let Some(Connection::Http(connection)) = pipeline.connections.get(&http.connection)
+            else {
+                return Err(format!("`{}` is not an http connection", http.connection));
+            };
+            let client = Arc::new(
+                HttpClient::new(connection, secrets)
+                    .map_err(|e| format!("connection `{}`: {e}", http.connection))?,
+            );
+            clients.insert(http.connection.clone(), client.clone());
+            client
+        }
+    };
+    let request = |r: &Option<model::Request>| r.as_ref().map(RequestPlan::compile).transpose();
+    let mut lookups = Vec::new();
+    let mut resolve = Vec::new();
+    for rule in &http.resolve {
+        let at = |e: String| format!("resolve rule `{}`: {e}", rule.name);
+        lookups.push((
+            RequestPlan::compile(&rule.request).map_err(at)?,
+            compile_path(&rule.ids).map_err(at)?,
+        ));
+        resolve.push(ResolveRule {
+            name: rule.name.clone(),
+            value: compile_path(&rule.value).map_err(at)?,
+            normalize: rule.normalize,
+            country_code: rule.country_code.clone(),
+        });
+    }
+    Ok(KeyedPlan {
+        ns: Namespace {
+            pipeline: pipeline_name.to_string(),
+            connection: http.connection.clone(),
+            entity: http.entity.clone(),
+        },
+        http: Arc::new(HttpTargetPlan {
+            client,
+            create: request(&http.create)?,
+            update: request(&http.update)?,
+            id: http.id.as_ref().map(compile_path).transpose()?,
+            lookups,
+        }),
+        resolve,
+        on_match: http.on_match,
+        skip: http.skip.as_ref().map(compile_path).transpose()?,
+        skip_fields: http
+            .skip_fields
+            .iter()
+            .map(|(field, path)| compile_path(path).map(|p| (field.clone(), p)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
 fn target_plan(
     target: &Target,
     pipeline: &Pipeline,
     base_dir: &Path,
+    pipeline_name: &str,
+    secrets: &Secrets,
+    clients: &mut HashMap<String, Arc<HttpClient>>,
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(file_spec(
@@ -393,8 +549,8 @@ fn target_plan(
             f.csv.as_ref(),
             f.records.as_ref(),
         )?),
-        Target::Http(_) => {
-            TargetPlan::Unsupported("writing to HTTP APIs is not available yet".to_string())
+        Target::Http(http) => {
+            TargetPlan::Keyed(keyed_plan(http, pipeline, pipeline_name, secrets, clients)?)
         }
         Target::Sql(_) => {
             TargetPlan::Unsupported("writing to SQL databases is not available yet".to_string())

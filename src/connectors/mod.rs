@@ -56,5 +56,10 @@ pub trait KeyedTarget: Send {
     fn create(&mut self, record: &Record) -> Result<String, WriteError>;
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
     /// The ids of the target records that match `value` by the `rule`-th resolve rule.
-    fn find(&mut self, rule: usize, record: &Record, value: &str) -> Result<Vec<String>, WriteError>;
+    fn find(
+        &mut self,
+        rule: usize,
+        record: &Record,
+        value: &str,
+    ) -> Result<Vec<String>, WriteError>;
 }

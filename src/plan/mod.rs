@@ -100,6 +100,7 @@ fn job_plan(
     let mut changes = Vec::new();
     let target = match &job.target {
         TargetPlan::File(spec) => spec.path.display().to_string(),
+        TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
         TargetPlan::Unsupported(reason) => reason.clone(),
     };
     let mut current = current_records(job);

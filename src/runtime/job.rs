@@ -1,6 +1,10 @@
 //! One job: a reader thread parses the source, this thread runs the steps, a writer thread
 //! writes the target. Bounded channels of batches join them, so memory stays flat and the
-//! slowest stage sets the pace. The target is committed only when everything went through.
+//! slowest stage sets the pace.
+//!
+//! A file target is committed (renamed into place) only when everything went through. A keyed
+//! target is written record by record; what it acknowledged is stored in the state even when
+//! the job stops, and the checkpoint moves only past records acknowledged or quarantined.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -10,10 +14,15 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::cursor::{Position, Watermark};
+use super::deliver::{Delivery, DeliveryError};
 use super::report::{JobReport, JobStatus, Rejections};
 use crate::compile::plan::{JobPlan, SourcePlan, TargetPlan};
+use crate::config::model::MissingRefs;
+use crate::connectors::http::target::HttpTarget;
 use crate::connectors::{ConnectorError, Item, Sink};
-use crate::steps::{Chain, ChainCounts, Record, Rejection, text_of};
+use crate::state::{Change, Checkpoint, JobId, Quarantined, StateStore, now};
+use crate::steps::{Chain, ChainCounts, Record, Rejection, StepPlan, text_of};
 
 /// Records per batch between threads: large enough to make channel costs vanish, small enough
 /// to keep memory flat.
@@ -26,11 +35,25 @@ pub type QuarantineFile = Mutex<Box<dyn Write + Send>>;
 
 /// What a job shares with the rest of the run.
 pub struct JobContext<'a> {
+    pub pipeline: &'a str,
     pub cancel: &'a AtomicBool,
     pub progress: &'a (dyn Fn(&Counts) + Sync),
     pub quarantine: Option<&'a QuarantineFile>,
     /// Replaces the target: `dry-run` hands every record to it instead of writing.
     pub collect: Option<&'a Mutex<Vec<Record>>>,
+    /// Checkpoints, ID maps, the quarantine.
+    pub state: &'a dyn StateStore,
+    /// `state quarantine replay`: run these entries instead of reading the source.
+    pub replay: Option<&'a [(u64, Quarantined)]>,
+}
+
+impl JobContext<'_> {
+    fn job_id(&self, job: &JobPlan) -> JobId {
+        JobId {
+            pipeline: self.pipeline.to_string(),
+            job: job.name.clone(),
+        }
+    }
 }
 
 /// Running totals, for progress.
@@ -43,8 +66,10 @@ pub struct Counts {
 
 enum ToWriter {
     Batch(Vec<Record>),
-    /// Everything was sent: make it visible.
-    Commit,
+    /// Every record read before this point was handed over or quarantined.
+    Progress(Checkpoint),
+    /// Everything was sent: make it visible, and move the checkpoint here.
+    Commit(Option<Checkpoint>),
 }
 
 pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
@@ -72,47 +97,94 @@ pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
 /// Whether the target was made visible.
 struct Committed(bool);
 
+/// Where the writer sends what it wrote.
+enum Writer {
+    File(Box<dyn Sink>),
+    Keyed(Box<HttpTarget>),
+    Collect,
+}
+
 fn execute(
     job: &JobPlan,
     ctx: &JobContext,
     report: &mut JobReport,
     rejections: &mut Rejections,
 ) -> Result<Committed, String> {
-    let source_spec = match &job.source {
-        SourcePlan::File(spec) => spec,
-        SourcePlan::Unsupported(reason) => return Err(reason.clone()),
-    };
-    let mut source = source_spec.open_source().map_err(|e| e.to_string())?;
-    let sink: Option<Box<dyn Sink>> = match (&job.target, ctx.collect) {
-        (_, Some(_)) => None,
-        (TargetPlan::File(spec), None) => Some(spec.open_sink().map_err(|e| e.to_string())?),
+    let writer = match (&job.target, ctx.collect) {
+        (_, Some(_)) => Writer::Collect,
+        (TargetPlan::File(spec), None) => {
+            Writer::File(spec.open_sink().map_err(|e| e.to_string())?)
+        }
+        (TargetPlan::Keyed(keyed), None) => {
+            Writer::Keyed(Box::new(HttpTarget::new(keyed.http.clone())))
+        }
         (TargetPlan::Unsupported(reason), None) => return Err(reason.clone()),
+    };
+    let replays = replays(job, ctx)?;
+    let mut source = match (&job.source, ctx.replay) {
+        (_, Some(_)) => None,
+        (SourcePlan::File(spec), None) => Some(spec.open_source().map_err(|e| e.to_string())?),
+        (SourcePlan::Unsupported(reason), None) => return Err(reason.clone()),
     };
     let (items_tx, items_rx) = sync_channel::<Vec<Item>>(QUEUED_BATCHES);
     let (out_tx, out_rx) = sync_channel::<ToWriter>(QUEUED_BATCHES);
     let cancel = ctx.cancel;
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_all(source.as_mut(), items_tx, cancel));
-        let collect = ctx.collect;
-        let writer = scope.spawn(move || write_all(sink, out_rx, collect));
-        let processed = process(job, ctx, items_rx, &out_tx, report, rejections);
+        let reader = scope.spawn(move || match source.as_mut() {
+            Some(source) => read_all(source.as_mut(), items_tx, cancel),
+            None => Ok(()),
+        });
+        let writer = scope.spawn(move || write_all(job, ctx, writer, out_rx));
+        let processed = process(job, ctx, &replays, items_rx, &out_tx, report, rejections);
         // The reader is done once processing saw the end of its channel (or dropped it). Commit
         // only when both went through: a source that failed halfway must not replace the target.
         let read = reader
             .join()
             .unwrap_or_else(|_| Err("the reader stopped unexpectedly".to_string()));
-        if processed.is_ok() && read.is_ok() && !cancel.load(Ordering::Relaxed) {
-            let _ = out_tx.send(ToWriter::Commit);
+        if let (Ok(end), Ok(())) = (&processed, &read)
+            && !cancel.load(Ordering::Relaxed)
+        {
+            let _ = out_tx.send(ToWriter::Commit(end.clone()));
         }
         drop(out_tx);
         let written = writer
             .join()
             .unwrap_or_else(|_| Err("the writer stopped unexpectedly".to_string()));
-        processed.and(read).and(written).map(|(count, committed)| {
-            report.written = count;
-            committed
+        let processed = processed.map(|_| ());
+        processed.and(read).and(written).map(|outcome| {
+            report.written = outcome.written;
+            report.delivered = outcome.delivered;
+            rejections.merge(outcome.rejections);
+            if outcome.committed {
+                // Replayed entries are settled: delivered, or quarantined again as new entries.
+                let released = replays
+                    .iter()
+                    .map(|(id, _)| Change::Release {
+                        pipeline: ctx.pipeline.to_string(),
+                        id: *id,
+                    })
+                    .collect();
+                if let Err(e) = ctx.state.apply(released) {
+                    tracing::warn!("replayed quarantine entries could not be released: {e}");
+                }
+            }
+            Committed(outcome.committed)
         })
     })
+}
+
+/// The quarantined records this run retries first: the ones asked for, or the job's deferred
+/// ones.
+fn replays(job: &JobPlan, ctx: &JobContext) -> Result<Vec<(u64, Quarantined)>, String> {
+    if let Some(entries) = ctx.replay {
+        return Ok(entries.to_vec());
+    }
+    let mut deferred = ctx
+        .state
+        .quarantined(ctx.pipeline, Some(&job.name))
+        .map_err(|e| e.to_string())?;
+    deferred.retain(|(_, entry)| entry.deferred);
+    Ok(deferred)
 }
 
 fn read_all(
@@ -139,72 +211,206 @@ fn read_all(
     Ok(())
 }
 
+/// What the writer did.
+struct WriterOutcome {
+    written: u64,
+    committed: bool,
+    delivered: Option<super::deliver::Delivered>,
+    rejections: Rejections,
+}
+
 fn write_all(
-    mut sink: Option<Box<dyn Sink>>,
+    job: &JobPlan,
+    ctx: &JobContext,
+    writer: Writer,
     rx: Receiver<ToWriter>,
-    collect: Option<&Mutex<Vec<Record>>>,
-) -> Result<(u64, Committed), String> {
-    let mut written = 0u64;
-    for message in rx {
-        match message {
-            ToWriter::Batch(records) => {
-                written += records.len() as u64;
-                match (&mut sink, collect) {
-                    (Some(sink), _) => {
-                        for record in &records {
-                            sink.write(record).map_err(|e| e.to_string())?;
+) -> Result<WriterOutcome, String> {
+    let mut outcome = WriterOutcome {
+        written: 0,
+        committed: false,
+        delivered: None,
+        rejections: Rejections::default(),
+    };
+    let job_id = ctx.job_id(job);
+    let checkpoint = |c: Checkpoint| Change::Checkpoint {
+        job: job_id.clone(),
+        checkpoint: c,
+    };
+    match writer {
+        Writer::File(sink) => {
+            let mut sink = Some(sink);
+            // A file is written whole: its checkpoint moves with the rename, not before.
+            let mut progress = None;
+            for message in rx {
+                match message {
+                    ToWriter::Batch(records) => {
+                        outcome.written += records.len() as u64;
+                        if let Some(sink) = sink.as_mut() {
+                            for record in &records {
+                                sink.write(record).map_err(|e| e.to_string())?;
+                            }
                         }
                     }
-                    (None, Some(collected)) => {
+                    ToWriter::Progress(c) => progress = Some(c),
+                    ToWriter::Commit(end) => {
+                        if let Some(sink) = sink.take() {
+                            sink.commit().map_err(|e| e.to_string())?;
+                        }
+                        outcome.committed = true;
+                        if let Some(c) = end.or(progress.take()) {
+                            ctx.state
+                                .apply(vec![checkpoint(c)])
+                                .map_err(|e| e.to_string())?;
+                            ctx.state.flush().map_err(|e| e.to_string())?;
+                        }
+                        return Ok(outcome);
+                    }
+                }
+            }
+            // The sender went away without `Commit`: the uncommitted sink is dropped, the
+            // target untouched.
+        }
+        Writer::Keyed(target) => {
+            let TargetPlan::Keyed(plan) = &job.target else {
+                return Err("a keyed writer for a target that is not keyed".to_string());
+            };
+            let key = job.key.as_ref().ok_or("the target has no `key`")?;
+            let mut delivery =
+                Delivery::new(plan, key, target, ctx.state).map_err(|e| e.to_string())?;
+            let steps = job.steps.len();
+            let result = (|| -> Result<(), DeliveryError> {
+                for message in rx {
+                    match message {
+                        ToWriter::Batch(records) => {
+                            let count = records.len() as u64;
+                            let rejected = delivery.deliver(records)?;
+                            outcome.written += count - rejected.len() as u64;
+                            let mut entries = Vec::new();
+                            for (record, mut rejection) in rejected {
+                                rejection.resume_at = Some(steps);
+                                let key = key.get(&record).and_then(text_of).unwrap_or_default();
+                                entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
+                                outcome.rejections.add(&rejection, key);
+                            }
+                            ctx.state.apply(entries)?;
+                        }
+                        ToWriter::Progress(c) => delivery.commit(Some(checkpoint(c)))?,
+                        ToWriter::Commit(end) => {
+                            delivery.commit(end.map(checkpoint))?;
+                            outcome.committed = true;
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            // What the target acknowledged is stored even when the job stops.
+            let stored = delivery.commit(None);
+            outcome.delivered = Some(delivery.delivered);
+            result.map_err(|e| e.to_string())?;
+            stored.map_err(|e| e.to_string())?;
+        }
+        Writer::Collect => {
+            let collected = ctx.collect.ok_or("nothing to collect into")?;
+            for message in rx {
+                match message {
+                    ToWriter::Batch(records) => {
+                        outcome.written += records.len() as u64;
                         if let Ok(mut c) = collected.lock() {
                             c.extend(records);
                         }
                     }
-                    (None, None) => {}
+                    ToWriter::Progress(_) => {}
+                    ToWriter::Commit(_) => {
+                        outcome.committed = true;
+                        return Ok(outcome);
+                    }
                 }
-            }
-            ToWriter::Commit => {
-                if let Some(sink) = sink.take() {
-                    sink.commit().map_err(|e| e.to_string())?;
-                }
-                return Ok((written, Committed(true)));
             }
         }
     }
-    // The sender went away without `Commit`: the uncommitted sink is dropped, the target untouched.
-    Ok((written, Committed(false)))
+    Ok(outcome)
 }
 
+/// Runs the steps. Returns where the checkpoint moves once everything is committed.
 fn process(
     job: &JobPlan,
     ctx: &JobContext,
+    replays: &[(u64, Quarantined)],
     rx: Receiver<Vec<Item>>,
     tx: &SyncSender<ToWriter>,
     report: &mut JobReport,
     rejections: &mut Rejections,
-) -> Result<(), String> {
-    let mut chain = Chain::new(&job.steps);
+) -> Result<Option<Checkpoint>, String> {
+    let mut chain = Chain::new(&job.steps, Some(ctx.state));
     let mut counts = ChainCounts::default();
     let mut out = Vec::with_capacity(BATCH);
     let mut rejected: Vec<(Record, Rejection)> = Vec::new();
     let mut totals = Counts::default();
+    let start = match &job.cursor {
+        Some(cursor) => {
+            let saved = ctx
+                .state
+                .checkpoint(&ctx.job_id(job))
+                .map_err(|e| e.to_string())?;
+            cursor.start(saved.as_ref())?
+        }
+        None => None,
+    };
+    let mut watermark = Watermark::new();
+    // A group holds records back until its key changes: no checkpoint may pass them.
+    let holds_records = job.steps.iter().any(|s| matches!(s, StepPlan::Group(_)));
+    for (_, entry) in replays {
+        report.read += 1;
+        let from = entry.resume_at.unwrap_or(0);
+        chain.push_from(
+            from,
+            entry.record.clone(),
+            &mut out,
+            &mut rejected,
+            &mut counts,
+        );
+    }
+    settle(job, ctx, &mut rejected, report, rejections)?;
     for batch in rx {
         for item in batch {
-            report.read += 1;
             match item {
-                Item::Record(record) => chain.push(record, &mut out, &mut rejected, &mut counts),
+                Item::Record(record) => {
+                    if let Some(cursor) = &job.cursor {
+                        match cursor.position(&record) {
+                            Ok(position) => {
+                                if start
+                                    .as_ref()
+                                    .is_some_and(|s| cursor.already_read(&position, s))
+                                {
+                                    report.before_checkpoint += 1;
+                                    continue;
+                                }
+                                watermark.saw(position);
+                            }
+                            Err(reason) => {
+                                report.read += 1;
+                                let mut rejection = Rejection::new("cursor", reason);
+                                rejection.resume_at = Some(0);
+                                rejected.push((record, rejection));
+                                continue;
+                            }
+                        }
+                    }
+                    report.read += 1;
+                    chain.push(record, &mut out, &mut rejected, &mut counts);
+                }
                 Item::Bad { at, reason } => {
+                    report.read += 1;
                     let rejection = Rejection::new("read", format!("{at}: {reason}"));
-                    quarantine(ctx, job, &rejection, &at, None);
+                    let entry = quarantine(ctx, job, &rejection, &at, None);
+                    ctx.state.apply(vec![entry]).map_err(|e| e.to_string())?;
                     rejections.add(&rejection, at);
                 }
             }
-            for (record, rejection) in rejected.drain(..) {
-                let key = key_of(job, &record).unwrap_or_else(|| format!("record {}", report.read));
-                quarantine(ctx, job, &rejection, &key, Some(&record));
-                rejections.add(&rejection, key);
-            }
         }
+        // Quarantined before the checkpoint can pass them.
+        settle(job, ctx, &mut rejected, report, rejections)?;
         totals.read = report.read;
         totals.written += out.len() as u64;
         totals.rejected = rejections.total;
@@ -219,21 +425,48 @@ fn process(
         {
             return Err("the writer stopped".to_string());
         }
+        if !holds_records
+            && let Some(position) = watermark.progress()
+            && tx.send(ToWriter::Progress(position.checkpoint())).is_err()
+        {
+            return Err("the writer stopped".to_string());
+        }
         if ctx.cancel.load(Ordering::Relaxed) {
-            return Ok(());
+            return Ok(None);
         }
     }
     chain.finish(&mut out, &mut rejected, &mut counts);
-    for (record, rejection) in rejected.drain(..) {
-        let key = key_of(job, &record).unwrap_or_else(|| "the last group".to_string());
-        quarantine(ctx, job, &rejection, &key, Some(&record));
-        rejections.add(&rejection, key);
-    }
+    settle(job, ctx, &mut rejected, report, rejections)?;
     report.filtered = counts.filtered;
     if !out.is_empty() && tx.send(ToWriter::Batch(out)).is_err() {
         return Err("the writer stopped".to_string());
     }
-    Ok(())
+    Ok(watermark.end().map(Position::checkpoint))
+}
+
+/// Quarantines what the steps rejected (deferred references are counted apart: they are
+/// retried by the next run), in one state batch.
+fn settle(
+    job: &JobPlan,
+    ctx: &JobContext,
+    rejected: &mut Vec<(Record, Rejection)>,
+    report: &mut JobReport,
+    rejections: &mut Rejections,
+) -> Result<(), String> {
+    let mut entries = Vec::with_capacity(rejected.len());
+    for (record, rejection) in rejected.drain(..) {
+        let key = key_of(job, &record).unwrap_or_else(|| format!("record {}", report.read));
+        if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {
+            report.deferred += 1;
+        } else {
+            rejections.add(&rejection, key.clone());
+        }
+        entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    ctx.state.apply(entries).map_err(|e| e.to_string())
 }
 
 fn key_of(job: &JobPlan, record: &Record) -> Option<String> {
@@ -243,23 +476,40 @@ fn key_of(job: &JobPlan, record: &Record) -> Option<String> {
         .and_then(text_of)
 }
 
+/// Writes the rejection to the quarantine file (when asked for) and returns the state entry.
 fn quarantine(
     ctx: &JobContext,
     job: &JobPlan,
     rejection: &Rejection,
     key: &str,
-    record: Option<&Record>,
-) {
-    let Some(file) = ctx.quarantine else { return };
-    let line = serde_json::json!({
-        "job": job.name,
-        "step": rejection.step,
-        "reason": rejection.reason,
-        "key": key,
-        "record": record.cloned().unwrap_or(Value::Null),
-    });
-    if let Ok(mut out) = file.lock() {
-        let _ = serde_json::to_writer(&mut *out, &line);
-        let _ = out.write_all(b"\n");
+    record: Option<Record>,
+) -> Change {
+    let deferred = rejection.missing_ref && job.missing_refs == MissingRefs::Defer;
+    let entry = Quarantined {
+        job: job.name.clone(),
+        step: rejection.step.clone(),
+        resume_at: rejection.resume_at,
+        reason: rejection.reason.clone(),
+        key: key.to_string(),
+        at: now(),
+        record: record.unwrap_or(Value::Null),
+        deferred,
+    };
+    if let Some(file) = ctx.quarantine {
+        let line = serde_json::json!({
+            "job": entry.job,
+            "step": entry.step,
+            "reason": entry.reason,
+            "key": entry.key,
+            "record": entry.record,
+        });
+        if let Ok(mut out) = file.lock() {
+            let _ = serde_json::to_writer(&mut *out, &line);
+            let _ = out.write_all(b"\n");
+        }
+    }
+    Change::Quarantine {
+        pipeline: ctx.pipeline.to_string(),
+        entry: Box::new(entry),
     }
 }

@@ -1,6 +1,8 @@
 //! Runs a [`Plan`]: every job as a task that starts once the jobs it needs have succeeded, so
 //! independent jobs run at the same time and a failed job stops only the jobs that depend on it.
 
+pub mod cursor;
+pub mod deliver;
 pub mod job;
 pub mod report;
 
@@ -12,6 +14,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::compile::plan::Plan;
+use crate::state::{Quarantined, StateStore};
 use crate::steps::Record;
 use job::{Counts, JobContext, QuarantineFile, run_job};
 use report::{JobReport, JobStatus, RunReport};
@@ -23,6 +26,11 @@ pub struct RunOptions {
     pub progress: bool,
     /// Where rejected records go, one JSON object a line.
     pub quarantine: Option<Box<dyn std::io::Write + Send>>,
+    /// Checkpoints, ID maps, the quarantine (a copy in memory for dry-runs).
+    pub state: Arc<dyn StateStore>,
+    /// `state quarantine replay`: the plan's (single) job runs these entries instead of its
+    /// source.
+    pub replay: Option<Vec<(u64, Quarantined)>>,
 }
 
 pub struct RunOutcome {
@@ -40,6 +48,7 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
     } else {
         ProgressDrawTarget::hidden()
     });
+    let replay = options.replay.map(Arc::new);
     let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     // Each job announces whether it succeeded; dependants wait for that.
@@ -58,6 +67,8 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
             .collect();
         let cancel = cancel.clone();
         let quarantine = quarantine.clone();
+        let state = options.state.clone();
+        let replay = replay.clone();
         let bar = bars.add(
             ProgressBar::new_spinner()
                 .with_style(style.clone())
@@ -96,6 +107,9 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                             progress: &progress,
                             quarantine: quarantine.as_deref(),
                             collect: collect.as_deref(),
+                            pipeline: &plan.name,
+                            state: state.as_ref(),
+                            replay: replay.as_deref().map(Vec::as_slice),
                         };
                         run_job(&plan.jobs[index], &ctx)
                     })

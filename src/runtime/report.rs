@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::deliver::Delivered;
 use crate::steps::Rejection;
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +39,13 @@ pub struct JobReport {
     pub written: u64,
     pub filtered: u64,
     pub rejected: u64,
+    /// Records whose references do not exist yet, kept for the next run (`missing_refs: defer`).
+    pub deferred: u64,
+    /// Records the checkpoint says were already synced.
+    pub before_checkpoint: u64,
+    /// For keyed targets: created, updated, unchanged, linked, skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Delivered>,
     pub reasons: Vec<ReasonCount>,
     pub seconds: f64,
 }
@@ -52,6 +60,9 @@ impl JobReport {
             written: 0,
             filtered: 0,
             rejected: 0,
+            deferred: 0,
+            before_checkpoint: 0,
+            delivered: None,
             reasons: Vec::new(),
             seconds: 0.0,
         }
@@ -90,6 +101,27 @@ impl Rejections {
                 count: 1,
                 examples: vec![key],
             });
+        }
+    }
+
+    /// Adds the rejections gathered by another stage of the same job.
+    pub fn merge(&mut self, other: Rejections) {
+        self.total += other.total;
+        for group in other.groups {
+            let known = self
+                .groups
+                .iter()
+                .position(|g| g.step == group.step && g.reason == group.reason);
+            match known {
+                Some(i) => {
+                    let mine = &mut self.groups[i];
+                    mine.count += group.count;
+                    let room = EXAMPLES_PER_REASON.saturating_sub(mine.examples.len());
+                    mine.examples.extend(group.examples.into_iter().take(room));
+                }
+                None if self.groups.len() < MAX_REASONS => self.groups.push(group),
+                None => {}
+            }
         }
     }
 

@@ -116,16 +116,24 @@ pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
     let flags = *bytes.get(1).ok_or_else(bad)?;
     let mut at = 2;
     let fingerprint = if flags & HAS_FINGERPRINT != 0 {
-        let raw: [u8; 16] = bytes.get(at..at + 16).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+        let raw: [u8; 16] = bytes
+            .get(at..at + 16)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?;
         at += 16;
         Some(Fingerprint(u128::from_be_bytes(raw)))
     } else {
         None
     };
-    let raw: [u8; 8] = bytes.get(at..at + 8).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+    let raw: [u8; 8] = bytes
+        .get(at..at + 8)
+        .ok_or_else(bad)?
+        .try_into()
+        .map_err(|_| bad())?;
     at += 8;
-    let target_id = (flags & HAS_ID != 0)
-        .then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
+    let target_id =
+        (flags & HAS_ID != 0).then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
     Ok(Link {
         target_id,
         fingerprint,
@@ -172,9 +180,21 @@ mod tests {
     #[test]
     fn links_round_trip() {
         for link in [
-            Link { target_id: Some("42".into()), fingerprint: Some(Fingerprint(u128::MAX - 7)), synced_at: 1_700_000_000 },
-            Link { target_id: None, fingerprint: Some(Fingerprint(1)), synced_at: -1 },
-            Link { target_id: Some(String::new()), fingerprint: None, synced_at: 0 },
+            Link {
+                target_id: Some("42".into()),
+                fingerprint: Some(Fingerprint(u128::MAX - 7)),
+                synced_at: 1_700_000_000,
+            },
+            Link {
+                target_id: None,
+                fingerprint: Some(Fingerprint(1)),
+                synced_at: -1,
+            },
+            Link {
+                target_id: Some(String::new()),
+                fingerprint: None,
+                synced_at: 0,
+            },
         ] {
             assert_eq!(decode_link(&encode_link(&link)).unwrap(), link);
         }
@@ -185,10 +205,21 @@ mod tests {
 
     #[test]
     fn keys_split_back_into_their_parts() {
-        let ns = Namespace { pipeline: "p".into(), connection: "shop".into(), entity: "product".into() };
+        let ns = Namespace {
+            pipeline: "p".into(),
+            connection: "shop".into(),
+            entity: "product".into(),
+        };
         let key = ns_key(LINK, &ns, "AR-1");
         let parts = split_key(&key, 3).unwrap();
-        assert_eq!((parts.kind, parts.parts.clone(), parts.rest), (LINK, vec!["p".to_string(), "shop".into(), "product".into()], &b"AR-1"[..]));
+        assert_eq!(
+            (parts.kind, parts.parts.clone(), parts.rest),
+            (
+                LINK,
+                vec!["p".to_string(), "shop".into(), "product".into()],
+                &b"AR-1"[..]
+            )
+        );
         assert!(split_key(&key[..4], 3).is_err());
     }
 }

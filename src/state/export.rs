@@ -41,7 +41,13 @@ pub enum Entry {
 impl Entry {
     pub fn into_change(self) -> Result<Change, StateError> {
         Ok(match self {
-            Entry::Link { ns, key, target_id, fingerprint, synced_at } => {
+            Entry::Link {
+                ns,
+                key,
+                target_id,
+                fingerprint,
+                synced_at,
+            } => {
                 let fingerprint = fingerprint
                     .map(|hex| {
                         u128::from_str_radix(&hex, 16)
@@ -49,7 +55,15 @@ impl Entry {
                             .map_err(|_| StateError::Format(format!("fingerprint `{hex}`")))
                     })
                     .transpose()?;
-                Change::Link { ns, key, link: Link { target_id, fingerprint, synced_at } }
+                Change::Link {
+                    ns,
+                    key,
+                    link: Link {
+                        target_id,
+                        fingerprint,
+                        synced_at,
+                    },
+                }
             }
             Entry::Checkpoint { job, checkpoint } => Change::Checkpoint { job, checkpoint },
             Entry::Pending { ns, key, pending } => Change::Pending { ns, key, pending },
@@ -63,7 +77,8 @@ pub fn export(store: &dyn StateStore, out: &mut dyn Write) -> Result<u64, StateE
     let mut count = 0;
     store.export(&mut |entry| {
         serde_json::to_writer(&mut *out, &entry).map_err(|e| StateError::Store(e.to_string()))?;
-        out.write_all(b"\n").map_err(|e| StateError::Store(e.to_string()))?;
+        out.write_all(b"\n")
+            .map_err(|e| StateError::Store(e.to_string()))?;
         count += 1;
         Ok(())
     })?;

@@ -7,15 +7,14 @@ use super::{
     Change, Checkpoint, JobId, Link, Namespace, Pending, Quarantined, StateError, StateStore,
 };
 
+/// Called with each entry of a scan; returns whether to go on.
+pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError> + 'a;
+
 /// An ordered byte map with atomic batches.
 pub trait Kv: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
     /// Every entry whose key starts with `prefix`, in key order, until `each` returns false.
-    fn scan(
-        &self,
-        prefix: &[u8],
-        each: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
-    ) -> Result<(), StateError>;
+    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError>;
     /// Sets (`Some`) and removes (`None`), all or nothing.
     fn apply(&self, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StateError>;
     fn flush(&self) -> Result<(), StateError>;
@@ -109,37 +108,51 @@ impl<K: Kv> StateStore for KvStore<K> {
                     // the old one.
                     if let Some(old) = self.kv.get(&link_key)? {
                         let old = codec::decode_link(&old)?;
-                        if let Some(old_id) = old.target_id.filter(|o| Some(o) != link.target_id.as_ref()) {
+                        if let Some(old_id) =
+                            old.target_id.filter(|o| Some(o) != link.target_id.as_ref())
+                        {
                             batch.push((codec::ns_key(REVERSE, &ns, &old_id), None));
                         }
                     }
                     if let Some(id) = &link.target_id {
-                        batch.push((codec::ns_key(REVERSE, &ns, id), Some(codec::encode_text(&key))));
+                        batch.push((
+                            codec::ns_key(REVERSE, &ns, id),
+                            Some(codec::encode_text(&key)),
+                        ));
                     }
                     batch.push((link_key, Some(codec::encode_link(&link))));
                 }
                 Change::Unlink { ns, key } => {
                     let link_key = codec::ns_key(LINK, &ns, &key);
-                    if let Some(old) = self.kv.get(&link_key)? {
-                        if let Some(id) = codec::decode_link(&old)?.target_id {
-                            batch.push((codec::ns_key(REVERSE, &ns, &id), None));
-                        }
+                    if let Some(old) = self.kv.get(&link_key)?
+                        && let Some(id) = codec::decode_link(&old)?.target_id
+                    {
+                        batch.push((codec::ns_key(REVERSE, &ns, &id), None));
                     }
                     batch.push((link_key, None));
                 }
                 Change::Checkpoint { job, checkpoint } => {
-                    batch.push((codec::checkpoint_key(&job), Some(codec::encode_json(&checkpoint)?)));
+                    batch.push((
+                        codec::checkpoint_key(&job),
+                        Some(codec::encode_json(&checkpoint)?),
+                    ));
                 }
                 Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
                 Change::Pending { ns, key, pending } => {
-                    batch.push((codec::ns_key(PENDING, &ns, &key), Some(codec::encode_json(&pending)?)));
+                    batch.push((
+                        codec::ns_key(PENDING, &ns, &key),
+                        Some(codec::encode_json(&pending)?),
+                    ));
                 }
                 Change::Acknowledged { ns, key } => {
                     batch.push((codec::ns_key(PENDING, &ns, &key), None));
                 }
                 Change::Quarantine { pipeline, entry } => {
                     let id = self.kv.next_id()?;
-                    batch.push((codec::quarantine_key(&pipeline, id), Some(codec::encode_json(&entry)?)));
+                    batch.push((
+                        codec::quarantine_key(&pipeline, id),
+                        Some(codec::encode_json(&entry)?),
+                    ));
                 }
                 Change::Release { pipeline, id } => {
                     batch.push((codec::quarantine_key(&pipeline, id), None));

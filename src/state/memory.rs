@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::kv::{Kv, KvStore};
+use super::kv::{Kv, KvStore, Visit};
 use super::{StateError, StateStore};
 
 #[derive(Default)]
@@ -23,11 +23,7 @@ impl Kv for MemoryKv {
         Ok(self.map.lock().map_err(|_| poisoned())?.get(key).cloned())
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        each: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
-    ) -> Result<(), StateError> {
+    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError> {
         let map = self.map.lock().map_err(|_| poisoned())?;
         for (key, value) in map.range(prefix.to_vec()..) {
             if !key.starts_with(prefix) || !each(key, value)? {

@@ -167,9 +167,13 @@ pub enum Change {
 pub enum StateError {
     #[error("the state store failed: {0}")]
     Store(String),
-    #[error("the state holds a value this version cannot read ({0}); was it written by a newer syncline?")]
+    #[error(
+        "the state holds a value this version cannot read ({0}); was it written by a newer syncline?"
+    )]
     Format(String),
-    #[error("the state directory {path} is used by another syncline process (or cannot be opened): {reason}")]
+    #[error(
+        "the state directory {path} is used by another syncline process (or cannot be opened): {reason}"
+    )]
     Open { path: String, reason: String },
 }
 
@@ -198,6 +202,64 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Every checkpoint of a pipeline.
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
+}
+
+/// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
+/// checkpoints and changes none of them.
+pub struct ReadOnly<S>(pub S);
+
+impl<S: StateStore> StateStore for ReadOnly<S> {
+    fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError> {
+        self.0.link(ns, key)
+    }
+    fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
+        self.0.key_for_id(ns, target_id)
+    }
+    fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError> {
+        self.0.checkpoint(job)
+    }
+    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
+        self.0.pending(ns)
+    }
+    fn quarantined(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError> {
+        self.0.quarantined(pipeline, job)
+    }
+    fn apply(&self, _changes: Vec<Change>) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn flush(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn export(
+        &self,
+        each: &mut dyn FnMut(export::Entry) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        self.0.export(each)
+    }
+    fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
+        self.0.checkpoints(pipeline)
+    }
+}
+
+/// Where a pipeline's state lives unless `--state` says otherwise: `.syncline/state` at the
+/// root of the git repository holding the pipeline (one state per client repository), or next
+/// to the pipeline outside a repository.
+pub fn default_dir(pipeline: &std::path::Path) -> std::path::PathBuf {
+    let file = std::path::absolute(pipeline).unwrap_or_else(|_| pipeline.to_path_buf());
+    let dir = file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let root = dir
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(dir);
+    root.join(".syncline").join("state")
 }
 
 /// Unix seconds now.

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::kv::{Kv, KvStore};
 use super::StateError;
+use super::kv::{Kv, KvStore, Visit};
 
 pub struct SledKv {
     db: sled::Db,
@@ -19,11 +19,7 @@ impl Kv for SledKv {
         Ok(self.db.get(key).map_err(store_error)?.map(|v| v.to_vec()))
     }
 
-    fn scan(
-        &self,
-        prefix: &[u8],
-        each: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError>,
-    ) -> Result<(), StateError> {
+    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError> {
         for entry in self.db.scan_prefix(prefix) {
             let (key, value) = entry.map_err(store_error)?;
             if !each(&key, &value)? {

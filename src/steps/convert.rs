@@ -256,6 +256,11 @@ pub fn slug(text: &str) -> String {
     out
 }
 
+/// `Ștefan Élise` -> `Stefan Elise`.
+pub fn fold_accents(text: &str) -> String {
+    text.chars().flat_map(fold_accent).collect()
+}
+
 /// Latin letters with diacritics (French, Romanian, Portuguese...) -> their base letters.
 fn fold_accent(c: char) -> impl Iterator<Item = char> {
     let folded: &str = match c {

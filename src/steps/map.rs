@@ -12,6 +12,7 @@ use super::table::{TablePlan, Translation};
 use super::{Record, Rejection, text_of};
 use crate::config::model::Transform;
 use crate::paths::CompiledPath;
+use crate::state::{Namespace, StateStore};
 
 #[derive(Debug)]
 pub struct MapStep {
@@ -32,19 +33,72 @@ pub struct MappedField {
 
 #[derive(Debug)]
 pub enum ValueSource {
-    Path { path: CompiledPath, text: String },
+    Path {
+        path: CompiledPath,
+        text: String,
+    },
     Const(Value),
     Expr(Arc<Scripts>, AST),
     Template(Template),
+    /// Another entity's target id, from the ID map.
+    Ref(Reference),
+}
+
+/// `{ ref: category, key: $.family }`.
+#[derive(Debug)]
+pub struct Reference {
+    pub ns: Namespace,
+    pub key: CompiledPath,
+    pub key_text: String,
+}
+
+impl Reference {
+    /// The referenced record's target id. A missing key is the record's fault; a key the ID map
+    /// does not hold yet may be a matter of time (see the job's `missing_refs`).
+    fn resolve(&self, record: &Record, state: Option<&dyn StateStore>) -> Result<Value, Rejection> {
+        let key =
+            self.key.get(record).and_then(text_of).ok_or_else(|| {
+                Rejection::new("", format!("missing value at `{}`", self.key_text))
+            })?;
+        let state = state.ok_or_else(|| {
+            Rejection::new(
+                "",
+                "references need the state, which this run does not have",
+            )
+        })?;
+        let link = state
+            .link(&self.ns, &key)
+            .map_err(|e| Rejection::new("", e.to_string()))?;
+        match link.and_then(|l| l.target_id) {
+            Some(id) => Ok(Value::String(id)),
+            None => Err(Rejection::missing_ref(format!(
+                "the {} `{key}` has no id on `{}` yet (it was not written by the job that sends `{}`, or was rejected)",
+                self.ns.entity, self.ns.connection, self.ns.entity
+            ))),
+        }
+    }
 }
 
 impl MapStep {
-    pub fn apply(&self, record: &Record) -> Result<Record, Rejection> {
+    pub fn apply(
+        &self,
+        record: &Record,
+        state: Option<&dyn StateStore>,
+    ) -> Result<Record, Rejection> {
         let mut out = Map::with_capacity(self.fields.len());
         for field in &self.fields {
-            let value = field.value(record).map_err(|reason| {
-                Rejection::new(format!("{}.{}", self.name, field.name), reason)
-            })?;
+            let step = || format!("{}.{}", self.name, field.name);
+            let value = match &field.source {
+                ValueSource::Ref(reference) => {
+                    reference.resolve(record, state).map_err(|mut r| {
+                        r.step = step();
+                        r
+                    })?
+                }
+                _ => field
+                    .value(record)
+                    .map_err(|reason| Rejection::new(step(), reason))?,
+            };
             out.insert(field.name.clone(), value);
         }
         Ok(Value::Object(out))
@@ -59,6 +113,7 @@ impl MappedField {
             ValueSource::Const(_) => Some(Vec::new()),
             ValueSource::Expr(..) => None,
             ValueSource::Template(t) => Some(t.paths()),
+            ValueSource::Ref(r) => Some(vec![&r.key]),
         }
     }
 
@@ -71,6 +126,8 @@ impl MappedField {
                 (!v.is_null()).then_some(v)
             }
             ValueSource::Template(t) => Some(Value::String(t.render(record)?)),
+            // Resolved by `MapStep::apply`, which has the state.
+            ValueSource::Ref(_) => None,
         };
         let Some(mut value) = raw else {
             return match (&self.default, self.required) {

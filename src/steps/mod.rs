@@ -13,6 +13,8 @@ pub mod table;
 
 use serde_json::Value;
 
+use crate::state::StateStore;
+
 pub type Record = Value;
 
 /// Why a record was rejected, for the quarantine and the report.
@@ -21,6 +23,11 @@ pub struct Rejection {
     /// The step that rejected it, e.g. `steps[2] (lookup)` or `map.price`.
     pub step: String,
     pub reason: String,
+    /// The index of that step in the chain (the number of steps for the target), where a
+    /// replay of the record starts. Set by the chain.
+    pub resume_at: Option<usize>,
+    /// A reference to a record the ID map does not hold yet: may be deferred to the next run.
+    pub missing_ref: bool,
 }
 
 impl Rejection {
@@ -28,6 +35,15 @@ impl Rejection {
         Rejection {
             step: step.into(),
             reason: reason.into(),
+            resume_at: None,
+            missing_ref: false,
+        }
+    }
+
+    pub fn missing_ref(reason: impl Into<String>) -> Self {
+        Rejection {
+            missing_ref: true,
+            ..Rejection::new("", reason)
         }
     }
 }
@@ -80,6 +96,8 @@ pub fn projection(steps: &[StepPlan]) -> Option<Vec<String>> {
 /// (the group being gathered).
 pub struct Chain<'p> {
     steps: &'p [StepPlan],
+    /// For `ref` fields.
+    state: Option<&'p dyn StateStore>,
     groups: Vec<Option<group::Gathering>>,
     /// The records between two steps, reused for every record so a run allocates them once.
     current: Vec<Record>,
@@ -93,9 +111,10 @@ pub struct ChainCounts {
 }
 
 impl<'p> Chain<'p> {
-    pub fn new(steps: &'p [StepPlan]) -> Self {
+    pub fn new(steps: &'p [StepPlan], state: Option<&'p dyn StateStore>) -> Self {
         Chain {
             steps,
+            state,
             groups: steps.iter().map(|_| None).collect(),
             current: Vec::new(),
             next: Vec::new(),
@@ -114,6 +133,18 @@ impl<'p> Chain<'p> {
         self.run_from(0, record, out, rejected, counts);
     }
 
+    /// Runs `record` from the step at `first` on: a replay from the quarantine.
+    pub fn push_from(
+        &mut self,
+        first: usize,
+        record: Record,
+        out: &mut Vec<Record>,
+        rejected: &mut Vec<(Record, Rejection)>,
+        counts: &mut ChainCounts,
+    ) {
+        self.run_from(first.min(self.steps.len()), record, out, rejected, counts);
+    }
+
     fn run_from(
         &mut self,
         first: usize,
@@ -128,7 +159,7 @@ impl<'p> Chain<'p> {
         for index in first..self.steps.len() {
             for mut record in current.drain(..) {
                 let result = match &self.steps[index] {
-                    StepPlan::Map(s) => s.apply(&record).map(|r| next.push(r)),
+                    StepPlan::Map(s) => s.apply(&record, self.state).map(|r| next.push(r)),
                     StepPlan::Filter(s) => match s.apply(&record) {
                         Ok(true) => {
                             next.push(record);
@@ -154,7 +185,8 @@ impl<'p> Chain<'p> {
                     }
                     StepPlan::Script(s) => s.apply(&record).map(|r| next.push(r)),
                 };
-                if let Err(rejection) = result {
+                if let Err(mut rejection) = result {
+                    rejection.resume_at = Some(index);
                     rejected.push((record, rejection));
                 }
             }

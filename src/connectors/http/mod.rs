@@ -146,7 +146,10 @@ impl HttpClient {
         };
         let mut url = format!("{}{}", self.base_url, call.path);
         let mut separator = if url.contains('?') { '&' } else { '?' };
-        let defaults = self.query.iter().map(|(k, v)| (k.as_str(), v.expose_secret()));
+        let defaults = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_secret()));
         let specific = call.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         for (name, value) in defaults.chain(specific) {
             url.push(separator);
@@ -169,7 +172,10 @@ impl HttpClient {
             .body(call.body.clone().unwrap_or_default())
             // The URL may hold a key: the builder's message is not shown.
             .map_err(|_| fail("the request cannot be built (check the base URL)".to_string()))?;
-        let mut response = self.agent.run(request).map_err(|e| fail(transport_reason(e)))?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|e| fail(transport_reason(e)))?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -309,7 +315,10 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -327,7 +336,14 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648() {
-        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("KEY:", "S0VZOg==")] {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("KEY:", "S0VZOg=="),
+        ] {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
     }

@@ -67,7 +67,9 @@ impl HttpTarget {
 impl KeyedTarget for HttpTarget {
     fn create(&mut self, record: &Record) -> Result<String, WriteError> {
         let request = self.plan.create.as_ref().ok_or_else(|| {
-            WriteError::Rejected("the target has no `create` request: new records cannot be sent".into())
+            WriteError::Rejected(
+                "the target has no `create` request: new records cannot be sent".into(),
+            )
         })?;
         let response = self.call(request, record, &|_| None, true)?;
         let body = response.json().map_err(WriteError::Rejected)?;
@@ -86,19 +88,36 @@ impl KeyedTarget for HttpTarget {
 
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
         let request = self.plan.update.as_ref().ok_or_else(|| {
-            WriteError::Rejected("the target has no `update` request: changed records cannot be sent".into())
+            WriteError::Rejected(
+                "the target has no `update` request: changed records cannot be sent".into(),
+            )
         })?;
         let id = target_id.to_string();
-        self.call(request, record, &|name| (name == "target_id").then(|| id.clone()), true)?;
+        self.call(
+            request,
+            record,
+            &|name| (name == "target_id").then(|| id.clone()),
+            true,
+        )?;
         Ok(())
     }
 
-    fn find(&mut self, rule: usize, record: &Record, value: &str) -> Result<Vec<String>, WriteError> {
+    fn find(
+        &mut self,
+        rule: usize,
+        record: &Record,
+        value: &str,
+    ) -> Result<Vec<String>, WriteError> {
         let Some((request, ids)) = self.plan.lookups.get(rule) else {
             return Ok(Vec::new());
         };
         let value = value.to_string();
-        let response = self.call(request, record, &|name| (name == "value").then(|| value.clone()), false)?;
+        let response = self.call(
+            request,
+            record,
+            &|name| (name == "value").then(|| value.clone()),
+            false,
+        )?;
         // PrestaShop answers `[]` instead of an object when nothing matched.
         let body = match response.json() {
             Ok(body) => body,

@@ -1,0 +1,220 @@
+//! Incremental reads: where a record stands in the source's order (its cursor value, ties
+//! broken by a key), which records a checkpoint already covers, and how far a checkpoint may
+//! move.
+
+use std::cmp::Ordering;
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::config::model::CursorKind;
+use crate::paths::CompiledPath;
+use crate::state::Checkpoint;
+use crate::steps::{Record, text_of};
+
+#[derive(Debug)]
+pub struct CursorPlan {
+    pub path: CompiledPath,
+    pub path_text: String,
+    pub kind: CursorKind,
+    pub tie_breaker: Option<CompiledPath>,
+    pub lookback: Option<std::time::Duration>,
+    /// Where the first run starts.
+    pub initial: Option<String>,
+}
+
+/// A comparable cursor value.
+#[derive(Debug, Clone, PartialEq)]
+enum Point {
+    Time(NaiveDateTime),
+    Number(f64),
+    /// Text that is not a known time format, and tokens.
+    Text(String),
+}
+
+impl PartialOrd for Point {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match (self, other) {
+            (Point::Time(a), Point::Time(b)) => a.partial_cmp(b),
+            (Point::Number(a), Point::Number(b)) => a.partial_cmp(b),
+            (Point::Text(a), Point::Text(b)) => a.partial_cmp(b),
+            _ => None,
+        }
+    }
+}
+
+/// A record's place: its cursor value, then its tie-breaker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    point: Point,
+    /// What is saved: the value as the source wrote it.
+    pub raw: Value,
+    pub key: Option<String>,
+}
+
+impl PartialOrd for Position {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match self.point.partial_cmp(&other.point)? {
+            Ordering::Equal => Some(self.key.cmp(&other.key)),
+            unequal => Some(unequal),
+        }
+    }
+}
+
+const TIME_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+];
+
+fn point(kind: CursorKind, value: &Value) -> Option<Point> {
+    match kind {
+        CursorKind::Number => match value {
+            Value::Number(n) => n.as_f64().map(Point::Number),
+            Value::String(s) => s.trim().parse().ok().map(Point::Number),
+            _ => None,
+        },
+        CursorKind::Timestamp => {
+            let text = text_of(value)?;
+            let text = text.trim();
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+                return Some(Point::Time(t.naive_utc()));
+            }
+            for format in TIME_FORMATS {
+                if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                    return Some(Point::Time(t));
+                }
+            }
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                return d.and_hms_opt(0, 0, 0).map(Point::Time);
+            }
+            // Epoch seconds.
+            value
+                .as_i64()
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                .map(|t| Point::Time(t.naive_utc()))
+        }
+        CursorKind::Token => text_of(value).map(Point::Text),
+    }
+}
+
+impl CursorPlan {
+    /// The record's position; an error names what is missing.
+    pub fn position(&self, record: &Record) -> Result<Position, String> {
+        let raw = self
+            .path
+            .get(record)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| format!("no cursor value at {}", self.path_text))?;
+        let point = point(self.kind, raw).ok_or_else(|| {
+            format!(
+                "the cursor value {raw} at {} is not a {:?}",
+                self.path_text, self.kind
+            )
+        })?;
+        let key = self
+            .tie_breaker
+            .as_ref()
+            .and_then(|p| p.get(record))
+            .and_then(text_of);
+        Ok(Position {
+            point,
+            raw: raw.clone(),
+            key,
+        })
+    }
+
+    /// Where reading starts: the saved checkpoint, or `initial`.
+    pub fn start(&self, saved: Option<&Checkpoint>) -> Result<Option<Position>, String> {
+        let (raw, key) = match (saved, &self.initial) {
+            (Some(c), _) => (c.cursor.clone(), c.key.clone()),
+            (None, Some(initial)) => (Value::String(initial.clone()), None),
+            (None, None) => return Ok(None),
+        };
+        let point = point(self.kind, &raw)
+            .ok_or_else(|| format!("the saved cursor {raw} is not a {:?}", self.kind))?;
+        Ok(Some(Position { point, raw, key }))
+    }
+
+    /// Whether a record at `position` was covered by a run that stopped at `start`. With a
+    /// look-back, records less than that far behind are read again (change detection makes
+    /// them cost nothing when they did not change).
+    pub fn already_read(&self, position: &Position, start: &Position) -> bool {
+        if self.kind == CursorKind::Token {
+            // Tokens only resume a source; they do not order records.
+            return false;
+        }
+        match (self.lookback, &position.point, &start.point) {
+            (Some(back), Point::Time(at), Point::Time(from)) => {
+                let back = chrono::Duration::from_std(back).unwrap_or(chrono::Duration::zero());
+                *at < *from - back
+            }
+            (Some(back), Point::Number(at), Point::Number(from)) => *at < from - back.as_secs_f64(),
+            _ => position
+                .partial_cmp(start)
+                .is_some_and(|o| o != Ordering::Greater),
+        }
+    }
+}
+
+/// Follows the positions of the records read, in order: the checkpoint can move to the last
+/// one as long as the source delivers them in order. One out of order means the source is not
+/// sorted: the checkpoint then moves only at the end of a complete run, to the highest.
+#[derive(Debug, Default)]
+pub struct Watermark {
+    last: Option<Position>,
+    highest: Option<Position>,
+    pub ordered: bool,
+}
+
+impl Watermark {
+    pub fn new() -> Self {
+        Watermark {
+            last: None,
+            highest: None,
+            ordered: true,
+        }
+    }
+
+    pub fn saw(&mut self, position: Position) {
+        if let Some(last) = &self.last
+            && position.partial_cmp(last) != Some(Ordering::Greater)
+            && position != *last
+        {
+            self.ordered = false;
+        }
+        if self
+            .highest
+            .as_ref()
+            .is_none_or(|h| position.partial_cmp(h) == Some(Ordering::Greater))
+        {
+            self.highest = Some(position.clone());
+        }
+        self.last = Some(position);
+    }
+
+    /// Where the checkpoint may move now that every record seen so far is done.
+    pub fn progress(&self) -> Option<&Position> {
+        if self.ordered {
+            self.last.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Where the checkpoint moves at the end of a complete run.
+    pub fn end(&self) -> Option<&Position> {
+        self.highest.as_ref()
+    }
+}
+
+impl Position {
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            cursor: self.raw.clone(),
+            key: self.key.clone(),
+            saved_at: crate::state::now(),
+        }
+    }
+}

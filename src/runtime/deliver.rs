@@ -1,0 +1,426 @@
+//! Writing to a keyed target through the state: each record is created, updated, linked to a
+//! record the target already has, left alone because it did not change, or rejected.
+//!
+//! The order of a batch keeps every write safe against a process killed at any point:
+//! 1. decide each record's operation from the ID map and its fingerprint;
+//! 2. record every write in the outbox and flush it (one fsync a batch);
+//! 3. send the writes;
+//! 4. store ids, fingerprints, outbox removals and the checkpoint in one atomic batch.
+//!
+//! A write found in the outbox at the next run may or may not have been applied: an update is
+//! sent again (updates are idempotent); a create is looked up with the `resolve` rules before
+//! it is sent again, so it is never duplicated.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::compile::plan::{KeyedPlan, ResolveRule};
+use crate::config::model::{Normalize, OnMatch};
+use crate::connectors::{KeyedTarget, WriteError};
+use crate::paths::CompiledPath;
+use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
+use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
+
+/// What happened to the records sent to a keyed target.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Found on the target by a resolve rule and linked.
+    pub linked: u64,
+    /// Opted out by `skip`.
+    pub skipped: u64,
+}
+
+/// What a job fails with when the state or the target cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("the target stopped answering: {0}")]
+    Target(String),
+}
+
+enum Decision {
+    Unchanged,
+    Skipped,
+    Update {
+        target_id: String,
+    },
+    /// No id yet: resolve (when rules exist or an earlier create may have been applied), then
+    /// create.
+    Create {
+        after_crash: bool,
+    },
+}
+
+struct Prepared {
+    key: String,
+    payload: Record,
+    fingerprint: Fingerprint,
+    decision: Decision,
+}
+
+pub struct Delivery<'a> {
+    plan: &'a KeyedPlan,
+    key: &'a CompiledPath,
+    target: Box<dyn KeyedTarget>,
+    state: &'a dyn StateStore,
+    /// Writes left in the outbox by earlier runs, by source key.
+    left_over: HashMap<String, Pending>,
+    /// Changes waiting for the next commit.
+    changes: Vec<Change>,
+    pub delivered: Delivered,
+}
+
+impl<'a> Delivery<'a> {
+    pub fn new(
+        plan: &'a KeyedPlan,
+        key: &'a CompiledPath,
+        target: Box<dyn KeyedTarget>,
+        state: &'a dyn StateStore,
+    ) -> Result<Self, StateError> {
+        let left_over: HashMap<String, Pending> = state.pending(&plan.ns)?.into_iter().collect();
+        if !left_over.is_empty() {
+            tracing::warn!(
+                entity = %plan.ns,
+                count = left_over.len(),
+                "writes of an earlier run were never acknowledged: they are checked before being sent again"
+            );
+        }
+        Ok(Delivery {
+            plan,
+            key,
+            target,
+            state,
+            left_over,
+            changes: Vec::new(),
+            delivered: Delivered::default(),
+        })
+    }
+
+    /// Sends a batch; returns the records the target (or a resolve rule) rejected.
+    pub fn deliver(
+        &mut self,
+        batch: Vec<Record>,
+    ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
+        let mut rejected = Vec::new();
+        let mut prepared = Vec::with_capacity(batch.len());
+        for record in batch {
+            match self.prepare(record)? {
+                Ok(p) => prepared.push(p),
+                Err(r) => rejected.push(r),
+            }
+        }
+        // Every write is in the outbox, durably, before the first is sent.
+        let since = now();
+        let outbox: Vec<Change> = prepared
+            .iter()
+            .filter_map(|p| {
+                let (operation, target_id) = match &p.decision {
+                    Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
+                    Decision::Create { .. } => (Operation::Create, None),
+                    _ => return None,
+                };
+                Some(Change::Pending {
+                    ns: self.plan.ns.clone(),
+                    key: p.key.clone(),
+                    pending: Pending {
+                        operation,
+                        target_id,
+                        since,
+                    },
+                })
+            })
+            .collect();
+        if !outbox.is_empty() {
+            self.state.apply(outbox)?;
+            self.state.flush()?;
+        }
+        for p in prepared {
+            if let Err(rejection) = self.send(&p)? {
+                // Nothing was applied, nothing is pending; except for a create that may have
+                // been applied before a crash and could not be checked: it stays in the outbox
+                // so that no later run creates it blindly.
+                let unverifiable = matches!(p.decision, Decision::Create { after_crash: true })
+                    && self.plan.resolve.is_empty();
+                if !unverifiable {
+                    self.acknowledge(&p.key);
+                }
+                rejected.push((p.payload, rejection));
+            }
+        }
+        Ok(rejected)
+    }
+
+    /// Stores what was acknowledged (and the checkpoint, when given) in one atomic batch and
+    /// makes it durable.
+    pub fn commit(&mut self, checkpoint: Option<Change>) -> Result<(), StateError> {
+        self.changes.extend(checkpoint);
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        self.state.apply(std::mem::take(&mut self.changes))?;
+        self.state.flush()
+    }
+
+    fn prepare(
+        &mut self,
+        record: Record,
+    ) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
+        let Some(key) = self.key.get(&record).and_then(text_of) else {
+            let reason = "the record has no key: the target's `key` path finds nothing";
+            return Ok(Err((record, Rejection::new("target", reason))));
+        };
+        if self
+            .plan
+            .skip
+            .as_ref()
+            .is_some_and(|p| p.get(&record).is_some_and(truthy))
+        {
+            self.delivered.skipped += 1;
+            let payload = record;
+            return Ok(Ok(Prepared {
+                key,
+                payload,
+                fingerprint: Fingerprint(0),
+                decision: Decision::Skipped,
+            }));
+        }
+        let payload = self.payload(record);
+        let fingerprint = Fingerprint::of(&serde_json::to_vec(&payload).unwrap_or_default());
+        let left_over = self.left_over.get(&key).map(|p| p.operation);
+        let decision = match self.state.link(&self.plan.ns, &key)? {
+            Some(Link {
+                target_id: Some(id),
+                fingerprint: sent,
+                ..
+            }) => {
+                if sent == Some(fingerprint) && left_over.is_none() {
+                    Decision::Unchanged
+                } else {
+                    Decision::Update { target_id: id }
+                }
+            }
+            _ => Decision::Create {
+                after_crash: left_over == Some(Operation::Create),
+            },
+        };
+        if matches!(decision, Decision::Unchanged) {
+            self.delivered.unchanged += 1;
+        }
+        Ok(Ok(Prepared {
+            key,
+            payload,
+            fingerprint,
+            decision,
+        }))
+    }
+
+    /// The record minus the fields it opted out of.
+    fn payload(&self, mut record: Record) -> Record {
+        if self.plan.skip_fields.is_empty() {
+            return record;
+        }
+        let drop: Vec<&str> = self
+            .plan
+            .skip_fields
+            .iter()
+            .filter(|(_, path)| path.get(&record).is_some_and(truthy))
+            .map(|(field, _)| field.as_str())
+            .collect();
+        if let Value::Object(map) = &mut record {
+            for field in drop {
+                map.shift_remove(field);
+            }
+        }
+        record
+    }
+
+    /// Sends one prepared record. `Ok(Err(_))`: this record was rejected; `Err`: the job stops.
+    fn send(&mut self, p: &Prepared) -> Result<Result<(), Rejection>, DeliveryError> {
+        let target_id = match &p.decision {
+            Decision::Unchanged | Decision::Skipped => return Ok(Ok(())),
+            Decision::Update { target_id } => {
+                if let Err(e) = self.target.update(target_id, &p.payload) {
+                    return reject_or_stop(e);
+                }
+                self.delivered.updated += 1;
+                target_id.clone()
+            }
+            Decision::Create { after_crash } => match self.resolve(p)? {
+                Resolved::Found(target_id) => {
+                    if self.plan.on_match == OnMatch::Update
+                        && let Err(e) = self.target.update(&target_id, &p.payload)
+                    {
+                        return reject_or_stop(e);
+                    }
+                    if *after_crash {
+                        self.delivered.created += 1;
+                    } else {
+                        self.delivered.linked += 1;
+                    }
+                    target_id
+                }
+                Resolved::Ambiguous(reason) => return Ok(Err(Rejection::new("target", reason))),
+                Resolved::NotFound if *after_crash && self.plan.resolve.is_empty() => {
+                    return Ok(Err(Rejection::new(
+                        "target",
+                        "a create of this record was sent by a run that stopped before the answer, and without `resolve` rules syncline cannot tell whether it was applied: check the target, then replay or drop this record",
+                    )));
+                }
+                Resolved::NotFound => match self.target.create(&p.payload) {
+                    Ok(id) => {
+                        self.delivered.created += 1;
+                        id
+                    }
+                    Err(e) => return reject_or_stop(e),
+                },
+            },
+        };
+        self.changes.push(Change::Link {
+            ns: self.plan.ns.clone(),
+            key: p.key.clone(),
+            link: Link {
+                target_id: Some(target_id),
+                fingerprint: Some(p.fingerprint),
+                synced_at: now(),
+            },
+        });
+        self.acknowledge(&p.key);
+        Ok(Ok(()))
+    }
+
+    fn acknowledge(&mut self, key: &str) {
+        self.left_over.remove(key);
+        self.changes.push(Change::Acknowledged {
+            ns: self.plan.ns.clone(),
+            key: key.to_string(),
+        });
+    }
+
+    /// Tries the rules in order; the first that finds exactly one record wins.
+    fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
+        for (index, rule) in self.plan.resolve.iter().enumerate() {
+            let Some(value) = rule.value.get(&p.payload).and_then(text_of) else {
+                continue;
+            };
+            let Some(value) = normalize(rule, &value) else {
+                continue;
+            };
+            let ids = match self.target.find(index, &p.payload, &value) {
+                Ok(ids) => ids,
+                Err(WriteError::Rejected(reason)) => {
+                    return Ok(Resolved::Ambiguous(format!(
+                        "the `{}` lookup failed: {reason}",
+                        rule.name
+                    )));
+                }
+                Err(WriteError::Unavailable(reason)) => return Err(DeliveryError::Target(reason)),
+            };
+            let mut ids = ids;
+            ids.sort();
+            ids.dedup();
+            match ids.len() {
+                0 => continue,
+                1 => return Ok(Resolved::Found(ids.remove(0))),
+                n => {
+                    return Ok(Resolved::Ambiguous(format!(
+                        "{n} target records match by {} `{value}` (ids {}): not guessing which one",
+                        rule.name,
+                        ids.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(Resolved::NotFound)
+    }
+}
+
+enum Resolved {
+    Found(String),
+    Ambiguous(String),
+    NotFound,
+}
+
+fn reject_or_stop(error: WriteError) -> Result<Result<(), Rejection>, DeliveryError> {
+    match error {
+        WriteError::Rejected(reason) => Ok(Err(Rejection::new("target", reason))),
+        WriteError::Unavailable(reason) => Err(DeliveryError::Target(reason)),
+    }
+}
+
+/// A flag's value: true, non-zero numbers, "1", "true", "yes", "y", "oui", "da".
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(
+            s.trim().to_lowercase().as_str(),
+            "1" | "true" | "yes" | "y" | "oui" | "o" | "da"
+        ),
+        _ => false,
+    }
+}
+
+/// The value as the rule compares it; `None` when nothing is left to look for.
+pub fn normalize(rule: &ResolveRule, value: &str) -> Option<String> {
+    let out = match rule.normalize {
+        None => value.trim().to_string(),
+        Some(Normalize::Code) => value.trim().to_uppercase(),
+        Some(Normalize::Name) => fold_accents(value)
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        Some(Normalize::Phone) => e164(value, rule.country_code.as_deref())?,
+    };
+    (!out.is_empty()).then_some(out)
+}
+
+/// A phone number in E.164: `+` then digits. `00` and a national leading `0` are rewritten
+/// with the country code; a number that cannot be made international is `None`.
+pub fn e164(value: &str, country_code: Option<&str>) -> Option<String> {
+    let trimmed = value.trim();
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    let international = if trimmed.starts_with('+') {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_string()
+    } else if let Some(national) = digits.strip_prefix('0') {
+        format!("{}{national}", country_code?)
+    } else if country_code.is_some_and(|c| digits.starts_with(c)) && digits.len() > 9 {
+        digits
+    } else {
+        format!("{}{digits}", country_code?)
+    };
+    (8..=15)
+        .contains(&international.len())
+        .then(|| format!("+{international}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_become_e164() {
+        for (raw, expected) in [
+            ("0722 123 456", Some("+40722123456")),
+            ("+40 722-123-456", Some("+40722123456")),
+            ("0040722123456", Some("+40722123456")),
+            ("40722123456", Some("+40722123456")),
+            ("722123456", Some("+40722123456")),
+            ("12", None),
+        ] {
+            assert_eq!(e164(raw, Some("40")).as_deref(), expected, "{raw}");
+        }
+        assert_eq!(
+            e164("06 12 34 56 78", None),
+            None,
+            "a national number needs a country code"
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! `syncline state`: look at and repair what syncline remembers — checkpoints, ID maps, the
+//! quarantine — and move it between machines.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use syncline::compile::plan::TargetPlan;
+use syncline::config::model::{Pipeline, Target};
+use syncline::config::secrets::Secrets;
+use syncline::runtime::RunOptions;
+use syncline::state::{Change, JobId, Namespace, StateStore, export, sled_store};
+
+#[derive(Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    command: StateCommand,
+}
+
+/// Which state: the pipeline's (and `--state` when it is kept elsewhere).
+#[derive(Args)]
+struct At {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    /// The state directory. Default: `.syncline/state` at the root of the pipeline's git
+    /// repository.
+    #[arg(long, value_name = "DIR", env = "SYNCLINE_STATE")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// Where each job's incremental read stands.
+    Checkpoints(At),
+    /// Look up the ID map: a source key's target id, or a target id's source key.
+    Id {
+        #[command(flatten)]
+        at: At,
+        /// The entity, as the target names it (`product`, `category`...).
+        #[arg(long)]
+        entity: String,
+        /// The target connection; needed only when several connections write this entity.
+        #[arg(long)]
+        connection: Option<String>,
+        /// The record's key in the source system.
+        #[arg(
+            long,
+            conflicts_with = "target_id",
+            required_unless_present = "target_id"
+        )]
+        key: Option<String>,
+        /// The record's id on the target.
+        #[arg(long)]
+        target_id: Option<String>,
+    },
+    /// Forget a job's checkpoint: its next run reads its whole source again (unchanged records
+    /// are still not sent).
+    Reset {
+        #[command(flatten)]
+        at: At,
+        #[arg(long)]
+        job: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the whole state as JSON lines (a backup, or to move a client).
+    Export {
+        #[command(flatten)]
+        at: At,
+        /// Where to write; standard output by default.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load a state exported with `export` into this state.
+    Import {
+        #[command(flatten)]
+        at: At,
+        /// The exported file.
+        #[arg(long = "from", value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// Rejected records: list, show, replay (after fixing the cause), drop.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// One line per rejected record: id, job, key, step, reason.
+    List {
+        #[command(flatten)]
+        at: At,
+        #[arg(long)]
+        job: Option<String>,
+        /// Print JSON lines (whole entries) instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One entry, with its record.
+    Show {
+        #[command(flatten)]
+        at: At,
+        id: u64,
+    },
+    /// Run a job's quarantined records again, from the step that rejected them, with the
+    /// pipeline as it is now. Records rejected again get new entries.
+    Replay {
+        #[command(flatten)]
+        at: At,
+        #[arg(long)]
+        job: String,
+        /// Only these entries (all of the job's by default).
+        ids: Vec<u64>,
+        /// A file of `NAME=value` lines for `${secret.NAME}`.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+    },
+    /// Remove entries for good.
+    Drop {
+        #[command(flatten)]
+        at: At,
+        /// These entries.
+        ids: Vec<u64>,
+        /// Every entry of this job.
+        #[arg(long)]
+        job: Option<String>,
+    },
+}
+
+pub fn run(args: StateArgs) -> u8 {
+    match execute(args.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}
+
+/// The pipeline model (for its name, jobs and targets), even if it has problems elsewhere.
+fn pipeline(path: &Path) -> Result<Pipeline, String> {
+    let validation = syncline::validate::validate(&[path.to_path_buf()], &Secrets::default());
+    validation
+        .pipelines
+        .into_iter()
+        .next()
+        .and_then(|p| p.model)
+        .ok_or_else(|| {
+            format!(
+                "{} cannot be read as a pipeline: run `syncline validate` on it",
+                path.display()
+            )
+        })
+}
+
+fn name_of(pipeline: &Pipeline) -> Result<String, String> {
+    pipeline
+        .name
+        .clone()
+        .ok_or_else(|| "the pipeline has no `name`".to_string())
+}
+
+fn open(at: &At) -> Result<sled_store::SledStore, String> {
+    let dir = at
+        .state
+        .clone()
+        .unwrap_or_else(|| syncline::state::default_dir(&at.pipeline));
+    sled_store::open(&dir).map_err(|e| e.to_string())
+}
+
+fn time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+fn execute(command: StateCommand) -> Result<u8, String> {
+    let mut out = std::io::stdout().lock();
+    let print = |out: &mut dyn Write, text: String| {
+        let _ = writeln!(out, "{text}");
+    };
+    match command {
+        StateCommand::Checkpoints(at) => {
+            let name = name_of(&pipeline(&at.pipeline)?)?;
+            let store = open(&at)?;
+            let checkpoints = store.checkpoints(&name).map_err(|e| e.to_string())?;
+            if checkpoints.is_empty() {
+                print(&mut out, format!("no checkpoint saved for `{name}` yet"));
+            }
+            for (job, c) in checkpoints {
+                let key = c.key.map(|k| format!(", key {k}")).unwrap_or_default();
+                print(
+                    &mut out,
+                    format!(
+                        "{job}: cursor {}{key} (saved {})",
+                        c.cursor,
+                        time(c.saved_at)
+                    ),
+                );
+            }
+        }
+        StateCommand::Id {
+            at,
+            entity,
+            connection,
+            key,
+            target_id,
+        } => {
+            let model = pipeline(&at.pipeline)?;
+            let ns = namespace(&model, &entity, connection.as_deref())?;
+            let store = open(&at)?;
+            match (key, target_id) {
+                (Some(key), _) => match store.link(&ns, &key).map_err(|e| e.to_string())? {
+                    Some(link) => print(
+                        &mut out,
+                        format!(
+                            "{entity} `{key}` -> target id {} (last synced {}{})",
+                            link.target_id.as_deref().unwrap_or("(none)"),
+                            time(link.synced_at),
+                            link.fingerprint
+                                .map(|f| format!(", fingerprint {f}"))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    None => {
+                        print(
+                            &mut out,
+                            format!("{entity} `{key}` is not in the ID map of {ns}"),
+                        );
+                        return Ok(1);
+                    }
+                },
+                (None, Some(id)) => match store.key_for_id(&ns, &id).map_err(|e| e.to_string())? {
+                    Some(key) => print(&mut out, format!("target id {id} <- {entity} `{key}`")),
+                    None => {
+                        print(
+                            &mut out,
+                            format!("target id {id} is not in the ID map of {ns}"),
+                        );
+                        return Ok(1);
+                    }
+                },
+                (None, None) => return Err("give --key or --target-id".into()),
+            }
+        }
+        StateCommand::Reset { at, job, yes } => {
+            let model = pipeline(&at.pipeline)?;
+            let name = name_of(&model)?;
+            if !model.jobs.contains_key(&job) {
+                return Err(format!("the pipeline has no job `{job}`"));
+            }
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    eprintln!(
+                        "error: resetting a checkpoint makes `{job}` read its whole source again; pass --yes to confirm"
+                    );
+                    return Ok(2);
+                }
+                eprint!("Reset the checkpoint of `{job}`? Type the job name to confirm: ");
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                if answer.trim() != job {
+                    eprintln!("not reset");
+                    return Ok(1);
+                }
+            }
+            let store = open(&at)?;
+            store
+                .apply(vec![Change::ResetCheckpoint {
+                    job: JobId {
+                        pipeline: name,
+                        job: job.clone(),
+                    },
+                }])
+                .and_then(|_| store.flush())
+                .map_err(|e| e.to_string())?;
+            print(&mut out, format!("the checkpoint of `{job}` was reset"));
+        }
+        StateCommand::Export { at, out: file } => {
+            let store = open(&at)?;
+            let count = match file {
+                Some(path) => {
+                    let f = std::fs::File::create(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    export::export(&store, &mut std::io::BufWriter::new(f))
+                }
+                None => export::export(&store, &mut out),
+            }
+            .map_err(|e| e.to_string())?;
+            eprintln!("{count} entries exported");
+        }
+        StateCommand::Import { at, from } => {
+            let file =
+                std::fs::File::open(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+            let store = open(&at)?;
+            let count = export::import(&store, &mut std::io::BufReader::new(file))
+                .map_err(|e| e.to_string())?;
+            print(&mut out, format!("{count} entries imported"));
+        }
+        StateCommand::Quarantine(command) => return quarantine(command, &mut out),
+    }
+    Ok(0)
+}
+
+/// The ID-map namespace of an entity: the connection of the job that writes it.
+fn namespace(
+    model: &Pipeline,
+    entity: &str,
+    connection: Option<&str>,
+) -> Result<Namespace, String> {
+    let mut connections: Vec<&str> = model
+        .jobs
+        .values()
+        .filter_map(|j| match &j.to {
+            Some(Target::Http(h)) if h.entity == entity => Some(h.connection.as_str()),
+            _ => None,
+        })
+        .collect();
+    connections.sort();
+    connections.dedup();
+    let connection = match (connection, connections.as_slice()) {
+        (Some(c), _) => c.to_string(),
+        (None, [one]) => one.to_string(),
+        (None, []) => {
+            return Err(format!(
+                "no job of this pipeline writes the entity `{entity}`"
+            ));
+        }
+        (None, many) => {
+            return Err(format!(
+                "several connections write `{entity}` ({}): choose one with --connection",
+                many.join(", ")
+            ));
+        }
+    };
+    Ok(Namespace {
+        pipeline: name_of(model)?,
+        connection,
+        entity: entity.to_string(),
+    })
+}
+
+fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, String> {
+    match command {
+        QuarantineCommand::List { at, job, json } => {
+            let name = name_of(&pipeline(&at.pipeline)?)?;
+            let store = open(&at)?;
+            let entries = store
+                .quarantined(&name, job.as_deref())
+                .map_err(|e| e.to_string())?;
+            for (id, entry) in &entries {
+                let line = if json {
+                    serde_json::json!({ "id": id, "entry": entry }).to_string()
+                } else {
+                    let deferred = if entry.deferred { " (deferred)" } else { "" };
+                    format!(
+                        "{id}\t{}\t{}\t{}\t{}{deferred}",
+                        entry.job, entry.key, entry.step, entry.reason
+                    )
+                };
+                let _ = writeln!(out, "{line}");
+            }
+            if !json {
+                eprintln!("{} quarantined", entries.len());
+            }
+        }
+        QuarantineCommand::Show { at, id } => {
+            let name = name_of(&pipeline(&at.pipeline)?)?;
+            let store = open(&at)?;
+            let entries = store.quarantined(&name, None).map_err(|e| e.to_string())?;
+            let Some((_, entry)) = entries.into_iter().find(|(i, _)| *i == id) else {
+                return Err(format!("no quarantine entry {id}"));
+            };
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&entry).unwrap_or_default()
+            );
+            let _ = writeln!(out, "rejected {}", time(entry.at));
+        }
+        QuarantineCommand::Drop { at, ids, job } => {
+            let name = name_of(&pipeline(&at.pipeline)?)?;
+            if ids.is_empty() && job.is_none() {
+                return Err("name the entries to drop, or --job to drop all of a job's".into());
+            }
+            let store = open(&at)?;
+            let entries = store
+                .quarantined(&name, job.as_deref())
+                .map_err(|e| e.to_string())?;
+            let changes: Vec<Change> = entries
+                .iter()
+                .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+                .map(|(id, _)| Change::Release {
+                    pipeline: name.clone(),
+                    id: *id,
+                })
+                .collect();
+            let count = changes.len();
+            store
+                .apply(changes)
+                .and_then(|_| store.flush())
+                .map_err(|e| e.to_string())?;
+            let _ = writeln!(out, "{count} entries dropped");
+        }
+        QuarantineCommand::Replay {
+            at,
+            job,
+            ids,
+            secrets,
+        } => return replay(at, job, ids, secrets.as_deref(), out),
+    }
+    Ok(0)
+}
+
+fn replay(
+    at: At,
+    job: String,
+    ids: Vec<u64>,
+    secrets: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<u8, String> {
+    let (mut plan, redactor) = match super::prepare(&at.pipeline, secrets) {
+        Ok(prepared) => prepared,
+        Err(code) => return Ok(code),
+    };
+    plan.jobs.retain(|j| j.name == job);
+    let Some(job_plan) = plan.jobs.first_mut() else {
+        return Err(format!("the pipeline has no job `{job}`"));
+    };
+    // Alone in this run: the jobs it needs are not run again.
+    job_plan.needs.clear();
+    let store = open(&at)?;
+    let mut entries = store
+        .quarantined(&plan.name, Some(&job))
+        .map_err(|e| e.to_string())?;
+    entries.retain(|(id, _)| ids.is_empty() || ids.contains(id));
+    let (replayable, unreadable): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|(_, e)| e.resume_at.is_some());
+    for (id, entry) in &unreadable {
+        eprintln!(
+            "entry {id} cannot be replayed: the record could not be read ({}); fix the source, or drop it",
+            entry.reason
+        );
+    }
+    if replayable.is_empty() {
+        let _ = writeln!(out, "nothing to replay");
+        return Ok(0);
+    }
+    // Replaying a record the target rejected is the user saying the way is clear: a create left
+    // unverifiable by a crash is sent again.
+    if let TargetPlan::Keyed(keyed) = &job_plan.target {
+        let steps = job_plan.steps.len();
+        let cleared = replayable
+            .iter()
+            .filter(|(_, e)| e.resume_at == Some(steps))
+            .map(|(_, e)| Change::Acknowledged {
+                ns: keyed.ns.clone(),
+                key: e.key.clone(),
+            })
+            .collect();
+        store.apply(cleared).map_err(|e| e.to_string())?;
+    }
+    let options = RunOptions {
+        dry_run: false,
+        progress: std::io::stderr().is_terminal(),
+        quarantine: None,
+        state: Arc::new(store),
+        replay: Some(replayable),
+    };
+    let outcome = match super::execute(Arc::new(plan), options) {
+        Ok(outcome) => outcome,
+        Err(code) => return Ok(code),
+    };
+    let _ = out.write_all(redactor.redact(&outcome.report.render()).as_bytes());
+    Ok(outcome.report.exit_code())
+}
