@@ -47,6 +47,9 @@ pub struct JobPlan {
     pub target: TargetPlan,
     /// Names a record in reports, the quarantine and plans.
     pub key: Option<CompiledPath>,
+    /// The same key in the records as read, when the final map copies it from a plain path
+    /// (`reference: $.ref`): names records rejected before the map.
+    pub source_key: Option<CompiledPath>,
     /// Incremental reads.
     pub cursor: Option<CursorPlan>,
     pub missing_refs: MissingRefs,
@@ -157,6 +160,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         .map(compile_path)
         .transpose()
         .map_err(fail)?;
+        let source_key = key.as_ref().and_then(|k| source_key(k, &steps));
         jobs.push(JobPlan {
             name: name.clone(),
             needs: job
@@ -176,6 +180,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             )
             .map_err(fail)?,
             key,
+            source_key,
             cursor: job
                 .cursor
                 .as_ref()
@@ -457,6 +462,21 @@ fn source_plan(
             SourcePlan::Unsupported("reading HTTP APIs is not available yet".to_string())
         }
     })
+}
+
+/// Where the final map reads the target's key from, when that is a plain path.
+fn source_key(key: &CompiledPath, steps: &[StepPlan]) -> Option<CompiledPath> {
+    let field = key.first_field()?;
+    let Some(StepPlan::Map(map)) = steps.last() else {
+        return None;
+    };
+    map.fields
+        .iter()
+        .find(|f| f.name == field)
+        .and_then(|f| match &f.source {
+            ValueSource::Path { path, .. } => Some(path.clone()),
+            _ => None,
+        })
 }
 
 fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {

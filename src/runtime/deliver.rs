@@ -107,6 +107,29 @@ impl<'a> Delivery<'a> {
         batch: Vec<Record>,
     ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
         let mut rejected = Vec::new();
+        let mut part = Vec::with_capacity(batch.len());
+        let mut keys = std::collections::HashSet::new();
+        for record in batch {
+            // A key seen twice (a replayed record and its newer version) is decided only after
+            // the first one was sent, or both would be created.
+            if let Some(key) = self.key.get(&record).and_then(text_of)
+                && keys.contains(&key)
+            {
+                self.deliver_part(std::mem::take(&mut part), &mut rejected)?;
+                keys.clear();
+            }
+            keys.extend(self.key.get(&record).and_then(text_of));
+            part.push(record);
+        }
+        self.deliver_part(part, &mut rejected)?;
+        Ok(rejected)
+    }
+
+    fn deliver_part(
+        &mut self,
+        batch: Vec<Record>,
+        rejected: &mut Vec<(Record, Rejection)>,
+    ) -> Result<(), DeliveryError> {
         let mut prepared = Vec::with_capacity(batch.len());
         for record in batch {
             match self.prepare(record)? {
@@ -152,7 +175,9 @@ impl<'a> Delivery<'a> {
                 rejected.push((p.payload, rejection));
             }
         }
-        Ok(rejected)
+        // The next part's decisions read the ID map: what this part created must be in it.
+        self.commit(None)?;
+        Ok(())
     }
 
     /// Stores what was acknowledged (and the checkpoint, when given) in one atomic batch and

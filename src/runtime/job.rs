@@ -469,11 +469,13 @@ fn settle(
     ctx.state.apply(entries).map_err(|e| e.to_string())
 }
 
+/// The record's key: where the target finds it, or where the source has it (for records
+/// rejected before the final map).
 fn key_of(job: &JobPlan, record: &Record) -> Option<String> {
-    job.key
-        .as_ref()
-        .and_then(|k| k.get(record))
-        .and_then(text_of)
+    [&job.key, &job.source_key]
+        .into_iter()
+        .flatten()
+        .find_map(|k| k.get(record).and_then(text_of))
 }
 
 /// Writes the rejection to the quarantine file (when asked for) and returns the state entry.

@@ -1,0 +1,295 @@
+//! A shop API double on loopback, shaped like PrestaShop's webservice read as JSON:
+//! `POST /api/{entity}s` creates (201, `{"product": {"id": 7, ...}}`), `PUT /api/{entity}s/{id}`
+//! replaces, `GET /api/{entity}s?filter[field]=[value]` finds (`{"products": [...]}`, or `[]`
+//! when nothing matches, as PrestaShop does), `GET /api/{entity}s/{id}` reads one.
+//!
+//! It records every write, can answer slowly, rejects a record whose `price` is negative with
+//! a 400, and serves each connection on its own thread with keep-alive, like a real server.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub method: String,
+    pub entity: String,
+    pub id: u64,
+    pub body: Value,
+}
+
+#[derive(Default)]
+pub struct ShopState {
+    next_id: u64,
+    /// entity -> id -> record
+    pub records: BTreeMap<String, BTreeMap<u64, Value>>,
+    pub writes: Vec<Recorded>,
+    pub requests: u64,
+    pub delay: Duration,
+}
+
+#[derive(Clone)]
+pub struct Shop {
+    pub url: String,
+    pub state: Arc<Mutex<ShopState>>,
+}
+
+impl Shop {
+    pub fn start() -> Shop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(ShopState {
+            next_id: 1,
+            ..Default::default()
+        }));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || serve(stream, state));
+            }
+        });
+        Shop { url, state }
+    }
+
+    /// A record the shop already holds (made by hand in its back office); returns its id.
+    pub fn insert(&self, entity: &str, record: Value) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.next_id;
+        s.next_id += 1;
+        let mut record = record;
+        record["id"] = json!(id);
+        s.records
+            .entry(entity.to_string())
+            .or_default()
+            .insert(id, record);
+        id
+    }
+
+    pub fn records(&self, entity: &str) -> Vec<Value> {
+        let s = self.state.lock().unwrap();
+        s.records
+            .get(entity)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().writes.clone()
+    }
+
+    pub fn clear_writes(&self) {
+        self.state.lock().unwrap().writes.clear();
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    Some(Request {
+        method,
+        path: path.to_string(),
+        query,
+        body,
+    })
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    while let Some(request) = read_request(&mut reader) {
+        let delay = state.lock().unwrap().delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let (status, body) = answer(&request, &state);
+        let text = body.to_string();
+        let reason = match status {
+            200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
+            _ => "Not Found",
+        };
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            text.len()
+        );
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(text.as_bytes()))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn answer(request: &Request, state: &Mutex<ShopState>) -> (u16, Value) {
+    let mut s = state.lock().unwrap();
+    s.requests += 1;
+    let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    let (plural, id) = match segments.as_slice() {
+        ["api", plural] => (*plural, None),
+        ["api", plural, id] => (*plural, id.parse::<u64>().ok()),
+        _ => return (404, json!({"errors": [{"message": "no such resource"}]})),
+    };
+    let entity = plural.trim_end_matches('s').to_string();
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    match (request.method.as_str(), id) {
+        ("POST", None) | ("PUT", Some(_)) => {
+            if body
+                .get("price")
+                .and_then(Value::as_f64)
+                .is_some_and(|p| p < 0.0)
+            {
+                return (
+                    400,
+                    json!({"errors": [{"code": 85, "message": "Validation error: \"price\" is invalid"}]}),
+                );
+            }
+            let id = match id {
+                Some(id) if !s.records.get(&entity).is_some_and(|m| m.contains_key(&id)) => {
+                    return (
+                        404,
+                        json!({"errors": [{"message": format!("no {entity} {id}")}]}),
+                    );
+                }
+                Some(id) => id,
+                None => {
+                    let id = s.next_id;
+                    s.next_id += 1;
+                    id
+                }
+            };
+            let mut record = body.clone();
+            record["id"] = json!(id);
+            s.records
+                .entry(entity.clone())
+                .or_default()
+                .insert(id, record.clone());
+            s.writes.push(Recorded {
+                method: request.method.clone(),
+                entity: entity.clone(),
+                id,
+                body,
+            });
+            (
+                if request.method == "POST" { 201 } else { 200 },
+                json!({ entity: record }),
+            )
+        }
+        ("GET", Some(id)) => match s.records.get(&entity).and_then(|m| m.get(&id)) {
+            Some(record) => (200, json!({ entity: record })),
+            None => (
+                404,
+                json!({"errors": [{"message": format!("no {entity} {id}")}]}),
+            ),
+        },
+        ("GET", None) => {
+            let filters: Vec<(String, String)> = request
+                .query
+                .iter()
+                .filter_map(|(k, v)| {
+                    let field = k.strip_prefix("filter[")?.strip_suffix(']')?;
+                    Some((
+                        field.to_string(),
+                        v.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    ))
+                })
+                .collect();
+            let found: Vec<Value> = s
+                .records
+                .get(&entity)
+                .map(|m| {
+                    m.values()
+                        .filter(|r| {
+                            filters.iter().all(|(f, v)| {
+                                r.get(f).is_some_and(|x| match x {
+                                    Value::String(t) => t == v,
+                                    other => v.as_str() == other.to_string().as_str(),
+                                })
+                            })
+                        })
+                        .map(|r| json!({"id": r["id"]}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if found.is_empty() {
+                (200, json!([]))
+            } else {
+                (200, json!({ plural: found }))
+            }
+        }
+        _ => (404, json!({"errors": [{"message": "unsupported"}]})),
+    }
+}

@@ -1,0 +1,444 @@
+//! The state: change detection, ID maps, identity resolution, references, checkpoints, the
+//! quarantine, export and import, against a shop double on loopback and the real sled store.
+
+mod common;
+
+use common::shop::Shop;
+use common::{Workdir, job};
+use serde_json::{Value, json};
+
+const SECRET: &str = "ps-key-0123456789";
+
+fn pipeline(shop: &Shop, extra_target: &str) -> String {
+    format!(
+        r#"version: 1
+name: shop-sync
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+      auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }}
+jobs:
+  products:
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      name: $.name
+      price: {{ path: $.price, as: decimal, scale: 2 }}
+      ean13: $.ean
+    to:
+      http:
+        connection: shop
+        entity: product
+        key: $.reference
+        create: {{ method: POST, path: /products }}
+        update: {{ method: PUT, path: "/products/{{target_id}}" }}
+        id: $.product.id
+{extra_target}"#,
+        url = shop.url
+    )
+}
+
+fn workdir(pipeline: &str, csv: &str) -> Workdir {
+    let w = Workdir::new();
+    w.write("p.yaml", pipeline);
+    w.write("products.csv", csv);
+    w.write(".secrets", format!("PS_KEY={SECRET}\n"));
+    w
+}
+
+fn run(w: &Workdir) -> (i32, Value) {
+    w.run("p.yaml", &["--secrets", ".secrets"])
+}
+
+fn delivered(report: &Value, name: &str) -> Value {
+    job(report, name)["delivered"].clone()
+}
+
+const CATALOG: &str = "ref,name,price,ean\nA1,Chair,10.5,3760000000011\nA2,Table,99,3760000000028\nA3,Lamp,25,3760000000035\n";
+
+#[test]
+fn a_second_run_over_unchanged_input_sends_nothing_and_a_changed_price_one_update() {
+    let shop = Shop::start();
+    let w = workdir(&pipeline(&shop, ""), CATALOG);
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(delivered(&report, "products")["created"], 3);
+    assert_eq!(shop.writes().len(), 3);
+    assert_eq!(shop.records("product").len(), 3);
+
+    shop.clear_writes();
+    let (code, report) = run(&w);
+    assert_eq!(code, 0);
+    assert_eq!(delivered(&report, "products")["unchanged"], 3);
+    assert!(
+        shop.writes().is_empty(),
+        "nothing is sent again: {:?}",
+        shop.writes()
+    );
+
+    w.write("products.csv", CATALOG.replace("Table,99", "Table,89.9"));
+    let (_, report) = run(&w);
+    let writes = shop.writes();
+    assert_eq!(delivered(&report, "products")["updated"], 1);
+    assert_eq!(delivered(&report, "products")["unchanged"], 2);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(
+        (writes[0].method.as_str(), writes[0].body["price"].clone()),
+        ("PUT", json!(89.9))
+    );
+    // The update went to the id the create got back.
+    let table = shop
+        .records("product")
+        .into_iter()
+        .find(|r| r["reference"] == "A2")
+        .unwrap();
+    assert_eq!(writes[0].id, table["id"].as_u64().unwrap());
+
+    let out = w.syncline(&[
+        "state", "id", "p.yaml", "--entity", "product", "--key", "A2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("target id {}", writes[0].id)),
+        "{text}"
+    );
+    let out = w.syncline(&[
+        "state",
+        "id",
+        "p.yaml",
+        "--entity",
+        "product",
+        "--target-id",
+        &writes[0].id.to_string(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("product `A2`"));
+}
+
+const RESOLVE_BY_EAN: &str = r#"        resolve:
+          - name: ean
+            value: $.ean13
+            request: { path: /products, query: { "filter[ean13]": "[{value}]" } }
+            ids: $.products[*].id
+"#;
+
+#[test]
+fn a_product_the_shop_has_under_its_ean_is_linked_not_duplicated() {
+    let shop = Shop::start();
+    let existing = shop.insert(
+        "product",
+        json!({"reference": "OLD-2", "name": "Table (shop)", "ean13": "3760000000028"}),
+    );
+    let w = workdir(&pipeline(&shop, RESOLVE_BY_EAN), CATALOG);
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    let d = delivered(&report, "products");
+    assert_eq!(
+        (d["created"].clone(), d["linked"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(
+        shop.records("product").len(),
+        3,
+        "no duplicate of the table"
+    );
+    // Linked, then updated with the ERP's fields (on_match: update, the default).
+    let writes = shop.writes();
+    assert!(writes.iter().any(|w| w.method == "PUT" && w.id == existing));
+    let out = w.syncline(&[
+        "state", "id", "p.yaml", "--entity", "product", "--key", "A2",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("target id {existing}")));
+}
+
+#[test]
+fn link_only_keeps_the_shop_details_and_ambiguous_matches_are_quarantined() {
+    let shop = Shop::start();
+    let existing = shop.insert(
+        "product",
+        json!({"reference": "OLD-2", "name": "Table (shop)", "ean13": "3760000000028"}),
+    );
+    shop.insert(
+        "product",
+        json!({"reference": "X", "ean13": "3760000000035"}),
+    );
+    shop.insert(
+        "product",
+        json!({"reference": "Y", "ean13": "3760000000035"}),
+    );
+    let extra = format!("{RESOLVE_BY_EAN}        on_match: link_only\n");
+    let w = workdir(&pipeline(&shop, &extra), CATALOG);
+    let (code, report) = run(&w);
+    assert_eq!(code, 3, "{report:#}");
+    let table = shop
+        .records("product")
+        .into_iter()
+        .find(|r| r["id"] == existing)
+        .unwrap();
+    assert_eq!(
+        table["name"], "Table (shop)",
+        "link_only does not overwrite"
+    );
+    assert!(!shop.writes().iter().any(|w| w.id == existing));
+    let reasons = job(&report, "products")["reasons"].to_string();
+    assert!(
+        reasons.contains("2 target records match by ean `3760000000035`"),
+        "{reasons}"
+    );
+    assert_eq!(
+        shop.records("product").len(),
+        4,
+        "the lamp is not created: not guessing"
+    );
+}
+
+#[test]
+fn opted_out_records_and_fields_are_not_sent() {
+    let shop = Shop::start();
+    let p = pipeline(
+        &shop,
+        "        skip: $.no_sync\n        skip_fields: { price: $.price_in_shop }\n",
+    )
+    .replace(
+        "      ean13: $.ean\n",
+        "      ean13: $.ean\n      no_sync: $.no_sync\n      price_in_shop: $.price_in_shop\n",
+    );
+    let w = workdir(
+        &p,
+        "ref,name,price,ean,no_sync,price_in_shop\nA1,Chair,10,1,0,1\nA2,Table,99,2,1,0\n",
+    );
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(delivered(&report, "products")["skipped"], 1);
+    let writes = shop.writes();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(writes[0].body["reference"], "A1");
+    assert!(
+        writes[0].body.get("price").is_none(),
+        "the price is the shop's: {:?}",
+        writes[0].body
+    );
+}
+
+fn with_categories(shop: &Shop, missing_refs: &str) -> String {
+    format!(
+        r#"version: 1
+name: shop-sync
+connections:
+  shop: {{ http: {{ base_url: "{url}" }} }}
+jobs:
+  categories:
+    from: {{ file: {{ path: families.csv }} }}
+    map: {{ code: $.code, name: $.name }}
+    to:
+      http: {{ connection: shop, entity: category, key: $.code, create: {{ method: POST, path: /categorys }}, update: {{ method: PUT, path: "/categorys/{{target_id}}" }}, id: $.category.id }}
+  products:
+    needs: [categories]
+    missing_refs: {missing_refs}
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      id_category_default: {{ ref: category, key: $.family }}
+    to:
+      http: {{ connection: shop, entity: product, key: $.reference, create: {{ method: POST, path: /products }}, update: {{ method: PUT, path: "/products/{{target_id}}" }}, id: $.product.id }}
+"#,
+        url = shop.url
+    )
+}
+
+#[test]
+fn references_between_entities_resolve_through_the_id_maps() {
+    let shop = Shop::start();
+    let w = Workdir::new();
+    w.write("p.yaml", with_categories(&shop, "quarantine"));
+    w.write("families.csv", "code,name\nF1,Chairs\nF2,Tables\n");
+    w.write("products.csv", "ref,family\nA1,F1\nA2,F2\nA3,F9\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 3, "{report:#}");
+    let categories = shop.records("category");
+    let id_of =
+        |code: &str| categories.iter().find(|c| c["code"] == code).unwrap()["id"].to_string();
+    let products = shop.records("product");
+    assert_eq!(products.len(), 2);
+    for (reference, family) in [("A1", "F1"), ("A2", "F2")] {
+        let product = products
+            .iter()
+            .find(|p| p["reference"] == reference)
+            .unwrap();
+        assert_eq!(
+            product["id_category_default"].to_string(),
+            format!("\"{}\"", id_of(family).trim_matches('"'))
+        );
+    }
+    let reasons = job(&report, "products")["reasons"].to_string();
+    assert!(
+        reasons.contains("the category `F9` has no id on `shop` yet"),
+        "{reasons}"
+    );
+}
+
+#[test]
+fn deferred_references_are_retried_by_the_next_run() {
+    let shop = Shop::start();
+    let w = Workdir::new();
+    w.write("p.yaml", with_categories(&shop, "defer"));
+    w.write("families.csv", "code,name\nF1,Chairs\n");
+    w.write("products.csv", "ref,family\nA1,F1\nA3,F9\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "a deferred record is not an error: {report:#}");
+    assert_eq!(job(&report, "products")["deferred"], 1);
+    assert_eq!(shop.records("product").len(), 1);
+    // F9 arrives; the product waiting for it goes through, once.
+    w.write("families.csv", "code,name\nF1,Chairs\nF9,Lamps\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(job(&report, "products")["deferred"], 0);
+    assert_eq!(shop.records("product").len(), 2);
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "released"
+    );
+}
+
+#[test]
+fn quarantined_records_are_listed_shown_replayed_and_dropped() {
+    let shop = Shop::start();
+    let with_status = pipeline(&shop, "").replace(
+        "    map:\n",
+        "    steps:\n      - lookup: { table: states, from: $.state, into: active }\n    map:\n",
+    ).replace("jobs:\n", "tables:\n  states: { map: { \"1\": \"1\" }, unmapped: reject }\njobs:\n")
+        .replace("      ean13: $.ean\n", "      ean13: $.ean\n      active: $.active\n");
+    let csv = "ref,name,price,ean,state\nA1,Chair,10,1,1\nA2,Table,-5,2,1\nA3,Lamp,25,3,9\n";
+    let w = workdir(&with_status, csv);
+    let (code, report) = run(&w);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(shop.records("product").len(), 1);
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains("A3") && list.contains("unmapped"), "{list}");
+    // The shop's own error body is in the reason.
+    assert!(
+        list.contains("A2") && list.contains("HTTP 400") && list.contains("is invalid"),
+        "{list}"
+    );
+    assert!(!list.contains(SECRET));
+    let a3 = list
+        .lines()
+        .find(|l| l.contains("A3"))
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = w.syncline(&["state", "quarantine", "show", "p.yaml", &a3]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"Lamp\""));
+
+    // The consultant adds the missing status; the replay starts at the lookup and sends it.
+    w.write(
+        "p.yaml",
+        with_status.replace("{ \"1\": \"1\" }", "{ \"1\": \"1\", \"9\": \"0\" }"),
+    );
+    let out = w.syncline(&[
+        "state",
+        "quarantine",
+        "replay",
+        "p.yaml",
+        "--job",
+        "products",
+        "--secrets",
+        ".secrets",
+        &a3,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lamp = shop
+        .records("product")
+        .into_iter()
+        .find(|r| r["reference"] == "A3")
+        .unwrap();
+    assert_eq!(lamp["active"], "0");
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(list.lines().count(), 1, "only the table is left: {list}");
+
+    let out = w.syncline(&["state", "quarantine", "drop", "p.yaml", "--job", "products"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 entries dropped"));
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
+
+#[test]
+fn an_exported_state_imported_elsewhere_makes_a_run_send_nothing() {
+    let shop = Shop::start();
+    let w = workdir(&pipeline(&shop, ""), CATALOG);
+    run(&w);
+    let out = w.syncline(&["state", "export", "p.yaml", "--out", "state.jsonl"]);
+    assert_eq!(out.status.code(), Some(0));
+    let exported = w.read("state.jsonl");
+    assert_eq!(exported.lines().count(), 3, "{exported}");
+    assert!(exported.contains("\"kind\":\"link\""));
+
+    let out = w.syncline(&[
+        "state",
+        "import",
+        "p.yaml",
+        "--state",
+        "moved",
+        "--from",
+        "state.jsonl",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    shop.clear_writes();
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets", "--state", "moved"]);
+    assert_eq!(code, 0);
+    assert_eq!(delivered(&report, "products")["unchanged"], 3);
+    assert!(shop.writes().is_empty());
+}
+
+#[test]
+fn a_cursor_reads_only_what_changed_since_the_checkpoint() {
+    let shop = Shop::start();
+    let p = pipeline(&shop, "").replace(
+        "    map:\n",
+        "    cursor: { field: $.updated, tie_breaker: $.ref }\n    map:\n",
+    );
+    let w = workdir(
+        &p,
+        "ref,name,price,ean,updated\nA1,Chair,10,1,2024-01-01 10:00:00\nA2,Table,99,2,2024-01-02 09:00:00\n",
+    );
+    let (_, report) = run(&w);
+    assert_eq!(job(&report, "products")["read"], 2);
+    let out = w.syncline(&["state", "checkpoints", "p.yaml"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("products: cursor \"2024-01-02 09:00:00\", key A2"),
+        "{text}"
+    );
+
+    // A3 shares A2's time and sorts after it: read; A2 itself is not read again.
+    w.write("products.csv", "ref,name,price,ean,updated\nA1,Chair,10,1,2024-01-01 10:00:00\nA2,Table,99,2,2024-01-02 09:00:00\nA3,Lamp,25,3,2024-01-02 09:00:00\n");
+    shop.clear_writes();
+    let (_, report) = run(&w);
+    assert_eq!(job(&report, "products")["read"], 1, "{report:#}");
+    assert_eq!(job(&report, "products")["before_checkpoint"], 2);
+    assert_eq!(shop.writes().len(), 1);
+
+    let out = w.syncline(&["state", "reset", "p.yaml", "--job", "products"]);
+    assert_eq!(out.status.code(), Some(2), "a reset needs confirmation");
+    let out = w.syncline(&["state", "reset", "p.yaml", "--job", "products", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (_, report) = run(&w);
+    assert_eq!(job(&report, "products")["read"], 3);
+    assert_eq!(delivered(&report, "products")["unchanged"], 3);
+}
