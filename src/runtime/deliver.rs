@@ -22,6 +22,10 @@ use crate::paths::CompiledPath;
 use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
 
+/// Creates sent per durable outbox write when no `resolve` rule can find them again after a
+/// crash: at most this many records need a person's check.
+const UNVERIFIABLE_WINDOW: usize = 8;
+
 /// What happened to the records sent to a keyed target.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Delivered {
@@ -137,47 +141,63 @@ impl<'a> Delivery<'a> {
                 Err(r) => rejected.push(r),
             }
         }
-        // Every write is in the outbox, durably, before the first is sent.
-        let since = now();
-        let outbox: Vec<Change> = prepared
-            .iter()
-            .filter_map(|p| {
-                let (operation, target_id) = match &p.decision {
-                    Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
-                    Decision::Create { .. } => (Operation::Create, None),
-                    _ => return None,
-                };
-                Some(Change::Pending {
-                    ns: self.plan.ns.clone(),
-                    key: p.key.clone(),
-                    pending: Pending {
-                        operation,
-                        target_id,
-                        since,
-                    },
-                })
-            })
-            .collect();
-        if !outbox.is_empty() {
-            self.state.apply(outbox)?;
-            self.state.flush()?;
-        }
-        for p in prepared {
-            if let Err(rejection) = self.send(&p)? {
-                // Nothing was applied, nothing is pending; except for a create that may have
-                // been applied before a crash and could not be checked: it stays in the outbox
-                // so that no later run creates it blindly.
-                let unverifiable = matches!(p.decision, Decision::Create { after_crash: true })
-                    && self.plan.resolve.is_empty();
-                if !unverifiable {
-                    self.acknowledge(&p.key);
+        // A create that stays in the outbox after a crash can be checked only through the
+        // `resolve` rules; without them it is quarantined, so the outbox window is kept small
+        // (and what the previous window acknowledged is stored in the same durable write).
+        let window = if self.plan.resolve.is_empty() {
+            UNVERIFIABLE_WINDOW
+        } else {
+            prepared.len().max(1)
+        };
+        let mut prepared = prepared.into_iter().peekable();
+        while prepared.peek().is_some() {
+            let chunk: Vec<Prepared> = prepared.by_ref().take(window).collect();
+            self.record_in_outbox(&chunk)?;
+            for p in chunk {
+                if let Err(rejection) = self.send(&p)? {
+                    // Nothing was applied, nothing is pending; except for a create that may
+                    // have been applied before a crash and could not be checked: it stays in
+                    // the outbox so that no later run creates it blindly.
+                    let unverifiable = matches!(p.decision, Decision::Create { after_crash: true })
+                        && self.plan.resolve.is_empty();
+                    if !unverifiable {
+                        self.acknowledge(&p.key);
+                    }
+                    rejected.push((p.payload, rejection));
                 }
-                rejected.push((p.payload, rejection));
             }
         }
         // The next part's decisions read the ID map: what this part created must be in it.
         self.commit(None)?;
         Ok(())
+    }
+
+    /// Every write of `chunk` goes to the outbox, durably, before the first is sent; the
+    /// acknowledgements gathered so far are stored with it.
+    fn record_in_outbox(&mut self, chunk: &[Prepared]) -> Result<(), StateError> {
+        let since = now();
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.extend(chunk.iter().filter_map(|p| {
+            let (operation, target_id) = match &p.decision {
+                Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
+                Decision::Create { .. } => (Operation::Create, None),
+                _ => return None,
+            };
+            Some(Change::Pending {
+                ns: self.plan.ns.clone(),
+                key: p.key.clone(),
+                pending: Pending {
+                    operation,
+                    target_id,
+                    since,
+                },
+            })
+        }));
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.state.apply(changes)?;
+        self.state.flush()
     }
 
     /// Stores what was acknowledged (and the checkpoint, when given) in one atomic batch and

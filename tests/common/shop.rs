@@ -3,7 +3,7 @@
 //! replaces, `GET /api/{entity}s?filter[field]=[value]` finds (`{"products": [...]}`, or `[]`
 //! when nothing matches, as PrestaShop does), `GET /api/{entity}s/{id}` reads one.
 //!
-//! It records every write, can answer slowly, rejects a record whose `price` is negative with
+//! It records every write, can answer slowly or hang after a number of writes, rejects a record whose `price` is negative with
 //! a 400, and serves each connection on its own thread with keep-alive, like a real server.
 
 use std::collections::BTreeMap;
@@ -29,7 +29,11 @@ pub struct ShopState {
     pub records: BTreeMap<String, BTreeMap<u64, Value>>,
     pub writes: Vec<Recorded>,
     pub requests: u64,
+    /// How long each answer waits (after the request was applied).
     pub delay: Duration,
+    /// From this many writes on, answers hang: the write is applied, the answer never comes,
+    /// as when a client dies between sending and reading.
+    pub stall_after: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -88,6 +92,10 @@ impl Shop {
 
     pub fn set_delay(&self, delay: Duration) {
         self.state.lock().unwrap().delay = delay;
+    }
+
+    pub fn stall_after(&self, writes: Option<usize>) {
+        self.state.lock().unwrap().stall_after = writes;
     }
 }
 
@@ -165,14 +173,22 @@ fn decode(text: &str) -> String {
 }
 
 fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
+    let _ = stream.set_nodelay(true);
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader) {
-        let delay = state.lock().unwrap().delay;
+        let (status, body) = answer(&request, &state);
+        let (delay, stall) = {
+            let s = state.lock().unwrap();
+            (s.delay, s.stall_after.is_some_and(|n| s.writes.len() >= n))
+        };
+        if stall {
+            std::thread::sleep(Duration::from_secs(60));
+            return;
+        }
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        let (status, body) = answer(&request, &state);
         let text = body.to_string();
         let reason = match status {
             200 => "OK",
@@ -185,8 +201,8 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
             text.len()
         );
         if writer
-            .write_all(head.as_bytes())
-            .and_then(|_| writer.write_all(text.as_bytes()))
+            // One write: a head and a body sent apart meet Nagle and delayed ACKs (40 ms).
+            .write_all((head + &text).as_bytes())
             .is_err()
         {
             return;
