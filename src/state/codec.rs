@@ -1,5 +1,7 @@
 //! The byte layout of the state. Keys are a one-byte kind then length-prefixed parts, so a
-//! prefix scan never mixes namespaces and no value needs escaping. Values start with the format
+//! prefix scan never mixes namespaces and no value needs escaping. ID-map keys (millions) start
+//! with a 64-bit hash of their namespace instead of its names: keys half as long make the tree
+//! smaller and lookups faster; a registry entry per namespace maps the hash back to the names. Values start with the format
 //! version; ID-map entries (millions of them) are packed by hand, the rare ones are JSON.
 
 use serde::Serialize;
@@ -15,6 +17,8 @@ pub const REVERSE: u8 = b'R';
 pub const CHECKPOINT: u8 = b'C';
 pub const PENDING: u8 = b'O';
 pub const QUARANTINE: u8 = b'Q';
+/// Namespace hash -> names.
+pub const NAMESPACE: u8 = b'N';
 
 fn part(out: &mut Vec<u8>, text: &str) {
     // Names are short; a longer one is cut rather than corrupting the layout.
@@ -23,14 +27,38 @@ fn part(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(bytes);
 }
 
-/// `kind`, then the namespace's three parts.
+/// A namespace's 64-bit hash: its three names, length-prefixed, hashed.
+pub fn ns_hash(ns: &Namespace) -> [u8; 8] {
+    let mut names =
+        Vec::with_capacity(6 + ns.pipeline.len() + ns.connection.len() + ns.entity.len());
+    part(&mut names, &ns.pipeline);
+    part(&mut names, &ns.connection);
+    part(&mut names, &ns.entity);
+    xxhash_rust::xxh3::xxh3_64(&names).to_be_bytes()
+}
+
+/// `kind`, then the namespace's hash.
 pub fn ns_prefix(kind: u8, ns: &Namespace) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + ns.pipeline.len() + ns.connection.len() + ns.entity.len());
+    let mut out = Vec::with_capacity(32);
     out.push(kind);
-    part(&mut out, &ns.pipeline);
-    part(&mut out, &ns.connection);
-    part(&mut out, &ns.entity);
+    out.extend_from_slice(&ns_hash(ns));
     out
+}
+
+/// The registry key of a namespace hash.
+pub fn namespace_key(hash: [u8; 8]) -> Vec<u8> {
+    let mut out = vec![NAMESPACE];
+    out.extend_from_slice(&hash);
+    out
+}
+
+/// Splits an ID-map key into its namespace hash and the key after it.
+pub fn split_ns_key(key: &[u8]) -> Result<([u8; 8], &[u8]), StateError> {
+    let hash = key
+        .get(1..9)
+        .and_then(|h| <[u8; 8]>::try_from(h).ok())
+        .ok_or_else(|| StateError::Format(format!("an ID-map key of {} bytes", key.len())))?;
+    Ok((hash, &key[9..]))
 }
 
 /// A key inside a namespace: the prefix then the raw key (last, so it needs no length).
@@ -211,15 +239,22 @@ mod tests {
             entity: "product".into(),
         };
         let key = ns_key(LINK, &ns, "AR-1");
-        let parts = split_key(&key, 3).unwrap();
+        assert_eq!(split_ns_key(&key).unwrap(), (ns_hash(&ns), &b"AR-1"[..]));
+        assert!(split_ns_key(&key[..4]).is_err());
+        let other = Namespace {
+            entity: "category".into(),
+            ..ns.clone()
+        };
+        assert_ne!(ns_hash(&ns), ns_hash(&other));
+        let key = checkpoint_key(&JobId {
+            pipeline: "p".into(),
+            job: "orders".into(),
+        });
+        let parts = split_key(&key, 1).unwrap();
         assert_eq!(
             (parts.kind, parts.parts.clone(), parts.rest),
-            (
-                LINK,
-                vec!["p".to_string(), "shop".into(), "product".into()],
-                &b"AR-1"[..]
-            )
+            (CHECKPOINT, vec!["p".to_string()], &b"orders"[..])
         );
-        assert!(split_key(&key[..4], 3).is_err());
+        assert!(split_key(&key[..2], 1).is_err());
     }
 }

@@ -1,7 +1,10 @@
 //! [`StateStore`] over any ordered key-value map: the layout lives here once, the backends only
 //! store bytes.
 
-use super::codec::{self, CHECKPOINT, LINK, PENDING, QUARANTINE, REVERSE};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::export::Entry;
 use super::{
     Change, Checkpoint, JobId, Link, Namespace, Pending, Quarantined, StateError, StateStore,
@@ -16,7 +19,7 @@ pub trait Kv: Send + Sync {
     /// Every entry whose key starts with `prefix`, in key order, until `each` returns false.
     fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError>;
     /// Sets (`Some`) and removes (`None`), all or nothing.
-    fn apply(&self, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StateError>;
+    fn apply(&self, batch: Vec<Write>) -> Result<(), StateError>;
     fn flush(&self) -> Result<(), StateError>;
     /// A number never handed out before by this store.
     fn next_id(&self) -> Result<u64, StateError>;
@@ -24,11 +27,46 @@ pub trait Kv: Send + Sync {
 
 pub struct KvStore<K> {
     kv: K,
+    /// Namespaces whose registry entry is known to be written.
+    registered: Mutex<HashSet<[u8; 8]>>,
 }
+
+/// One write of a batch: a key, and its value or `None` to remove it.
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 impl<K: Kv> KvStore<K> {
     pub fn new(kv: K) -> Self {
-        KvStore { kv }
+        KvStore {
+            kv,
+            registered: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The registry entry of `ns`, the first time this store writes under it.
+    fn register(&self, ns: &Namespace) -> Result<Option<Write>, StateError> {
+        let hash = codec::ns_hash(ns);
+        let mut registered = self
+            .registered
+            .lock()
+            .map_err(|_| StateError::Store("poisoned".into()))?;
+        if !registered.insert(hash) {
+            return Ok(None);
+        }
+        Ok(Some((
+            codec::namespace_key(hash),
+            Some(codec::encode_json(ns)?),
+        )))
+    }
+
+    /// Every registered namespace, by hash.
+    fn namespaces(&self) -> Result<HashMap<[u8; 8], Namespace>, StateError> {
+        let mut found = HashMap::new();
+        self.kv.scan(&[NAMESPACE], &mut |key, value| {
+            let (hash, _) = codec::split_ns_key(key)?;
+            found.insert(hash, codec::decode_json(value, "namespace")?);
+            Ok(true)
+        })?;
+        Ok(found)
     }
 
     pub fn kv(&self) -> &K {
@@ -103,6 +141,7 @@ impl<K: Kv> StateStore for KvStore<K> {
         for change in changes {
             match change {
                 Change::Link { ns, key, link } => {
+                    batch.extend(self.register(&ns)?);
                     let link_key = codec::ns_key(LINK, &ns, &key);
                     // A record that moved to another target id must not stay reachable from
                     // the old one.
@@ -139,6 +178,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                 }
                 Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
                 Change::Pending { ns, key, pending } => {
+                    batch.extend(self.register(&ns)?);
                     batch.push((
                         codec::ns_key(PENDING, &ns, &key),
                         Some(codec::encode_json(&pending)?),
@@ -170,21 +210,27 @@ impl<K: Kv> StateStore for KvStore<K> {
         &self,
         each: &mut dyn FnMut(Entry) -> Result<(), StateError>,
     ) -> Result<(), StateError> {
+        let namespaces = self.namespaces()?;
+        let namespace = |hash: [u8; 8]| {
+            namespaces.get(&hash).cloned().ok_or_else(|| {
+                StateError::Format("an ID-map entry of an unregistered namespace".into())
+            })
+        };
         self.kv.scan(&[], &mut |key, value| {
             let entry = match key.first() {
                 Some(&LINK) => {
-                    let parts = codec::split_key(key, 3)?;
+                    let (hash, rest) = codec::split_ns_key(key)?;
                     let link = codec::decode_link(value)?;
                     Entry::Link {
-                        ns: namespace(parts.parts),
-                        key: String::from_utf8_lossy(parts.rest).into_owned(),
+                        ns: namespace(hash)?,
+                        key: String::from_utf8_lossy(rest).into_owned(),
                         target_id: link.target_id,
                         fingerprint: link.fingerprint.map(|f| f.to_string()),
                         synced_at: link.synced_at,
                     }
                 }
                 // Rebuilt from the links on import.
-                Some(&REVERSE) => return Ok(true),
+                Some(&REVERSE) | Some(&NAMESPACE) => return Ok(true),
                 Some(&CHECKPOINT) => {
                     let parts = codec::split_key(key, 1)?;
                     Entry::Checkpoint {
@@ -196,10 +242,10 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                 }
                 Some(&PENDING) => {
-                    let parts = codec::split_key(key, 3)?;
+                    let (hash, rest) = codec::split_ns_key(key)?;
                     Entry::Pending {
-                        ns: namespace(parts.parts),
-                        key: String::from_utf8_lossy(parts.rest).into_owned(),
+                        ns: namespace(hash)?,
+                        key: String::from_utf8_lossy(rest).into_owned(),
                         pending: codec::decode_json(value, "outbox entry")?,
                     }
                 }
@@ -215,15 +261,6 @@ impl<K: Kv> StateStore for KvStore<K> {
             each(entry)?;
             Ok(true)
         })
-    }
-}
-
-fn namespace(parts: Vec<String>) -> Namespace {
-    let mut parts = parts.into_iter();
-    Namespace {
-        pipeline: parts.next().unwrap_or_default(),
-        connection: parts.next().unwrap_or_default(),
-        entity: parts.next().unwrap_or_default(),
     }
 }
 

@@ -58,7 +58,8 @@ pub fn open(dir: &Path) -> Result<SledStore, StateError> {
         .path(dir)
         // Durability comes from explicit flushes at the points that need it.
         .flush_every_ms(Some(1000))
-        .cache_capacity(64 * 1024 * 1024)
+        .cache_capacity(128 * 1024 * 1024)
+        .mode(sled::Mode::LowSpace)
         .open()
         .map_err(|e| StateError::Open {
             path: dir.display().to_string(),

@@ -1,0 +1,119 @@
+//! The state on sled at 1M ID-map entries (each with a fingerprint): a lookup by source key and
+//! by target id (goal: under 2 us), and the decision "unchanged, send nothing" for a mapped
+//! record (the rerun path). Prints the size of the state directory (goal: under 300 MB).
+
+use std::sync::OnceLock;
+
+use syncline::state::sled_store::{self, SledStore};
+use syncline::state::{Change, Fingerprint, Link, Namespace, StateStore};
+
+const ENTRIES: u64 = 1_000_000;
+
+fn ns() -> Namespace {
+    Namespace {
+        pipeline: "acme-prestashop".into(),
+        connection: "shop".into(),
+        entity: "product".into(),
+    }
+}
+
+/// Built once, in target/bench-state (rebuilt when missing).
+fn store() -> &'static SledStore {
+    static STORE: OnceLock<SledStore> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-state");
+        let fresh = !dir.exists();
+        let store = sled_store::open(&dir).expect("the bench state opens");
+        if fresh {
+            let started = std::time::Instant::now();
+            for chunk in 0..ENTRIES / 10_000 {
+                let changes = (chunk * 10_000..(chunk + 1) * 10_000)
+                    .map(|i| Change::Link {
+                        ns: ns(),
+                        key: format!("SKU-{i:08}"),
+                        link: Link {
+                            target_id: Some((100_000 + i).to_string()),
+                            fingerprint: Some(Fingerprint::of(format!("payload {i}").as_bytes())),
+                            synced_at: 1_760_000_000,
+                        },
+                    })
+                    .collect();
+                store.apply(changes).expect("written");
+            }
+            store.flush().expect("flushed");
+            eprintln!("1M entries written in {:?}", started.elapsed());
+        }
+        eprintln!(
+            "state directory: {} MB on disk (sled's own count: {} MB)",
+            du(&dir) / 1_000_000,
+            sled_store::disk_size(&store).unwrap_or(0) / 1_000_000
+        );
+        store
+    })
+}
+
+fn du(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => du(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    divan::main();
+}
+
+/// Spread over the whole key space, so the cache does not hold only a few pages.
+fn key(n: u64) -> String {
+    format!("SKU-{:08}", n.wrapping_mul(2_654_435_761) % ENTRIES)
+}
+
+#[divan::bench(sample_count = 20, sample_size = 10_000)]
+fn lookup_by_source_key(bencher: divan::Bencher) {
+    let store = store();
+    let ns = ns();
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        n += 1;
+        store.link(&ns, &key(n)).expect("read")
+    });
+}
+
+#[divan::bench(sample_count = 20, sample_size = 10_000)]
+fn lookup_by_target_id(bencher: divan::Bencher) {
+    let store = store();
+    let ns = ns();
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        n += 1;
+        let id = 100_000 + n.wrapping_mul(2_654_435_761) % ENTRIES;
+        store.key_for_id(&ns, &id.to_string()).expect("read")
+    });
+}
+
+/// What the writer does per record on a rerun: hash the mapped payload, read the entry,
+/// compare.
+#[divan::bench(sample_count = 20, sample_size = 10_000)]
+fn unchanged_decision(bencher: divan::Bencher) {
+    let store = store();
+    let ns = ns();
+    let payload = serde_json::json!({
+        "reference": "SKU-00000001", "barcode": "3760000000011", "name": "Chaise bistrot en chêne",
+        "price": 129.9, "quantity": 12, "shop_state": "published"
+    });
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        n += 1;
+        let fingerprint = Fingerprint::of(&serde_json::to_vec(&payload).expect("json"));
+        let link = store.link(&ns, &key(n)).expect("read");
+        link.and_then(|l| l.fingerprint) == Some(fingerprint)
+    });
+}
