@@ -86,6 +86,8 @@ fn every_kind_of_problem_is_found_in_its_own_file() {
         "yaml-syntax",
         "step-kind",
         "field-source",
+        "unknown-entity",
+        "field-option",
     ] {
         assert!(
             codes.contains(kind),

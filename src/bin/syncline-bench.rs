@@ -1,9 +1,16 @@
 //! Benchmark helpers (see BENCHMARKS.md): `catalog N FILE` writes N realistic product records as
 //! NDJSON (the shape of shared/reference/benchmarks.md); `orders N FILE` writes N shop orders
 //! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
-//! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with.
+//! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with;
+//! `shop` serves the shop double of the tests on loopback until killed (the state benchmark
+//! pushes to it).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
+
+// The shop double of the end-to-end tests, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../../tests/common/shop.rs"]
+mod shop;
 
 // The same allocator as syncline, so the baseline is measured on equal terms.
 #[global_allocator]
@@ -21,8 +28,15 @@ fn main() {
             .map_err(|e| format!("{e}"))
             .and_then(|n| orders(n, &args[3])),
         Some("baseline") if args.len() == 4 => baseline(&args[2], &args[3]),
+        Some("shop") => {
+            let shop = shop::Shop::start();
+            println!("{}", shop.url);
+            loop {
+                std::thread::park();
+            }
+        }
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop"
                 .to_string(),
         ),
     };

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use super::Checker;
 use crate::config::model::{Conversion, Field, FileFormat, STEP_KINDS, Source, Target};
 use crate::config::source::Span;
-use crate::diagnostics::{Diagnostic, one_of};
+use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 
 pub fn check(c: &mut Checker) {
     require(c, "", "version", "version: 1");
@@ -23,8 +23,21 @@ pub fn check(c: &mut Checker) {
     check_names(c);
     let mut used_connections = Vec::new();
     let mut used_tables = Vec::new();
+    let entities: Vec<String> = c
+        .pipeline
+        .jobs
+        .values()
+        .filter_map(|j| match &j.to {
+            Some(Target::Http(h)) => Some(h.entity.clone()),
+            _ => None,
+        })
+        .collect();
     for (name, job) in &c.pipeline.jobs {
         let base = format!("jobs.{name}");
+        let scope = RefScope {
+            keyed_target: matches!(job.to, Some(Target::Http(_)) | None),
+            entities: &entities,
+        };
         require(c, &base, "from", "from: { file: { path: articles.csv } }");
         require(c, &base, "to", "to: { file: { path: products.ndjson } }");
         let ends = [
@@ -65,10 +78,16 @@ pub fn check(c: &mut Checker) {
                 table_ref(c, &format!("{path}.lookup.table"), &lookup.table);
             }
             if let Some(map) = &step.map {
-                fields(c, &format!("{path}.map"), map, &mut used_tables);
+                fields(c, &format!("{path}.map"), map, &mut used_tables, &scope);
             }
         }
-        fields(c, &format!("{base}.map"), &job.map, &mut used_tables);
+        fields(
+            c,
+            &format!("{base}.map"),
+            &job.map,
+            &mut used_tables,
+            &scope,
+        );
     }
     for (name, table) in &c.pipeline.tables {
         if let Some(inverse_of) = &table.inverse_of {
@@ -180,11 +199,20 @@ fn table_ref(c: &mut Checker, path: &str, name: &str) {
     );
 }
 
+/// What `ref` fields of a job may name.
+struct RefScope<'a> {
+    /// References resolve through the ID map of the job's own target connection.
+    keyed_target: bool,
+    /// The entities the pipeline's jobs write.
+    entities: &'a [String],
+}
+
 fn fields(
     c: &mut Checker,
     path: &str,
     fields: &IndexMap<String, Field>,
     used_tables: &mut Vec<String>,
+    scope: &RefScope,
 ) {
     for (name, field) in fields {
         let Field::Spec(spec) = field else { continue };
@@ -201,8 +229,51 @@ fn fields(
             };
             let d = Diagnostic::error("field-source", message)
                 .at_opt(c.key_at(&path))
-                .hint("give exactly one of `path`, `const`, `expr` or `template`");
+                .hint("give exactly one of `path`, `const`, `expr`, `template` or `ref`");
             c.push(d);
+        }
+        match (&spec.reference, &spec.key) {
+            (Some(entity), key) => {
+                let at = format!("{path}.ref");
+                if key.is_none() {
+                    let d = Diagnostic::error(
+                        "field-option",
+                        "`ref` needs `key`: where the referenced record's source key is",
+                    )
+                    .at_opt(c.key_at(&at))
+                    .hint(format!("e.g. `{{ ref: {entity}, key: $.family_code }}`"));
+                    c.push(d);
+                }
+                if !scope.keyed_target {
+                    let d = Diagnostic::error("field-option", "`ref` resolves through the ID map of the job's target, and this job does not write to an `http` target")
+                        .at_opt(c.at(&at))
+                        .hint("references are target ids: use them in jobs that write to an API");
+                    c.push(d);
+                } else if !scope.entities.contains(entity) {
+                    let hint = did_you_mean(entity, scope.entities.iter().map(String::as_str))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "the entities this pipeline writes are {}",
+                                one_of(scope.entities.iter().map(String::as_str))
+                            )
+                        });
+                    let d = Diagnostic::error(
+                        "unknown-entity",
+                        format!("no job of this pipeline writes the entity `{entity}`"),
+                    )
+                    .at_opt(c.at(&at))
+                    .label("no such entity")
+                    .hint(hint);
+                    c.push(d);
+                }
+            }
+            (None, Some(_)) => {
+                let d = Diagnostic::error("field-option", "`key` only applies to `ref`")
+                    .at_opt(c.key_at(&format!("{path}.key")))
+                    .hint("to read a value, use `path`");
+                c.push(d);
+            }
+            (None, None) => {}
         }
         if let Some(table) = &spec.table {
             used_tables.push(table.clone());
