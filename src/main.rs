@@ -374,7 +374,7 @@ fn dry_run(
         .split(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect();
-    let dry = syncline::plan::build(&plan, outcome, &rejected);
+    let dry = syncline::plan::build(&plan, outcome, &rejected, state.as_ref());
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out
         && let Err(e) = std::fs::write(out, redactor.redact(&json))

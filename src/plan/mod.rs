@@ -12,7 +12,10 @@
 //!       { "action": "reject", "key": "D4", "step": "lookup", "reason": "unmapped value `9` ..." } ] } ] }
 //! ```
 //! Records are compared with what the target holds now, by the target's `key`; without a key
-//! every record is a `create`. `remove` lists what a file target holds and would no longer hold.
+//! every record is a `create`. For an API target, "what it holds" is the state: a record
+//! without an id in the ID map is a `create` (or a link, when a `resolve` rule finds it on the
+//! target during the run), one whose fingerprint differs is an `update` whose fields carry only
+//! `to` (the target's current values are not read yet), `skip` counts records opted out. `remove` lists what a file target holds and would no longer hold.
 //! Unchanged records are counted, not listed.
 
 use std::collections::HashMap;
@@ -21,10 +24,13 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::compile::plan::{JobPlan, Plan, TargetPlan};
+use crate::compile::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::connectors::Item;
+use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
+use crate::runtime::deliver::{Decision, decide};
 use crate::runtime::report::{JobReport, JobStatus};
+use crate::state::{Pending, StateStore};
 use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
@@ -50,6 +56,8 @@ pub struct Summary {
     pub unchanged: u64,
     pub remove: u64,
     pub reject: u64,
+    /// Opted out by the target's `skip`.
+    pub skip: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,7 +82,12 @@ pub enum Change {
 }
 
 /// Builds the plan from a dry run's records and rejections (the quarantine lines it produced).
-pub fn build(plan: &Plan, outcome: RunOutcome, rejected: &[Value]) -> DryRunPlan {
+pub fn build(
+    plan: &Plan,
+    outcome: RunOutcome,
+    rejected: &[Value],
+    state: &dyn StateStore,
+) -> DryRunPlan {
     let mut jobs = Vec::new();
     for ((job, (_, records)), report) in plan
         .jobs
@@ -82,7 +95,7 @@ pub fn build(plan: &Plan, outcome: RunOutcome, rejected: &[Value]) -> DryRunPlan
         .zip(outcome.records)
         .zip(outcome.report.jobs)
     {
-        jobs.push(job_plan(job, records, report, rejected));
+        jobs.push(job_plan(job, records, report, rejected, state));
     }
     DryRunPlan {
         pipeline: plan.name.clone(),
@@ -95,6 +108,7 @@ fn job_plan(
     records: Vec<Record>,
     report: JobReport,
     rejected: &[Value],
+    state: &dyn StateStore,
 ) -> JobPlanOutput {
     let mut summary = Summary::default();
     let mut changes = Vec::new();
@@ -104,6 +118,14 @@ fn job_plan(
         TargetPlan::Unsupported(reason) => reason.clone(),
     };
     let mut current = current_records(job);
+    // A keyed target is compared through the state: its ID map and fingerprints.
+    let records = match (&job.target, &job.key) {
+        (TargetPlan::Keyed(plan), Some(key)) => {
+            keyed_changes(plan, key, state, records, &mut summary, &mut changes);
+            Vec::new()
+        }
+        _ => records,
+    };
     for record in records {
         let key = job
             .key
@@ -151,6 +173,67 @@ fn job_plan(
         status: report.status,
         summary,
         changes,
+    }
+}
+
+fn keyed_changes(
+    plan: &KeyedPlan,
+    key: &CompiledPath,
+    state: &dyn StateStore,
+    records: Vec<Record>,
+    summary: &mut Summary,
+    changes: &mut Vec<Change>,
+) {
+    let left_over: HashMap<String, Pending> = state
+        .pending(&plan.ns)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for record in records {
+        match decide(plan, key, state, &left_over, record) {
+            Ok(Ok(prepared)) => match prepared.decision {
+                Decision::Unchanged => summary.unchanged += 1,
+                Decision::Skipped => summary.skip += 1,
+                Decision::Update { .. } => {
+                    summary.update += 1;
+                    // The target's current values are not read: `from` is left out.
+                    let fields = match prepared.payload {
+                        Value::Object(map) => map
+                            .into_iter()
+                            .map(|(name, to)| (name, serde_json::json!({ "to": to })))
+                            .collect(),
+                        _ => Map::new(),
+                    };
+                    changes.push(Change::Update {
+                        key: prepared.key,
+                        fields,
+                    });
+                }
+                Decision::Create { .. } => {
+                    summary.create += 1;
+                    changes.push(Change::Create {
+                        key: Some(prepared.key),
+                        record: prepared.payload,
+                    });
+                }
+            },
+            Ok(Err((_, rejection))) => {
+                summary.reject += 1;
+                changes.push(Change::Reject {
+                    key: String::new(),
+                    step: rejection.step,
+                    reason: rejection.reason,
+                });
+            }
+            Err(e) => {
+                summary.reject += 1;
+                changes.push(Change::Reject {
+                    key: String::new(),
+                    step: "state".into(),
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
 }
 
@@ -231,7 +314,10 @@ impl DryRunPlan {
                     Change::Update { key, fields } => {
                         let parts: Vec<String> = fields
                             .iter()
-                            .map(|(f, d)| format!("{f}: {} -> {}", d["from"], d["to"]))
+                            .map(|(f, d)| match d.get("from") {
+                                Some(from) => format!("{f}: {from} -> {}", d["to"]),
+                                None => format!("{f}: {}", d["to"]),
+                            })
                             .collect();
                         writeln!(out, "  ~ {key}: {}", parts.join(", "))
                     }

@@ -47,7 +47,7 @@ pub enum DeliveryError {
     Target(String),
 }
 
-enum Decision {
+pub(crate) enum Decision {
     Unchanged,
     Skipped,
     Update {
@@ -60,11 +60,11 @@ enum Decision {
     },
 }
 
-struct Prepared {
-    key: String,
-    payload: Record,
+pub(crate) struct Prepared {
+    pub key: String,
+    pub payload: Record,
     fingerprint: Fingerprint,
-    decision: Decision,
+    pub decision: Decision,
 }
 
 pub struct Delivery<'a> {
@@ -215,73 +215,19 @@ impl<'a> Delivery<'a> {
         &mut self,
         record: Record,
     ) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
-        let Some(key) = self.key.get(&record).and_then(text_of) else {
-            let reason = "the record has no key: the target's `key` path finds nothing";
-            return Ok(Err((record, Rejection::new("target", reason))));
-        };
-        if self
-            .plan
-            .skip
-            .as_ref()
-            .is_some_and(|p| p.get(&record).is_some_and(truthy))
-        {
-            self.delivered.skipped += 1;
-            let payload = record;
-            return Ok(Ok(Prepared {
-                key,
-                payload,
-                fingerprint: Fingerprint(0),
+        let prepared = decide(self.plan, self.key, self.state, &self.left_over, record)?;
+        match &prepared {
+            Ok(Prepared {
                 decision: Decision::Skipped,
-            }));
-        }
-        let payload = self.payload(record);
-        let fingerprint = Fingerprint::of(&serde_json::to_vec(&payload).unwrap_or_default());
-        let left_over = self.left_over.get(&key).map(|p| p.operation);
-        let decision = match self.state.link(&self.plan.ns, &key)? {
-            Some(Link {
-                target_id: Some(id),
-                fingerprint: sent,
                 ..
-            }) => {
-                if sent == Some(fingerprint) && left_over.is_none() {
-                    Decision::Unchanged
-                } else {
-                    Decision::Update { target_id: id }
-                }
-            }
-            _ => Decision::Create {
-                after_crash: left_over == Some(Operation::Create),
-            },
-        };
-        if matches!(decision, Decision::Unchanged) {
-            self.delivered.unchanged += 1;
+            }) => self.delivered.skipped += 1,
+            Ok(Prepared {
+                decision: Decision::Unchanged,
+                ..
+            }) => self.delivered.unchanged += 1,
+            _ => {}
         }
-        Ok(Ok(Prepared {
-            key,
-            payload,
-            fingerprint,
-            decision,
-        }))
-    }
-
-    /// The record minus the fields it opted out of.
-    fn payload(&self, mut record: Record) -> Record {
-        if self.plan.skip_fields.is_empty() {
-            return record;
-        }
-        let drop: Vec<&str> = self
-            .plan
-            .skip_fields
-            .iter()
-            .filter(|(_, path)| path.get(&record).is_some_and(truthy))
-            .map(|(field, _)| field.as_str())
-            .collect();
-        if let Value::Object(map) = &mut record {
-            for field in drop {
-                map.shift_remove(field);
-            }
-        }
-        record
+        Ok(prepared)
     }
 
     /// Sends one prepared record. `Ok(Err(_))`: this record was rejected; `Err`: the job stops.
@@ -382,6 +328,77 @@ impl<'a> Delivery<'a> {
         }
         Ok(Resolved::NotFound)
     }
+}
+
+/// What a record calls for, from the ID map and its fingerprint; nothing is sent. Writes left
+/// over by an earlier run (`left_over`) are never taken as unchanged.
+pub(crate) fn decide(
+    plan: &KeyedPlan,
+    key_path: &CompiledPath,
+    state: &dyn StateStore,
+    left_over: &HashMap<String, Pending>,
+    record: Record,
+) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
+    let Some(key) = key_path.get(&record).and_then(text_of) else {
+        let reason = "the record has no key: the target's `key` path finds nothing";
+        return Ok(Err((record, Rejection::new("target", reason))));
+    };
+    if plan
+        .skip
+        .as_ref()
+        .is_some_and(|p| p.get(&record).is_some_and(truthy))
+    {
+        return Ok(Ok(Prepared {
+            key,
+            payload: record,
+            fingerprint: Fingerprint(0),
+            decision: Decision::Skipped,
+        }));
+    }
+    let payload = without_opted_out_fields(plan, record);
+    let fingerprint = Fingerprint::of(&serde_json::to_vec(&payload).unwrap_or_default());
+    let left_over = left_over.get(&key).map(|p| p.operation);
+    let decision = match state.link(&plan.ns, &key)? {
+        Some(Link {
+            target_id: Some(id),
+            fingerprint: sent,
+            ..
+        }) => {
+            if sent == Some(fingerprint) && left_over.is_none() {
+                Decision::Unchanged
+            } else {
+                Decision::Update { target_id: id }
+            }
+        }
+        _ => Decision::Create {
+            after_crash: left_over == Some(Operation::Create),
+        },
+    };
+    Ok(Ok(Prepared {
+        key,
+        payload,
+        fingerprint,
+        decision,
+    }))
+}
+
+/// The record minus the fields it opted out of.
+fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
+    if plan.skip_fields.is_empty() {
+        return record;
+    }
+    let drop: Vec<&str> = plan
+        .skip_fields
+        .iter()
+        .filter(|(_, path)| path.get(&record).is_some_and(truthy))
+        .map(|(field, _)| field.as_str())
+        .collect();
+    if let Value::Object(map) = &mut record {
+        for field in drop {
+            map.shift_remove(field);
+        }
+    }
+    record
 }
 
 enum Resolved {
