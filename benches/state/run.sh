@@ -4,6 +4,7 @@
 # sled), then RUNS reruns over the same file, each of which must send nothing. Prints wall time,
 # peak memory, records/s and the size of the state directory.
 #   benches/state/run.sh [N] [RUNS]      (defaults: 1000000 records, 3 runs)
+#   KEEP_STATE=1 benches/state/run.sh    reruns only, on the state of the last first run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000000}
@@ -13,15 +14,17 @@ mkdir -p "$dir"
 cargo build --release --quiet --bin syncline --bin syncline-bench
 [ -f "$dir/catalog.ndjson" ] || target/release/syncline-bench catalog "$n" "$dir/catalog.ndjson"
 state=$dir/state
-rm -rf "$state"
+[ -n "${KEEP_STATE:-}" ] && [ -d "$state" ] || rm -rf "$state"
 target/release/syncline-bench shop > "$dir/shop.url" &
 shop=$!
 trap 'kill $shop' EXIT
 sleep 0.5
 export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"
-/usr/bin/time -f "first run  %e s  %M KB" target/release/syncline run benches/state/catalog.yaml \
-  --state "$state" --format json > "$dir/first.json"
-python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; print('first run:', d['read'], 'read,', d['delivered'])" "$dir/first.json"
+if [ ! -d "$state" ]; then
+  /usr/bin/time -f "first run  %e s  %M KB" target/release/syncline run benches/state/catalog.yaml \
+    --state "$state" --format json > "$dir/first.json"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; print('first run:', d['read'], 'read,', d['delivered'])" "$dir/first.json"
+fi
 echo "state directory: $(du -sm "$state" | cut -f1) MB"
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)

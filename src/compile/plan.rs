@@ -161,6 +161,11 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         .transpose()
         .map_err(fail)?;
         let source_key = key.as_ref().and_then(|k| source_key(k, &steps));
+        let cursor = job.cursor.as_ref().map(cursor_plan).transpose().map_err(fail)?;
+        let mut source = source_plan(source, pipeline, &base_dir).map_err(fail)?;
+        if let SourcePlan::File(spec) = &mut source {
+            spec.fields = projection(&steps, cursor.as_ref()).map(Arc::new);
+        }
         jobs.push(JobPlan {
             name: name.clone(),
             needs: job
@@ -168,7 +173,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
                 .iter()
                 .filter_map(|n| position.get(n.as_str()).copied())
                 .collect(),
-            source: source_plan(source, pipeline, &base_dir).map_err(fail)?,
+            source,
             steps,
             target: target_plan(
                 target,
@@ -181,12 +186,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             .map_err(fail)?,
             key,
             source_key,
-            cursor: job
-                .cursor
-                .as_ref()
-                .map(cursor_plan)
-                .transpose()
-                .map_err(fail)?,
+            cursor,
             missing_refs: job.missing_refs,
         });
     }
@@ -462,6 +462,19 @@ fn source_plan(
             SourcePlan::Unsupported("reading HTTP APIs is not available yet".to_string())
         }
     })
+}
+
+/// The fields the reader must keep: what the steps read, and the cursor.
+fn projection(steps: &[StepPlan], cursor: Option<&CursorPlan>) -> Option<Vec<String>> {
+    let mut fields = crate::steps::projection(steps)?;
+    if let Some(cursor) = cursor {
+        for path in std::iter::once(&cursor.path).chain(&cursor.tie_breaker) {
+            fields.push(path.first_field()?.to_string());
+        }
+        fields.sort();
+        fields.dedup();
+    }
+    Some(fields)
 }
 
 /// Where the final map reads the target's key from, when that is a plain path.
