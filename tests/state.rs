@@ -449,15 +449,50 @@ fn a_dry_run_reads_the_state_and_changes_nothing() {
     let w = workdir(&pipeline(&shop, ""), CATALOG);
     run(&w);
     shop.clear_writes();
-    w.write("products.csv", CATALOG.replace("Table,99", "Table,89.9") + "A4,Desk,150,3760000000042\n");
-    let out = w.syncline(&["dry-run", "p.yaml", "--secrets", ".secrets", "--format", "json"]);
+    w.write(
+        "products.csv",
+        CATALOG.replace("Table,99", "Table,89.9") + "A4,Desk,150,3760000000042\n",
+    );
+    let out = w.syncline(&[
+        "dry-run",
+        "p.yaml",
+        "--secrets",
+        ".secrets",
+        "--format",
+        "json",
+    ]);
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let summary = &plan["jobs"][0]["summary"];
-    assert_eq!((summary["create"].clone(), summary["update"].clone(), summary["unchanged"].clone()), (json!(1), json!(1), json!(2)), "{plan:#}");
-    let update = plan["jobs"][0]["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update").unwrap();
-    assert_eq!((update["key"].clone(), update["fields"]["price"]["to"].clone()), (json!("A2"), json!(89.9)));
+    assert_eq!(
+        (
+            summary["create"].clone(),
+            summary["update"].clone(),
+            summary["unchanged"].clone()
+        ),
+        (json!(1), json!(1), json!(2)),
+        "{plan:#}"
+    );
+    let update = plan["jobs"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update")
+        .unwrap();
+    assert_eq!(
+        (
+            update["key"].clone(),
+            update["fields"]["price"]["to"].clone()
+        ),
+        (json!("A2"), json!(89.9))
+    );
     assert!(shop.writes().is_empty(), "a dry run sends nothing");
     // And it stored nothing: the real run still has the same work to do.
     let (_, report) = run(&w);
-    assert_eq!((delivered(&report, "products")["created"].clone(), delivered(&report, "products")["updated"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (
+            delivered(&report, "products")["created"].clone(),
+            delivered(&report, "products")["updated"].clone()
+        ),
+        (json!(1), json!(1))
+    );
 }

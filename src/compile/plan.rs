@@ -161,7 +161,12 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         .transpose()
         .map_err(fail)?;
         let source_key = key.as_ref().and_then(|k| source_key(k, &steps));
-        let cursor = job.cursor.as_ref().map(cursor_plan).transpose().map_err(fail)?;
+        let cursor = job
+            .cursor
+            .as_ref()
+            .map(cursor_plan)
+            .transpose()
+            .map_err(fail)?;
         let mut source = source_plan(source, pipeline, &base_dir).map_err(fail)?;
         if let SourcePlan::File(spec) = &mut source {
             spec.fields = projection(&steps, cursor.as_ref()).map(Arc::new);

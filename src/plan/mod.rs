@@ -189,8 +189,10 @@ fn keyed_changes(
         .unwrap_or_default()
         .into_iter()
         .collect();
+    let mut buffer = Vec::new();
     for record in records {
-        match decide(plan, key, state, &left_over, record) {
+        let record_key = key.get(&record).and_then(text_of);
+        match decide(plan, record_key, state, &left_over, record, &mut buffer) {
             Ok(Ok(prepared)) => match prepared.decision {
                 Decision::Unchanged => summary.unchanged += 1,
                 Decision::Skipped => summary.skip += 1,

@@ -76,6 +76,8 @@ pub struct Delivery<'a> {
     left_over: HashMap<String, Pending>,
     /// Changes waiting for the next commit.
     changes: Vec<Change>,
+    /// Where payloads are serialised to be fingerprinted, reused.
+    buffer: Vec<u8>,
     pub delivered: Delivered,
 }
 
@@ -101,6 +103,7 @@ impl<'a> Delivery<'a> {
             state,
             left_over,
             changes: Vec::new(),
+            buffer: Vec::new(),
             delivered: Delivered::default(),
         })
     }
@@ -111,36 +114,40 @@ impl<'a> Delivery<'a> {
         batch: Vec<Record>,
     ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
         let mut rejected = Vec::new();
-        let mut part = Vec::with_capacity(batch.len());
+        let mut writes = Vec::new();
         let mut keys = std::collections::HashSet::new();
         for record in batch {
-            // A key seen twice (a replayed record and its newer version) is decided only after
-            // the first one was sent, or both would be created.
-            if let Some(key) = self.key.get(&record).and_then(text_of)
-                && keys.contains(&key)
-            {
-                self.deliver_part(std::mem::take(&mut part), &mut rejected)?;
+            let key = self.key.get(&record).and_then(text_of);
+            // A key written twice in a batch (a replayed record and its newer version) is
+            // decided only after the first write was sent, or both would be creates.
+            if key.as_ref().is_some_and(|k| keys.contains(k)) {
+                self.send_all(std::mem::take(&mut writes), &mut rejected)?;
                 keys.clear();
             }
-            keys.extend(self.key.get(&record).and_then(text_of));
-            part.push(record);
-        }
-        self.deliver_part(part, &mut rejected)?;
-        Ok(rejected)
-    }
-
-    fn deliver_part(
-        &mut self,
-        batch: Vec<Record>,
-        rejected: &mut Vec<(Record, Rejection)>,
-    ) -> Result<(), DeliveryError> {
-        let mut prepared = Vec::with_capacity(batch.len());
-        for record in batch {
-            match self.prepare(record)? {
-                Ok(p) => prepared.push(p),
+            match self.prepare(key, record)? {
+                Ok(p)
+                    if matches!(
+                        p.decision,
+                        Decision::Update { .. } | Decision::Create { .. }
+                    ) =>
+                {
+                    keys.insert(p.key.clone());
+                    writes.push(p);
+                }
+                Ok(_) => {}
                 Err(r) => rejected.push(r),
             }
         }
+        self.send_all(writes, &mut rejected)?;
+        Ok(rejected)
+    }
+
+    /// Sends the writes of a batch through the outbox.
+    fn send_all(
+        &mut self,
+        prepared: Vec<Prepared>,
+        rejected: &mut Vec<(Record, Rejection)>,
+    ) -> Result<(), DeliveryError> {
         // A create that stays in the outbox after a crash can be checked only through the
         // `resolve` rules; without them it is quarantined, so the outbox window is kept small
         // (and what the previous window acknowledged is stored in the same durable write).
@@ -213,9 +220,17 @@ impl<'a> Delivery<'a> {
 
     fn prepare(
         &mut self,
+        key: Option<String>,
         record: Record,
     ) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
-        let prepared = decide(self.plan, self.key, self.state, &self.left_over, record)?;
+        let prepared = decide(
+            self.plan,
+            key,
+            self.state,
+            &self.left_over,
+            record,
+            &mut self.buffer,
+        )?;
         match &prepared {
             Ok(Prepared {
                 decision: Decision::Skipped,
@@ -334,12 +349,13 @@ impl<'a> Delivery<'a> {
 /// over by an earlier run (`left_over`) are never taken as unchanged.
 pub(crate) fn decide(
     plan: &KeyedPlan,
-    key_path: &CompiledPath,
+    key: Option<String>,
     state: &dyn StateStore,
     left_over: &HashMap<String, Pending>,
     record: Record,
+    buffer: &mut Vec<u8>,
 ) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
-    let Some(key) = key_path.get(&record).and_then(text_of) else {
+    let Some(key) = key else {
         let reason = "the record has no key: the target's `key` path finds nothing";
         return Ok(Err((record, Rejection::new("target", reason))));
     };
@@ -356,7 +372,9 @@ pub(crate) fn decide(
         }));
     }
     let payload = without_opted_out_fields(plan, record);
-    let fingerprint = Fingerprint::of(&serde_json::to_vec(&payload).unwrap_or_default());
+    buffer.clear();
+    let _ = serde_json::to_writer(&mut *buffer, &payload);
+    let fingerprint = Fingerprint::of(buffer);
     let left_over = left_over.get(&key).map(|p| p.operation);
     let decision = match state.link(&plan.ns, &key)? {
         Some(Link {
