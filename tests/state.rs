@@ -496,3 +496,18 @@ fn a_dry_run_reads_the_state_and_changes_nothing() {
         (json!(1), json!(1))
     );
 }
+
+#[test]
+fn a_record_rejected_on_every_run_is_quarantined_once() {
+    let shop = Shop::start();
+    let w = workdir(
+        &pipeline(&shop, ""),
+        "ref,name,price,ean\nA1,Chair,10,1\nA2,Table,-5,2\n",
+    );
+    for _ in 0..3 {
+        assert_eq!(run(&w).0, 3);
+    }
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(list.lines().count(), 1, "{list}");
+}

@@ -19,6 +19,9 @@ pub const PENDING: u8 = b'O';
 pub const QUARANTINE: u8 = b'Q';
 /// Namespace hash -> names.
 pub const NAMESPACE: u8 = b'N';
+/// (pipeline, job, record key) -> quarantine entry id: a record rejected again on every run is
+/// kept once, with its latest reason.
+pub const QUARANTINED_KEY: u8 = b'q';
 
 fn part(out: &mut Vec<u8>, text: &str) {
     // Names are short; a longer one is cut rather than corrupting the layout.
@@ -83,6 +86,13 @@ pub fn checkpoint_key(job: &JobId) -> Vec<u8> {
 pub fn quarantine_key(pipeline: &str, id: u64) -> Vec<u8> {
     let mut out = pipeline_prefix(QUARANTINE, pipeline);
     out.extend_from_slice(&id.to_be_bytes());
+    out
+}
+
+pub fn quarantined_key(pipeline: &str, job: &str, key: &str) -> Vec<u8> {
+    let mut out = pipeline_prefix(QUARANTINED_KEY, pipeline);
+    part(&mut out, job);
+    out.extend_from_slice(key.as_bytes());
     out
 }
 

@@ -188,14 +188,28 @@ impl<K: Kv> StateStore for KvStore<K> {
                     batch.push((codec::ns_key(PENDING, &ns, &key), None));
                 }
                 Change::Quarantine { pipeline, entry } => {
+                    let index = codec::quarantined_key(&pipeline, &entry.job, &entry.key);
+                    if let Some(old) = self.kv.get(&index)? {
+                        batch.push((codec::quarantine_key(&pipeline, quarantine_id(&old)?), None));
+                    }
                     let id = self.kv.next_id()?;
+                    batch.push((index, Some(id.to_be_bytes().to_vec())));
                     batch.push((
                         codec::quarantine_key(&pipeline, id),
                         Some(codec::encode_json(&entry)?),
                     ));
                 }
                 Change::Release { pipeline, id } => {
-                    batch.push((codec::quarantine_key(&pipeline, id), None));
+                    let entry_key = codec::quarantine_key(&pipeline, id);
+                    if let Some(old) = self.kv.get(&entry_key)? {
+                        let old: Quarantined = codec::decode_json(&old, "quarantine entry")?;
+                        let index = codec::quarantined_key(&pipeline, &old.job, &old.key);
+                        // Only when it still points here: a newer entry may have replaced it.
+                        if self.kv.get(&index)?.is_some_and(|v| v == id.to_be_bytes()) {
+                            batch.push((index, None));
+                        }
+                    }
+                    batch.push((entry_key, None));
                 }
             }
         }
@@ -230,7 +244,9 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                 }
                 // Rebuilt from the links on import.
-                Some(&REVERSE) | Some(&NAMESPACE) => return Ok(true),
+                Some(&REVERSE) | Some(&NAMESPACE) | Some(&codec::QUARANTINED_KEY) => {
+                    return Ok(true);
+                }
                 Some(&CHECKPOINT) => {
                     let parts = codec::split_key(key, 1)?;
                     Entry::Checkpoint {

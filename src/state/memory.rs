@@ -1,12 +1,12 @@
-//! The state in memory: for tests, and for `dry-run` on top of a copy of the real state so a
-//! plan sees what a run would see and changes nothing.
+//! The state in memory: for tests, and for a `dry-run` of a pipeline that never ran (with a
+//! state on disk, `dry-run` reads it through `ReadOnly`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::StateError;
 use super::kv::{Kv, KvStore, Visit};
-use super::{StateError, StateStore};
 
 #[derive(Default)]
 pub struct MemoryKv {
@@ -58,17 +58,5 @@ pub type MemoryStore = KvStore<MemoryKv>;
 impl MemoryStore {
     pub fn empty() -> Self {
         KvStore::new(MemoryKv::default())
-    }
-
-    /// A copy of another store, entry by entry.
-    pub fn copy_of(other: &dyn StateStore) -> Result<Self, StateError> {
-        let copy = Self::empty();
-        let mut changes = Vec::new();
-        other.export(&mut |entry| {
-            changes.push(entry.into_change()?);
-            Ok(())
-        })?;
-        copy.apply(changes)?;
-        Ok(copy)
     }
 }

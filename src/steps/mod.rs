@@ -130,10 +130,11 @@ impl<'p> Chain<'p> {
         rejected: &mut Vec<(Record, Rejection)>,
         counts: &mut ChainCounts,
     ) {
-        self.run_from(0, record, out, rejected, counts);
+        self.push_from(0, record, out, rejected, counts);
     }
 
-    /// Runs `record` from the step at `first` on: a replay from the quarantine.
+    /// Runs `record` from the step at `first` on (a replay from the quarantine starts at the
+    /// step that rejected it).
     pub fn push_from(
         &mut self,
         first: usize,
@@ -142,17 +143,7 @@ impl<'p> Chain<'p> {
         rejected: &mut Vec<(Record, Rejection)>,
         counts: &mut ChainCounts,
     ) {
-        self.run_from(first.min(self.steps.len()), record, out, rejected, counts);
-    }
-
-    fn run_from(
-        &mut self,
-        first: usize,
-        record: Record,
-        out: &mut Vec<Record>,
-        rejected: &mut Vec<(Record, Rejection)>,
-        counts: &mut ChainCounts,
-    ) {
+        let first = first.min(self.steps.len());
         let mut current = std::mem::take(&mut self.current);
         let mut next = std::mem::take(&mut self.next);
         current.push(record);
@@ -211,7 +202,7 @@ impl<'p> Chain<'p> {
                 (&self.steps[index], self.groups[index].take())
             {
                 let record = step.document(gathering);
-                self.run_from(index + 1, record, out, rejected, counts);
+                self.push_from(index + 1, record, out, rejected, counts);
             }
         }
     }
