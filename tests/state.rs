@@ -511,3 +511,30 @@ fn a_record_rejected_on_every_run_is_quarantined_once() {
     let list = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(list.lines().count(), 1, "{list}");
 }
+
+#[test]
+fn a_look_back_window_reads_late_records_again_without_sending_them_twice() {
+    let shop = Shop::start();
+    let p = pipeline(&shop, "").replace(
+        "    map:\n",
+        "    cursor: { field: $.updated, tie_breaker: $.ref, lookback: 1h }\n    map:\n",
+    );
+    let first = "ref,name,price,ean,updated\nA0,Old,1,0,2024-01-02 08:00:00\nA1,Chair,10,1,2024-01-02 10:00:00\nA2,Table,99,2,2024-01-02 10:30:00\n";
+    let w = workdir(&p, first);
+    run(&w);
+    // A3 comes late: its time is before the checkpoint (10:30), inside the window.
+    w.write(
+        "products.csv",
+        format!("{first}A3,Lamp,25,3,2024-01-02 10:20:00\n"),
+    );
+    shop.clear_writes();
+    let (_, report) = run(&w);
+    assert_eq!(
+        job(&report, "products")["before_checkpoint"],
+        1,
+        "only A0 is older than the window"
+    );
+    assert_eq!(delivered(&report, "products")["unchanged"], 2);
+    assert_eq!(delivered(&report, "products")["created"], 1);
+    assert_eq!(shop.writes().len(), 1);
+}
