@@ -103,6 +103,9 @@ fn a_second_run_over_unchanged_input_sends_nothing_and_a_changed_price_one_updat
         text.contains(&format!("target id {}", writes[0].id)),
         "{text}"
     );
+    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 created, 0 updated, 3 unchanged"), "{text}");
     let out = w.syncline(&[
         "state",
         "id",

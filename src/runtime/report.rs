@@ -174,12 +174,38 @@ impl RunReport {
                     writeln!(out, "{}: FAILED after {} read: {reason}", job.job, job.read)
                 }
                 JobStatus::Skipped(reason) => writeln!(out, "{}: skipped: {reason}", job.job),
+                JobStatus::Cancelled if job.delivered.is_some() => writeln!(
+                    out,
+                    "{}: cancelled after {} read; what the target acknowledged is remembered",
+                    job.job, job.read
+                ),
                 JobStatus::Cancelled => writeln!(
                     out,
                     "{}: cancelled after {} read; nothing written",
                     job.job, job.read
                 ),
             };
+            if let Some(d) = &job.delivered {
+                let _ = writeln!(
+                    out,
+                    "    {} created, {} updated, {} unchanged, {} linked to existing records, {} skipped",
+                    d.created, d.updated, d.unchanged, d.linked, d.skipped
+                );
+            }
+            if job.deferred > 0 {
+                let _ = writeln!(
+                    out,
+                    "    {} deferred to the next run (references not there yet)",
+                    job.deferred
+                );
+            }
+            if job.before_checkpoint > 0 {
+                let _ = writeln!(
+                    out,
+                    "    {} already synced before the checkpoint",
+                    job.before_checkpoint
+                );
+            }
             for reason in &job.reasons {
                 let _ = writeln!(
                     out,
