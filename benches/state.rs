@@ -117,3 +117,17 @@ fn unchanged_decision(bencher: divan::Bencher) {
         link.and_then(|l| l.fingerprint) == Some(fingerprint)
     });
 }
+
+/// Keys in increasing order (an export sorted by code), through the runtime's read-ahead:
+/// one range read serves the next lookups.
+#[divan::bench(sample_count = 20, sample_size = 10_000)]
+fn lookup_by_source_key_in_order(bencher: divan::Bencher) {
+    let store = store();
+    let ns = ns();
+    let mut reader = syncline::runtime::deliver::LinkReader::new(store, &ns);
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        n = (n + 1) % ENTRIES;
+        reader.link(&format!("SKU-{n:08}")).expect("read")
+    });
+}

@@ -28,7 +28,7 @@ use crate::compile::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::connectors::Item;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
-use crate::runtime::deliver::{Decision, decide};
+use crate::runtime::deliver::{Decision, LinkReader, decide};
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::state::{Pending, StateStore};
 use crate::steps::{Record, text_of};
@@ -190,9 +190,17 @@ fn keyed_changes(
         .into_iter()
         .collect();
     let mut buffer = Vec::new();
+    let mut links = LinkReader::new(state, &plan.ns);
     for record in records {
         let record_key = key.get(&record).and_then(text_of);
-        match decide(plan, record_key, state, &left_over, record, &mut buffer) {
+        match decide(
+            plan,
+            record_key,
+            &mut links,
+            &left_over,
+            record,
+            &mut buffer,
+        ) {
             Ok(Ok(prepared)) => match prepared.decision {
                 Decision::Unchanged => summary.unchanged += 1,
                 Decision::Skipped => summary.skip += 1,

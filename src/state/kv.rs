@@ -16,8 +16,9 @@ pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError> + 'a;
 /// An ordered byte map with atomic batches.
 pub trait Kv: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
-    /// Every entry whose key starts with `prefix`, in key order, until `each` returns false.
-    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError>;
+    /// Every entry whose key starts with `prefix`, in key order from `from` (at or after the
+    /// prefix), until `each` returns false.
+    fn scan(&self, prefix: &[u8], from: &[u8], each: &mut Visit) -> Result<(), StateError>;
     /// Sets (`Some`) and removes (`None`), all or nothing.
     fn apply(&self, batch: Vec<Write>) -> Result<(), StateError>;
     fn flush(&self) -> Result<(), StateError>;
@@ -61,11 +62,12 @@ impl<K: Kv> KvStore<K> {
     /// Every registered namespace, by hash.
     fn namespaces(&self) -> Result<HashMap<[u8; 8], Namespace>, StateError> {
         let mut found = HashMap::new();
-        self.kv.scan(&[NAMESPACE], &mut |key, value| {
-            let (hash, _) = codec::split_ns_key(key)?;
-            found.insert(hash, codec::decode_json(value, "namespace")?);
-            Ok(true)
-        })?;
+        self.kv
+            .scan(&[NAMESPACE], &[NAMESPACE], &mut |key, value| {
+                let (hash, _) = codec::split_ns_key(key)?;
+                found.insert(hash, codec::decode_json(value, "namespace")?);
+                Ok(true)
+            })?;
         Ok(found)
     }
 
@@ -80,6 +82,26 @@ impl<K: Kv> StateStore for KvStore<K> {
             .get(&codec::ns_key(LINK, ns, key))?
             .map(|bytes| codec::decode_link(&bytes))
             .transpose()
+    }
+
+    fn links_from(
+        &self,
+        ns: &Namespace,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Link)>, StateError> {
+        let prefix = codec::ns_prefix(LINK, ns);
+        let mut found = Vec::with_capacity(limit);
+        self.kv.scan(
+            &prefix,
+            &codec::ns_key(LINK, ns, from),
+            &mut |key, value| {
+                let source_key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                found.push((source_key, codec::decode_link(value)?));
+                Ok(found.len() < limit)
+            },
+        )?;
+        Ok(found)
     }
 
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
@@ -99,7 +121,7 @@ impl<K: Kv> StateStore for KvStore<K> {
     fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
         let prefix = codec::ns_prefix(PENDING, ns);
         let mut found = Vec::new();
-        self.kv.scan(&prefix, &mut |key, value| {
+        self.kv.scan(&prefix, &prefix, &mut |key, value| {
             let source_key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
             found.push((source_key, codec::decode_json(value, "outbox entry")?));
             Ok(true)
@@ -114,7 +136,7 @@ impl<K: Kv> StateStore for KvStore<K> {
     ) -> Result<Vec<(u64, Quarantined)>, StateError> {
         let prefix = codec::pipeline_prefix(QUARANTINE, pipeline);
         let mut found = Vec::new();
-        self.kv.scan(&prefix, &mut |key, value| {
+        self.kv.scan(&prefix, &prefix, &mut |key, value| {
             let id = quarantine_id(&key[prefix.len()..])?;
             let entry: Quarantined = codec::decode_json(value, "quarantine entry")?;
             if job.is_none_or(|j| j == entry.job) {
@@ -128,7 +150,7 @@ impl<K: Kv> StateStore for KvStore<K> {
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         let prefix = codec::pipeline_prefix(CHECKPOINT, pipeline);
         let mut found = Vec::new();
-        self.kv.scan(&prefix, &mut |key, value| {
+        self.kv.scan(&prefix, &prefix, &mut |key, value| {
             let job = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
             found.push((job, codec::decode_json(value, "checkpoint")?));
             Ok(true)
@@ -230,7 +252,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                 StateError::Format("an ID-map entry of an unregistered namespace".into())
             })
         };
-        self.kv.scan(&[], &mut |key, value| {
+        self.kv.scan(&[], &[], &mut |key, value| {
             let entry = match key.first() {
                 Some(&LINK) => {
                     let (hash, rest) = codec::split_ns_key(key)?;

@@ -23,9 +23,9 @@ impl Kv for MemoryKv {
         Ok(self.map.lock().map_err(|_| poisoned())?.get(key).cloned())
     }
 
-    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError> {
+    fn scan(&self, prefix: &[u8], from: &[u8], each: &mut Visit) -> Result<(), StateError> {
         let map = self.map.lock().map_err(|_| poisoned())?;
-        for (key, value) in map.range(prefix.to_vec()..) {
+        for (key, value) in map.range(from.to_vec()..) {
             if !key.starts_with(prefix) || !each(key, value)? {
                 break;
             }

@@ -181,6 +181,14 @@ pub enum StateError {
 /// `flush` makes everything applied before it durable.
 pub trait StateStore: Send + Sync {
     fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError>;
+    /// Up to `limit` ID-map entries from `from` on, in key order: one range read serves the
+    /// lookups of a source sorted by key.
+    fn links_from(
+        &self,
+        ns: &Namespace,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Link)>, StateError>;
     /// The reverse direction: which source key a target id belongs to.
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError>;
     fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError>;
@@ -214,6 +222,14 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
         self.0.key_for_id(ns, target_id)
+    }
+    fn links_from(
+        &self,
+        ns: &Namespace,
+        from: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Link)>, StateError> {
+        self.0.links_from(ns, from, limit)
     }
     fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError> {
         self.0.checkpoint(job)

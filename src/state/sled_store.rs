@@ -19,10 +19,10 @@ impl Kv for SledKv {
         Ok(self.db.get(key).map_err(store_error)?.map(|v| v.to_vec()))
     }
 
-    fn scan(&self, prefix: &[u8], each: &mut Visit) -> Result<(), StateError> {
-        for entry in self.db.scan_prefix(prefix) {
+    fn scan(&self, prefix: &[u8], from: &[u8], each: &mut Visit) -> Result<(), StateError> {
+        for entry in self.db.range(from..) {
             let (key, value) = entry.map_err(store_error)?;
-            if !each(&key, &value)? {
+            if !key.starts_with(prefix) || !each(&key, &value)? {
                 break;
             }
         }
