@@ -541,3 +541,41 @@ fn a_look_back_window_reads_late_records_again_without_sending_them_twice() {
     assert_eq!(delivered(&report, "products")["created"], 1);
     assert_eq!(shop.writes().len(), 1);
 }
+
+#[test]
+fn the_shop_api_example_runs_and_a_second_run_sends_nothing() {
+    let shop = Shop::start();
+    let state = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = assert_cmd::Command::cargo_bin("syncline")
+            .unwrap()
+            .args([
+                "run",
+                "examples/shop-api/shop-api.yaml",
+                "--format",
+                "json",
+                "--state",
+            ])
+            .arg(state.path())
+            .env("SHOP_URL", &shop.url)
+            .env("SHOP_API_KEY", SECRET)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = run();
+    assert_eq!(code, Some(0), "{report:#}");
+    let categories = shop.records("category");
+    let products = shop.records("product");
+    assert!(!categories.is_empty() && !products.is_empty());
+    let textile = categories.iter().find(|c| c["code"] == "TEXT").unwrap();
+    let tshirt = products
+        .iter()
+        .find(|p| p["reference"] == "TSH-001")
+        .unwrap();
+    assert_eq!(tshirt["id_category_default"], textile["id"].to_string());
+    shop.clear_writes();
+    let (_, report) = run();
+    assert!(shop.writes().is_empty(), "{report:#}");
+}

@@ -219,7 +219,10 @@ fn answer(request: &Request, state: &Mutex<ShopState>) -> (u16, Value) {
         ["api", plural, id] => (*plural, id.parse::<u64>().ok()),
         _ => return (404, json!({"errors": [{"message": "no such resource"}]})),
     };
-    let entity = plural.trim_end_matches('s').to_string();
+    let entity = match plural.strip_suffix("ies") {
+        Some(stem) => format!("{stem}y"),
+        None => plural.trim_end_matches('s').to_string(),
+    };
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     match (request.method.as_str(), id) {
         ("POST", None) | ("PUT", Some(_)) => {
