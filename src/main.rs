@@ -308,8 +308,7 @@ fn open_state(
     pipeline: &std::path::Path,
     dir: Option<&std::path::Path>,
 ) -> Result<Arc<dyn StateStore>, u8> {
-    let dir = dir.map_or_else(|| syncline::state::default_dir(pipeline), Into::into);
-    sled_store::open(&dir)
+    sled_store::open(&syncline::state::dir_for(pipeline, dir))
         .map(|store| Arc::new(store) as Arc<dyn StateStore>)
         .map_err(|e| {
             eprintln!("error: {e}");
@@ -346,7 +345,7 @@ fn dry_run(
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let dir = state_dir.map_or_else(|| syncline::state::default_dir(path), Into::into);
+    let dir = syncline::state::dir_for(path, state_dir);
     let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir) {
         Ok(Some(store)) => Arc::new(syncline::state::ReadOnly(store)),
         Ok(None) => Arc::new(syncline::state::memory::MemoryStore::empty()),

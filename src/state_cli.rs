@@ -163,11 +163,8 @@ fn name_of(pipeline: &Pipeline) -> Result<String, String> {
 }
 
 fn open(at: &At) -> Result<sled_store::SledStore, String> {
-    let dir = at
-        .state
-        .clone()
-        .unwrap_or_else(|| syncline::state::default_dir(&at.pipeline));
-    sled_store::open(&dir).map_err(|e| e.to_string())
+    sled_store::open(&syncline::state::dir_for(&at.pipeline, at.state.as_deref()))
+        .map_err(|e| e.to_string())
 }
 
 fn time(seconds: i64) -> String {

@@ -579,3 +579,18 @@ fn the_shop_api_example_runs_and_a_second_run_sends_nothing() {
     let (_, report) = run();
     assert!(shop.writes().is_empty(), "{report:#}");
 }
+
+#[test]
+fn a_body_template_wraps_the_record() {
+    let shop = Shop::start();
+    let p = pipeline(&shop, "").replace(
+        "create: { method: POST, path: /products }",
+        "create: { method: POST, path: /products, body: { product: \"{record}\", source: \"erp-{reference}\" } }",
+    );
+    let w = workdir(&p, "ref,name,price,ean\nA1,Chair,10,1\n");
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    let writes = shop.writes();
+    assert_eq!(writes[0].body["product"]["reference"], "A1");
+    assert_eq!(writes[0].body["source"], "erp-A1");
+}

@@ -288,7 +288,7 @@ fn write_all(
                             let mut entries = Vec::new();
                             for (record, mut rejection) in rejected {
                                 rejection.resume_at = Some(steps);
-                                let key = key.get(&record).and_then(text_of).unwrap_or_default();
+                                let key = key_of(job, &record).unwrap_or_default();
                                 entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
                                 outcome.rejections.add(&rejection, key);
                             }
@@ -346,6 +346,7 @@ fn process(
     let mut counts = ChainCounts::default();
     let mut out = Vec::with_capacity(BATCH);
     let mut rejected: Vec<(Record, Rejection)> = Vec::new();
+    let mut unreadable: Vec<Change> = Vec::new();
     let mut totals = Counts::default();
     let start = match &job.cursor {
         Some(cursor) => {
@@ -371,7 +372,7 @@ fn process(
             &mut counts,
         );
     }
-    settle(job, ctx, &mut rejected, report, rejections)?;
+    settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
     for batch in rx {
         for item in batch {
             match item {
@@ -403,14 +404,13 @@ fn process(
                 Item::Bad { at, reason } => {
                     report.read += 1;
                     let rejection = Rejection::new("read", format!("{at}: {reason}"));
-                    let entry = quarantine(ctx, job, &rejection, &at, None);
-                    ctx.state.apply(vec![entry]).map_err(|e| e.to_string())?;
+                    unreadable.push(quarantine(ctx, job, &rejection, &at, None));
                     rejections.add(&rejection, at);
                 }
             }
         }
         // Quarantined before the checkpoint can pass them.
-        settle(job, ctx, &mut rejected, report, rejections)?;
+        settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
         totals.read = report.read;
         totals.written += out.len() as u64;
         totals.rejected = rejections.total;
@@ -436,7 +436,7 @@ fn process(
         }
     }
     chain.finish(&mut out, &mut rejected, &mut counts);
-    settle(job, ctx, &mut rejected, report, rejections)?;
+    settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
     report.filtered = counts.filtered;
     if !out.is_empty() && tx.send(ToWriter::Batch(out)).is_err() {
         return Err("the writer stopped".to_string());
@@ -444,16 +444,17 @@ fn process(
     Ok(watermark.end().map(Position::checkpoint))
 }
 
-/// Quarantines what the steps rejected (deferred references are counted apart: they are
-/// retried by the next run), in one state batch.
+/// Quarantines what the steps rejected, with the records that could not be read, in one state
+/// batch. Deferred references are counted apart: the next run retries them.
 fn settle(
     job: &JobPlan,
     ctx: &JobContext,
     rejected: &mut Vec<(Record, Rejection)>,
+    unreadable: &mut Vec<Change>,
     report: &mut JobReport,
     rejections: &mut Rejections,
 ) -> Result<(), String> {
-    let mut entries = Vec::with_capacity(rejected.len());
+    let mut entries = std::mem::take(unreadable);
     for (record, rejection) in rejected.drain(..) {
         let key = key_of(job, &record).unwrap_or_else(|| format!("record {}", report.read));
         if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {

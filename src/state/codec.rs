@@ -153,23 +153,18 @@ pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
     }
     let flags = *bytes.get(1).ok_or_else(bad)?;
     let mut at = 2;
+    let mut take = |n: usize| {
+        let part = bytes.get(at..at + n).ok_or_else(bad);
+        at += n;
+        part
+    };
     let fingerprint = if flags & HAS_FINGERPRINT != 0 {
-        let raw: [u8; 16] = bytes
-            .get(at..at + 16)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?;
-        at += 16;
+        let raw: [u8; 16] = take(16)?.try_into().map_err(|_| bad())?;
         Some(Fingerprint(u128::from_be_bytes(raw)))
     } else {
         None
     };
-    let raw: [u8; 8] = bytes
-        .get(at..at + 8)
-        .ok_or_else(bad)?
-        .try_into()
-        .map_err(|_| bad())?;
-    at += 8;
+    let raw: [u8; 8] = take(8)?.try_into().map_err(|_| bad())?;
     let target_id =
         (flags & HAS_ID != 0).then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
     Ok(Link {

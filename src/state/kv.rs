@@ -59,6 +59,23 @@ impl<K: Kv> KvStore<K> {
         )))
     }
 
+    /// Every entry under `prefix` from `from` on, decoded by `decode` from the key's rest (after
+    /// the prefix) and the value; `None` skips an entry. Stops after `limit` entries.
+    fn collect<T>(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+        decode: impl Fn(&[u8], &[u8]) -> Result<Option<T>, StateError>,
+    ) -> Result<Vec<T>, StateError> {
+        let mut found = Vec::new();
+        self.kv.scan(prefix, from, &mut |key, value| {
+            found.extend(decode(&key[prefix.len()..], value)?);
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
+    }
+
     /// Every registered namespace, by hash.
     fn namespaces(&self) -> Result<HashMap<[u8; 8], Namespace>, StateError> {
         let mut found = HashMap::new();
@@ -91,17 +108,12 @@ impl<K: Kv> StateStore for KvStore<K> {
         limit: usize,
     ) -> Result<Vec<(String, Link)>, StateError> {
         let prefix = codec::ns_prefix(LINK, ns);
-        let mut found = Vec::with_capacity(limit);
-        self.kv.scan(
+        self.collect(
             &prefix,
             &codec::ns_key(LINK, ns, from),
-            &mut |key, value| {
-                let source_key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                found.push((source_key, codec::decode_link(value)?));
-                Ok(found.len() < limit)
-            },
-        )?;
-        Ok(found)
+            limit,
+            |rest, value| Ok(Some((text(rest), codec::decode_link(value)?))),
+        )
     }
 
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
@@ -120,13 +132,12 @@ impl<K: Kv> StateStore for KvStore<K> {
 
     fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
         let prefix = codec::ns_prefix(PENDING, ns);
-        let mut found = Vec::new();
-        self.kv.scan(&prefix, &prefix, &mut |key, value| {
-            let source_key = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-            found.push((source_key, codec::decode_json(value, "outbox entry")?));
-            Ok(true)
-        })?;
-        Ok(found)
+        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
+            Ok(Some((
+                text(rest),
+                codec::decode_json(value, "outbox entry")?,
+            )))
+        })
     }
 
     fn quarantined(
@@ -135,27 +146,18 @@ impl<K: Kv> StateStore for KvStore<K> {
         job: Option<&str>,
     ) -> Result<Vec<(u64, Quarantined)>, StateError> {
         let prefix = codec::pipeline_prefix(QUARANTINE, pipeline);
-        let mut found = Vec::new();
-        self.kv.scan(&prefix, &prefix, &mut |key, value| {
-            let id = quarantine_id(&key[prefix.len()..])?;
+        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
             let entry: Quarantined = codec::decode_json(value, "quarantine entry")?;
-            if job.is_none_or(|j| j == entry.job) {
-                found.push((id, entry));
-            }
-            Ok(true)
-        })?;
-        Ok(found)
+            let wanted = job.is_none_or(|j| j == entry.job);
+            Ok(wanted.then_some((quarantine_id(rest)?, entry)))
+        })
     }
 
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         let prefix = codec::pipeline_prefix(CHECKPOINT, pipeline);
-        let mut found = Vec::new();
-        self.kv.scan(&prefix, &prefix, &mut |key, value| {
-            let job = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-            found.push((job, codec::decode_json(value, "checkpoint")?));
-            Ok(true)
-        })?;
-        Ok(found)
+        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
+            Ok(Some((text(rest), codec::decode_json(value, "checkpoint")?)))
+        })
     }
 
     fn apply(&self, changes: Vec<Change>) -> Result<(), StateError> {
@@ -182,15 +184,6 @@ impl<K: Kv> StateStore for KvStore<K> {
                         ));
                     }
                     batch.push((link_key, Some(codec::encode_link(&link))));
-                }
-                Change::Unlink { ns, key } => {
-                    let link_key = codec::ns_key(LINK, &ns, &key);
-                    if let Some(old) = self.kv.get(&link_key)?
-                        && let Some(id) = codec::decode_link(&old)?.target_id
-                    {
-                        batch.push((codec::ns_key(REVERSE, &ns, &id), None));
-                    }
-                    batch.push((link_key, None));
                 }
                 Change::Checkpoint { job, checkpoint } => {
                     batch.push((
@@ -259,7 +252,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     let link = codec::decode_link(value)?;
                     Entry::Link {
                         ns: namespace(hash)?,
-                        key: String::from_utf8_lossy(rest).into_owned(),
+                        key: text(rest),
                         target_id: link.target_id,
                         fingerprint: link.fingerprint.map(|f| f.to_string()),
                         synced_at: link.synced_at,
@@ -274,7 +267,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     Entry::Checkpoint {
                         job: JobId {
                             pipeline: parts.parts.into_iter().next().unwrap_or_default(),
-                            job: String::from_utf8_lossy(parts.rest).into_owned(),
+                            job: text(parts.rest),
                         },
                         checkpoint: codec::decode_json(value, "checkpoint")?,
                     }
@@ -283,7 +276,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     let (hash, rest) = codec::split_ns_key(key)?;
                     Entry::Pending {
                         ns: namespace(hash)?,
-                        key: String::from_utf8_lossy(rest).into_owned(),
+                        key: text(rest),
                         pending: codec::decode_json(value, "outbox entry")?,
                     }
                 }
@@ -300,6 +293,10 @@ impl<K: Kv> StateStore for KvStore<K> {
             Ok(true)
         })
     }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn quarantine_id(bytes: &[u8]) -> Result<u64, StateError> {

@@ -133,10 +133,6 @@ pub enum Change {
         key: String,
         link: Link,
     },
-    Unlink {
-        ns: Namespace,
-        key: String,
-    },
     Checkpoint {
         job: JobId,
         checkpoint: Checkpoint,
@@ -261,10 +257,13 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
 }
 
-/// Where a pipeline's state lives unless `--state` says otherwise: `.syncline/state` at the
-/// root of the git repository holding the pipeline (one state per client repository), or next
-/// to the pipeline outside a repository.
-pub fn default_dir(pipeline: &std::path::Path) -> std::path::PathBuf {
+/// Where a pipeline's state lives: `chosen` (`--state`), else `.syncline/state` at the root of
+/// the git repository holding the pipeline (one state per client repository), or next to the
+/// pipeline outside a repository.
+pub fn dir_for(pipeline: &std::path::Path, chosen: Option<&std::path::Path>) -> std::path::PathBuf {
+    if let Some(dir) = chosen {
+        return dir.to_path_buf();
+    }
     let file = std::path::absolute(pipeline).unwrap_or_else(|_| pipeline.to_path_buf());
     let dir = file
         .parent()

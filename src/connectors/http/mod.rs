@@ -169,7 +169,7 @@ impl HttpClient {
             request = request.header(name.as_str(), value.as_str());
         }
         let request = request
-            .body(call.body.clone().unwrap_or_default())
+            .body(call.body.as_deref().unwrap_or_default())
             // The URL may hold a key: the builder's message is not shown.
             .map_err(|_| fail("the request cannot be built (check the base URL)".to_string()))?;
         let mut response = self
@@ -217,7 +217,59 @@ pub struct RequestPlan {
     headers: Vec<(String, Template)>,
     /// `Some` when the template has a body: its strings are templates, and a string that is
     /// exactly `{record}` stands for the whole record (to wrap it: `{ product: "{record}" }`).
-    body: Option<Value>,
+    body: Option<Body>,
+}
+
+/// A body template, its strings parsed once.
+#[derive(Debug)]
+enum Body {
+    Record,
+    Text(Template),
+    List(Vec<Body>),
+    Object(Vec<(String, Body)>),
+    Value(Value),
+}
+
+impl Body {
+    fn compile(template: &Value) -> Result<Body, String> {
+        Ok(match template {
+            Value::String(s) if s == "{record}" => Body::Record,
+            Value::String(s) => Body::Text(Template::parse(s)?),
+            Value::Array(items) => {
+                Body::List(items.iter().map(Body::compile).collect::<Result<_, _>>()?)
+            }
+            Value::Object(map) => Body::Object(
+                map.iter()
+                    .map(|(k, v)| Body::compile(v).map(|b| (k.clone(), b)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => Body::Value(other.clone()),
+        })
+    }
+
+    fn render(
+        &self,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Value, String> {
+        Ok(match self {
+            Body::Record => record.clone(),
+            Body::Text(t) => Value::String(t.render_with(record, extra, &|t| t.to_string())?),
+            Body::List(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(record, extra))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Body::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, b)| b.render(record, extra).map(|v| (k.clone(), v)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Body::Value(v) => v.clone(),
+        })
+    }
 }
 
 impl RequestPlan {
@@ -232,7 +284,7 @@ impl RequestPlan {
             path: Template::parse(&request.path)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
-            body: request.body.clone(),
+            body: request.body.as_ref().map(Body::compile).transpose()?,
         })
     }
 
@@ -253,9 +305,10 @@ impl RequestPlan {
                 .map(|(k, t)| t.render_with(record, extra, &plain).map(|v| (k.clone(), v)))
                 .collect::<Result<Vec<_>, _>>()
         };
+        let json = |v: &Value| serde_json::to_vec(v).map_err(|e| e.to_string());
         let body = match (&self.body, send_record) {
-            (Some(template), _) => Some(render_body(template, record, extra)?),
-            (None, true) => Some(record.clone()),
+            (Some(template), _) => Some(json(&template.render(record, extra)?)?),
+            (None, true) => Some(json(record)?),
             (None, false) => None,
         };
         Ok(Call {
@@ -263,36 +316,9 @@ impl RequestPlan {
             path,
             query: render_all(&self.query)?,
             headers: render_all(&self.headers)?,
-            body: body
-                .map(|b| serde_json::to_vec(&b).map_err(|e| e.to_string()))
-                .transpose()?,
+            body,
         })
     }
-}
-
-fn render_body(
-    template: &Value,
-    record: &Record,
-    extra: &dyn Fn(&str) -> Option<String>,
-) -> Result<Value, String> {
-    Ok(match template {
-        Value::String(s) if s == "{record}" => record.clone(),
-        Value::String(s) => {
-            Value::String(Template::parse(s)?.render_with(record, extra, &|t| t.to_string())?)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| render_body(i, record, extra))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| render_body(v, record, extra).map(|v| (k.clone(), v)))
-                .collect::<Result<_, _>>()?,
-        ),
-        other => other.clone(),
-    })
 }
 
 /// Characters kept as they are in a path segment / a query component (RFC 3986 unreserved).
