@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use syncline::runtime::link_reader::LinkReader;
 use syncline::state::sled_store::{self, SledStore};
 use syncline::state::{Change, Fingerprint, Link, Namespace, StateStore};
 
@@ -85,8 +86,9 @@ fn key(n: u64) -> String {
     format!("SKU-{:08}", n.wrapping_mul(2_654_435_761) % ENTRIES)
 }
 
+/// One sled read a lookup (what a lookup costs without the runtime's reader).
 #[divan::bench(sample_count = 20, sample_size = 10_000)]
-fn lookup_by_source_key(bencher: divan::Bencher) {
+fn point_read_by_source_key(bencher: divan::Bencher) {
     let store = store();
     let ns = ns();
     let mut n = 0u64;
@@ -96,8 +98,9 @@ fn lookup_by_source_key(bencher: divan::Bencher) {
     });
 }
 
+/// Used by `syncline state id --target-id` only: one lookup a command.
 #[divan::bench(sample_count = 20, sample_size = 10_000)]
-fn lookup_by_target_id(bencher: divan::Bencher) {
+fn point_read_by_target_id(bencher: divan::Bencher) {
     let store = store();
     let ns = ns();
     let mut n = 0u64;
@@ -133,10 +136,55 @@ fn unchanged_decision(bencher: divan::Bencher) {
 fn lookup_by_source_key_in_order(bencher: divan::Bencher) {
     let store = store();
     let ns = ns();
-    let mut reader = syncline::runtime::deliver::LinkReader::new(store, &ns);
+    let mut reader = LinkReader::new(store, &ns);
     let mut n = 0u64;
     bencher.bench_local(|| {
         n = (n + 1) % ENTRIES;
         reader.link(&format!("SKU-{n:08}")).expect("read")
+    });
+}
+
+/// A run that looks up every key once, in random order, through the runtime's reader (which
+/// builds its in-memory index as it goes): the whole pass, per lookup.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn full_pass_random_order(bencher: divan::Bencher) {
+    random_pass(bencher, ENTRIES);
+}
+
+/// An incremental run: 10k keys in random order through a fresh reader (most of the map is
+/// never loaded).
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn short_run_random_order(bencher: divan::Bencher) {
+    random_pass(bencher, 10_000);
+}
+
+fn random_pass(bencher: divan::Bencher, lookups: u64) {
+    let store = store();
+    let ns = ns();
+    let mut start = 0u64;
+    bencher
+        .counter(divan::counter::ItemsCount::new(lookups))
+        .bench_local(|| {
+            start += lookups;
+            let mut reader = LinkReader::new(store, &ns);
+            for n in start..start + lookups {
+                reader.link(&key(n)).expect("read");
+            }
+        });
+}
+
+/// The rest of a long run in random order: lookups once the reader's index holds the map.
+#[divan::bench(sample_count = 20, sample_size = 10_000)]
+fn random_order_after_full_pass(bencher: divan::Bencher) {
+    let store = store();
+    let ns = ns();
+    let mut reader = LinkReader::new(store, &ns);
+    for n in 0..ENTRIES {
+        reader.link(&key(n)).expect("read");
+    }
+    let mut n = 0u64;
+    bencher.bench_local(|| {
+        n += 1;
+        reader.link(&key(n)).expect("read")
     });
 }

@@ -594,3 +594,39 @@ fn a_body_template_wraps_the_record() {
     assert_eq!(writes[0].body["product"]["reference"], "A1");
     assert_eq!(writes[0].body["source"], "erp-A1");
 }
+
+/// Keys in random order, enough of them for the run to read the ID map through its in-memory
+/// index: the run's own creates are seen by later records with the same key, and a rerun
+/// compares against the index.
+#[test]
+fn a_source_in_random_order_is_compared_through_the_index() {
+    let shop = Shop::start();
+    let rows = |price_of_7: &str| {
+        let mut csv = String::from("ref,name,price,ean\n");
+        for i in 0..4000u64 {
+            let n = i * 7919 % 4000;
+            let price = if n == 7 { price_of_7 } else { "10" };
+            csv.push_str(&format!("P{n:05},Item {n},{price},\n"));
+        }
+        // A key seen again at the end, long after it was created.
+        csv.push_str("P00003,Item 3 renamed,10,\n");
+        csv
+    };
+    let w = workdir(&pipeline(&shop, ""), &rows("10"));
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    let delivered_first = delivered(&report, "products");
+    assert_eq!(delivered_first["created"], 4000, "{delivered_first}");
+    assert_eq!(delivered_first["updated"], 1, "{delivered_first}");
+    assert_eq!(shop.records("product").len(), 4000);
+
+    shop.clear_writes();
+    w.write("products.csv", rows("12"));
+    let (_, report) = run(&w);
+    let delivered = delivered(&report, "products");
+    // P00007's price, and P00003 twice (renamed back, then again).
+    assert_eq!(delivered["created"], 0, "{delivered}");
+    assert_eq!(delivered["updated"], 3, "{delivered}");
+    assert_eq!(delivered["unchanged"], 3998, "{delivered}");
+    assert_eq!(shop.records("product").len(), 4000);
+}

@@ -5,6 +5,8 @@
 # peak memory, records/s and the size of the state directory.
 #   benches/state/run.sh [N] [RUNS]      (defaults: 1000000 records, 3 runs)
 #   KEEP_STATE=1 benches/state/run.sh    reruns only, on the state of the last first run
+#   ORDER=random benches/state/run.sh    reruns over the same records in random order (the ID
+#                                        map is then read through the in-memory index)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-1000000}
@@ -14,6 +16,11 @@ mkdir -p "$dir"
 cargo build --release --quiet --bin syncline --bin syncline-bench
 [ -f "$dir/catalog.ndjson" ] || target/release/syncline-bench catalog "$n" "$dir/catalog.ndjson"
 state=$dir/state
+catalog=catalog.ndjson
+if [ "${ORDER:-}" = random ]; then
+  catalog=catalog-random.ndjson
+  [ -f "$dir/$catalog" ] || shuf --random-source=<(yes) "$dir/catalog.ndjson" > "$dir/$catalog"
+fi
 [ -n "${KEEP_STATE:-}" ] && [ -d "$state" ] || rm -rf "$state"
 target/release/syncline-bench shop > "$dir/shop.url" &
 shop=$!
@@ -28,7 +35,7 @@ fi
 echo "state directory: $(du -sm "$state" | cut -f1) MB"
 for i in $(seq "$runs"); do
   start=$(date +%s.%N)
-  /usr/bin/time -f "rerun  %e s  %M KB" target/release/syncline run benches/state/catalog.yaml \
+  SYNCLINE_CATALOG=$catalog /usr/bin/time -f "rerun  %e s  %M KB" target/release/syncline run benches/state/catalog.yaml \
     --state "$state" --format json > "$dir/rerun.json"
   end=$(date +%s.%N)
   python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; w=d['delivered']; assert w['created']==w['updated']==0, w; print('  ', d['read'], 'read,', w['unchanged'], 'unchanged, 0 sent,', int(d['read']/(float(sys.argv[3])-float(sys.argv[2]))), 'records/s')" "$dir/rerun.json" "$start" "$end"

@@ -19,9 +19,8 @@ use crate::compile::plan::{KeyedPlan, ResolveRule};
 use crate::config::model::{Normalize, OnMatch};
 use crate::connectors::{KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
-use crate::state::{
-    Change, Fingerprint, Link, Namespace, Operation, Pending, StateError, StateStore, now,
-};
+use crate::runtime::link_reader::LinkReader;
+use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
@@ -204,22 +203,25 @@ impl<'a> Delivery<'a> {
                 },
             })
         }));
-        if changes.is_empty() {
-            return Ok(());
-        }
-        self.state.apply(changes)?;
-        self.state.flush()
+        self.store(changes)
     }
 
     /// Stores what was acknowledged (and the checkpoint, when given) in one atomic batch and
     /// makes it durable.
     pub fn commit(&mut self, checkpoint: Option<Change>) -> Result<(), StateError> {
         self.changes.extend(checkpoint);
-        if self.changes.is_empty() {
+        let changes = std::mem::take(&mut self.changes);
+        self.store(changes)
+    }
+
+    /// One atomic, durable write; the ID-map reader learns what changed.
+    fn store(&mut self, changes: Vec<Change>) -> Result<(), StateError> {
+        if changes.is_empty() {
             return Ok(());
         }
-        self.links.forget();
-        self.state.apply(std::mem::take(&mut self.changes))?;
+        // Before the write: when it fails, the job stops and the reader with it.
+        self.links.committed(&changes);
+        self.state.apply(changes)?;
         self.state.flush()
     }
 
@@ -424,72 +426,6 @@ fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
     record
 }
 
-/// Reads the ID map for a run of lookups. When keys come in increasing order (an export sorted
-/// by code), one range read of the next entries serves many lookups instead of one tree descent
-/// each; otherwise each lookup is a plain read.
-pub struct LinkReader<'a> {
-    state: &'a dyn StateStore,
-    ns: &'a Namespace,
-    /// Consecutive entries of the map, from `window_from`.
-    window: Vec<(String, Link)>,
-    window_from: String,
-    /// The window holds every entry from `window_from` to its last key (to the end when the
-    /// range read came back short).
-    window_to_end: bool,
-    last_key: Option<String>,
-}
-
-/// Entries per range read.
-const WINDOW: usize = 512;
-
-impl<'a> LinkReader<'a> {
-    pub fn new(state: &'a dyn StateStore, ns: &'a Namespace) -> Self {
-        LinkReader {
-            state,
-            ns,
-            window: Vec::new(),
-            window_from: String::new(),
-            window_to_end: false,
-            last_key: None,
-        }
-    }
-
-    pub fn link(&mut self, key: &str) -> Result<Option<Link>, StateError> {
-        let ascending = self.last_key.as_deref().is_some_and(|last| key > last);
-        self.last_key = Some(key.to_string());
-        if !ascending {
-            return self.state.link(self.ns, key);
-        }
-        if !self.covers(key) {
-            self.window = self.state.links_from(self.ns, key, WINDOW)?;
-            self.window_from = key.to_string();
-            self.window_to_end = self.window.len() < WINDOW;
-        }
-        Ok(self
-            .window
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.window[i].1.clone()))
-    }
-
-    fn covers(&self, key: &str) -> bool {
-        key >= self.window_from.as_str()
-            && (self.window_to_end
-                || self
-                    .window
-                    .last()
-                    .is_some_and(|(last, _)| key <= last.as_str()))
-    }
-
-    /// The map changed: what was read ahead may be stale.
-    pub fn forget(&mut self) {
-        self.window.clear();
-        self.window_from.clear();
-        self.window_to_end = false;
-        self.last_key = None;
-    }
-}
-
 enum Resolved {
     Found(String),
     Ambiguous(String),
@@ -555,38 +491,6 @@ pub fn e164(value: &str, country_code: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn read_ahead_answers_like_plain_reads_in_any_order() {
-        use crate::state::memory::MemoryStore;
-        let store = MemoryStore::empty();
-        let ns = Namespace {
-            pipeline: "p".into(),
-            connection: "c".into(),
-            entity: "e".into(),
-        };
-        // Every third key of 0..3000 is in the map.
-        let changes = (0..3000)
-            .step_by(3)
-            .map(|i| Change::Link {
-                ns: ns.clone(),
-                key: format!("K{i:05}"),
-                link: Link {
-                    target_id: Some(i.to_string()),
-                    fingerprint: None,
-                    synced_at: 0,
-                },
-            })
-            .collect();
-        store.apply(changes).unwrap();
-        let mut reader = LinkReader::new(&store, &ns);
-        let ascending = (0..3100).map(|i| format!("K{i:05}"));
-        let shuffled = (0..3100).map(|i| format!("K{:05}", (i * 7919) % 3100));
-        for key in ascending.chain(shuffled) {
-            let expected = store.link(&ns, &key).unwrap();
-            assert_eq!(reader.link(&key).unwrap(), expected, "{key}");
-        }
-    }
 
     #[test]
     fn phones_become_e164() {

@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod deliver;
 pub mod job;
+pub mod link_reader;
 pub mod report;
 
 use std::sync::atomic::AtomicBool;

@@ -125,8 +125,13 @@ const HAS_ID: u8 = 2;
 
 /// version, flags, [fingerprint 16], synced_at 8, [id bytes]: about 30 bytes an entry.
 pub fn encode_link(link: &Link) -> Vec<u8> {
+    let mut out = Vec::with_capacity(26 + link.target_id.as_ref().map_or(0, String::len));
+    encode_link_into(link, &mut out);
+    out
+}
+
+pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
     let id = link.target_id.as_deref().unwrap_or("");
-    let mut out = Vec::with_capacity(26 + id.len());
     let mut flags = 0;
     if link.fingerprint.is_some() {
         flags |= HAS_FINGERPRINT;
@@ -141,7 +146,6 @@ pub fn encode_link(link: &Link) -> Vec<u8> {
     }
     out.extend_from_slice(&link.synced_at.to_be_bytes());
     out.extend_from_slice(id.as_bytes());
-    out
 }
 
 pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
