@@ -47,6 +47,20 @@ pub enum WriteError {
     /// job stops; the record stays pending and the next run resumes from the checkpoint.
     #[error("{0}")]
     Unavailable(String),
+    /// A write that changes the target and must not be repeated blindly (a create) got no
+    /// clear answer (a 5xx, a timeout, a broken connection): it may have been applied.
+    #[error("{0}")]
+    MaybeApplied(String),
+}
+
+impl WriteError {
+    /// For writes that may be repeated (updates, lookups): a doubt is just unavailability.
+    pub fn repeatable(self) -> WriteError {
+        match self {
+            WriteError::MaybeApplied(reason) => WriteError::Unavailable(reason),
+            other => other,
+        }
+    }
 }
 
 /// A target that addresses records one by one by their id (APIs, databases). The runtime

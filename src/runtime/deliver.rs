@@ -27,6 +27,9 @@ use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
 /// crash: at most this many records need a person's check.
 const UNVERIFIABLE_WINDOW: usize = 8;
 
+/// Creates sent for one record whose earlier tries got no clear answer and were not found.
+const CREATE_ROUNDS: usize = 3;
+
 /// What happened to the records sent to a keyed target.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Delivered {
@@ -164,16 +167,14 @@ impl<'a> Delivery<'a> {
             let chunk: Vec<Prepared> = prepared.by_ref().take(window).collect();
             self.record_in_outbox(&chunk)?;
             for p in chunk {
-                if let Err(rejection) = self.send(&p)? {
+                if let Err(refusal) = self.send(&p)? {
                     // Nothing was applied, nothing is pending; except for a create that may
-                    // have been applied before a crash and could not be checked: it stays in
-                    // the outbox so that no later run creates it blindly.
-                    let unverifiable = matches!(p.decision, Decision::Create { after_crash: true })
-                        && self.plan.resolve.is_empty();
-                    if !unverifiable {
+                    // have been applied and could not be checked: it stays in the outbox so
+                    // that no later run creates it blindly.
+                    if !refusal.still_pending {
                         self.acknowledge(&p.key);
                     }
-                    rejected.push((p.payload, rejection));
+                    rejected.push((p.payload, refusal.rejection));
                 }
             }
         }
@@ -253,7 +254,7 @@ impl<'a> Delivery<'a> {
     }
 
     /// Sends one prepared record. `Ok(Err(_))`: this record was rejected; `Err`: the job stops.
-    fn send(&mut self, p: &Prepared) -> Result<Result<(), Rejection>, DeliveryError> {
+    fn send(&mut self, p: &Prepared) -> Result<Result<(), Refusal>, DeliveryError> {
         let target_id = match &p.decision {
             Decision::Unchanged | Decision::Skipped => return Ok(Ok(())),
             Decision::Update { target_id } => {
@@ -277,19 +278,18 @@ impl<'a> Delivery<'a> {
                     }
                     target_id
                 }
-                Resolved::Ambiguous(reason) => return Ok(Err(Rejection::new("target", reason))),
+                Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
                 Resolved::NotFound if *after_crash && self.plan.resolve.is_empty() => {
-                    return Ok(Err(Rejection::new(
-                        "target",
-                        "a create of this record was sent by a run that stopped before the answer, and without `resolve` rules syncline cannot tell whether it was applied: check the target, then replay or drop this record",
+                    return Ok(Err(Refusal::unverifiable(
+                        "a create of this record was sent by a run that stopped before the answer",
                     )));
                 }
-                Resolved::NotFound => match self.target.create(&p.payload) {
+                Resolved::NotFound => match self.create(p)? {
                     Ok(id) => {
                         self.delivered.created += 1;
                         id
                     }
-                    Err(e) => return reject_or_stop(e),
+                    Err(refusal) => return Ok(Err(refusal)),
                 },
             },
         };
@@ -304,6 +304,33 @@ impl<'a> Delivery<'a> {
         });
         self.acknowledge(&p.key);
         Ok(Ok(()))
+    }
+
+    /// Creates the record. A create that got no clear answer is looked up through the
+    /// `resolve` rules before it is sent again: found, it is linked; not found, it was not
+    /// applied and is sent again (at most [`CREATE_ROUNDS`] times).
+    fn create(&mut self, p: &Prepared) -> Result<Result<String, Refusal>, DeliveryError> {
+        let mut doubt = String::new();
+        for _ in 0..CREATE_ROUNDS {
+            match self.target.create(&p.payload) {
+                Ok(id) => return Ok(Ok(id)),
+                Err(WriteError::MaybeApplied(reason)) if self.plan.resolve.is_empty() => {
+                    return Ok(Err(Refusal::unverifiable(&format!(
+                        "the create got no clear answer ({reason})"
+                    ))));
+                }
+                Err(WriteError::MaybeApplied(reason)) => {
+                    tracing::debug!(key = %p.key, %reason, "checking whether the create was applied");
+                    match self.resolve(p)? {
+                        Resolved::Found(id) => return Ok(Ok(id)),
+                        Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
+                        Resolved::NotFound => doubt = reason,
+                    }
+                }
+                Err(e) => return reject_or_stop(e).map(|r| r.map(|()| String::new())),
+            }
+        }
+        Err(DeliveryError::Target(doubt))
     }
 
     fn acknowledge(&mut self, key: &str) {
@@ -331,7 +358,9 @@ impl<'a> Delivery<'a> {
                         rule.name
                     )));
                 }
-                Err(WriteError::Unavailable(reason)) => return Err(DeliveryError::Target(reason)),
+                Err(WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason)) => {
+                    return Err(DeliveryError::Target(reason));
+                }
             };
             let mut ids = ids;
             ids.sort();
@@ -432,10 +461,41 @@ enum Resolved {
     NotFound,
 }
 
-fn reject_or_stop(error: WriteError) -> Result<Result<(), Rejection>, DeliveryError> {
+/// Why a record was not written, and whether its write stays in the outbox.
+struct Refusal {
+    rejection: Rejection,
+    still_pending: bool,
+}
+
+impl Refusal {
+    /// Nothing was applied.
+    fn done(reason: impl Into<String>) -> Refusal {
+        Refusal {
+            rejection: Rejection::new("target", reason),
+            still_pending: false,
+        }
+    }
+
+    /// A create that may have been applied and cannot be looked up.
+    fn unverifiable(what: &str) -> Refusal {
+        Refusal {
+            rejection: Rejection::new(
+                "target",
+                format!(
+                    "{what}, and without `resolve` rules syncline cannot tell whether it was applied: check the target, then replay or drop this record"
+                ),
+            ),
+            still_pending: true,
+        }
+    }
+}
+
+fn reject_or_stop(error: WriteError) -> Result<Result<(), Refusal>, DeliveryError> {
     match error {
-        WriteError::Rejected(reason) => Ok(Err(Rejection::new("target", reason))),
-        WriteError::Unavailable(reason) => Err(DeliveryError::Target(reason)),
+        WriteError::Rejected(reason) => Ok(Err(Refusal::done(reason))),
+        WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason) => {
+            Err(DeliveryError::Target(reason))
+        }
     }
 }
 

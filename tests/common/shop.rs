@@ -3,14 +3,18 @@
 //! replaces, `GET /api/{entity}s?filter[field]=[value]` finds (`{"products": [...]}`, or `[]`
 //! when nothing matches, as PrestaShop does), `GET /api/{entity}s/{id}` reads one.
 //!
-//! It records every write, can answer slowly or hang after a number of writes, rejects a record whose `price` is negative with
-//! a 400, and serves each connection on its own thread with keep-alive, like a real server.
+//! It records every write, can answer slowly or hang after a number of writes, rejects a record
+//! whose `price` is negative with a 400, and serves each connection on its own thread with
+//! keep-alive, like a real server. With [`Shop::inject_faults`], one request in N fails in turn
+//! as a 429 with `Retry-After`, a 503, a connection reset before or after the write was applied,
+//! or an answer that never comes after it was applied; it notes when each request came so that
+//! tests can check rate limits and `Retry-After`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -34,7 +38,33 @@ pub struct ShopState {
     /// From this many writes on, answers hang: the write is applied, the answer never comes,
     /// as when a client dies between sending and reading.
     pub stall_after: Option<usize>,
+    /// One request in this many fails (see [`Fault`]).
+    pub fault_every: Option<u64>,
+    pub faults: Vec<Fault>,
+    /// When each request came.
+    pub arrivals: Vec<Instant>,
+    /// Requests that came before the end of a `Retry-After` the shop had asked for.
+    pub too_early: u64,
+    retry_after_until: Option<Instant>,
 }
+
+/// The failures [`Shop::inject_faults`] takes in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    TooManyRequests,
+    Unavailable,
+    ResetBeforeApplying,
+    ResetAfterApplying,
+    SilentAfterApplying,
+}
+
+const FAULTS: [Fault; 5] = [
+    Fault::TooManyRequests,
+    Fault::Unavailable,
+    Fault::ResetBeforeApplying,
+    Fault::ResetAfterApplying,
+    Fault::SilentAfterApplying,
+];
 
 #[derive(Clone)]
 pub struct Shop {
@@ -96,6 +126,26 @@ impl Shop {
 
     pub fn stall_after(&self, writes: Option<usize>) {
         self.state.lock().unwrap().stall_after = writes;
+    }
+
+    /// From now on one request in `every` fails (20 %: `every` = 5).
+    pub fn inject_faults(&self, every: Option<u64>) {
+        self.state.lock().unwrap().fault_every = every;
+    }
+
+    /// The most requests that came within any `window`.
+    pub fn busiest(&self, window: Duration) -> usize {
+        let s = self.state.lock().unwrap();
+        let times = &s.arrivals;
+        let mut most = 0;
+        let mut start = 0;
+        for (end, t) in times.iter().enumerate() {
+            while *t - times[start] >= window {
+                start += 1;
+            }
+            most = most.max(end + 1 - start);
+        }
+        most
     }
 }
 
@@ -177,7 +227,41 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader) {
-        let (status, body) = answer(&request, &state);
+        let fault = {
+            let mut s = state.lock().unwrap();
+            let now = Instant::now();
+            s.arrivals.push(now);
+            if s.retry_after_until.is_some_and(|until| now < until) {
+                s.too_early += 1;
+            }
+            let n = s.arrivals.len() as u64;
+            let fault = s
+                .fault_every
+                .filter(|every| n.is_multiple_of(*every))
+                .map(|every| FAULTS[(n / every) as usize % FAULTS.len()]);
+            if let Some(fault) = fault {
+                s.faults.push(fault);
+            }
+            if fault == Some(Fault::TooManyRequests) {
+                s.retry_after_until = Some(now + Duration::from_secs(1));
+            }
+            fault
+        };
+        let (status, body) = match fault {
+            Some(Fault::TooManyRequests) => (429, json!({"errors": [{"message": "slow down"}]})),
+            Some(Fault::Unavailable) => (503, json!({"errors": [{"message": "maintenance"}]})),
+            Some(Fault::ResetBeforeApplying) => return,
+            Some(Fault::ResetAfterApplying) => {
+                answer(&request, &state);
+                return;
+            }
+            Some(Fault::SilentAfterApplying) => {
+                answer(&request, &state);
+                std::thread::sleep(Duration::from_secs(2));
+                return;
+            }
+            None => answer(&request, &state),
+        };
         let (delay, stall) = {
             let s = state.lock().unwrap();
             (s.delay, s.stall_after.is_some_and(|n| s.writes.len() >= n))
@@ -194,10 +278,17 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
             200 => "OK",
             201 => "Created",
             400 => "Bad Request",
+            429 => "Too Many Requests",
+            503 => "Service Unavailable",
             _ => "Not Found",
         };
+        let retry_after = if status == 429 {
+            "Retry-After: 1\r\n"
+        } else {
+            ""
+        };
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{retry_after}Content-Length: {}\r\n\r\n",
             text.len()
         );
         if writer

@@ -5,6 +5,7 @@
 //! Secrets (auth, keys in headers or query) are held as [`SecretString`]s and exposed only when
 //! a request is built; error messages name the method and path, never the query string.
 
+pub mod resilience;
 pub mod target;
 
 use std::time::Duration;
@@ -16,15 +17,25 @@ use crate::config::model::{self, Auth, HttpConnection, Method};
 use crate::config::secrets::Secrets;
 use crate::steps::Record;
 use crate::steps::map::Template;
+use resilience::{RateLimiter, RetryPolicy, TransportKind};
 
 /// What a request got back.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -51,6 +62,7 @@ pub struct TransportError {
     pub method: &'static str,
     pub path: String,
     pub reason: String,
+    pub kind: TransportKind,
 }
 
 pub struct HttpClient {
@@ -58,6 +70,8 @@ pub struct HttpClient {
     base_url: String,
     headers: Vec<(String, SecretString)>,
     query: Vec<(String, SecretString)>,
+    retry: RetryPolicy,
+    limiter: RateLimiter,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -134,15 +148,71 @@ impl HttpClient {
             base_url: connection.base_url.trim_end_matches('/').to_string(),
             headers,
             query,
+            retry: RetryPolicy::from_config(connection.retry.as_ref()),
+            limiter: RateLimiter::new(connection.rate_limit.as_ref()),
         })
     }
 
+    /// Sends `call` within the connection's rate limit, retrying what the retry policy allows
+    /// (see [`resilience`]). The last answer is returned as it is, success or not.
     pub fn send(&self, call: &Call) -> Result<Response, TransportError> {
+        // Sent twice, these may apply twice.
+        let unsafe_to_repeat = matches!(call.method, Method::Post | Method::Patch);
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire();
+            let outcome = self.send_once(call);
+            if attempt >= self.retry.attempts {
+                return outcome;
+            }
+            let wait = match &outcome {
+                Ok(response) if response.is_success() => return outcome,
+                Ok(response) => {
+                    let status = response.status;
+                    if !self.retry.retries_status(status) || (unsafe_to_repeat && status != 429) {
+                        return outcome;
+                    }
+                    match response.header("retry-after") {
+                        Some(value) => {
+                            let Some(wait) = resilience::retry_after(value, chrono::Utc::now())
+                            else {
+                                return outcome;
+                            };
+                            // Every request on the connection waits, this one in `acquire`.
+                            self.limiter.pause(wait);
+                            Duration::ZERO
+                        }
+                        None => self.retry.delay(attempt),
+                    }
+                }
+                Err(error) => {
+                    if !self.retry.retries_transport(error.kind)
+                        || (unsafe_to_repeat && error.kind != TransportKind::NotConnected)
+                    {
+                        return outcome;
+                    }
+                    self.retry.delay(attempt)
+                }
+            };
+            tracing::debug!(
+                method = method_name(call.method),
+                path = %call.path,
+                attempt,
+                ?wait,
+                "retrying"
+            );
+            std::thread::sleep(wait);
+            attempt += 1;
+        }
+    }
+
+    fn send_once(&self, call: &Call) -> Result<Response, TransportError> {
         let method = method_name(call.method);
-        let fail = |reason: String| TransportError {
+        let fail = |(kind, reason): (TransportKind, String)| TransportError {
             method,
             path: call.path.clone(),
             reason,
+            kind,
         };
         let mut url = format!("{}{}", self.base_url, call.path);
         let mut separator = if url.contains('?') { '&' } else { '?' };
@@ -171,29 +241,52 @@ impl HttpClient {
         let request = request
             .body(call.body.as_deref().unwrap_or_default())
             // The URL may hold a key: the builder's message is not shown.
-            .map_err(|_| fail("the request cannot be built (check the base URL)".to_string()))?;
+            .map_err(|_| {
+                fail((
+                    TransportKind::NotConnected,
+                    "the request cannot be built (check the base URL)".to_string(),
+                ))
+            })?;
         let mut response = self
             .agent
             .run(request)
             .map_err(|e| fail(transport_reason(e)))?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+            })
+            .collect();
         let body = response
             .body_mut()
             .with_config()
             .limit(256 * 1024 * 1024)
             .read_to_vec()
             .map_err(|e| fail(transport_reason(e)))?;
-        Ok(Response { status, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
-fn transport_reason(error: ureq::Error) -> String {
+fn transport_reason(error: ureq::Error) -> (TransportKind, String) {
+    use TransportKind::*;
     match error {
-        ureq::Error::Timeout(_) => "timed out".to_string(),
-        ureq::Error::Io(e) => e.to_string(),
-        ureq::Error::ConnectionFailed => "the connection failed".to_string(),
-        ureq::Error::HostNotFound => "the host was not found".to_string(),
-        other => other.to_string(),
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            (NotConnected, "timed out connecting".to_string())
+        }
+        ureq::Error::Timeout(_) => (Timeout, "timed out".to_string()),
+        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            (NotConnected, e.to_string())
+        }
+        ureq::Error::Io(e) => (Broken, e.to_string()),
+        ureq::Error::ConnectionFailed => (NotConnected, "the connection failed".to_string()),
+        ureq::Error::HostNotFound => (NotConnected, "the host was not found".to_string()),
+        other => (Broken, other.to_string()),
     }
 }
 

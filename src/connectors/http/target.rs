@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::resilience::TransportKind;
 use super::{HttpClient, RequestPlan, Response, method_name};
 use crate::connectors::{KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
@@ -40,11 +41,10 @@ impl HttpTarget {
         let call = request
             .render(record, extra, send_record)
             .map_err(WriteError::Rejected)?;
-        let response = self
-            .plan
-            .client
-            .send(&call)
-            .map_err(|e| WriteError::Unavailable(e.to_string()))?;
+        let response = self.plan.client.send(&call).map_err(|e| match e.kind {
+            TransportKind::NotConnected => WriteError::Unavailable(e.to_string()),
+            _ => WriteError::MaybeApplied(e.to_string()),
+        })?;
         if response.is_success() {
             return Ok(response);
         }
@@ -55,11 +55,13 @@ impl HttpTarget {
             response.status,
             response.excerpt()
         );
-        // 4xx but 408 and 429 are about this record; the rest about the target.
+        // 4xx but 408 and 429 are about this record; the rest about the target. A 429 was
+        // refused; after a 408 or a 5xx the write may have been applied.
         Err(match response.status {
-            408 | 429 => WriteError::Unavailable(reason),
+            429 => WriteError::Unavailable(reason),
+            408 => WriteError::MaybeApplied(reason),
             400..=499 => WriteError::Rejected(reason),
-            _ => WriteError::Unavailable(reason),
+            _ => WriteError::MaybeApplied(reason),
         })
     }
 }
@@ -98,7 +100,8 @@ impl KeyedTarget for HttpTarget {
             record,
             &|name| (name == "target_id").then(|| id.clone()),
             true,
-        )?;
+        )
+        .map_err(WriteError::repeatable)?;
         Ok(())
     }
 
@@ -112,12 +115,14 @@ impl KeyedTarget for HttpTarget {
             return Ok(Vec::new());
         };
         let value = value.to_string();
-        let response = self.call(
-            request,
-            record,
-            &|name| (name == "value").then(|| value.clone()),
-            false,
-        )?;
+        let response = self
+            .call(
+                request,
+                record,
+                &|name| (name == "value").then(|| value.clone()),
+                false,
+            )
+            .map_err(WriteError::repeatable)?;
         // PrestaShop answers `[]` instead of an object when nothing matched.
         let body = match response.json() {
             Ok(body) => body,

@@ -1,0 +1,218 @@
+//! What keeps a connection polite and patient: a rate limit shared by every request on it, and
+//! retries with exponential backoff and jitter that honour `Retry-After`.
+//!
+//! A request that may change the target and is not idempotent (POST, PATCH) is retried only
+//! when it is known not to have been applied: a 429 (the server refused it) or a connection
+//! that never reached the server. After a 5xx, a timeout or a reset it may have been applied:
+//! the caller decides (a create is looked up through `resolve` before it is sent again).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::model::{self, RetryOn};
+
+/// How failed requests are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub on: Vec<RetryOn>,
+}
+
+/// A `Retry-After` longer than this is not waited for: the request fails.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            on: vec![
+                RetryOn::Status(429),
+                RetryOn::Class(5),
+                RetryOn::Timeout,
+                RetryOn::Connection,
+            ],
+        }
+    }
+}
+
+/// Why a request did not get an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// The server was never reached (refused, no route, name not found, connect timeout):
+    /// nothing was applied.
+    NotConnected,
+    Timeout,
+    /// The connection broke after the request was (maybe) sent.
+    Broken,
+}
+
+impl RetryPolicy {
+    pub fn from_config(retry: Option<&model::Retry>) -> RetryPolicy {
+        let mut policy = RetryPolicy::default();
+        if let Some(retry) = retry {
+            if let Some(attempts) = retry.attempts {
+                policy.attempts = attempts.max(1);
+            }
+            if let Some(backoff) = &retry.backoff {
+                policy.initial = backoff.initial;
+                policy.max = backoff.max;
+            }
+            if !retry.on.is_empty() {
+                policy.on = retry.on.clone();
+            }
+        }
+        policy
+    }
+
+    pub fn retries_status(&self, status: u16) -> bool {
+        self.on.iter().any(|on| match on {
+            RetryOn::Status(s) => *s == status,
+            RetryOn::Class(c) => status / 100 == *c,
+            _ => false,
+        })
+    }
+
+    pub fn retries_transport(&self, kind: TransportKind) -> bool {
+        self.on.iter().any(|on| {
+            matches!(
+                (on, kind),
+                (RetryOn::Timeout, TransportKind::Timeout)
+                    | (
+                        RetryOn::Connection,
+                        TransportKind::NotConnected | TransportKind::Broken
+                    )
+            )
+        })
+    }
+
+    /// The wait before try number `retry` + 1 (`retry` from 1): doubling from `initial` up to
+    /// `max`, half of it random so that workers that failed together do not retry together.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let doubled = self.initial.saturating_mul(
+            1u32.checked_shl(retry.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
+        let ceiling = doubled.min(self.max);
+        ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date; `None` when absent, unreadable or too far.
+pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        }
+    };
+    (wait <= LONGEST_RETRY_AFTER).then_some(wait)
+}
+
+/// Requests spaced evenly, `count` per `per` at most in any window of `per`: a leaky bucket
+/// that lets no burst through, shared by every thread that uses the connection. A 429 with
+/// `Retry-After` holds every request until then.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: Option<&model::RateLimit>) -> RateLimiter {
+        RateLimiter {
+            // 1 % slower than the limit: the server counts arrivals, which the network delays
+            // unevenly (the first request of a connection waits for it to open).
+            interval: limit.map_or(Duration::ZERO, |l| l.per.mul_f64(1.01) / l.count),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for this request's turn: at least one interval after the last request's, as
+    /// measured when it went (a sleep may oversleep; the next turn counts from then).
+    pub fn acquire(&self) {
+        loop {
+            let wait = {
+                let Ok(mut next) = self.next.lock() else {
+                    return;
+                };
+                let now = Instant::now();
+                if now >= *next {
+                    *next = now + self.interval;
+                    return;
+                }
+                *next - now
+            };
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// The server asked for a pause: no request on this connection before `wait` has passed.
+    pub fn pause(&self, wait: Duration) {
+        if let Ok(mut next) = self.next.lock() {
+            *next = (*next).max(Instant::now() + wait);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_up_to_the_maximum_with_jitter() {
+        let policy = RetryPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+            ..RetryPolicy::default()
+        };
+        for _ in 0..100 {
+            let first = policy.delay(1);
+            assert!((50..=100).contains(&first.as_millis()), "{first:?}");
+            let third = policy.delay(3);
+            assert!((200..=400).contains(&third.as_millis()), "{third:?}");
+            let late = policy.delay(40);
+            assert!((250..=500).contains(&late.as_millis()), "{late:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("86400", now), None);
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn the_limiter_spaces_requests() {
+        let limiter = RateLimiter::new(Some(&model::RateLimit {
+            count: 50,
+            per: Duration::from_secs(1),
+        }));
+        let started = Instant::now();
+        for _ in 0..6 {
+            limiter.acquire();
+        }
+        // The first goes at once, the next five 20 ms apart.
+        assert!(started.elapsed() >= Duration::from_millis(100));
+    }
+}
