@@ -15,6 +15,7 @@ use crate::config::model::{
 use crate::config::secrets::Secrets;
 use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
+use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
 use crate::connectors::http::target::HttpTargetPlan;
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::paths::CompiledPath;
@@ -58,6 +59,7 @@ pub struct JobPlan {
 #[derive(Debug)]
 pub enum SourcePlan {
     File(FileSpec),
+    Http(Arc<HttpSourcePlan>),
     /// A kind of source the runtime does not read yet: the job fails with this reason.
     Unsupported(String),
 }
@@ -167,7 +169,8 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             .map(cursor_plan)
             .transpose()
             .map_err(fail)?;
-        let mut source = source_plan(source, pipeline, &base_dir).map_err(fail)?;
+        let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
+            .map_err(fail)?;
         if let SourcePlan::File(spec) = &mut source {
             spec.fields = projection(&steps, cursor.as_ref()).map(Arc::new);
         }
@@ -450,6 +453,8 @@ fn source_plan(
     source: &Source,
     pipeline: &Pipeline,
     base_dir: &Path,
+    secrets: &Secrets,
+    clients: &mut HashMap<String, Arc<HttpClient>>,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
         Source::File(f) => SourcePlan::File(file_spec(
@@ -463,9 +468,9 @@ fn source_plan(
         Source::Sql(_) => {
             SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
         }
-        Source::Http(_) => {
-            SourcePlan::Unsupported("reading HTTP APIs is not available yet".to_string())
-        }
+        Source::Http(http) => SourcePlan::Http(Arc::new(http_source_plan(
+            http, pipeline, secrets, clients,
+        )?)),
     })
 }
 
@@ -508,6 +513,121 @@ fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
     })
 }
 
+/// One client per connection, shared by its sources and targets (and so its rate limit).
+fn client_for(
+    name: &str,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HashMap<String, Arc<HttpClient>>,
+) -> Result<Arc<HttpClient>, String> {
+    if let Some(client) = clients.get(name) {
+        return Ok(client.clone());
+    }
+    let Some(Connection::Http(connection)) = pipeline.connections.get(name) else {
+        return Err(format!("`{name}` is not an http connection"));
+    };
+    let client = Arc::new(
+        HttpClient::new(connection, secrets).map_err(|e| format!("connection `{name}`: {e}"))?,
+    );
+    clients.insert(name.to_string(), client.clone());
+    Ok(client)
+}
+
+fn http_source_plan(
+    http: &model::HttpSource,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HashMap<String, Arc<HttpClient>>,
+) -> Result<HttpSourcePlan, String> {
+    use model::Paginate;
+    let request = RequestPlan::compile(&model::Request {
+        method: http.method,
+        path: http.path.clone(),
+        query: http.query.clone(),
+        headers: http.headers.clone(),
+        body: http.body.clone(),
+    })?;
+    let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();
+    let mut max_pages = None;
+    let paging = match &http.paginate {
+        None => Paging::None,
+        Some(Paginate::PageNumber {
+            param,
+            start,
+            size,
+            total_pages_header,
+            total_pages,
+            max_pages: max,
+        }) => {
+            max_pages = *max;
+            Paging::PageNumber {
+                param: param.clone(),
+                start: start.unwrap_or(1),
+                size: size.iter().next().map(|(k, v)| (k.clone(), *v)),
+                total_pages_header: total_pages_header.clone(),
+                total_pages: path(total_pages)?,
+            }
+        }
+        Some(Paginate::Offset {
+            offset_param,
+            limit_param,
+            limit,
+            max_pages: max,
+        }) => {
+            max_pages = *max;
+            Paging::Offset {
+                offset_param: offset_param.clone(),
+                limit_param: limit_param.clone(),
+                limit: (*limit).max(1),
+            }
+        }
+        Some(Paginate::OffsetCount {
+            param,
+            count,
+            max_pages: max,
+        }) => {
+            max_pages = *max;
+            Paging::OffsetCount {
+                param: param.clone(),
+                count: (*count).max(1),
+            }
+        }
+        Some(Paginate::Cursor {
+            from,
+            param,
+            has_more,
+            max_pages: max,
+        }) => {
+            max_pages = *max;
+            Paging::Cursor {
+                from: compile_path(from)?,
+                param: param.clone(),
+                has_more: path(has_more)?,
+            }
+        }
+        Some(Paginate::NextUrl {
+            from,
+            max_pages: max,
+        }) => {
+            max_pages = *max;
+            Paging::NextUrl {
+                from: compile_path(from)?,
+            }
+        }
+        Some(Paginate::LinkHeader { max_pages: max }) => {
+            max_pages = *max;
+            Paging::LinkHeader
+        }
+    };
+    Ok(HttpSourcePlan {
+        client: client_for(&http.connection, pipeline, secrets, clients)?,
+        request,
+        records: path(&http.records)?,
+        paging,
+        max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
+    })
+}
+
 fn keyed_plan(
     http: &model::HttpTarget,
     pipeline: &Pipeline,
@@ -515,21 +635,7 @@ fn keyed_plan(
     secrets: &Secrets,
     clients: &mut HashMap<String, Arc<HttpClient>>,
 ) -> Result<KeyedPlan, String> {
-    let client = match clients.get(&http.connection) {
-        Some(client) => client.clone(),
-        None => {
-            let Some(Connection::Http(connection)) = pipeline.connections.get(&http.connection)
-            else {
-                return Err(format!("`{}` is not an http connection", http.connection));
-            };
-            let client = Arc::new(
-                HttpClient::new(connection, secrets)
-                    .map_err(|e| format!("connection `{}`: {e}", http.connection))?,
-            );
-            clients.insert(http.connection.clone(), client.clone());
-            client
-        }
-    };
+    let client = client_for(&http.connection, pipeline, secrets, clients)?;
     let request = |r: &Option<model::Request>| r.as_ref().map(RequestPlan::compile).transpose();
     let mut lookups = Vec::new();
     let mut resolve = Vec::new();

@@ -124,6 +124,7 @@ fn execute(
     let mut source = match (&job.source, ctx.replay) {
         (_, Some(_)) => None,
         (SourcePlan::File(spec), None) => Some(spec.open_source().map_err(|e| e.to_string())?),
+        (SourcePlan::Http(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
         (SourcePlan::Unsupported(reason), None) => return Err(reason.clone()),
     };
     let (items_tx, items_rx) = sync_channel::<Vec<Item>>(QUEUED_BATCHES);
@@ -171,6 +172,21 @@ fn execute(
             Committed(outcome.committed)
         })
     })
+}
+
+/// The checkpoint's cursor value as text, for `{cursor}` in an HTTP source's request (the
+/// cursor's `initial` before the first run).
+fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, String> {
+    let Some(cursor) = &job.cursor else {
+        return Ok(None);
+    };
+    let saved = ctx
+        .state
+        .checkpoint(&ctx.job_id(job))
+        .map_err(|e| e.to_string())?;
+    Ok(cursor
+        .start(saved.as_ref())?
+        .and_then(|position| crate::steps::text_of(&position.raw)))
 }
 
 /// The quarantined records this run retries first: the ones asked for, or the job's deferred

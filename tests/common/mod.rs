@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod shop;
 
 use std::path::{Path, PathBuf};

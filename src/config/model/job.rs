@@ -192,6 +192,11 @@ pub enum Paginate {
         /// The page-size parameter and value, e.g. `{ per_page: 100 }`.
         #[serde(default)]
         size: IndexMap<String, u64>,
+        /// The response header that gives the number of pages (WooCommerce: `X-WP-TotalPages`).
+        total_pages_header: Option<String>,
+        /// Where the number of pages is in the response (RO App: `$.paging.total_pages`).
+        #[serde(default, deserialize_with = "lenient::opt")]
+        total_pages: Option<JsonPath>,
         max_pages: Option<u64>,
     },
     /// `?offset=0&limit=100`, `?offset=100&limit=100`...
@@ -212,6 +217,9 @@ pub enum Paginate {
         /// Where the next token is in the response.
         from: JsonPath,
         param: String,
+        /// Where the response says whether more pages follow, e.g. `$.has_more`.
+        #[serde(default, deserialize_with = "lenient::opt")]
+        has_more: Option<JsonPath>,
         max_pages: Option<u64>,
     },
     /// The next page's URL from the response body.

@@ -6,6 +6,7 @@
 //! a request is built; error messages name the method and path, never the query string.
 
 pub mod resilience;
+pub mod source;
 pub mod target;
 
 use std::time::Duration;
@@ -151,6 +152,12 @@ impl HttpClient {
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
             limiter: RateLimiter::new(connection.rate_limit.as_ref()),
         })
+    }
+
+    /// `url` after the base URL, when it is under it (a next-page link); `None` elsewhere.
+    pub fn relative(&self, url: &str) -> Option<String> {
+        let rest = url.strip_prefix(&self.base_url)?;
+        (rest.is_empty() || rest.starts_with(['/', '?'])).then(|| rest.to_string())
     }
 
     /// Sends `call` within the connection's rate limit, retrying what the retry policy allows

@@ -1,0 +1,419 @@
+//! Reading records from an HTTP API, page after page.
+//!
+//! Paging always ends: on an empty page, on a page shorter than the page size, on a page that
+//! repeats the one before, on a token or next URL already followed, on `has_more: false`, on the
+//! last page a total announces, and at `max_pages` (default [`DEFAULT_MAX_PAGES`]). The reasons
+//! that mean the API misbehaves are logged as warnings naming them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Call, HttpClient, RequestPlan, Response, method_name};
+use crate::connectors::{ConnectorError, Item, Source};
+use crate::paths::CompiledPath;
+use crate::steps::text_of;
+
+/// Pages read at most when `max_pages` is not set.
+pub const DEFAULT_MAX_PAGES: u64 = 100_000;
+
+#[derive(Debug)]
+pub struct HttpSourcePlan {
+    pub client: Arc<HttpClient>,
+    pub request: RequestPlan,
+    /// Where the records are in a response; the whole body when `None`.
+    pub records: Option<CompiledPath>,
+    pub paging: Paging,
+    pub max_pages: u64,
+}
+
+#[derive(Debug)]
+pub enum Paging {
+    /// One request.
+    None,
+    PageNumber {
+        param: String,
+        start: u64,
+        size: Option<(String, u64)>,
+        total_pages_header: Option<String>,
+        total_pages: Option<CompiledPath>,
+    },
+    Offset {
+        offset_param: String,
+        limit_param: String,
+        limit: u64,
+    },
+    /// PrestaShop's `limit=OFFSET,COUNT`.
+    OffsetCount {
+        param: String,
+        count: u64,
+    },
+    Cursor {
+        from: CompiledPath,
+        param: String,
+        has_more: Option<CompiledPath>,
+    },
+    NextUrl {
+        from: CompiledPath,
+    },
+    LinkHeader,
+}
+
+impl HttpSourcePlan {
+    /// A source that reads from the start, `{cursor}` standing for `cursor` (the saved
+    /// checkpoint, or the cursor's `initial`).
+    pub fn open(self: &Arc<Self>, cursor: Option<String>) -> Box<dyn Source> {
+        Box::new(HttpSource {
+            plan: self.clone(),
+            cursor,
+        })
+    }
+}
+
+struct HttpSource {
+    plan: Arc<HttpSourcePlan>,
+    cursor: Option<String>,
+}
+
+/// Where the next page is.
+enum Next {
+    Params(Vec<(String, String)>),
+    /// A path (and query) after the base URL.
+    Url(String),
+    Stop,
+}
+
+impl Source for HttpSource {
+    fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
+        let plan = &*self.plan;
+        let cursor = self.cursor.clone().unwrap_or_default();
+        let first = plan
+            .request
+            .render(
+                &Value::Null,
+                &|name| (name == "cursor").then(|| cursor.clone()),
+                false,
+            )
+            .map_err(ConnectorError::Format)?;
+        let mut next = first_page(&plan.paging);
+        let mut previous_page: Option<u128> = None;
+        let mut followed: HashSet<String> = HashSet::new();
+        for page in 1.. {
+            let call = match &next {
+                Next::Params(params) => with_params(&first, params),
+                Next::Url(url) => Call {
+                    method: first.method,
+                    path: url.clone(),
+                    query: Vec::new(),
+                    headers: first.headers.clone(),
+                    body: first.body.clone(),
+                },
+                Next::Stop => return Ok(()),
+            };
+            let response = fetch(plan, &call)?;
+            let body = parse(&response, &call)?;
+            let records = records_of(plan.records.as_ref(), &body);
+            let fingerprint = crate::state::Fingerprint::of(&response.body).0;
+            if previous_page == Some(fingerprint) && !records.is_empty() {
+                tracing::warn!(
+                    path = %call.path,
+                    page,
+                    "paging stopped: the API returned the same page twice"
+                );
+                return Ok(());
+            }
+            previous_page = Some(fingerprint);
+            let count = records.len() as u64;
+            for record in records {
+                if !emit(Item::Record(record.clone())) {
+                    return Ok(());
+                }
+            }
+            next = next_page(plan, &next, count, page, &response, &body, &mut followed);
+            if !matches!(next, Next::Stop) && page >= plan.max_pages {
+                tracing::warn!(
+                    path = %call.path,
+                    "paging stopped after {page} pages: `max_pages` reached"
+                );
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn first_page(paging: &Paging) -> Next {
+    match paging {
+        Paging::None | Paging::Cursor { .. } | Paging::NextUrl { .. } | Paging::LinkHeader => {
+            Next::Params(Vec::new())
+        }
+        Paging::PageNumber {
+            param, start, size, ..
+        } => Next::Params(page_params(param, *start, size)),
+        Paging::Offset {
+            offset_param,
+            limit_param,
+            limit,
+        } => Next::Params(vec![
+            (offset_param.clone(), "0".into()),
+            (limit_param.clone(), limit.to_string()),
+        ]),
+        Paging::OffsetCount { param, count } => {
+            Next::Params(vec![(param.clone(), format!("0,{count}"))])
+        }
+    }
+}
+
+fn page_params(param: &str, page: u64, size: &Option<(String, u64)>) -> Vec<(String, String)> {
+    let mut params = vec![(param.to_string(), page.to_string())];
+    if let Some((name, value)) = size {
+        params.push((name.clone(), value.to_string()));
+    }
+    params
+}
+
+/// The request of the first page with `params` set (replacing parameters of the same name).
+fn with_params(first: &Call, params: &[(String, String)]) -> Call {
+    let mut query: Vec<(String, String)> = first
+        .query
+        .iter()
+        .filter(|(name, _)| !params.iter().any(|(p, _)| p == name))
+        .cloned()
+        .collect();
+    query.extend(params.iter().cloned());
+    Call {
+        method: first.method,
+        path: first.path.clone(),
+        query,
+        headers: first.headers.clone(),
+        body: first.body.clone(),
+    }
+}
+
+fn fetch(plan: &HttpSourcePlan, call: &Call) -> Result<Response, ConnectorError> {
+    let response = plan
+        .client
+        .send(call)
+        .map_err(|e| ConnectorError::Format(e.to_string()))?;
+    if !response.is_success() {
+        return Err(ConnectorError::Format(format!(
+            "{} {}: HTTP {}: {}",
+            method_name(call.method),
+            call.path,
+            response.status,
+            response.excerpt()
+        )));
+    }
+    Ok(response)
+}
+
+fn parse(response: &Response, call: &Call) -> Result<Value, ConnectorError> {
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    response.json().map_err(|e| {
+        ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
+    })
+}
+
+/// The records of a page: the elements of a list, the values of an object keyed by id
+/// (Gomag), nothing where the path finds nothing or an empty list stands for an empty object
+/// (PrestaShop).
+fn records_of<'a>(path: Option<&CompiledPath>, body: &'a Value) -> Vec<&'a Value> {
+    let found = match path {
+        Some(path) => path.select(body),
+        None => vec![body],
+    };
+    let mut records = Vec::new();
+    for value in found {
+        match value {
+            Value::Array(items) => records.extend(items.iter()),
+            Value::Object(map) if path.is_some() && map.values().all(Value::is_object) => {
+                records.extend(map.values())
+            }
+            Value::Null => {}
+            other if path.is_some() => records.push(other),
+            _ => {}
+        }
+    }
+    records
+}
+
+fn next_page(
+    plan: &HttpSourcePlan,
+    current: &Next,
+    count: u64,
+    page: u64,
+    response: &Response,
+    body: &Value,
+    followed: &mut HashSet<String>,
+) -> Next {
+    if count == 0 {
+        return Next::Stop;
+    }
+    let stop_on_repeat = |followed: &mut HashSet<String>, what: &str, token: String| {
+        if followed.insert(token) {
+            false
+        } else {
+            tracing::warn!("paging stopped: the API gave the same {what} twice");
+            true
+        }
+    };
+    match &plan.paging {
+        Paging::None => Next::Stop,
+        Paging::PageNumber {
+            param,
+            start,
+            size,
+            total_pages_header,
+            total_pages,
+        } => {
+            if size.as_ref().is_some_and(|(_, s)| count < *s) {
+                return Next::Stop;
+            }
+            let announced = total_pages_header
+                .as_deref()
+                .and_then(|h| response.header(h))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .or_else(|| {
+                    total_pages
+                        .as_ref()
+                        .and_then(|p| p.get(body))
+                        .and_then(|v| text_of(v)?.parse().ok())
+                });
+            let number = start + page;
+            if announced.is_some_and(|total| number > total + start - 1) {
+                return Next::Stop;
+            }
+            Next::Params(page_params(param, number, size))
+        }
+        Paging::Offset {
+            offset_param,
+            limit_param,
+            limit,
+        } => {
+            if count < *limit {
+                return Next::Stop;
+            }
+            Next::Params(vec![
+                (offset_param.clone(), (page * limit).to_string()),
+                (limit_param.clone(), limit.to_string()),
+            ])
+        }
+        Paging::OffsetCount { param, count: size } => {
+            if count < *size {
+                return Next::Stop;
+            }
+            Next::Params(vec![(param.clone(), format!("{},{size}", page * size))])
+        }
+        Paging::Cursor {
+            from,
+            param,
+            has_more,
+        } => {
+            if has_more
+                .as_ref()
+                .and_then(|p| p.get(body))
+                .is_some_and(|v| v == &Value::Bool(false))
+            {
+                return Next::Stop;
+            }
+            match from.get(body).and_then(text_of).filter(|t| !t.is_empty()) {
+                Some(token) if !stop_on_repeat(followed, "token", token.clone()) => {
+                    Next::Params(vec![(param.clone(), token)])
+                }
+                _ => Next::Stop,
+            }
+        }
+        Paging::NextUrl { from } => match from.get(body).and_then(text_of) {
+            Some(url) => follow(plan, url, followed, &stop_on_repeat),
+            None => Next::Stop,
+        },
+        Paging::LinkHeader => match response.header("link").and_then(next_link) {
+            Some(url) => follow(plan, url, followed, &stop_on_repeat),
+            None => Next::Stop,
+        },
+    }
+    .or_same_as(current)
+}
+
+trait SameAs {
+    fn or_same_as(self, current: &Next) -> Next;
+}
+
+impl SameAs for Next {
+    /// A next page equal to the one just read would loop: stop.
+    fn or_same_as(self, current: &Next) -> Next {
+        match (&self, current) {
+            (Next::Params(a), Next::Params(b)) if a == b && !a.is_empty() => Next::Stop,
+            (Next::Url(a), Next::Url(b)) if a == b => Next::Stop,
+            _ => self,
+        }
+    }
+}
+
+/// A next URL is followed only on the connection's own base URL: the credentials go nowhere
+/// else.
+fn follow(
+    plan: &HttpSourcePlan,
+    url: String,
+    followed: &mut HashSet<String>,
+    stop_on_repeat: &dyn Fn(&mut HashSet<String>, &str, String) -> bool,
+) -> Next {
+    let Some(rest) = plan.client.relative(&url) else {
+        tracing::warn!("paging stopped: the next page is not under the connection's base URL");
+        return Next::Stop;
+    };
+    if stop_on_repeat(followed, "next URL", rest.clone()) {
+        return Next::Stop;
+    }
+    Next::Url(rest)
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
+        is_next.then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_give_their_next_url() {
+        let header = r#"<https://shop/wp-json/wc/v3/products?page=3>; rel="next", <https://shop/wp-json/wc/v3/products?page=1>; rel="prev""#;
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://shop/wp-json/wc/v3/products?page=3")
+        );
+        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn records_are_lists_keyed_objects_or_nothing() {
+        let path =
+            CompiledPath::compile(&crate::config::model::JsonPath::parse("$.orders").unwrap())
+                .unwrap();
+        let keyed = serde_json::json!({"orders": {"12": {"id": 12}, "13": {"id": 13}}});
+        assert_eq!(records_of(Some(&path), &keyed).len(), 2);
+        let list = serde_json::json!({"orders": [{"id": 1}]});
+        assert_eq!(records_of(Some(&path), &list).len(), 1);
+        assert!(records_of(Some(&path), &serde_json::json!([])).is_empty());
+        assert_eq!(
+            records_of(None, &serde_json::json!([{"a": 1}, {"a": 2}])).len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! A programmable API double on loopback: each request is answered by a closure, and every
+//! request is kept (path and query) for the test to inspect.
+
+use std::io::{BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+pub use super::shop::Request;
+use super::shop::read_request;
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(body: serde_json::Value) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// Path and query of each request, in order.
+type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+type Handler = dyn Fn(&Request, &str) -> Reply + Send + Sync;
+
+pub struct Api {
+    pub url: String,
+    pub requests: Seen,
+}
+
+impl Api {
+    /// `handler` gets the request and the server's own base URL (for next-page links).
+    pub fn start(handler: impl Fn(&Request, &str) -> Reply + Send + Sync + 'static) -> Api {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let requests: Seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (seen, base) = (requests.clone(), url.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (handler, seen, base) = (handler.clone(), seen.clone(), base.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_nodelay(true);
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    while let Some(request) = read_request(&mut reader) {
+                        seen.lock()
+                            .unwrap()
+                            .push((request.path.clone(), request.query.clone()));
+                        let reply = handler(&request, &base);
+                        let mut head = format!(
+                            "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                            reply.status,
+                            reply.body.len()
+                        );
+                        for (name, value) in &reply.headers {
+                            head.push_str(&format!("{name}: {value}\r\n"));
+                        }
+                        head.push_str("\r\n");
+                        if writer.write_all((head + &reply.body).as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Api { url, requests }
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    /// The value of `name` in the query of request number `n`.
+    pub fn query(&self, n: usize, name: &str) -> Option<String> {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .get(n)?
+            .1
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The value of a query parameter.
+pub fn param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}

@@ -1,0 +1,340 @@
+//! Reading HTTP APIs: every pagination kind against a double shaped like the API that uses it,
+//! the traps that must end paging (empty page, short page, repeated page, repeated token,
+//! `has_more: false`, `max_pages`), keyed lists, and an incremental cursor across runs.
+
+mod common;
+
+use common::Workdir;
+use common::api::{Api, Reply, param};
+use serde_json::{Value, json};
+
+/// `total` items `{"id": n}`, n from 1.
+fn items(from: u64, to: u64) -> Vec<Value> {
+    (from..to).map(|n| json!({"id": n + 1})).collect()
+}
+
+/// Runs a pipeline reading `source` (YAML of the `from.http` block) into out.ndjson; returns
+/// the ids written.
+fn pull(api: &Api, source: &str) -> Vec<u64> {
+    let w = Workdir::new();
+    let pipeline = format!(
+        r#"version: 1
+name: pull
+connections:
+  api:
+    http: {{ base_url: "{url}" }}
+jobs:
+  items:
+    from:
+      http:
+        connection: api
+{source}
+    to: {{ file: {{ path: out.ndjson }} }}
+"#,
+        url = api.url,
+        source = indent(source)
+    );
+    w.write("p.yaml", pipeline);
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    w.ndjson("out.ndjson")
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect()
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("        {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn all(n: u64) -> Vec<u64> {
+    (1..=n).collect()
+}
+
+fn number(request: &common::api::Request, name: &str, default: u64) -> u64 {
+    param(request, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn page_numbers_with_a_total_pages_header_woocommerce() {
+    let api = Api::start(|r, _| {
+        let (page, size) = (number(r, "page", 1), number(r, "per_page", 10));
+        let total = 250u64;
+        let from = ((page - 1) * size).min(total);
+        Reply::json(Value::Array(items(from, (from + size).min(total))))
+            .header("X-WP-Total", total.to_string())
+            .header("X-WP-TotalPages", total.div_ceil(size).to_string())
+    });
+    let ids = pull(
+        &api,
+        "path: /products\npaginate: { page_number: { size: { per_page: 100 }, total_pages_header: X-WP-TotalPages } }",
+    );
+    assert_eq!(ids, all(250));
+    assert_eq!(api.request_count(), 3, "the header says 3 pages");
+}
+
+#[test]
+fn page_numbers_with_the_total_in_the_body_ro_app() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        let from = ((page - 1) * 50).min(120);
+        Reply::json(json!({
+            "data": items(from, (from + 50).min(120)),
+            "paging": {"total_pages": 3, "count": 120}
+        }))
+    });
+    let ids = pull(
+        &api,
+        "path: /contacts/people\nrecords: $.data\npaginate: { page_number: { total_pages: $.paging.total_pages } }",
+    );
+    assert_eq!(ids, all(120));
+    assert_eq!(api.request_count(), 3);
+}
+
+#[test]
+fn offset_and_limit_stop_on_a_short_page() {
+    let api = Api::start(|r, _| {
+        let (offset, limit) = (number(r, "offset", 0), number(r, "limit", 10));
+        Reply::json(json!({"items": items(offset.min(250), (offset + limit).min(250))}))
+    });
+    let ids = pull(
+        &api,
+        "path: /items\nrecords: $.items\npaginate: { offset: { offset_param: offset, limit_param: limit, limit: 100 } }",
+    );
+    assert_eq!(ids, all(250));
+    assert_eq!(api.request_count(), 3, "the third page is short");
+}
+
+#[test]
+fn prestashop_limit_offset_count_stops_on_an_empty_array() {
+    // 200 products: two full pages, then PrestaShop's `[]` instead of `{"products": []}`.
+    let api = Api::start(|r, _| {
+        let limit = param(r, "limit").unwrap_or("0,10");
+        let (offset, count) = limit.split_once(',').unwrap();
+        let (offset, count): (u64, u64) = (offset.parse().unwrap(), count.parse().unwrap());
+        let page = items(offset.min(200), (offset + count).min(200));
+        if page.is_empty() {
+            Reply::json(json!([]))
+        } else {
+            Reply::json(json!({ "products": page }))
+        }
+    });
+    let ids = pull(
+        &api,
+        "path: /products\nquery: { display: full, output_format: JSON }\nrecords: $.products\npaginate: { offset_count: { param: limit, count: 100 } }",
+    );
+    assert_eq!(ids, all(200));
+    assert_eq!(api.request_count(), 3);
+    assert_eq!(api.query(2, "limit").as_deref(), Some("200,100"));
+    assert_eq!(api.query(2, "display").as_deref(), Some("full"));
+}
+
+#[test]
+fn a_cursor_from_the_body_until_has_more_is_false() {
+    let api = Api::start(|r, _| {
+        let after = number(r, "after", 0);
+        let to = (after + 40).min(100);
+        // The last page still carries a token: only `has_more` says to stop.
+        Reply::json(json!({"data": items(after, to), "next": to.to_string(), "has_more": to < 100}))
+    });
+    let ids = pull(
+        &api,
+        "path: /events\nrecords: $.data\npaginate: { cursor: { from: $.next, param: after, has_more: $.has_more } }",
+    );
+    assert_eq!(ids, all(100));
+    assert_eq!(api.request_count(), 3);
+}
+
+#[test]
+fn a_repeated_token_ends_paging() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // A broken API: new records on every call, and always the same token.
+    let calls = AtomicU64::new(0);
+    let api = Api::start(move |_, _| {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        Reply::json(json!({"data": items(n * 2, n * 2 + 2), "next": "same"}))
+    });
+    let ids = pull(
+        &api,
+        "path: /events\nrecords: $.data\npaginate: { cursor: { from: $.next, param: token } }",
+    );
+    // The first page, then the page of token `same`, which gives `same` again: stopped there.
+    assert_eq!(ids, all(4));
+    assert_eq!(api.request_count(), 2);
+}
+
+#[test]
+fn a_next_url_from_the_body_and_from_the_link_header() {
+    let body = Api::start(|r, base| {
+        let page = number(r, "page", 1);
+        let next = (page < 3).then(|| format!("{base}/orders?page={}", page + 1));
+        Reply::json(json!({"orders": items((page - 1) * 10, page * 10), "next": next}))
+    });
+    assert_eq!(
+        pull(
+            &body,
+            "path: /orders\nrecords: $.orders\npaginate: { next_url: { from: $.next } }"
+        ),
+        all(30)
+    );
+    let header = Api::start(|r, base| {
+        let page = number(r, "page", 1);
+        let mut reply = Reply::json(Value::Array(items((page - 1) * 10, page * 10)));
+        if page < 4 {
+            reply = reply.header(
+                "Link",
+                format!(
+                    "<{base}/products?page={}>; rel=\"next\", <{base}/products?page=1>; rel=\"first\"",
+                    page + 1
+                ),
+            );
+        }
+        reply
+    });
+    assert_eq!(
+        pull(&header, "path: /products\npaginate: { link_header: {} }"),
+        all(40)
+    );
+    assert_eq!(header.request_count(), 4);
+}
+
+#[test]
+fn a_next_url_elsewhere_is_not_followed() {
+    let api = Api::start(|_, _| {
+        Reply::json(json!({"data": [{"id": 1}], "next": "http://198.51.100.7/steal?page=2"}))
+    });
+    let ids = pull(
+        &api,
+        "path: /orders\nrecords: $.data\npaginate: { next_url: { from: $.next } }",
+    );
+    assert_eq!(ids, vec![1]);
+    assert_eq!(api.request_count(), 1);
+}
+
+#[test]
+fn an_api_that_ignores_the_page_parameter_is_read_once() {
+    let api = Api::start(|_, _| Reply::json(json!({"data": items(0, 50)})));
+    let ids = pull(
+        &api,
+        "path: /items\nrecords: $.data\npaginate: { page_number: { size: { limit: 50 } } }",
+    );
+    assert_eq!(ids, all(50), "the repeated page is not read again");
+    assert_eq!(api.request_count(), 2);
+}
+
+#[test]
+fn an_endless_api_stops_at_max_pages() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        Reply::json(json!({"data": items((page - 1) * 10, page * 10)}))
+    });
+    let ids = pull(
+        &api,
+        "path: /items\nrecords: $.data\npaginate: { page_number: { size: { limit: 10 }, max_pages: 5 } }",
+    );
+    assert_eq!(ids, all(50));
+    assert_eq!(api.request_count(), 5);
+}
+
+#[test]
+fn gomag_lists_keyed_by_id_read_as_records() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        if page > 2 {
+            return Reply::json(json!({"total": 4, "orders": {}}));
+        }
+        let first = (page - 1) * 2 + 1;
+        Reply::json(json!({"total": 4, "page": page, "orders": {
+            first.to_string(): {"id": first, "status": "Comanda noua"},
+            (first + 1).to_string(): {"id": first + 1, "status": "Livrata"}
+        }}))
+    });
+    let ids = pull(
+        &api,
+        "path: /order/read/json\nrecords: $.orders\npaginate: { page_number: { size: { limit: 2 } } }",
+    );
+    assert_eq!(ids, all(4));
+}
+
+#[test]
+fn an_incremental_cursor_reads_only_what_changed_across_pages() {
+    use std::sync::{Arc, Mutex};
+    // Orders with an update time; the API filters `date_upd >= since` and pages by 3.
+    let orders: Arc<Mutex<Vec<(u64, String)>>> = Arc::new(Mutex::new(
+        (1..=7)
+            .map(|n| (n, format!("2026-11-01 10:00:{n:02}")))
+            .collect(),
+    ));
+    let data = orders.clone();
+    let api = Api::start(move |r, _| {
+        let since = param(r, "since").unwrap_or("").to_string();
+        let page = number(r, "page", 1);
+        let mut found: Vec<Value> = data
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, at)| *at >= since)
+            .map(|(id, at)| json!({"id": id, "date_upd": at}))
+            .collect();
+        found.sort_by_key(|o| o["date_upd"].as_str().unwrap().to_string());
+        let page: Vec<Value> = found
+            .into_iter()
+            .skip(((page - 1) * 3) as usize)
+            .take(3)
+            .collect();
+        Reply::json(json!({ "orders": page }))
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: orders
+connections:
+  shop:
+    http: {{ base_url: "{url}" }}
+jobs:
+  orders:
+    from:
+      http:
+        connection: shop
+        path: /orders
+        query: {{ since: "{{cursor}}" }}
+        records: $.orders
+        paginate: {{ page_number: {{ size: {{ limit: 3 }} }} }}
+    cursor: {{ field: $.date_upd, tie_breaker: $.id, initial: "2026-01-01 00:00:00" }}
+    to: {{ file: {{ path: out.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(w.ndjson("out.ndjson").len(), 7);
+    assert_eq!(
+        api.query(0, "since").as_deref(),
+        Some("2026-01-01 00:00:00")
+    );
+
+    // Two orders change; the next run asks from the checkpoint and writes only them.
+    orders.lock().unwrap()[1].1 = "2026-11-02 09:00:00".into();
+    orders.lock().unwrap()[4].1 = "2026-11-02 09:30:00".into();
+    let before = api.request_count();
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        api.query(before, "since").as_deref(),
+        Some("2026-11-01 10:00:07")
+    );
+    let ids: Vec<u64> = w
+        .ndjson("out.ndjson")
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![2, 5]);
+}
