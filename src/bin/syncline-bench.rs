@@ -3,11 +3,16 @@
 //! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
 //! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with;
 //! `shop` serves the shop double of the tests on loopback until killed (the state benchmark
-//! pushes to it).
+//! pushes to it); `pages FILE.ndjson SIZE` serves the records of FILE as a paged API
+//! (`?page=P&per_page=SIZE`, a JSON array a page) and `fetch URL` reads every page of it with a
+//! plain sequential client, the limit the HTTP source is compared with.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
 // The shop double of the end-to-end tests, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../../tests/common/api.rs"]
+mod api;
 #[allow(dead_code)]
 #[path = "../../tests/common/shop.rs"]
 mod shop;
@@ -35,8 +40,13 @@ fn main() {
                 std::thread::park();
             }
         }
+        Some("pages") if args.len() == 4 => args[3]
+            .parse()
+            .map_err(|e| format!("{e}"))
+            .and_then(|size| serve_pages(&args[2], size)),
+        Some("fetch") if (3..=4).contains(&args.len()) => fetch(&args[2], args.get(3)),
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE | fetch URL [OUT.ndjson]"
                 .to_string(),
         ),
     };
@@ -187,4 +197,84 @@ fn baseline(input: &str, output: &str) -> Result<(), String> {
         out.write_all(b"\n").map_err(|e| e.to_string())?;
     }
     out.flush().map_err(|e| e.to_string())
+}
+
+/// Serves the records of `path` in pages of `size` (built once: the server costs the same to
+/// both clients) until killed; prints its URL.
+fn serve_pages(path: &str, size: usize) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let pages: Vec<String> = lines
+        .chunks(size.max(1))
+        .map(|page| format!("[{}]", page.join(",")))
+        .collect();
+    let pages = std::sync::Arc::new(pages);
+    let api = api::Api::start(move |request, _| {
+        let page: usize = api::param(request, "page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        api::Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: pages
+                .get(page.wrapping_sub(1))
+                .cloned()
+                .unwrap_or_else(|| "[]".to_string()),
+        }
+    });
+    println!("{}", api.url);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Reads `URL/items?page=P` for P = 1, 2... until an empty page, parsing each page as JSON;
+/// with `out`, also writes the records there as NDJSON (what the pull pipeline does).
+fn fetch(url: &str, out: Option<&String>) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let agent = ureq::Agent::new_with_defaults();
+    let mut records = 0usize;
+    let out_given = out.is_some();
+    let mut out = match out {
+        Some(path) => Some(BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?,
+        )),
+        None => None,
+    };
+    for page in 1.. {
+        let mut response = agent
+            .get(format!("{url}/items?page={page}&per_page=100"))
+            .call()
+            .map_err(|e| e.to_string())?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| e.to_string())?;
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let count = value.as_array().map_or(0, Vec::len);
+        if count == 0 {
+            break;
+        }
+        if let (Some(out), Some(items)) = (out.as_mut(), value.as_array()) {
+            for item in items {
+                serde_json::to_writer(&mut *out, item).map_err(|e| e.to_string())?;
+                out.write_all(b"\n").map_err(|e| e.to_string())?;
+            }
+        }
+        records += count;
+    }
+    if let Some(mut out) = out {
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    println!(
+        "plain client{}: {records} records in {:.2} s",
+        if out_given { " writing NDJSON" } else { "" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

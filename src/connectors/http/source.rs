@@ -113,8 +113,8 @@ impl Source for HttpSource {
             };
             let response = fetch(plan, &call)?;
             let body = parse(&response, &call)?;
-            let records = records_of(plan.records.as_ref(), &body);
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
+            let (records, body) = take_records(plan.records.as_ref(), body);
             if previous_page == Some(fingerprint) && !records.is_empty() {
                 tracing::warn!(
                     path = %call.path,
@@ -126,7 +126,7 @@ impl Source for HttpSource {
             previous_page = Some(fingerprint);
             let count = records.len() as u64;
             for record in records {
-                if !emit(Item::Record(record.clone())) {
+                if !emit(Item::Record(record)) {
                     return Ok(());
                 }
             }
@@ -215,6 +215,34 @@ fn parse(response: &Response, call: &Call) -> Result<Value, ConnectorError> {
     response.json().map_err(|e| {
         ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
     })
+}
+
+/// The records of a page, moved out of it when the path is names only (no copy); what is left
+/// of the page is returned for the paging fields (next token, totals).
+fn take_records(path: Option<&CompiledPath>, mut body: Value) -> (Vec<Value>, Value) {
+    let names = match path {
+        None => Some(Vec::new()),
+        Some(path) => path.field_names(),
+    };
+    let Some(names) = names else {
+        let records = records_of(path, &body).into_iter().cloned().collect();
+        return (records, body);
+    };
+    let mut at = Some(&mut body);
+    for name in &names {
+        at = at.and_then(|v| v.get_mut(*name));
+    }
+    let found = at.map(Value::take).unwrap_or(Value::Null);
+    let records = match found {
+        Value::Array(items) => items,
+        Value::Object(map) if !names.is_empty() && map.values().all(Value::is_object) => {
+            map.into_iter().map(|(_, v)| v).collect()
+        }
+        Value::Null => Vec::new(),
+        other if !names.is_empty() => vec![other],
+        _ => Vec::new(),
+    };
+    (records, body)
 }
 
 /// The records of a page: the elements of a list, the values of an object keyed by id
