@@ -338,3 +338,24 @@ jobs:
         .collect();
     assert_eq!(ids, vec![2, 5]);
 }
+
+#[test]
+fn a_records_path_that_finds_nothing_is_warned_about() {
+    let api = Api::start(|_, _| Reply::json(json!({"data": items(0, 3), "paging": {}})));
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            "version: 1\nname: pull\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, records: $.items }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            api.url
+        ),
+    );
+    let out = w.syncline(&["run", "p.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "`records` finds nothing: the response has no `items` (its fields: data, paging)"
+        ),
+        "{stderr}"
+    );
+}

@@ -115,6 +115,9 @@ impl Source for HttpSource {
             let body = parse(&response, &call)?;
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
             let (records, body) = take_records(plan.records.as_ref(), body);
+            if records.is_empty() {
+                warn_when_the_path_misses(plan.records.as_ref(), &body, &call);
+            }
             if previous_page == Some(fingerprint) && !records.is_empty() {
                 tracing::warn!(
                     path = %call.path,
@@ -215,6 +218,24 @@ fn parse(response: &Response, call: &Call) -> Result<Value, ConnectorError> {
     response.json().map_err(|e| {
         ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
     })
+}
+
+/// An empty page is normal; a response without the field `records` starts with is more likely
+/// a wrong path (or an error shaped as a success), which would read nothing, silently.
+fn warn_when_the_path_misses(path: Option<&CompiledPath>, body: &Value, call: &Call) {
+    let Some(field) = path.and_then(CompiledPath::first_field) else {
+        return;
+    };
+    if let Value::Object(map) = body
+        && !map.contains_key(field)
+    {
+        let fields: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
+        tracing::warn!(
+            path = %call.path,
+            "`records` finds nothing: the response has no `{field}` (its fields: {})",
+            fields.join(", ")
+        );
+    }
 }
 
 /// The records of a page, moved out of it when the path is names only (no copy); what is left
