@@ -5,7 +5,9 @@
 //! `shop` serves the shop double of the tests on loopback until killed (the state benchmark
 //! pushes to it); `pages FILE.ndjson SIZE` serves the records of FILE as a paged API
 //! (`?page=P&per_page=SIZE`, a JSON array a page) and `fetch URL` reads every page of it with a
-//! plain sequential client, the limit the HTTP source is compared with.
+//! plain sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
+//! creates N products on the shop double, then times N updates sent by THREADS plain clients
+//! (the double's own throughput, which the push benchmark is compared with).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
@@ -45,8 +47,12 @@ fn main() {
             .map_err(|e| format!("{e}"))
             .and_then(|size| serve_pages(&args[2], size)),
         Some("fetch") if (3..=4).contains(&args.len()) => fetch(&args[2], args.get(3)),
+        Some("put") if args.len() == 5 => match (args[3].parse(), args[4].parse()) {
+            (Ok(n), Ok(threads)) => put(&args[2], n, threads),
+            _ => Err("put URL N THREADS".to_string()),
+        },
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE | fetch URL [OUT.ndjson]"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE | fetch URL [OUT.ndjson] | put URL N THREADS"
                 .to_string(),
         ),
     };
@@ -275,6 +281,52 @@ fn fetch(url: &str, out: Option<&String>) -> Result<(), String> {
         "plain client{}: {records} records in {:.2} s",
         if out_given { " writing NDJSON" } else { "" },
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Creates `n` products (not timed), then sends one update to each from `threads` threads.
+fn put(url: &str, n: usize, threads: usize) -> Result<(), String> {
+    let agent = ureq::Agent::new_with_defaults();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 10});
+        let mut response = agent
+            .post(format!("{url}/products"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+            .map_err(|e| e.to_string())?;
+        let bytes = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| e.to_string())?;
+        let created: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        ids.push(created["product"]["id"].as_u64().unwrap_or(0));
+    }
+    let started = std::time::Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                let agent = ureq::Agent::new_with_defaults();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(id) = ids.get(i) else { break };
+                    let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 12});
+                    let _ = agent
+                        .put(format!("{url}/products/{id}"))
+                        .header("Content-Type", "application/json")
+                        .send(body.to_string().as_bytes())
+                        .and_then(|mut r| r.body_mut().read_to_vec());
+                }
+            });
+        }
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "plain clients: {n} updates from {threads} threads in {seconds:.2} s = {:.0} updates/s",
+        n as f64 / seconds
     );
     Ok(())
 }

@@ -80,7 +80,12 @@ pub struct KeyedPlan {
     pub on_match: OnMatch,
     pub skip: Option<CompiledPath>,
     pub skip_fields: Vec<(String, CompiledPath)>,
+    /// Writes in flight at once (the connection's `concurrency`).
+    pub concurrency: usize,
 }
+
+/// Writes in flight at once on a connection that does not say.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 #[derive(Debug)]
 pub struct ResolveRule {
@@ -652,7 +657,14 @@ fn keyed_plan(
             country_code: rule.country_code.clone(),
         });
     }
+    let concurrency = match pipeline.connections.get(&http.connection) {
+        Some(Connection::Http(connection)) => connection
+            .concurrency
+            .map_or(DEFAULT_CONCURRENCY, |c| c.max(1) as usize),
+        _ => DEFAULT_CONCURRENCY,
+    };
     Ok(KeyedPlan {
+        concurrency,
         ns: Namespace {
             pipeline: pipeline_name.to_string(),
             connection: http.connection.clone(),

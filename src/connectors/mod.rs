@@ -66,6 +66,8 @@ impl WriteError {
 /// A target that addresses records one by one by their id (APIs, databases). The runtime
 /// decides create / update / link from the ID map; the target only speaks the protocol.
 pub trait KeyedTarget: Send {
+    /// Another handle on the same target, for a write sent at the same time.
+    fn fork(&self) -> Box<dyn KeyedTarget>;
     /// Creates the record; returns the id the target gave it.
     fn create(&mut self, record: &Record) -> Result<String, WriteError>;
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;

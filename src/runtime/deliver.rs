@@ -12,23 +12,23 @@
 //! it is sent again, so it is never duplicated.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 
 use crate::compile::plan::{KeyedPlan, ResolveRule};
-use crate::config::model::{Normalize, OnMatch};
-use crate::connectors::{KeyedTarget, WriteError};
+use crate::config::model::Normalize;
+use crate::connectors::KeyedTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::link_reader::LinkReader;
+use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
 /// crash: at most this many records need a person's check.
 const UNVERIFIABLE_WINDOW: usize = 8;
-
-/// Creates sent for one record whose earlier tries got no clear answer and were not found.
-const CREATE_ROUNDS: usize = 3;
 
 /// What happened to the records sent to a keyed target.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,14 +67,15 @@ pub(crate) enum Decision {
 pub(crate) struct Prepared {
     pub key: String,
     pub payload: Record,
-    fingerprint: Fingerprint,
+    pub fingerprint: Fingerprint,
     pub decision: Decision,
 }
 
 pub struct Delivery<'a> {
     plan: &'a KeyedPlan,
     key: &'a CompiledPath,
-    target: Box<dyn KeyedTarget>,
+    /// One per write in flight at once (the connection's `concurrency`).
+    senders: Vec<Sender<'a>>,
     state: &'a dyn StateStore,
     /// Writes left in the outbox by earlier runs, by source key.
     left_over: HashMap<String, Pending>,
@@ -101,10 +102,13 @@ impl<'a> Delivery<'a> {
                 "writes of an earlier run were never acknowledged: they are checked before being sent again"
             );
         }
+        let first = Sender::new(plan, target);
+        let mut senders: Vec<Sender> = (1..plan.concurrency.max(1)).map(|_| first.fork()).collect();
+        senders.insert(0, first);
         Ok(Delivery {
             plan,
             key,
-            target,
+            senders,
             state,
             left_over,
             changes: Vec::new(),
@@ -155,27 +159,41 @@ impl<'a> Delivery<'a> {
         rejected: &mut Vec<(Record, Rejection)>,
     ) -> Result<(), DeliveryError> {
         // A create that stays in the outbox after a crash can be checked only through the
-        // `resolve` rules; without them it is quarantined, so the outbox window is kept small
-        // (and what the previous window acknowledged is stored in the same durable write).
-        let window = if self.plan.resolve.is_empty() {
+        // `resolve` rules; without them it is quarantined, so a window holds at most a few
+        // such creates (updates, sent again safely, do not count). What the previous window
+        // acknowledged is stored in the same durable write.
+        let creates_per_window = if self.plan.resolve.is_empty() {
             UNVERIFIABLE_WINDOW
         } else {
-            prepared.len().max(1)
+            usize::MAX
         };
         let mut prepared = prepared.into_iter().peekable();
         while prepared.peek().is_some() {
-            let chunk: Vec<Prepared> = prepared.by_ref().take(window).collect();
+            let mut chunk = Vec::new();
+            let mut creates = 0;
+            while creates < creates_per_window
+                && let Some(p) = prepared.next()
+            {
+                creates += usize::from(matches!(p.decision, Decision::Create { .. }));
+                chunk.push(p);
+            }
             self.record_in_outbox(&chunk)?;
-            for p in chunk {
-                if let Err(refusal) = self.send(&p)? {
-                    // Nothing was applied, nothing is pending; except for a create that may
-                    // have been applied and could not be checked: it stays in the outbox so
-                    // that no later run creates it blindly.
-                    if !refusal.still_pending {
-                        self.acknowledge(&p.key);
+            let outcomes = self.send_chunk(&chunk);
+            let mut stop = None;
+            for (p, outcome) in chunk.into_iter().zip(outcomes) {
+                match outcome {
+                    Some(Ok(result)) => self.account(p, result, rejected),
+                    Some(Err(e)) => {
+                        stop.get_or_insert(e);
                     }
-                    rejected.push((p.payload, refusal.rejection));
+                    // Not sent: stays in the outbox, for the next run.
+                    None => {}
                 }
+            }
+            if let Some(e) = stop {
+                // What the target acknowledged is kept before the job stops.
+                self.commit(None)?;
+                return Err(e);
             }
         }
         // The next part's decisions read the ID map: what this part created must be in it.
@@ -253,45 +271,70 @@ impl<'a> Delivery<'a> {
         Ok(prepared)
     }
 
-    /// Sends one prepared record. `Ok(Err(_))`: this record was rejected; `Err`: the job stops.
-    fn send(&mut self, p: &Prepared) -> Result<Result<(), Refusal>, DeliveryError> {
-        let target_id = match &p.decision {
-            Decision::Unchanged | Decision::Skipped => return Ok(Ok(())),
-            Decision::Update { target_id } => {
-                if let Err(e) = self.target.update(target_id, &p.payload) {
-                    return reject_or_stop(e);
+    /// Sends the writes of one outbox window, several at once when the connection allows;
+    /// after a write that stops the job, no other is started. `None`: not sent.
+    fn send_chunk(&mut self, chunk: &[Prepared]) -> Vec<Option<Outcome>> {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(chunk.iter().map(|_| None).collect());
+        let work = |sender: &mut Sender| {
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = chunk.get(i) else {
+                    break;
+                };
+                let outcome = sender.send(p);
+                if outcome.is_err() {
+                    stop.store(true, Ordering::Relaxed);
                 }
-                self.delivered.updated += 1;
-                target_id.clone()
+                if let Ok(mut results) = results.lock() {
+                    results[i] = Some(outcome);
+                }
             }
-            Decision::Create { after_crash } => match self.resolve(p)? {
-                Resolved::Found(target_id) => {
-                    if self.plan.on_match == OnMatch::Update
-                        && let Err(e) = self.target.update(&target_id, &p.payload)
-                    {
-                        return reject_or_stop(e);
-                    }
-                    if *after_crash {
-                        self.delivered.created += 1;
-                    } else {
-                        self.delivered.linked += 1;
-                    }
-                    target_id
+        };
+        let workers = self.senders.len().min(chunk.len());
+        if workers <= 1 {
+            work(&mut self.senders[0]);
+        } else {
+            std::thread::scope(|scope| {
+                for sender in self.senders.iter_mut().take(workers) {
+                    scope.spawn(|| work(sender));
                 }
-                Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
-                Resolved::NotFound if *after_crash && self.plan.resolve.is_empty() => {
-                    return Ok(Err(Refusal::unverifiable(
-                        "a create of this record was sent by a run that stopped before the answer",
-                    )));
+            });
+        }
+        results.into_inner().unwrap_or_default()
+    }
+
+    /// Keeps what one write did: its id, fingerprint and acknowledgement, or its rejection.
+    fn account(
+        &mut self,
+        p: Prepared,
+        result: Result<Sent, Refusal>,
+        rejected: &mut Vec<(Record, Rejection)>,
+    ) {
+        let target_id = match result {
+            Ok(Sent::Created(id)) => {
+                self.delivered.created += 1;
+                id
+            }
+            Ok(Sent::Updated(id)) => {
+                self.delivered.updated += 1;
+                id
+            }
+            Ok(Sent::Linked(id)) => {
+                self.delivered.linked += 1;
+                id
+            }
+            Err(refusal) => {
+                // Nothing was applied, nothing is pending; except for a create that may have
+                // been applied and could not be checked: it stays in the outbox so that no
+                // later run creates it blindly.
+                if !refusal.still_pending {
+                    self.acknowledge(&p.key);
                 }
-                Resolved::NotFound => match self.create(p)? {
-                    Ok(id) => {
-                        self.delivered.created += 1;
-                        id
-                    }
-                    Err(refusal) => return Ok(Err(refusal)),
-                },
-            },
+                rejected.push((p.payload, refusal.rejection));
+                return;
+            }
         };
         self.changes.push(Change::Link {
             ns: self.plan.ns.clone(),
@@ -303,34 +346,6 @@ impl<'a> Delivery<'a> {
             },
         });
         self.acknowledge(&p.key);
-        Ok(Ok(()))
-    }
-
-    /// Creates the record. A create that got no clear answer is looked up through the
-    /// `resolve` rules before it is sent again: found, it is linked; not found, it was not
-    /// applied and is sent again (at most [`CREATE_ROUNDS`] times).
-    fn create(&mut self, p: &Prepared) -> Result<Result<String, Refusal>, DeliveryError> {
-        let mut doubt = String::new();
-        for _ in 0..CREATE_ROUNDS {
-            match self.target.create(&p.payload) {
-                Ok(id) => return Ok(Ok(id)),
-                Err(WriteError::MaybeApplied(reason)) if self.plan.resolve.is_empty() => {
-                    return Ok(Err(Refusal::unverifiable(&format!(
-                        "the create got no clear answer ({reason})"
-                    ))));
-                }
-                Err(WriteError::MaybeApplied(reason)) => {
-                    tracing::debug!(key = %p.key, %reason, "checking whether the create was applied");
-                    match self.resolve(p)? {
-                        Resolved::Found(id) => return Ok(Ok(id)),
-                        Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
-                        Resolved::NotFound => doubt = reason,
-                    }
-                }
-                Err(e) => return reject_or_stop(e).map(|r| r.map(|()| String::new())),
-            }
-        }
-        Err(DeliveryError::Target(doubt))
     }
 
     fn acknowledge(&mut self, key: &str) {
@@ -339,45 +354,6 @@ impl<'a> Delivery<'a> {
             ns: self.plan.ns.clone(),
             key: key.to_string(),
         });
-    }
-
-    /// Tries the rules in order; the first that finds exactly one record wins.
-    fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
-        for (index, rule) in self.plan.resolve.iter().enumerate() {
-            let Some(value) = rule.value.get(&p.payload).and_then(text_of) else {
-                continue;
-            };
-            let Some(value) = normalize(rule, &value) else {
-                continue;
-            };
-            let ids = match self.target.find(index, &p.payload, &value) {
-                Ok(ids) => ids,
-                Err(WriteError::Rejected(reason)) => {
-                    return Ok(Resolved::Ambiguous(format!(
-                        "the `{}` lookup failed: {reason}",
-                        rule.name
-                    )));
-                }
-                Err(WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason)) => {
-                    return Err(DeliveryError::Target(reason));
-                }
-            };
-            let mut ids = ids;
-            ids.sort();
-            ids.dedup();
-            match ids.len() {
-                0 => continue,
-                1 => return Ok(Resolved::Found(ids.remove(0))),
-                n => {
-                    return Ok(Resolved::Ambiguous(format!(
-                        "{n} target records match by {} `{value}` (ids {}): not guessing which one",
-                        rule.name,
-                        ids.join(", ")
-                    )));
-                }
-            }
-        }
-        Ok(Resolved::NotFound)
     }
 }
 
@@ -453,50 +429,6 @@ fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
         }
     }
     record
-}
-
-enum Resolved {
-    Found(String),
-    Ambiguous(String),
-    NotFound,
-}
-
-/// Why a record was not written, and whether its write stays in the outbox.
-struct Refusal {
-    rejection: Rejection,
-    still_pending: bool,
-}
-
-impl Refusal {
-    /// Nothing was applied.
-    fn done(reason: impl Into<String>) -> Refusal {
-        Refusal {
-            rejection: Rejection::new("target", reason),
-            still_pending: false,
-        }
-    }
-
-    /// A create that may have been applied and cannot be looked up.
-    fn unverifiable(what: &str) -> Refusal {
-        Refusal {
-            rejection: Rejection::new(
-                "target",
-                format!(
-                    "{what}, and without `resolve` rules syncline cannot tell whether it was applied: check the target, then replay or drop this record"
-                ),
-            ),
-            still_pending: true,
-        }
-    }
-}
-
-fn reject_or_stop(error: WriteError) -> Result<Result<(), Refusal>, DeliveryError> {
-    match error {
-        WriteError::Rejected(reason) => Ok(Err(Refusal::done(reason))),
-        WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason) => {
-            Err(DeliveryError::Target(reason))
-        }
-    }
 }
 
 /// A flag's value: true, non-zero numbers, "1", "true", "yes", "y", "oui", "da".

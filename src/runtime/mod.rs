@@ -6,6 +6,7 @@ pub mod deliver;
 pub mod job;
 pub mod link_reader;
 pub mod report;
+pub mod sender;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

@@ -43,9 +43,10 @@ pub struct ShopState {
     pub faults: Vec<Fault>,
     /// When each request came.
     pub arrivals: Vec<Instant>,
-    /// Requests that came before the end of a `Retry-After` the shop had asked for.
+    /// Requests that came during a `Retry-After` the shop had asked for, once the requests
+    /// already in flight when it answered had time to arrive (250 ms).
     pub too_early: u64,
-    retry_after_until: Option<Instant>,
+    retry_after: Option<(Instant, Instant)>,
 }
 
 /// The failures [`Shop::inject_faults`] takes in turn.
@@ -231,7 +232,9 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
             let mut s = state.lock().unwrap();
             let now = Instant::now();
             s.arrivals.push(now);
-            if s.retry_after_until.is_some_and(|until| now < until) {
+            if s.retry_after
+                .is_some_and(|(from, until)| now > from + Duration::from_millis(250) && now < until)
+            {
                 s.too_early += 1;
             }
             let n = s.arrivals.len() as u64;
@@ -243,7 +246,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
                 s.faults.push(fault);
             }
             if fault == Some(Fault::TooManyRequests) {
-                s.retry_after_until = Some(now + Duration::from_secs(1));
+                s.retry_after = Some((now, now + Duration::from_secs(1)));
             }
             fault
         };

@@ -67,6 +67,10 @@ impl HttpTarget {
 }
 
 impl KeyedTarget for HttpTarget {
+    fn fork(&self) -> Box<dyn KeyedTarget> {
+        Box::new(HttpTarget::new(self.plan.clone()))
+    }
+
     fn create(&mut self, record: &Record) -> Result<String, WriteError> {
         let request = self.plan.create.as_ref().ok_or_else(|| {
             WriteError::Rejected(

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The push benchmark (shared/reference/benchmarks.md, HTTP): N updates sent to the shop double
+# (a) by 8 plain client threads (`syncline-bench put`: the double's own throughput) and (b) by
+# `syncline run benches/http/push.yaml` with `concurrency: 8`, after a first run created the
+# products. Prints updates/s for both, RUNS times.
+#   benches/http/push.sh [N] [RUNS]     (defaults: 10000 updates, 3 runs)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n=${1:-10000}
+runs=${2:-3}
+dir=target/bench/push-$n
+rm -rf "$dir" && mkdir -p "$dir"
+cargo build --release --quiet --bin syncline --bin syncline-bench
+python3 -c "import sys; n=int(sys.argv[1]); open(sys.argv[2],'w').write('ref,price\n'+''.join(f'P{i:06},10\n' for i in range(n))); open(sys.argv[3],'w').write('ref,price\n'+''.join(f'P{i:06},{11+i%2}\n' for i in range(n)))" "$n" "$dir/first.csv" "$dir/changed.csv"
+for i in $(seq "$runs"); do
+  target/release/syncline-bench shop > "$dir/shop.url" &
+  shop=$!
+  sleep 0.3
+  export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"
+  target/release/syncline-bench put "$SHOP_URL" "$n" 8
+  rm -rf "$dir/state"
+  SYNCLINE_PRODUCTS=first.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" > /dev/null
+  start=$(date +%s.%N)
+  SYNCLINE_PRODUCTS=changed.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" \
+    --format json > "$dir/report.json"
+  end=$(date +%s.%N)
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; u=d['delivered']['updated']; assert u==int(sys.argv[2]), d; t=float(sys.argv[4])-float(sys.argv[3]); print('syncline: %d updates in %.2f s = %.0f updates/s' % (u, t, u/t))" "$dir/report.json" "$n" "$start" "$end"
+  kill $shop
+done
