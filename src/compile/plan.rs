@@ -518,6 +518,16 @@ fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
     })
 }
 
+fn http_connection<'p>(
+    name: &str,
+    pipeline: &'p Pipeline,
+) -> Result<&'p model::HttpConnection, String> {
+    match pipeline.connections.get(name) {
+        Some(Connection::Http(connection)) => Ok(connection),
+        _ => Err(format!("`{name}` is not an http connection")),
+    }
+}
+
 /// One client per connection, shared by its sources and targets (and so its rate limit).
 fn client_for(
     name: &str,
@@ -528,9 +538,7 @@ fn client_for(
     if let Some(client) = clients.get(name) {
         return Ok(client.clone());
     }
-    let Some(Connection::Http(connection)) = pipeline.connections.get(name) else {
-        return Err(format!("`{name}` is not an http connection"));
-    };
+    let connection = http_connection(name, pipeline)?;
     let client = Arc::new(
         HttpClient::new(connection, secrets).map_err(|e| format!("connection `{name}`: {e}"))?,
     );
@@ -551,7 +559,8 @@ fn http_source_plan(
         query: http.query.clone(),
         headers: http.headers.clone(),
         body: http.body.clone(),
-    })?;
+    })?
+    .encoded_as(http_connection(&http.connection, pipeline)?);
     let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();
     let mut max_pages = None;
     let paging = match &http.paginate {
@@ -641,7 +650,12 @@ fn keyed_plan(
     clients: &mut HashMap<String, Arc<HttpClient>>,
 ) -> Result<KeyedPlan, String> {
     let client = client_for(&http.connection, pipeline, secrets, clients)?;
-    let request = |r: &Option<model::Request>| r.as_ref().map(RequestPlan::compile).transpose();
+    let connection = http_connection(&http.connection, pipeline)?;
+    let request = |r: &Option<model::Request>| {
+        r.as_ref()
+            .map(|r| RequestPlan::compile(r).map(|plan| plan.encoded_as(connection)))
+            .transpose()
+    };
     let mut lookups = Vec::new();
     let mut resolve = Vec::new();
     for rule in &http.resolve {

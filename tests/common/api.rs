@@ -29,8 +29,8 @@ impl Reply {
     }
 }
 
-/// Path and query of each request, in order.
-type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+/// Path, query and body of each request, in order.
+type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>, Vec<u8>)>>>;
 
 type Handler = dyn Fn(&Request, &str) -> Reply + Send + Sync;
 
@@ -55,9 +55,11 @@ impl Api {
                     let mut writer = stream.try_clone().unwrap();
                     let mut reader = BufReader::new(stream);
                     while let Some(request) = read_request(&mut reader) {
-                        seen.lock()
-                            .unwrap()
-                            .push((request.path.clone(), request.query.clone()));
+                        seen.lock().unwrap().push((
+                            request.path.clone(),
+                            request.query.clone(),
+                            request.body.clone(),
+                        ));
                         let reply = handler(&request, &base);
                         let mut head = format!(
                             "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
@@ -80,6 +82,15 @@ impl Api {
 
     pub fn request_count(&self) -> usize {
         self.requests.lock().unwrap().len()
+    }
+
+    /// The body of request number `n`, as text.
+    pub fn body(&self, n: usize) -> String {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .get(n)
+            .map(|r| String::from_utf8_lossy(&r.2).into_owned())
+            .unwrap_or_default()
     }
 
     /// The value of `name` in the query of request number `n`.

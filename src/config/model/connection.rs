@@ -47,6 +47,8 @@ pub struct HttpConnection {
     /// Format of request bodies: `json` (default), `xml` (PrestaShop accepts XML only) or `form`.
     #[serde(default)]
     pub body: BodyFormat,
+    /// The root element of XML bodies. Default `prestashop`.
+    pub xml_root: Option<String>,
     /// How long one request may take before it counts as a timeout. Default `30s`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub timeout: Option<Duration>,

@@ -5,6 +5,7 @@
 //! Secrets (auth, keys in headers or query) are held as [`SecretString`]s and exposed only when
 //! a request is built; error messages name the method and path, never the query string.
 
+pub mod body;
 pub mod resilience;
 pub mod source;
 pub mod target;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::config::model::{self, Auth, HttpConnection, Method};
+use crate::config::model::{self, Auth, BodyFormat, HttpConnection, Method};
 use crate::config::secrets::Secrets;
 use crate::steps::Record;
 use crate::steps::map::Template;
@@ -91,6 +92,8 @@ pub struct Call {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// The body's content type.
+    pub content_type: &'static str,
 }
 
 impl HttpClient {
@@ -251,7 +254,7 @@ impl HttpClient {
             request = request.header(name.as_str(), value.expose_secret());
         }
         if call.body.is_some() {
-            request = request.header("Content-Type", "application/json");
+            request = request.header("Content-Type", call.content_type);
         }
         for (name, value) in &call.headers {
             request = request.header(name.as_str(), value.as_str());
@@ -329,6 +332,9 @@ pub struct RequestPlan {
     /// `Some` when the template has a body: its strings are templates, and a string that is
     /// exactly `{record}` stands for the whole record (to wrap it: `{ product: "{record}" }`).
     body: Option<Body>,
+    format: BodyFormat,
+    /// The root element of XML bodies.
+    xml_root: String,
 }
 
 /// A body template, its strings parsed once.
@@ -396,7 +402,19 @@ impl RequestPlan {
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
             body: request.body.as_ref().map(Body::compile).transpose()?,
+            format: BodyFormat::Json,
+            xml_root: String::new(),
         })
+    }
+
+    /// Bodies encoded as the connection says (`body: xml | form`), JSON by default.
+    pub fn encoded_as(mut self, connection: &HttpConnection) -> RequestPlan {
+        self.format = connection.body;
+        self.xml_root = connection
+            .xml_root
+            .clone()
+            .unwrap_or_else(|| "prestashop".to_string());
+        self
     }
 
     /// The call for `record`; `extra` answers `{target_id}` / `{value}`. `send_record` puts
@@ -416,18 +434,19 @@ impl RequestPlan {
                 .map(|(k, t)| t.render_with(record, extra, &plain).map(|v| (k.clone(), v)))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let json = |v: &Value| serde_json::to_vec(v).map_err(|e| e.to_string());
-        let body = match (&self.body, send_record) {
-            (Some(template), _) => Some(json(&template.render(record, extra)?)?),
-            (None, true) => Some(json(record)?),
-            (None, false) => None,
+        let encode = |v: &Value| body::encode(self.format, &self.xml_root, v);
+        let (body, content_type) = match (&self.body, send_record) {
+            (Some(template), _) => encode(&template.render(record, extra)?)?,
+            (None, true) => encode(record)?,
+            (None, false) => (Vec::new(), ""),
         };
         Ok(Call {
             method: self.method,
             path,
             query: render_all(&self.query)?,
             headers: render_all(&self.headers)?,
-            body,
+            body: (!content_type.is_empty()).then_some(body),
+            content_type,
         })
     }
 }

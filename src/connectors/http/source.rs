@@ -108,6 +108,7 @@ impl Source for HttpSource {
                     query: Vec::new(),
                     headers: first.headers.clone(),
                     body: first.body.clone(),
+                    content_type: first.content_type,
                 },
                 Next::Stop => return Ok(()),
             };
@@ -191,6 +192,7 @@ fn with_params(first: &Call, params: &[(String, String)]) -> Call {
         query,
         headers: first.headers.clone(),
         body: first.body.clone(),
+        content_type: first.content_type,
     }
 }
 

@@ -1,0 +1,190 @@
+//! Request bodies in the format the API takes: JSON, XML (PrestaShop accepts nothing else) or
+//! form fields (Gomag: `data=<the record as JSON>`). A body is built as JSON first (the record,
+//! or the request's body template), then encoded here.
+
+use serde_json::Value;
+
+use crate::config::model::BodyFormat;
+
+/// The bytes and their content type.
+pub fn encode(
+    format: BodyFormat,
+    xml_root: &str,
+    body: &Value,
+) -> Result<(Vec<u8>, &'static str), String> {
+    match format {
+        BodyFormat::Json => serde_json::to_vec(body)
+            .map(|bytes| (bytes, "application/json"))
+            .map_err(|e| e.to_string()),
+        BodyFormat::Xml => Ok((xml(xml_root, body)?.into_bytes(), "application/xml")),
+        BodyFormat::Form => Ok((
+            form(body)?.into_bytes(),
+            "application/x-www-form-urlencoded",
+        )),
+    }
+}
+
+/// `{"product": {"reference": "A1", "name": [{"id": "1", "value": "Chair"}], "associations":
+/// {"categories": [{"id": 2}]}}}` becomes PrestaShop's
+/// `<prestashop xmlns:xlink="http://www.w3.org/1999/xlink"><product><reference>A1</reference>
+/// <name><language id="1">Chair</language></name><associations><categories><category><id>2</id>
+/// </category></categories></associations></product></prestashop>`: a list's items are named
+/// after the list in the singular, and `[{id, value}]` is a translated field.
+fn xml(root: &str, body: &Value) -> Result<String, String> {
+    let Value::Object(fields) = body else {
+        return Err("an XML body must be an object, e.g. `{ product: \"{record}\" }`".into());
+    };
+    let mut out = String::with_capacity(256);
+    out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    out.push_str(&format!(
+        r#"<{root} xmlns:xlink="http://www.w3.org/1999/xlink">"#
+    ));
+    for (name, value) in fields {
+        element(&mut out, name, value)?;
+    }
+    out.push_str(&format!("</{root}>"));
+    Ok(out)
+}
+
+fn element(out: &mut String, name: &str, value: &Value) -> Result<(), String> {
+    if !valid_name(name) {
+        return Err(format!("`{name}` cannot be an XML element name"));
+    }
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    match value {
+        Value::Null => {}
+        Value::Object(fields) => {
+            for (child, value) in fields {
+                element(out, child, value)?;
+            }
+        }
+        Value::Array(items) if items.iter().all(is_translation) => {
+            for item in items {
+                out.push_str(r#"<language id=""#);
+                escape(out, &scalar(&item["id"]));
+                out.push_str(r#"">"#);
+                escape(out, &scalar(&item["value"]));
+                out.push_str("</language>");
+            }
+        }
+        Value::Array(items) => {
+            let singular = singular(name);
+            for item in items {
+                element(out, &singular, item)?;
+            }
+        }
+        scalar_value => escape(out, &scalar(scalar_value)),
+    }
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+    Ok(())
+}
+
+fn is_translation(item: &Value) -> bool {
+    matches!(item, Value::Object(map) if map.len() == 2 && map.contains_key("id") && map.contains_key("value"))
+}
+
+fn singular(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = name.strip_suffix('s') {
+        stem.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Top-level fields as form fields; an object or a list is sent as its JSON text (Gomag's
+/// `data=<JSON>`).
+fn form(body: &Value) -> Result<String, String> {
+    let Value::Object(fields) = body else {
+        return Err(
+            "a form body must be an object of fields, e.g. `{ data: \"{record}\" }`".into(),
+        );
+    };
+    let mut out = String::new();
+    for (name, value) in fields {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        let text = match value {
+            Value::Object(_) | Value::Array(_) => value.to_string(),
+            other => scalar(other),
+        };
+        out.push_str(&super::percent_encode(name, super::PATH));
+        out.push('=');
+        out.push_str(&super::percent_encode(&text, super::PATH));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prestashop_xml() {
+        let body = json!({"product": {
+            "reference": "A&1",
+            "price": 23.9,
+            "name": [{"id": "1", "value": "Chaise <bistrot>"}, {"id": "2", "value": "Chair"}],
+            "associations": {"categories": [{"id": 2}, {"id": 5}]},
+            "ean13": null
+        }});
+        let (bytes, content_type) = encode(BodyFormat::Xml, "prestashop", &body).unwrap();
+        assert_eq!(content_type, "application/xml");
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><prestashop xmlns:xlink="http://www.w3.org/1999/xlink">"#,
+                "<product><reference>A&amp;1</reference><price>23.9</price>",
+                r#"<name><language id="1">Chaise &lt;bistrot&gt;</language><language id="2">Chair</language></name>"#,
+                "<associations><categories><category><id>2</id></category><category><id>5</id></category></categories></associations>",
+                "<ean13></ean13></product></prestashop>"
+            )
+        );
+        assert!(encode(BodyFormat::Xml, "prestashop", &json!({"bad name": 1})).is_err());
+        assert!(encode(BodyFormat::Xml, "prestashop", &json!([1])).is_err());
+    }
+
+    #[test]
+    fn gomag_form_with_json_inside() {
+        let body = json!({"data": [{"sku": "A 1", "price": 10, "stock": 3}], "mode": "x&y"});
+        let (bytes, content_type) = encode(BodyFormat::Form, "", &body).unwrap();
+        assert_eq!(content_type, "application/x-www-form-urlencoded");
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "data=%5B%7B%22sku%22%3A%22A%201%22%2C%22price%22%3A10%2C%22stock%22%3A3%7D%5D&mode=x%26y"
+        );
+    }
+}
