@@ -153,6 +153,8 @@ impl Shop {
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -166,6 +168,7 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let method = parts.next()?.to_string();
     let target = parts.next()?.to_string();
     let mut length = 0;
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
@@ -173,10 +176,11 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+            headers.push((name.trim().to_lowercase(), value.trim().to_string()));
         }
     }
     let mut body = vec![0; length];
@@ -193,6 +197,7 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     Some(Request {
         method,
         path: path.to_string(),
+        headers,
         query,
         body,
     })

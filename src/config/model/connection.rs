@@ -101,9 +101,12 @@ pub struct LoginAuth {
     #[serde(default, deserialize_with = "lenient::opt")]
     pub lifetime: Option<Duration>,
     /// Headers that carry the token on every request; `{token}` stands for it.
-    /// Default: `Authorization: Bearer {token}`.
+    /// Default (when `query` is not set either): `Authorization: Bearer {token}`.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// Query parameters that carry the token, e.g. `{ token: "{token}" }` (RO App's old API).
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

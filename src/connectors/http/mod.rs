@@ -9,6 +9,7 @@ pub mod body;
 pub mod resilience;
 pub mod source;
 pub mod target;
+pub mod token;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::config::secrets::Secrets;
 use crate::steps::Record;
 use crate::steps::map::Template;
 use resilience::{RateLimiter, RetryPolicy, TransportKind};
+use token::{Placed, TokenAuth};
 
 /// What a request got back.
 #[derive(Debug)]
@@ -74,6 +76,8 @@ pub struct HttpClient {
     query: Vec<(String, SecretString)>,
     retry: RetryPolicy,
     limiter: RateLimiter,
+    /// A token got by a login or OAuth2, placed on every request.
+    token: Option<TokenAuth>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -132,10 +136,14 @@ impl HttpClient {
                     query.push((name.clone(), resolve(value)?));
                 }
             }
-            Some(Auth::Login(_)) | Some(Auth::Oauth2(_)) => {
-                return Err("`login` and `oauth2` auth are not available yet".to_string());
-            }
+            Some(Auth::Login(_)) | Some(Auth::Oauth2(_)) => {}
         }
+        let base_url = connection.base_url.trim_end_matches('/').to_string();
+        let token = match &connection.auth {
+            Some(Auth::Login(login)) => Some(TokenAuth::login(login, secrets)?),
+            Some(Auth::Oauth2(oauth2)) => Some(TokenAuth::oauth2(oauth2, &base_url, secrets)?),
+            _ => None,
+        };
         let timeout = connection
             .timeout
             .as_ref()
@@ -160,9 +168,10 @@ impl HttpClient {
             .into();
         Ok(HttpClient {
             agent,
-            base_url: connection.base_url.trim_end_matches('/').to_string(),
+            base_url,
             headers,
             query,
+            token,
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
             limiter: RateLimiter::new(connection.rate_limit.as_ref()),
         })
@@ -175,14 +184,40 @@ impl HttpClient {
     }
 
     /// Sends `call` within the connection's rate limit, retrying what the retry policy allows
-    /// (see [`resilience`]). The last answer is returned as it is, success or not.
+    /// (see [`resilience`]), with the connection's token when it has one (fetched again once
+    /// on a 401). The last answer is returned as it is, success or not.
     pub fn send(&self, call: &Call) -> Result<Response, TransportError> {
+        let Some(auth) = &self.token else {
+            return self.send_retrying(call, None);
+        };
+        let place = || {
+            auth.place(&|login| self.send_retrying(login, None).map_err(|e| e.reason))
+                .map_err(|reason| TransportError {
+                    method: method_name(call.method),
+                    path: call.path.clone(),
+                    reason,
+                    kind: TransportKind::NotConnected,
+                })
+        };
+        let response = self.send_retrying(call, Some(&place()?))?;
+        if response.status != 401 {
+            return Ok(response);
+        }
+        auth.forget();
+        self.send_retrying(call, Some(&place()?))
+    }
+
+    fn send_retrying(
+        &self,
+        call: &Call,
+        token: Option<&Placed>,
+    ) -> Result<Response, TransportError> {
         // Sent twice, these may apply twice.
         let unsafe_to_repeat = matches!(call.method, Method::Post | Method::Patch);
         let mut attempt = 1;
         loop {
             self.limiter.acquire();
-            let outcome = self.send_once(call);
+            let outcome = self.send_once(call, token);
             if attempt >= self.retry.attempts {
                 return outcome;
             }
@@ -227,7 +262,7 @@ impl HttpClient {
         }
     }
 
-    fn send_once(&self, call: &Call) -> Result<Response, TransportError> {
+    fn send_once(&self, call: &Call, token: Option<&Placed>) -> Result<Response, TransportError> {
         let method = method_name(call.method);
         let fail = |(kind, reason): (TransportKind, String)| TransportError {
             method,
@@ -240,6 +275,7 @@ impl HttpClient {
         let defaults = self
             .query
             .iter()
+            .chain(token.iter().flat_map(|t| &t.query))
             .map(|(k, v)| (k.as_str(), v.expose_secret()));
         let specific = call.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         for (name, value) in defaults.chain(specific) {
@@ -250,7 +286,11 @@ impl HttpClient {
             separator = '&';
         }
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
-        for (name, value) in &self.headers {
+        for (name, value) in self
+            .headers
+            .iter()
+            .chain(token.iter().flat_map(|t| &t.headers))
+        {
             request = request.header(name.as_str(), value.expose_secret());
         }
         if call.body.is_some() {

@@ -1,0 +1,248 @@
+//! Tokens obtained by a request: a login (RO App's old `POST /token/new`, JSON-RPC sessions)
+//! or OAuth2 client credentials. A token is fetched before the first request, again a minute
+//! before it expires, and again when the API answers 401. Its value and the credentials that
+//! obtain it are secrets: never logged, never in an error.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::{Call, PATH, Response, method_name, percent_encode};
+use crate::config::model::{LoginAuth, Method, OAuth2Auth};
+use crate::config::secrets::Secrets;
+use crate::paths::CompiledPath;
+use crate::steps::text_of;
+
+/// Refreshed this long before it expires (or a tenth of its life, when shorter).
+const MARGIN: Duration = Duration::from_secs(60);
+
+pub struct TokenAuth {
+    /// The request that gets a token, credentials already in it.
+    request: SecretCall,
+    token: CompiledPath,
+    expires_in: Option<CompiledPath>,
+    lifetime: Duration,
+    /// Where the token goes: `{token}` in header and query values.
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    current: Mutex<Option<Token>>,
+}
+
+/// A call holding credentials: no `Debug`.
+struct SecretCall(Call);
+
+struct Token {
+    value: SecretString,
+    refresh_at: Instant,
+}
+
+/// Where the token goes on one request.
+pub struct Placed {
+    pub headers: Vec<(String, SecretString)>,
+    pub query: Vec<(String, SecretString)>,
+}
+
+fn resolve_value(value: &Value, secrets: &Secrets) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(secrets.resolve(s)?.expose_secret().to_string()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolve_value(v, secrets))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| resolve_value(v, secrets).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+impl TokenAuth {
+    pub fn login(login: &LoginAuth, secrets: &Secrets) -> Result<TokenAuth, String> {
+        let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
+        let request = &login.request;
+        let body = request
+            .body
+            .as_ref()
+            .map(|b| {
+                resolve_value(b, secrets)
+                    .and_then(|v| serde_json::to_vec(&v).map_err(|e| e.to_string()))
+            })
+            .transpose()?;
+        let call = Call {
+            method: request.method,
+            path: resolve(&request.path)?,
+            query: request
+                .query
+                .iter()
+                .map(|(k, v)| resolve(v).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+            headers: request
+                .headers
+                .iter()
+                .map(|(k, v)| resolve(v).map(|v| (k.clone(), v)))
+                .collect::<Result<_, _>>()?,
+            content_type: if body.is_some() {
+                "application/json"
+            } else {
+                ""
+            },
+            body,
+        };
+        let mut headers: Vec<(String, String)> = login
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let query: Vec<(String, String)> = login
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if headers.is_empty() && query.is_empty() {
+            headers.push(("Authorization".into(), "Bearer {token}".into()));
+        }
+        Ok(TokenAuth {
+            request: SecretCall(call),
+            token: CompiledPath::compile(&login.token)?,
+            expires_in: login
+                .expires_in
+                .as_ref()
+                .map(CompiledPath::compile)
+                .transpose()?,
+            lifetime: login
+                .lifetime
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |d| d.0),
+            headers,
+            query,
+            current: Mutex::new(None),
+        })
+    }
+
+    /// OAuth2 client credentials: a form POST to `token_url` (an absolute URL, or a path after
+    /// the base URL), `access_token` and `expires_in` read back.
+    pub fn oauth2(
+        auth: &OAuth2Auth,
+        base_url: &str,
+        secrets: &Secrets,
+    ) -> Result<TokenAuth, String> {
+        let id = secrets.resolve(&auth.client_id)?;
+        let secret = secrets.resolve(&auth.client_secret)?;
+        let mut form = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            percent_encode(id.expose_secret(), PATH),
+            percent_encode(secret.expose_secret(), PATH)
+        );
+        if !auth.scopes.is_empty() {
+            form.push_str("&scope=");
+            form.push_str(&percent_encode(&auth.scopes.join(" "), PATH));
+        }
+        let token_url = secrets
+            .resolve(&auth.token_url)?
+            .expose_secret()
+            .to_string();
+        let path = match token_url.strip_prefix(base_url) {
+            Some(rest) => rest.to_string(),
+            None if token_url.starts_with('/') => token_url,
+            None => {
+                return Err("`token_url` must be under the connection's base URL or a path".into());
+            }
+        };
+        let path_of = |p: &str| {
+            crate::config::model::JsonPath::parse(p).and_then(|p| CompiledPath::compile(&p))
+        };
+        Ok(TokenAuth {
+            request: SecretCall(Call {
+                method: Method::Post,
+                path,
+                query: Vec::new(),
+                headers: Vec::new(),
+                body: Some(form.into_bytes()),
+                content_type: "application/x-www-form-urlencoded",
+            }),
+            token: path_of("$.access_token")?,
+            expires_in: Some(path_of("$.expires_in")?),
+            lifetime: Duration::from_secs(3600),
+            headers: vec![("Authorization".into(), "Bearer {token}".into())],
+            query: Vec::new(),
+            current: Mutex::new(None),
+        })
+    }
+
+    /// The token placed for a request; fetched first when there is none or it is about to
+    /// expire. `send` makes the login request.
+    pub fn place(
+        &self,
+        send: &dyn Fn(&Call) -> Result<Response, String>,
+    ) -> Result<Placed, String> {
+        let mut current = self
+            .current
+            .lock()
+            .map_err(|_| "the token lock is poisoned".to_string())?;
+        let fresh = current
+            .as_ref()
+            .is_some_and(|t| Instant::now() < t.refresh_at);
+        if !fresh {
+            *current = Some(self.fetch(send)?);
+        }
+        let Some(token) = current.as_ref() else {
+            return Err("no token".into());
+        };
+        let place = |list: &[(String, String)]| {
+            list.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        SecretString::from(v.replace("{token}", token.value.expose_secret())),
+                    )
+                })
+                .collect()
+        };
+        Ok(Placed {
+            headers: place(&self.headers),
+            query: place(&self.query),
+        })
+    }
+
+    /// The API refused the token (401): the next request fetches a new one.
+    pub fn forget(&self) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = None;
+        }
+    }
+
+    fn fetch(&self, send: &dyn Fn(&Call) -> Result<Response, String>) -> Result<Token, String> {
+        let call = &self.request.0;
+        let what = format!("the login ({} {})", method_name(call.method), call.path);
+        let response = send(call).map_err(|e| format!("{what}: {e}"))?;
+        if !response.is_success() {
+            // The body of a failed login may echo the credentials: only the status is kept.
+            return Err(format!("{what}: HTTP {}", response.status));
+        }
+        let body = response.json().map_err(|e| format!("{what}: {e}"))?;
+        let value = self
+            .token
+            .get(&body)
+            .and_then(text_of)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("{what}: the answer has no token where `token` says"))?;
+        let lifetime = self
+            .expires_in
+            .as_ref()
+            .and_then(|p| p.get(&body))
+            .and_then(|v| v.as_f64().or_else(|| text_of(v)?.parse().ok()))
+            .filter(|s| *s > 0.0)
+            .map_or(self.lifetime, Duration::from_secs_f64);
+        tracing::debug!(?lifetime, "got a token");
+        Ok(Token {
+            value: SecretString::from(value),
+            refresh_at: Instant::now() + lifetime - MARGIN.min(lifetime / 10),
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! Tokens got by a request: a login (RO App's old `POST /token/new {api_key}`, the token sent
+//! as `?token=`) refreshed when it expires and on a 401, and OAuth2 client credentials. The
+//! credentials and tokens never appear in any output.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::Workdir;
+use common::api::{Api, Reply, param};
+use serde_json::{Value, json};
+
+const API_KEY: &str = "roapp-key-5f2b9c";
+
+fn unauthorized() -> Reply {
+    Reply {
+        status: 401,
+        headers: Vec::new(),
+        body: json!({"message": "Invalid token"}).to_string(),
+    }
+}
+
+fn run(w: &Workdir) -> (i32, String) {
+    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets", "--format", "json"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_login_token_is_fetched_again_when_the_api_refuses_it() {
+    // Each token is good for 2 requests; the API says it lives an hour, so only its 401s tell.
+    let logins = Arc::new(AtomicU64::new(0));
+    let uses = Arc::new(AtomicU64::new(0));
+    let (l, u) = (logins.clone(), uses.clone());
+    let api = Api::start(move |r, _| {
+        if r.path == "/api/token/new" {
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            if body["api_key"] != API_KEY {
+                return unauthorized();
+            }
+            let n = l.fetch_add(1, Ordering::SeqCst) + 1;
+            u.store(0, Ordering::SeqCst);
+            return Reply::json(json!({"token": format!("tok-{n}"), "expires_in": 3600}));
+        }
+        let current = format!("tok-{}", l.load(Ordering::SeqCst));
+        if param(r, "token") != Some(current.as_str()) || u.fetch_add(1, Ordering::SeqCst) >= 2 {
+            return unauthorized();
+        }
+        let page: u64 = param(r, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let data: Vec<Value> = if page <= 5 {
+            vec![json!({"id": page * 2 - 1}), json!({"id": page * 2})]
+        } else {
+            Vec::new()
+        };
+        Reply::json(json!({ "data": data }))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", format!("ROAPP_KEY={API_KEY}\n"));
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: roapp
+connections:
+  roapp:
+    http:
+      base_url: "{url}"
+      auth:
+        login:
+          request: {{ method: POST, path: /token/new, body: {{ api_key: "${{secret.ROAPP_KEY}}" }} }}
+          token: $.token
+          expires_in: $.expires_in
+          query: {{ token: "{{token}}" }}
+jobs:
+  people:
+    from:
+      http:
+        connection: roapp
+        path: /contacts/people
+        records: $.data
+        paginate: {{ page_number: {{ size: {{ per_page: 2 }} }} }}
+    to: {{ file: {{ path: people.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, text) = run(&w);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(w.ndjson("people.ndjson").len(), 10);
+    assert!(
+        logins.load(Ordering::SeqCst) >= 3,
+        "logged in again after 401s"
+    );
+    assert!(!text.contains(API_KEY) && !text.contains("tok-"), "{text}");
+
+    // A wrong key: a clear error, without the key.
+    w.write(".secrets", "ROAPP_KEY=wrong-key-123\n");
+    let (code, text) = run(&w);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("the login (POST /token/new): HTTP 401"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-key-123"), "{text}");
+}
+
+#[test]
+fn oauth2_client_credentials() {
+    let api = Api::start(|r, _| {
+        if r.path == "/api/oauth/token" {
+            let form = String::from_utf8_lossy(&r.body).to_string();
+            if form
+                != "grant_type=client_credentials&client_id=syncline&client_secret=s3cr3t%2Bx&scope=read%20write"
+            {
+                return unauthorized();
+            }
+            return Reply::json(
+                json!({"access_token": "at-42", "token_type": "Bearer", "expires_in": 3600}),
+            );
+        }
+        let bearer = r
+            .headers
+            .iter()
+            .any(|(n, v)| n == "authorization" && v == "Bearer at-42");
+        if !bearer {
+            return unauthorized();
+        }
+        Reply::json(json!({"items": [{"id": 1}, {"id": 2}]}))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", "CLIENT_SECRET=s3cr3t+x\n");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: oauth
+connections:
+  erp:
+    http:
+      base_url: "{url}"
+      auth: {{ oauth2: {{ token_url: /oauth/token, client_id: syncline, client_secret: "${{secret.CLIENT_SECRET}}", scopes: [read, write] }} }}
+jobs:
+  items:
+    from: {{ http: {{ connection: erp, path: /items, records: $.items }} }}
+    to: {{ file: {{ path: items.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, text) = run(&w);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(w.ndjson("items.ndjson").len(), 2);
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("at-42"),
+        "{text}"
+    );
+}
