@@ -16,7 +16,7 @@ use crate::config::secrets::Secrets;
 use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
-use crate::connectors::http::target::HttpTargetPlan;
+use crate::connectors::http::target::{HttpTargetPlan, ReadPlan};
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::paths::CompiledPath;
 use crate::runtime::cursor::CursorPlan;
@@ -690,6 +690,17 @@ fn keyed_plan(
             update: request(&http.update)?,
             id: http.id.as_ref().map(compile_path).transpose()?,
             lookups,
+            read_before_update: http
+                .read_before_update
+                .as_ref()
+                .map(|read| -> Result<ReadPlan, String> {
+                    Ok(ReadPlan {
+                        request: RequestPlan::compile(&read.request)?.encoded_as(connection),
+                        record: compile_path(&read.record)?,
+                        drop: read.drop.clone(),
+                    })
+                })
+                .transpose()?,
         }),
         resolve,
         on_match: http.on_match,

@@ -578,6 +578,10 @@ pub struct HttpTarget {
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub id: Option<JsonPath>,
+    /// For APIs whose update replaces the whole record (PrestaShop's PUT blanks what it is not
+    /// sent): the record is read first, the mapped fields are laid over it, and that is sent.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub read_before_update: Option<ReadBeforeUpdate>,
     /// Before creating a record that has no id yet, look for it on the target with these rules,
     /// in order (code, then EAN, then phone...); the first rule that finds exactly one record
     /// links to it. Several matches quarantine the record: it is never guessed. Also how a
@@ -596,6 +600,18 @@ pub struct HttpTarget {
     /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product".
     #[serde(default, deserialize_with = "lenient::map")]
     pub skip_fields: IndexMap<String, JsonPath>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBeforeUpdate {
+    /// The request that reads the record; `{target_id}` is its id, e.g. `/products/{target_id}`.
+    pub request: Request,
+    /// Where the record is in the answer, e.g. `$.product`.
+    pub record: JsonPath,
+    /// Fields the API returns but refuses to be sent, e.g. `[manufacturer_name, quantity]`.
+    #[serde(default)]
+    pub drop: Vec<String>,
 }
 
 /// One way of finding an existing target record.

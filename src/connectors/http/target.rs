@@ -20,6 +20,32 @@ pub struct HttpTargetPlan {
     pub id: Option<CompiledPath>,
     /// Per resolve rule: the lookup request and where the ids are in its response.
     pub lookups: Vec<(RequestPlan, CompiledPath)>,
+    pub read_before_update: Option<ReadPlan>,
+}
+
+/// Reads a record before it is updated (see `read_before_update`).
+#[derive(Debug)]
+pub struct ReadPlan {
+    pub request: RequestPlan,
+    pub record: CompiledPath,
+    pub drop: Vec<String>,
+}
+
+/// `changes` laid over `base`: objects merged field by field, anything else replaced.
+fn overlay(base: &mut Value, changes: &Value) {
+    match (base, changes) {
+        (Value::Object(base), Value::Object(changes)) => {
+            for (name, value) in changes {
+                match base.get_mut(name) {
+                    Some(existing) => overlay(existing, value),
+                    None => {
+                        base.insert(name.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, changes) => *base = changes.clone(),
+    }
 }
 
 pub struct HttpTarget {
@@ -99,13 +125,33 @@ impl KeyedTarget for HttpTarget {
             )
         })?;
         let id = target_id.to_string();
-        self.call(
-            request,
-            record,
-            &|name| (name == "target_id").then(|| id.clone()),
-            true,
-        )
-        .map_err(WriteError::repeatable)?;
+        let extra = |name: &str| (name == "target_id").then(|| id.clone());
+        let merged;
+        let record = match &self.plan.read_before_update {
+            None => record,
+            Some(read) => {
+                let response = self
+                    .call(&read.request, record, &extra, false)
+                    .map_err(WriteError::repeatable)?;
+                let body = response.json().map_err(WriteError::Rejected)?;
+                let Some(mut current) = read.record.get(&body).cloned() else {
+                    return Err(WriteError::Rejected(format!(
+                        "the record read before the update is not where `record` says: {}",
+                        response.excerpt()
+                    )));
+                };
+                overlay(&mut current, record);
+                if let Value::Object(fields) = &mut current {
+                    for name in &read.drop {
+                        fields.shift_remove(name);
+                    }
+                }
+                merged = current;
+                &merged
+            }
+        };
+        self.call(request, record, &extra, true)
+            .map_err(WriteError::repeatable)?;
         Ok(())
     }
 

@@ -1,0 +1,182 @@
+//! End to end against the PrestaShop webservice double: a catalog pushed as XML (created, then
+//! only what changed updated, the record read first so the back office's fields survive), orders
+//! pulled page by page with an incremental cursor, and order states pushed back through
+//! `order_histories`.
+
+mod common;
+
+use common::Workdir;
+use common::prestashop::{KEY, PrestaShop};
+use serde_json::{Value, json};
+
+fn pipeline(shop: &PrestaShop) -> String {
+    format!(
+        r#"version: 1
+name: ps
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+      auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }}
+      query: {{ output_format: JSON }}
+      body: xml
+jobs:
+  products:
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      name: {{ const: [{{ id: "1", value: "Produit" }}] }}
+      price: {{ path: $.price, as: decimal, scale: 6 }}
+    to:
+      http:
+        connection: shop
+        entity: product
+        key: $.reference
+        create: {{ method: POST, path: /products, body: {{ product: "{{record}}" }} }}
+        update: {{ method: PUT, path: "/products/{{target_id}}", body: {{ product: "{{record}}" }} }}
+        read_before_update: {{ request: {{ path: "/products/{{target_id}}" }}, record: $.product, drop: [quantity, manufacturer_name] }}
+        id: $.product.id
+        resolve:
+          - {{ name: reference, value: $.reference, request: {{ path: /products, query: {{ "filter[reference]": "[{{value}}]" }} }}, ids: "$.products[*].id" }}
+  orders:
+    from:
+      http:
+        connection: shop
+        path: /orders
+        query: {{ display: full, date: "1", "filter[date_upd]": ">[{{cursor}}]", sort: "[date_upd_ASC,id_ASC]" }}
+        records: $.orders
+        paginate: {{ offset_count: {{ param: limit, count: 100 }} }}
+    cursor: {{ field: $.date_upd, tie_breaker: $.id, initial: "2026-01-01 00:00:00" }}
+    map:
+      id: $.id
+      reference: $.reference
+      state: $.current_state
+    to: {{ file: {{ path: orders.ndjson }} }}
+  order_states:
+    from: {{ file: {{ path: states.csv }} }}
+    map:
+      id_order: $.order
+      id_order_state: $.state
+    to:
+      http:
+        connection: shop
+        entity: order_history
+        key: $.id_order
+        create: {{ method: POST, path: /order_histories, body: {{ order_history: "{{record}}" }} }}
+        id: $.order_history.id
+"#,
+        url = shop.api.url
+    )
+}
+
+fn run(w: &Workdir) -> Value {
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 0, "{report:#}");
+    report
+}
+
+fn delivered(report: &Value, job: &str) -> Value {
+    common::job(report, job)["delivered"].clone()
+}
+
+#[test]
+fn catalog_orders_and_states_against_the_webservice() {
+    let shop = PrestaShop::start();
+    let order_ids: Vec<u64> = {
+        let mut store = shop.store.lock().unwrap();
+        (0..250)
+            .map(|n| {
+                store.insert(
+                    "orders",
+                    json!({"reference": format!("WEB{n:04}"), "current_state": "2"}),
+                )
+            })
+            .collect()
+    };
+    let w = Workdir::new();
+    w.write(".secrets", format!("PS_KEY={KEY}\n"));
+    w.write("p.yaml", pipeline(&shop));
+    w.write("products.csv", "ref,price\nA1,10\nA2,20\nA3,30\n");
+    w.write("states.csv", "order,state\n");
+
+    let report = run(&w);
+    assert_eq!(delivered(&report, "products")["created"], 3);
+    assert_eq!(w.ndjson("orders.ndjson").len(), 250, "every order, 3 pages");
+
+    // The back office adds a description (and PrestaShop reports a read-only quantity).
+    let a2 = shop
+        .store
+        .lock()
+        .unwrap()
+        .all("products")
+        .into_iter()
+        .find(|p| p["reference"] == "A2")
+        .unwrap();
+    let a2_id: u64 = a2["id"].as_str().unwrap().parse().unwrap();
+    {
+        let mut store = shop.store.lock().unwrap();
+        store.touch("products", a2_id, "description", json!("Chêne massif"));
+        store.touch("products", a2_id, "quantity", json!("7"));
+        store.writes.clear();
+        // Two orders change in the shop.
+        store.touch("orders", order_ids[10], "current_state", json!("3"));
+        store.touch("orders", order_ids[200], "current_state", json!("4"));
+    }
+
+    // A2's price changes; two orders get a state from the ERP.
+    w.write("products.csv", "ref,price\nA1,10\nA2,25.5\nA3,30\n");
+    w.write(
+        "states.csv",
+        format!("order,state\n{},4\n{},5\n", order_ids[0], order_ids[1]),
+    );
+    let report = run(&w);
+    assert_eq!(delivered(&report, "products")["updated"], 1);
+    assert_eq!(delivered(&report, "products")["unchanged"], 2);
+    let a2 = shop.store.lock().unwrap().get("products", a2_id).unwrap();
+    assert_eq!(a2["price"], "25.5");
+    assert_eq!(
+        a2["description"], "Chêne massif",
+        "the back office's field survives the PUT"
+    );
+    assert_eq!(a2["name"], json!([{"id": "1", "value": "Produit"}]));
+
+    let states = shop
+        .store
+        .lock()
+        .unwrap()
+        .get("orders", order_ids[0])
+        .unwrap();
+    assert_eq!(states["current_state"], "4");
+    assert_eq!(delivered(&report, "order_states")["created"], 2);
+
+    // Only the two orders changed in the shop since the checkpoint were read.
+    let changed: Vec<String> = w
+        .ndjson("orders.ndjson")
+        .iter()
+        .map(|o| o["reference"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(changed, vec!["WEB0010", "WEB0200"]);
+
+    let writes = shop.store.lock().unwrap().writes.clone();
+    let products: Vec<_> = writes.iter().filter(|w| w.1 == "products").collect();
+    assert_eq!(products.len(), 1, "{writes:?}");
+}
+
+#[test]
+fn a_wrong_key_is_refused_without_showing_it() {
+    let shop = PrestaShop::start();
+    let w = Workdir::new();
+    w.write(".secrets", "PS_KEY=WRONGKEY00000000000000000000000\n");
+    w.write("p.yaml", pipeline(&shop));
+    w.write("products.csv", "ref,price\nA1,10\n");
+    w.write("states.csv", "order,state\n");
+    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("HTTP 401"), "{text}");
+    assert!(!text.contains("WRONGKEY"), "{text}");
+}
