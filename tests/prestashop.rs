@@ -180,3 +180,48 @@ fn a_wrong_key_is_refused_without_showing_it() {
     assert!(text.contains("HTTP 401"), "{text}");
     assert!(!text.contains("WRONGKEY"), "{text}");
 }
+
+#[test]
+fn a_dry_run_reads_the_shop_for_a_real_field_diff_and_writes_nothing() {
+    let shop = PrestaShop::start();
+    let w = Workdir::new();
+    w.write(".secrets", format!("PS_KEY={KEY}\n"));
+    w.write("p.yaml", pipeline(&shop));
+    w.write("products.csv", "ref,price\nA1,10\nA2,20\n");
+    w.write("states.csv", "order,state\n");
+    run(&w);
+    shop.store.lock().unwrap().writes.clear();
+
+    w.write("products.csv", "ref,price\nA1,10\nA2,25.5\n");
+    let out = w.syncline(&[
+        "dry-run",
+        "p.yaml",
+        "--secrets",
+        ".secrets",
+        "--format",
+        "json",
+    ]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let products = plan["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "products")
+        .unwrap();
+    let update = products["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update")
+        .unwrap();
+    // Only the field that differs from the shop's record, with the shop's value.
+    assert_eq!(
+        update["fields"],
+        json!({"price": {"from": "20", "to": 25.5}}),
+        "{plan:#}"
+    );
+    assert!(
+        shop.store.lock().unwrap().writes.is_empty(),
+        "a dry run sends nothing"
+    );
+}

@@ -71,6 +71,9 @@ pub trait KeyedTarget: Send {
     /// Creates the record; returns the id the target gave it.
     fn create(&mut self, record: &Record) -> Result<String, WriteError>;
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    /// The target's current record `target_id` (for a dry-run's field diff); `None` when the
+    /// target cannot be read. Never writes.
+    fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError>;
     /// The ids of the target records that match `value` by the `rule`-th resolve rule.
     fn find(
         &mut self,

@@ -26,6 +26,8 @@ use serde_json::{Map, Value};
 
 use crate::compile::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::connectors::Item;
+use crate::connectors::KeyedTarget;
+use crate::connectors::http::target::HttpTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
 use crate::runtime::deliver::{Decision, decide};
@@ -192,6 +194,8 @@ fn keyed_changes(
         .collect();
     let mut buffer = Vec::new();
     let mut links = LinkReader::new(state, &plan.ns);
+    // Reads only (never a write): the current record of an update, for a real field diff.
+    let mut target = HttpTarget::new(plan.http.clone());
     for record in records {
         let record_key = key.get(&record).and_then(text_of);
         match decide(
@@ -205,15 +209,15 @@ fn keyed_changes(
             Ok(Ok(prepared)) => match prepared.decision {
                 Decision::Unchanged => summary.unchanged += 1,
                 Decision::Skipped => summary.skip += 1,
-                Decision::Update { .. } => {
+                Decision::Update { target_id } => {
                     summary.update += 1;
-                    // The target's current values are not read: `from` is left out.
-                    let fields = match prepared.payload {
-                        Value::Object(map) => map
-                            .into_iter()
-                            .map(|(name, to)| (name, serde_json::json!({ "to": to })))
-                            .collect(),
-                        _ => Map::new(),
+                    let fields = match target.read(&target_id, &prepared.payload) {
+                        Ok(Some(current)) => sent_fields_diff(&current, &prepared.payload),
+                        Ok(None) => new_values(prepared.payload),
+                        Err(e) => {
+                            tracing::warn!(key = %prepared.key, "the target record could not be read: {e}");
+                            new_values(prepared.payload)
+                        }
                     };
                     changes.push(Change::Update {
                         key: prepared.key,
@@ -267,6 +271,33 @@ fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
         true
     });
     read.ok().map(|_| held)
+}
+
+/// `{ field: { to } }` for every field sent: the target cannot be read, `from` is unknown.
+fn new_values(payload: Record) -> Map<String, Value> {
+    match payload {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(name, to)| (name, serde_json::json!({ "to": to })))
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+/// The fields an update would send that differ from the target's record (its other fields
+/// are left alone by the update).
+fn sent_fields_diff(current: &Record, payload: &Record) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let Some(sent) = payload.as_object() else {
+        return fields;
+    };
+    for (name, to) in sent {
+        let from = current.get(name).unwrap_or(&Value::Null);
+        if !same(from, to) {
+            fields.insert(name.clone(), serde_json::json!({ "from": from, "to": to }));
+        }
+    }
+    fields
 }
 
 /// Field by field: `{ field: { from, to } }` for every top-level field that differs.

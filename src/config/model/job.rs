@@ -580,6 +580,7 @@ pub struct HttpTarget {
     pub id: Option<JsonPath>,
     /// For APIs whose update replaces the whole record (PrestaShop's PUT blanks what it is not
     /// sent): the record is read first, the mapped fields are laid over it, and that is sent.
+    /// `dry-run` reads it too, to show each changed field with the value the target holds.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub read_before_update: Option<ReadBeforeUpdate>,
     /// Before creating a record that has no id yet, look for it on the target with these rules,

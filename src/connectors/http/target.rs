@@ -119,27 +119,18 @@ impl KeyedTarget for HttpTarget {
     }
 
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        let request = self.plan.update.as_ref().ok_or_else(|| {
+        let plan = self.plan.clone();
+        let request = plan.update.as_ref().ok_or_else(|| {
             WriteError::Rejected(
                 "the target has no `update` request: changed records cannot be sent".into(),
             )
         })?;
         let id = target_id.to_string();
         let extra = |name: &str| (name == "target_id").then(|| id.clone());
+        let current = self.read(target_id, record)?;
         let merged;
-        let record = match &self.plan.read_before_update {
-            None => record,
-            Some(read) => {
-                let response = self
-                    .call(&read.request, record, &extra, false)
-                    .map_err(WriteError::repeatable)?;
-                let body = response.json().map_err(WriteError::Rejected)?;
-                let Some(mut current) = read.record.get(&body).cloned() else {
-                    return Err(WriteError::Rejected(format!(
-                        "the record read before the update is not where `record` says: {}",
-                        response.excerpt()
-                    )));
-                };
+        let record = match (&plan.read_before_update, current) {
+            (Some(read), Some(mut current)) => {
                 overlay(&mut current, record);
                 if let Value::Object(fields) = &mut current {
                     for name in &read.drop {
@@ -149,10 +140,34 @@ impl KeyedTarget for HttpTarget {
                 merged = current;
                 &merged
             }
+            _ => record,
         };
         self.call(request, record, &extra, true)
             .map_err(WriteError::repeatable)?;
         Ok(())
+    }
+
+    fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
+        let Some(read) = &self.plan.read_before_update else {
+            return Ok(None);
+        };
+        let id = target_id.to_string();
+        let response = self
+            .call(
+                &read.request,
+                record,
+                &|name| (name == "target_id").then(|| id.clone()),
+                false,
+            )
+            .map_err(WriteError::repeatable)?;
+        let body = response.json().map_err(WriteError::Rejected)?;
+        match read.record.get(&body) {
+            Some(current) => Ok(Some(current.clone())),
+            None => Err(WriteError::Rejected(format!(
+                "the record read is not where `record` says: {}",
+                response.excerpt()
+            ))),
+        }
     }
 
     fn find(
