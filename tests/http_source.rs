@@ -359,3 +359,55 @@ fn a_records_path_that_finds_nothing_is_warned_about() {
         "{stderr}"
     );
 }
+
+#[test]
+fn each_listed_record_is_read_again_when_the_list_holds_only_ids() {
+    let api = Api::start(|r, _| {
+        if r.path == "/api/orders" {
+            return Reply::json(json!({"orders": [{"id": 1}, {"id": 2}, {"id": 3}]}));
+        }
+        let id: u64 = r.path.rsplit('/').next().unwrap().parse().unwrap();
+        if id == 2 {
+            return Reply {
+                status: 404,
+                headers: Vec::new(),
+                body: json!({"message": "order 2 was deleted"}).to_string(),
+            };
+        }
+        Reply::json(
+            json!({"order": {"id": id, "items": [{"sku": format!("S{id}"), "quantity": 1}]}}),
+        )
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: detail
+connections:
+  api:
+    http: {{ base_url: "{url}" }}
+jobs:
+  orders:
+    from:
+      http:
+        connection: api
+        path: /orders
+        records: $.orders
+        detail: {{ request: {{ path: "/orders/{{id}}" }}, record: $.order }}
+    to: {{ file: {{ path: out.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 3, "one order quarantined: {report:#}");
+    let orders = w.ndjson("out.ndjson");
+    assert_eq!(orders.len(), 2);
+    assert_eq!(orders[1]["items"][0]["sku"], "S3");
+    let job = common::job(&report, "orders");
+    assert!(
+        job["reasons"].to_string().contains("order 2 was deleted"),
+        "{report:#}"
+    );
+}

@@ -553,6 +553,7 @@ fn http_source_plan(
     clients: &mut HashMap<String, Arc<HttpClient>>,
 ) -> Result<HttpSourcePlan, String> {
     use model::Paginate;
+    let connection = http_connection(&http.connection, pipeline)?;
     let request = RequestPlan::compile(&model::Request {
         method: http.method,
         path: http.path.clone(),
@@ -560,7 +561,7 @@ fn http_source_plan(
         headers: http.headers.clone(),
         body: http.body.clone(),
     })?
-    .encoded_as(http_connection(&http.connection, pipeline)?);
+    .encoded_as(connection);
     let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();
     let mut max_pages = None;
     let paging = match &http.paginate {
@@ -639,6 +640,16 @@ fn http_source_plan(
         records: path(&http.records)?,
         paging,
         max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
+        detail: http
+            .detail
+            .as_ref()
+            .map(|detail| -> Result<_, String> {
+                Ok((
+                    RequestPlan::compile(&detail.request)?.encoded_as(connection),
+                    path(&detail.record)?,
+                ))
+            })
+            .transpose()?,
     })
 }
 

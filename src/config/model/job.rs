@@ -176,6 +176,20 @@ pub struct HttpSource {
     /// How to get the next page.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub paginate: Option<Paginate>,
+    /// For lists that hold only ids or summaries: each listed record is read again with this
+    /// request (`{field}` from the listed record, e.g. `/orders/{id}`), and the answer is the
+    /// record.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub detail: Option<Detail>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Detail {
+    pub request: Request,
+    /// Where the record is in the answer, e.g. `$.order` (default: the whole answer).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub record: Option<JsonPath>,
 }
 
 /// How to get the next page. Paging always stops: on an empty or short page, a repeated page or

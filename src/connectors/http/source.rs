@@ -26,6 +26,8 @@ pub struct HttpSourcePlan {
     pub records: Option<CompiledPath>,
     pub paging: Paging,
     pub max_pages: u64,
+    /// Each listed record read again (parent -> child).
+    pub detail: Option<(RequestPlan, Option<CompiledPath>)>,
 }
 
 #[derive(Debug)]
@@ -130,7 +132,11 @@ impl Source for HttpSource {
             previous_page = Some(fingerprint);
             let count = records.len() as u64;
             for record in records {
-                if !emit(Item::Record(record)) {
+                let item = match &plan.detail {
+                    Some((request, path)) => detail(plan, request, path.as_ref(), &record)?,
+                    None => Item::Record(record),
+                };
+                if !emit(item) {
                     return Ok(());
                 }
             }
@@ -145,6 +151,56 @@ impl Source for HttpSource {
         }
         Ok(())
     }
+}
+
+/// The listed record read again. An answer that is not a success or has no record is this
+/// record's problem (quarantined, the rest goes on); an API that stopped answering stops the job.
+fn detail(
+    plan: &HttpSourcePlan,
+    request: &RequestPlan,
+    path: Option<&CompiledPath>,
+    listed: &Value,
+) -> Result<Item, ConnectorError> {
+    let call = match request.render(listed, &|_| None, false) {
+        Ok(call) => call,
+        Err(reason) => {
+            return Ok(Item::Bad {
+                at: "detail".into(),
+                reason,
+            });
+        }
+    };
+    let at = format!("{} {}", method_name(call.method), call.path);
+    let response = plan
+        .client
+        .send(&call)
+        .map_err(|e| ConnectorError::Format(e.to_string()))?;
+    if response.status >= 500 || response.status == 429 {
+        return Err(ConnectorError::Format(format!(
+            "{at}: HTTP {}: {}",
+            response.status,
+            response.excerpt()
+        )));
+    }
+    if !response.is_success() {
+        let reason = format!("HTTP {}: {}", response.status, response.excerpt());
+        return Ok(Item::Bad { at, reason });
+    }
+    let body = match response.json() {
+        Ok(body) => body,
+        Err(reason) => return Ok(Item::Bad { at, reason }),
+    };
+    let record = match path {
+        Some(path) => path.get(&body).cloned(),
+        None => Some(body),
+    };
+    Ok(match record {
+        Some(record) => Item::Record(record),
+        None => Item::Bad {
+            at,
+            reason: "the answer has no record where `record` says".into(),
+        },
+    })
 }
 
 fn first_page(paging: &Paging) -> Next {
