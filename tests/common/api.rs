@@ -70,7 +70,10 @@ impl Api {
                             head.push_str(&format!("{name}: {value}\r\n"));
                         }
                         head.push_str("\r\n");
-                        if writer.write_all((head + &reply.body).as_bytes()).is_err() {
+                        if writer
+                            .write_all((head + reply.body.as_str()).as_bytes())
+                            .is_err()
+                        {
                             return;
                         }
                     }

@@ -113,7 +113,10 @@ fn singular(plural: &str) -> String {
 }
 
 fn authorized(r: &Request) -> bool {
-    let basic = format!("Basic {}", base64(&format!("{KEY}:")));
+    let basic = format!(
+        "Basic {}",
+        syncline::connectors::http::base64(format!("{KEY}:").as_bytes())
+    );
     param(r, "ws_key") == Some(KEY)
         || r.headers
             .iter()
@@ -310,24 +313,4 @@ fn xml_record(xml: &[u8], entity: &str) -> Option<Value> {
         buf.clear();
     }
     root?.get(entity).cloned()
-}
-
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

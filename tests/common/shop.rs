@@ -301,7 +301,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
         );
         if writer
             // One write: a head and a body sent apart meet Nagle and delayed ACKs (40 ms).
-            .write_all((head + &text).as_bytes())
+            .write_all((head + text.as_str()).as_bytes())
             .is_err()
         {
             return;

@@ -507,7 +507,8 @@ fn percent_encode(text: &str, keep: &[u8]) -> String {
     out
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// RFC 4648 base64 (HTTP Basic credentials).
+pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
