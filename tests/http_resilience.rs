@@ -158,3 +158,23 @@ fn without_resolve_rules_a_doubtful_create_is_quarantined_not_repeated() {
     .to_string();
     assert!(text.contains("no clear answer"), "{text}");
 }
+
+#[test]
+fn with_idempotency_keys_creates_are_retried_and_never_duplicated() {
+    let shop = Shop::start();
+    shop.inject_faults(Some(5));
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(&shop, false).replace(
+            "      timeout: 300ms",
+            "      timeout: 300ms\n      idempotency_key: Idempotency-Key",
+        ),
+    );
+    w.write("products.csv", catalog(40, "10"));
+    let (code, report) = run(&w);
+    // Without resolve rules, a doubtful create would be quarantined; with keys it is retried.
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(job(&report, "products")["delivered"]["created"], 40);
+    prices_once_each(&shop, 40);
+}

@@ -8,7 +8,8 @@
 //! keep-alive, like a real server. With [`Shop::inject_faults`], one request in N fails in turn
 //! as a 429 with `Retry-After`, a 503, a connection reset before or after the write was applied,
 //! or an answer that never comes after it was applied; it notes when each request came so that
-//! tests can check rate limits and `Retry-After`.
+//! tests can check rate limits and `Retry-After`. A write with an `Idempotency-Key` it has
+//! already answered gets the same answer and is not applied again.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,6 +48,9 @@ pub struct ShopState {
     /// already in flight when it answered had time to arrive (250 ms).
     pub too_early: u64,
     retry_after: Option<(Instant, Instant)>,
+    /// Answers already given, by `Idempotency-Key`: a write sent again with the same key is
+    /// answered the same way and not applied twice.
+    answered: std::collections::HashMap<String, (u16, Value)>,
 }
 
 /// The failures [`Shop::inject_faults`] takes in turn.
@@ -310,6 +314,24 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
 }
 
 fn answer(request: &Request, state: &Mutex<ShopState>) -> (u16, Value) {
+    let key = request
+        .headers
+        .iter()
+        .find(|(name, _)| name == "idempotency-key")
+        .map(|(_, v)| v.clone());
+    if let Some(key) = &key
+        && let Some(answer) = state.lock().unwrap().answered.get(key)
+    {
+        return answer.clone();
+    }
+    let answer = apply(request, state);
+    if let Some(key) = key {
+        state.lock().unwrap().answered.insert(key, answer.clone());
+    }
+    answer
+}
+
+fn apply(request: &Request, state: &Mutex<ShopState>) -> (u16, Value) {
     let mut s = state.lock().unwrap();
     s.requests += 1;
     let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();

@@ -61,6 +61,9 @@ pub struct HttpConnection {
     /// The most requests in flight at once. Default 4.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub concurrency: Option<u32>,
+    /// The header an API reads idempotency keys from (e.g. `Idempotency-Key`): POST and PATCH
+    /// then carry a key made from their content, and are retried like any other request.
+    pub idempotency_key: Option<String>,
 }
 
 /// How requests are authenticated. Exactly one kind.

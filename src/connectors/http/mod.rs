@@ -78,6 +78,8 @@ pub struct HttpClient {
     limiter: RateLimiter,
     /// A token got by a login or OAuth2, placed on every request.
     token: Option<TokenAuth>,
+    /// The header that carries idempotency keys, when the API reads them.
+    idempotency_key: Option<String>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -89,6 +91,7 @@ impl std::fmt::Debug for HttpClient {
 }
 
 /// A request ready to send.
+#[derive(Clone)]
 pub struct Call {
     pub method: Method,
     /// After the base URL, already escaped.
@@ -172,6 +175,7 @@ impl HttpClient {
             headers,
             query,
             token,
+            idempotency_key: connection.idempotency_key.clone(),
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
             limiter: RateLimiter::new(connection.rate_limit.as_ref()),
         })
@@ -187,6 +191,22 @@ impl HttpClient {
     /// (see [`resilience`]), with the connection's token when it has one (fetched again once
     /// on a 401). The last answer is returned as it is, success or not.
     pub fn send(&self, call: &Call) -> Result<Response, TransportError> {
+        let keyed;
+        let call = match (&self.idempotency_key, call.method, &call.body) {
+            (Some(header), Method::Post | Method::Patch, Some(body)) => {
+                // The same write gets the same key, however often it is sent.
+                let mut content = call.path.clone().into_bytes();
+                content.extend_from_slice(body);
+                let key = xxhash_rust::xxh3::xxh3_128(&content);
+                let mut with_key = call.clone();
+                with_key
+                    .headers
+                    .push((header.clone(), format!("{key:032x}")));
+                keyed = with_key;
+                &keyed
+            }
+            _ => call,
+        };
         let Some(auth) = &self.token else {
             return self.send_retrying(call, None);
         };
@@ -212,8 +232,9 @@ impl HttpClient {
         call: &Call,
         token: Option<&Placed>,
     ) -> Result<Response, TransportError> {
-        // Sent twice, these may apply twice.
-        let unsafe_to_repeat = matches!(call.method, Method::Post | Method::Patch);
+        // Sent twice, these may apply twice (unless the API dedupes them by idempotency key).
+        let unsafe_to_repeat =
+            matches!(call.method, Method::Post | Method::Patch) && self.idempotency_key.is_none();
         let mut attempt = 1;
         loop {
             self.limiter.acquire();
