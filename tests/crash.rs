@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::Workdir;
-use common::shop::Shop;
+use common::shop::{PRODUCT_TARGET, RESOLVE_BY_REFERENCE, Shop};
 
 const RECORDS: usize = 1500;
 
@@ -27,21 +27,11 @@ jobs:
     map:
       reference: $.ref
       price: {{ path: $.price, as: decimal, scale: 2 }}
-    to:
-      http:
-        connection: shop
-        entity: product
-        key: $.reference
-        create: {{ method: POST, path: /products }}
-        update: {{ method: PUT, path: "/products/{{target_id}}" }}
-        id: $.product.id
-        resolve:
-          - name: reference
-            value: $.reference
-            request: {{ path: /products, query: {{ "filter[reference]": "[{{value}}]" }} }}
-            ids: $.products[*].id
+{target}{resolve}
 "#,
-        url = shop.url
+        url = shop.url,
+        target = PRODUCT_TARGET,
+        resolve = RESOLVE_BY_REFERENCE
     )
 }
 

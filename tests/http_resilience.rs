@@ -6,21 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::shop::{Fault, Shop};
+use common::shop::{Fault, PRODUCT_TARGET, RESOLVE_BY_REFERENCE, Shop};
 use common::{Workdir, job};
 use serde_json::Value;
 
 fn pipeline(shop: &Shop, resolve: bool) -> String {
-    let resolve = if resolve {
-        r#"
-        resolve:
-          - name: reference
-            value: $.reference
-            request: { path: /products, query: { "filter[reference]": "[{value}]" } }
-            ids: $.products[*].id"#
-    } else {
-        ""
-    };
+    let resolve = if resolve { RESOLVE_BY_REFERENCE } else { "" };
     format!(
         r#"version: 1
 name: faults
@@ -37,16 +28,10 @@ jobs:
     map:
       reference: $.ref
       price: {{ path: $.price, as: decimal, scale: 2 }}
-    to:
-      http:
-        connection: shop
-        entity: product
-        key: $.reference
-        create: {{ method: POST, path: /products }}
-        update: {{ method: PUT, path: "/products/{{target_id}}" }}
-        id: $.product.id{resolve}
+{target}{resolve}
 "#,
-        url = shop.url
+        url = shop.url,
+        target = PRODUCT_TARGET
     )
 }
 

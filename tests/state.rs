@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::shop::Shop;
+use common::shop::{PRODUCT_TARGET, Shop};
 use common::{Workdir, job};
 use serde_json::{Value, json};
 
@@ -26,16 +26,10 @@ jobs:
       name: $.name
       price: {{ path: $.price, as: decimal, scale: 2 }}
       ean13: $.ean
-    to:
-      http:
-        connection: shop
-        entity: product
-        key: $.reference
-        create: {{ method: POST, path: /products }}
-        update: {{ method: PUT, path: "/products/{{target_id}}" }}
-        id: $.product.id
+{target}
 {extra_target}"#,
-        url = shop.url
+        url = shop.url,
+        target = PRODUCT_TARGET
     )
 }
 

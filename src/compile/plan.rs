@@ -84,9 +84,6 @@ pub struct KeyedPlan {
     pub concurrency: usize,
 }
 
-/// Writes in flight at once on a connection that does not say.
-pub const DEFAULT_CONCURRENCY: usize = 4;
-
 #[derive(Debug)]
 pub struct ResolveRule {
     pub name: String,
@@ -563,7 +560,6 @@ fn http_source_plan(
     })?
     .encoded_as(connection);
     let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();
-    let mut max_pages = None;
     let paging = match &http.paginate {
         None => Paging::None,
         Some(Paginate::PageNumber {
@@ -572,68 +568,44 @@ fn http_source_plan(
             size,
             total_pages_header,
             total_pages,
-            max_pages: max,
-        }) => {
-            max_pages = *max;
-            Paging::PageNumber {
-                param: param.clone(),
-                start: start.unwrap_or(1),
-                size: size.iter().next().map(|(k, v)| (k.clone(), *v)),
-                total_pages_header: total_pages_header.clone(),
-                total_pages: path(total_pages)?,
-            }
-        }
+            ..
+        }) => Paging::PageNumber {
+            param: param.clone(),
+            start: start.unwrap_or(1),
+            size: size.iter().next().map(|(k, v)| (k.clone(), *v)),
+            total_pages_header: total_pages_header.clone(),
+            total_pages: path(total_pages)?,
+        },
         Some(Paginate::Offset {
             offset_param,
             limit_param,
             limit,
-            max_pages: max,
-        }) => {
-            max_pages = *max;
-            Paging::Offset {
-                offset_param: offset_param.clone(),
-                limit_param: limit_param.clone(),
-                limit: (*limit).max(1),
-            }
-        }
-        Some(Paginate::OffsetCount {
-            param,
-            count,
-            max_pages: max,
-        }) => {
-            max_pages = *max;
-            Paging::OffsetCount {
-                param: param.clone(),
-                count: (*count).max(1),
-            }
-        }
+            ..
+        }) => Paging::Offset {
+            offset_param: offset_param.clone(),
+            limit_param: limit_param.clone(),
+            limit: (*limit).max(1),
+        },
+        Some(Paginate::OffsetCount { param, count, .. }) => Paging::OffsetCount {
+            param: param.clone(),
+            count: (*count).max(1),
+        },
         Some(Paginate::Cursor {
             from,
             param,
             has_more,
-            max_pages: max,
-        }) => {
-            max_pages = *max;
-            Paging::Cursor {
-                from: compile_path(from)?,
-                param: param.clone(),
-                has_more: path(has_more)?,
-            }
-        }
-        Some(Paginate::NextUrl {
-            from,
-            max_pages: max,
-        }) => {
-            max_pages = *max;
-            Paging::NextUrl {
-                from: compile_path(from)?,
-            }
-        }
-        Some(Paginate::LinkHeader { max_pages: max }) => {
-            max_pages = *max;
-            Paging::LinkHeader
-        }
+            ..
+        }) => Paging::Cursor {
+            from: compile_path(from)?,
+            param: param.clone(),
+            has_more: path(has_more)?,
+        },
+        Some(Paginate::NextUrl { from, .. }) => Paging::NextUrl {
+            from: compile_path(from)?,
+        },
+        Some(Paginate::LinkHeader { .. }) => Paging::LinkHeader,
     };
+    let max_pages = http.paginate.as_ref().and_then(Paginate::max_pages);
     Ok(HttpSourcePlan {
         client: client_for(&http.connection, pipeline, secrets, clients)?,
         request,
@@ -682,14 +654,8 @@ fn keyed_plan(
             country_code: rule.country_code.clone(),
         });
     }
-    let concurrency = match pipeline.connections.get(&http.connection) {
-        Some(Connection::Http(connection)) => connection
-            .concurrency
-            .map_or(DEFAULT_CONCURRENCY, |c| c.max(1) as usize),
-        _ => DEFAULT_CONCURRENCY,
-    };
     Ok(KeyedPlan {
-        concurrency,
+        concurrency: crate::connectors::http::concurrency(connection),
         ns: Namespace {
             pipeline: pipeline_name.to_string(),
             connection: http.connection.clone(),

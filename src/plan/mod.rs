@@ -302,19 +302,10 @@ fn sent_fields_diff(current: &Record, payload: &Record) -> Map<String, Value> {
 
 /// Field by field: `{ field: { from, to } }` for every top-level field that differs.
 pub fn diff(old: &Record, new: &Record) -> Map<String, Value> {
-    let mut fields = Map::new();
+    let mut fields = sent_fields_diff(old, new);
     let empty = Map::new();
     let old_map = old.as_object().unwrap_or(&empty);
     let new_map = new.as_object().unwrap_or(&empty);
-    for (name, value) in new_map {
-        let before = old_map.get(name).unwrap_or(&Value::Null);
-        if !same(before, value) {
-            fields.insert(
-                name.clone(),
-                serde_json::json!({ "from": before, "to": value }),
-            );
-        }
-    }
     for (name, before) in old_map {
         if !new_map.contains_key(name) {
             fields.insert(

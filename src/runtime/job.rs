@@ -177,6 +177,11 @@ fn execute(
 /// The checkpoint's cursor value as text, for `{cursor}` in an HTTP source's request (the
 /// cursor's `initial` before the first run).
 fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, String> {
+    Ok(start_position(job, ctx)?.and_then(|position| crate::steps::text_of(&position.raw)))
+}
+
+/// Where the job's cursor resumes: its checkpoint, or its `initial`.
+fn start_position(job: &JobPlan, ctx: &JobContext) -> Result<Option<Position>, String> {
     let Some(cursor) = &job.cursor else {
         return Ok(None);
     };
@@ -184,9 +189,7 @@ fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, Strin
         .state
         .checkpoint(&ctx.job_id(job))
         .map_err(|e| e.to_string())?;
-    Ok(cursor
-        .start(saved.as_ref())?
-        .and_then(|position| crate::steps::text_of(&position.raw)))
+    cursor.start(saved.as_ref())
 }
 
 /// The quarantined records this run retries first: the ones asked for, or the job's deferred
@@ -364,16 +367,7 @@ fn process(
     let mut rejected: Vec<(Record, Rejection)> = Vec::new();
     let mut unreadable: Vec<Change> = Vec::new();
     let mut totals = Counts::default();
-    let start = match &job.cursor {
-        Some(cursor) => {
-            let saved = ctx
-                .state
-                .checkpoint(&ctx.job_id(job))
-                .map_err(|e| e.to_string())?;
-            cursor.start(saved.as_ref())?
-        }
-        None => None,
-    };
+    let start = start_position(job, ctx)?;
     let mut watermark = Watermark::new();
     // A group holds records back until its key changes: no checkpoint may pass them.
     let holds_records = job.steps.iter().any(|s| matches!(s, StepPlan::Group(_)));

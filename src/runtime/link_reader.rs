@@ -65,7 +65,14 @@ impl<'a> LinkReader<'a> {
         } else {
             self.ascending = 0;
         }
-        self.last_key = Some(key.to_string());
+        // The buffer is reused: no allocation a lookup.
+        match &mut self.last_key {
+            Some(last) => {
+                last.clear();
+                last.push_str(key);
+            }
+            None => self.last_key = Some(key.to_string()),
+        }
         if let Some(index) = self.index.as_ref().filter(|_| self.index_covers(key)) {
             return index.get(key);
         }

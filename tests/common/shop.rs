@@ -19,6 +19,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// A job's `to:` (at a job's indent) writing products to this double through the ID map:
+/// POST creates, PUT updates at the id read back. For pipelines written with `format!`.
+pub const PRODUCT_TARGET: &str = r#"    to:
+      http:
+        connection: shop
+        entity: product
+        key: $.reference
+        create: { method: POST, path: /products }
+        update: { method: PUT, path: "/products/{target_id}" }
+        id: $.product.id"#;
+
+/// A resolve rule by reference, to follow [`PRODUCT_TARGET`].
+pub const RESOLVE_BY_REFERENCE: &str = r#"
+        resolve:
+          - name: reference
+            value: $.reference
+            request: { path: /products, query: { "filter[reference]": "[{value}]" } }
+            ids: $.products[*].id"#;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
     pub method: String,

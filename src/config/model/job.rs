@@ -245,6 +245,20 @@ pub enum Paginate {
     LinkHeader { max_pages: Option<u64> },
 }
 
+impl Paginate {
+    /// The most pages read, when set.
+    pub fn max_pages(&self) -> Option<u64> {
+        match self {
+            Paginate::PageNumber { max_pages, .. }
+            | Paginate::Offset { max_pages, .. }
+            | Paginate::OffsetCount { max_pages, .. }
+            | Paginate::Cursor { max_pages, .. }
+            | Paginate::NextUrl { max_pages, .. }
+            | Paginate::LinkHeader { max_pages } => *max_pages,
+        }
+    }
+}
+
 fn default_page_param() -> String {
     "page".to_string()
 }

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::config::model::BodyFormat;
+use crate::steps::text_of;
 
 /// The bytes and their content type.
 pub fn encode(
@@ -103,12 +104,9 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// A scalar as text; nothing for null.
 fn scalar(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    text_of(value).unwrap_or_default()
 }
 
 fn escape(out: &mut String, text: &str) {

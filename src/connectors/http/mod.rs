@@ -23,6 +23,16 @@ use crate::steps::map::Template;
 use resilience::{RateLimiter, RetryPolicy, TransportKind};
 use token::{Placed, TokenAuth};
 
+/// Writes in flight at once on a connection that does not say.
+const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Requests a connection may have in flight at once (its `concurrency`).
+pub fn concurrency(connection: &HttpConnection) -> usize {
+    connection
+        .concurrency
+        .map_or(DEFAULT_CONCURRENCY, |c| (c as usize).max(1))
+}
+
 /// What a request got back.
 #[derive(Debug)]
 pub struct Response {
@@ -154,7 +164,7 @@ impl HttpClient {
             .unwrap_or(Duration::from_secs(30));
         // Every write in flight keeps its connection open between requests (ureq keeps 3 a
         // host by default: the others would reconnect for each request).
-        let idle = connection.concurrency.unwrap_or(4).max(1) as usize + 2;
+        let idle = concurrency(connection) + 2;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)

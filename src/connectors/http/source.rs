@@ -105,12 +105,9 @@ impl Source for HttpSource {
             let call = match &next {
                 Next::Params(params) => with_params(&first, params),
                 Next::Url(url) => Call {
-                    method: first.method,
                     path: url.clone(),
                     query: Vec::new(),
-                    headers: first.headers.clone(),
-                    body: first.body.clone(),
-                    content_type: first.content_type,
+                    ..first.clone()
                 },
                 Next::Stop => return Ok(()),
             };
@@ -140,7 +137,7 @@ impl Source for HttpSource {
                     return Ok(());
                 }
             }
-            next = next_page(plan, &next, count, page, &response, &body, &mut followed);
+            next = next_page(plan, count, page, &response, &body, &mut followed);
             if !matches!(next, Next::Stop) && page >= plan.max_pages {
                 tracing::warn!(
                     path = %call.path,
@@ -243,12 +240,8 @@ fn with_params(first: &Call, params: &[(String, String)]) -> Call {
         .collect();
     query.extend(params.iter().cloned());
     Call {
-        method: first.method,
-        path: first.path.clone(),
         query,
-        headers: first.headers.clone(),
-        body: first.body.clone(),
-        content_type: first.content_type,
+        ..first.clone()
     }
 }
 
@@ -299,57 +292,41 @@ fn warn_when_the_path_misses(path: Option<&CompiledPath>, body: &Value, call: &C
 /// The records of a page, moved out of it when the path is names only (no copy); what is left
 /// of the page is returned for the paging fields (next token, totals).
 fn take_records(path: Option<&CompiledPath>, mut body: Value) -> (Vec<Value>, Value) {
-    let names = match path {
-        None => Some(Vec::new()),
-        Some(path) => path.field_names(),
-    };
-    let Some(names) = names else {
-        let records = records_of(path, &body).into_iter().cloned().collect();
-        return (records, body);
-    };
-    let mut at = Some(&mut body);
-    for name in &names {
-        at = at.and_then(|v| v.get_mut(*name));
-    }
-    let found = at.map(Value::take).unwrap_or(Value::Null);
-    let records = match found {
-        Value::Array(items) => items,
-        Value::Object(map) if !names.is_empty() && map.values().all(Value::is_object) => {
-            map.into_iter().map(|(_, v)| v).collect()
+    let found = match path.map(|p| (p, p.field_names())) {
+        None => vec![body.take()],
+        Some((_, Some(names))) => {
+            let mut at = Some(&mut body);
+            for name in &names {
+                at = at.and_then(|v| v.get_mut(*name));
+            }
+            vec![at.map(Value::take).unwrap_or(Value::Null)]
         }
-        Value::Null => Vec::new(),
-        other if !names.is_empty() => vec![other],
-        _ => Vec::new(),
+        Some((path, None)) => path.select(&body).into_iter().cloned().collect(),
     };
+    let records = found
+        .into_iter()
+        .flat_map(|value| records_in(value, path.is_some()))
+        .collect();
     (records, body)
 }
 
-/// The records of a page: the elements of a list, the values of an object keyed by id
-/// (Gomag), nothing where the path finds nothing or an empty list stands for an empty object
-/// (PrestaShop).
-fn records_of<'a>(path: Option<&CompiledPath>, body: &'a Value) -> Vec<&'a Value> {
-    let found = match path {
-        Some(path) => path.select(body),
-        None => vec![body],
-    };
-    let mut records = Vec::new();
-    for value in found {
-        match value {
-            Value::Array(items) => records.extend(items.iter()),
-            Value::Object(map) if path.is_some() && map.values().all(Value::is_object) => {
-                records.extend(map.values())
-            }
-            Value::Null => {}
-            other if path.is_some() => records.push(other),
-            _ => {}
+/// The records a found value holds: the elements of a list, the values of an object keyed by
+/// id (Gomag), nothing for null (PrestaShop answers `[]` for an empty list, found as a list);
+/// under a `records` path, any other value is one record.
+fn records_in(value: Value, under_path: bool) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        Value::Object(map) if under_path && map.values().all(Value::is_object) => {
+            map.into_iter().map(|(_, v)| v).collect()
         }
+        Value::Null => Vec::new(),
+        other if under_path => vec![other],
+        _ => Vec::new(),
     }
-    records
 }
 
 fn next_page(
     plan: &HttpSourcePlan,
-    current: &Next,
     count: u64,
     page: u64,
     response: &Response,
@@ -359,14 +336,6 @@ fn next_page(
     if count == 0 {
         return Next::Stop;
     }
-    let stop_on_repeat = |followed: &mut HashSet<String>, what: &str, token: String| {
-        if followed.insert(token) {
-            false
-        } else {
-            tracing::warn!("paging stopped: the API gave the same {what} twice");
-            true
-        }
-    };
     match &plan.paging {
         Paging::None => Next::Stop,
         Paging::PageNumber {
@@ -427,55 +396,45 @@ fn next_page(
                 return Next::Stop;
             }
             match from.get(body).and_then(text_of).filter(|t| !t.is_empty()) {
-                Some(token) if !stop_on_repeat(followed, "token", token.clone()) => {
+                Some(token) if first_time(followed, "token", &token) => {
                     Next::Params(vec![(param.clone(), token)])
                 }
                 _ => Next::Stop,
             }
         }
         Paging::NextUrl { from } => match from.get(body).and_then(text_of) {
-            Some(url) => follow(plan, url, followed, &stop_on_repeat),
+            Some(url) => follow(plan, &url, followed),
             None => Next::Stop,
         },
         Paging::LinkHeader => match response.header("link").and_then(next_link) {
-            Some(url) => follow(plan, url, followed, &stop_on_repeat),
+            Some(url) => follow(plan, &url, followed),
             None => Next::Stop,
         },
     }
-    .or_same_as(current)
 }
 
-trait SameAs {
-    fn or_same_as(self, current: &Next) -> Next;
-}
-
-impl SameAs for Next {
-    /// A next page equal to the one just read would loop: stop.
-    fn or_same_as(self, current: &Next) -> Next {
-        match (&self, current) {
-            (Next::Params(a), Next::Params(b)) if a == b && !a.is_empty() => Next::Stop,
-            (Next::Url(a), Next::Url(b)) if a == b => Next::Stop,
-            _ => self,
-        }
+/// Whether `token` (a cursor token or a next URL) was not followed before; page numbers and
+/// offsets always grow, tokens and URLs may loop.
+fn first_time(followed: &mut HashSet<String>, what: &str, token: &str) -> bool {
+    let new = followed.insert(token.to_string());
+    if !new {
+        tracing::warn!("paging stopped: the API gave the same {what} twice");
     }
+    new
 }
 
 /// A next URL is followed only on the connection's own base URL: the credentials go nowhere
 /// else.
-fn follow(
-    plan: &HttpSourcePlan,
-    url: String,
-    followed: &mut HashSet<String>,
-    stop_on_repeat: &dyn Fn(&mut HashSet<String>, &str, String) -> bool,
-) -> Next {
-    let Some(rest) = plan.client.relative(&url) else {
+fn follow(plan: &HttpSourcePlan, url: &str, followed: &mut HashSet<String>) -> Next {
+    let Some(rest) = plan.client.relative(url) else {
         tracing::warn!("paging stopped: the next page is not under the connection's base URL");
         return Next::Stop;
     };
-    if stop_on_repeat(followed, "next URL", rest.clone()) {
-        return Next::Stop;
+    if first_time(followed, "next URL", &rest) {
+        Next::Url(rest)
+    } else {
+        Next::Stop
     }
-    Next::Url(rest)
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -513,14 +472,12 @@ mod tests {
         let path =
             CompiledPath::compile(&crate::config::model::JsonPath::parse("$.orders").unwrap())
                 .unwrap();
+        let count = |path: Option<&CompiledPath>, body: Value| take_records(path, body).0.len();
         let keyed = serde_json::json!({"orders": {"12": {"id": 12}, "13": {"id": 13}}});
-        assert_eq!(records_of(Some(&path), &keyed).len(), 2);
+        assert_eq!(count(Some(&path), keyed), 2);
         let list = serde_json::json!({"orders": [{"id": 1}]});
-        assert_eq!(records_of(Some(&path), &list).len(), 1);
-        assert!(records_of(Some(&path), &serde_json::json!([])).is_empty());
-        assert_eq!(
-            records_of(None, &serde_json::json!([{"a": 1}, {"a": 2}])).len(),
-            2
-        );
+        assert_eq!(count(Some(&path), list), 1);
+        assert_eq!(count(Some(&path), serde_json::json!([])), 0);
+        assert_eq!(count(None, serde_json::json!([{"a": 1}, {"a": 2}])), 2);
     }
 }

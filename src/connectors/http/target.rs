@@ -90,6 +90,30 @@ impl HttpTarget {
             _ => WriteError::MaybeApplied(reason),
         })
     }
+
+    /// The target's record `target_id`, read with `read_before_update`; `None` without it.
+    fn current(&self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
+        let Some(read) = &self.plan.read_before_update else {
+            return Ok(None);
+        };
+        let id = target_id.to_string();
+        let response = self
+            .call(
+                &read.request,
+                record,
+                &|name| (name == "target_id").then(|| id.clone()),
+                false,
+            )
+            .map_err(WriteError::repeatable)?;
+        let body = response.json().map_err(WriteError::Rejected)?;
+        match read.record.get(&body) {
+            Some(current) => Ok(Some(current.clone())),
+            None => Err(WriteError::Rejected(format!(
+                "the record read is not where `record` says: {}",
+                response.excerpt()
+            ))),
+        }
+    }
 }
 
 impl KeyedTarget for HttpTarget {
@@ -119,17 +143,16 @@ impl KeyedTarget for HttpTarget {
     }
 
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        let plan = self.plan.clone();
-        let request = plan.update.as_ref().ok_or_else(|| {
+        let request = self.plan.update.as_ref().ok_or_else(|| {
             WriteError::Rejected(
                 "the target has no `update` request: changed records cannot be sent".into(),
             )
         })?;
         let id = target_id.to_string();
         let extra = |name: &str| (name == "target_id").then(|| id.clone());
-        let current = self.read(target_id, record)?;
+        let current = self.current(target_id, record)?;
         let merged;
-        let record = match (&plan.read_before_update, current) {
+        let record = match (&self.plan.read_before_update, current) {
             (Some(read), Some(mut current)) => {
                 overlay(&mut current, record);
                 if let Value::Object(fields) = &mut current {
@@ -148,26 +171,7 @@ impl KeyedTarget for HttpTarget {
     }
 
     fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
-        let Some(read) = &self.plan.read_before_update else {
-            return Ok(None);
-        };
-        let id = target_id.to_string();
-        let response = self
-            .call(
-                &read.request,
-                record,
-                &|name| (name == "target_id").then(|| id.clone()),
-                false,
-            )
-            .map_err(WriteError::repeatable)?;
-        let body = response.json().map_err(WriteError::Rejected)?;
-        match read.record.get(&body) {
-            Some(current) => Ok(Some(current.clone())),
-            None => Err(WriteError::Rejected(format!(
-                "the record read is not where `record` says: {}",
-                response.excerpt()
-            ))),
-        }
+        self.current(target_id, record)
     }
 
     fn find(

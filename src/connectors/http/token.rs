@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{Call, PATH, Response, method_name, percent_encode};
-use crate::config::model::{LoginAuth, Method, OAuth2Auth};
+use super::{Call, Response, body, method_name};
+use crate::config::model::{BodyFormat, LoginAuth, Method, OAuth2Auth};
 use crate::config::secrets::Secrets;
 use crate::paths::CompiledPath;
 use crate::steps::text_of;
@@ -66,14 +66,14 @@ impl TokenAuth {
     pub fn login(login: &LoginAuth, secrets: &Secrets) -> Result<TokenAuth, String> {
         let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
         let request = &login.request;
-        let body = request
-            .body
-            .as_ref()
-            .map(|b| {
-                resolve_value(b, secrets)
-                    .and_then(|v| serde_json::to_vec(&v).map_err(|e| e.to_string()))
-            })
-            .transpose()?;
+        let (body, content_type) = match &request.body {
+            Some(body) => {
+                let (bytes, content_type) =
+                    body::encode(BodyFormat::Json, "", &resolve_value(body, secrets)?)?;
+                (Some(bytes), content_type)
+            }
+            None => (None, ""),
+        };
         let call = Call {
             method: request.method,
             path: resolve(&request.path)?,
@@ -87,11 +87,7 @@ impl TokenAuth {
                 .iter()
                 .map(|(k, v)| resolve(v).map(|v| (k.clone(), v)))
                 .collect::<Result<_, _>>()?,
-            content_type: if body.is_some() {
-                "application/json"
-            } else {
-                ""
-            },
+            content_type,
             body,
         };
         let mut headers: Vec<(String, String)> = login
@@ -132,17 +128,20 @@ impl TokenAuth {
         base_url: &str,
         secrets: &Secrets,
     ) -> Result<TokenAuth, String> {
-        let id = secrets.resolve(&auth.client_id)?;
-        let secret = secrets.resolve(&auth.client_secret)?;
-        let mut form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            percent_encode(id.expose_secret(), PATH),
-            percent_encode(secret.expose_secret(), PATH)
+        let mut fields = serde_json::Map::new();
+        fields.insert("grant_type".into(), "client_credentials".into());
+        fields.insert(
+            "client_id".into(),
+            secrets.resolve(&auth.client_id)?.expose_secret().into(),
+        );
+        fields.insert(
+            "client_secret".into(),
+            secrets.resolve(&auth.client_secret)?.expose_secret().into(),
         );
         if !auth.scopes.is_empty() {
-            form.push_str("&scope=");
-            form.push_str(&percent_encode(&auth.scopes.join(" "), PATH));
+            fields.insert("scope".into(), auth.scopes.join(" ").into());
         }
+        let (form, content_type) = body::encode(BodyFormat::Form, "", &Value::Object(fields))?;
         let token_url = secrets
             .resolve(&auth.token_url)?
             .expose_secret()
@@ -163,8 +162,8 @@ impl TokenAuth {
                 path,
                 query: Vec::new(),
                 headers: Vec::new(),
-                body: Some(form.into_bytes()),
-                content_type: "application/x-www-form-urlencoded",
+                body: Some(form),
+                content_type,
             }),
             token: path_of("$.access_token")?,
             expires_in: Some(path_of("$.expires_in")?),
