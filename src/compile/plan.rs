@@ -16,7 +16,7 @@ use crate::config::secrets::Secrets;
 use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
-use crate::connectors::http::target::{HttpTargetPlan, ReadPlan};
+use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan};
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::paths::CompiledPath;
 use crate::runtime::cursor::CursorPlan;
@@ -79,6 +79,11 @@ pub struct KeyedPlan {
     pub resolve: Vec<ResolveRule>,
     pub on_match: OnMatch,
     pub skip: Option<CompiledPath>,
+    /// Records for which this holds a true value are deleted on the target.
+    pub delete_when: Option<CompiledPath>,
+    /// The top-level field `delete_when` reads (`$.deleted` -> `deleted`): a flag for syncline,
+    /// never sent.
+    pub delete_flag: Option<String>,
     pub skip_fields: Vec<(String, CompiledPath)>,
     /// Writes in flight at once (the connection's `concurrency`).
     pub concurrency: usize,
@@ -678,10 +683,42 @@ fn keyed_plan(
                     })
                 })
                 .transpose()?,
+            delete: request(&http.delete)?,
+            batch: http
+                .batch
+                .as_ref()
+                .map(|batch| -> Result<BatchPlan, String> {
+                    let name = |n: &Option<String>, default: &str| {
+                        n.clone().unwrap_or_else(|| default.to_string())
+                    };
+                    Ok(BatchPlan {
+                        request: RequestPlan::compile(&batch.request)?.encoded_as(connection),
+                        size: batch.size.map_or(100, |s| s.max(1) as usize),
+                        create: name(&batch.create, "create"),
+                        update: name(&batch.update, "update"),
+                        delete: name(&batch.delete, "delete"),
+                        id_field: name(&batch.id_field, "id"),
+                        error: match &batch.error {
+                            Some(path) => compile_path(path)?,
+                            None => compile_path(&model::JsonPath::parse("$.error")?)?,
+                        },
+                    })
+                })
+                .transpose()?,
         }),
         resolve,
         on_match: http.on_match,
         skip: http.skip.as_ref().map(compile_path).transpose()?,
+        delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
+        delete_flag: http
+            .delete_when
+            .as_ref()
+            .map(compile_path)
+            .transpose()?
+            .and_then(|p| match p.field_names().as_deref() {
+                Some([name]) => Some(name.to_string()),
+                _ => None,
+            }),
         skip_fields: http
             .skip_fields
             .iter()

@@ -53,6 +53,19 @@ pub fn check(c: &mut Checker) {
             }
         }
         file_format(c, &base, job.from.as_ref(), job.to.as_ref());
+        if let Some(Target::Http(http)) = &job.to
+            && http.delete_when.is_some()
+            && http.delete.is_none()
+            && http.batch.is_none()
+        {
+            let d = Diagnostic::error(
+                "missing-key",
+                "`delete_when` needs a `delete` request or a `batch` to send deletions through",
+            )
+            .at_opt(c.key_at(&format!("{base}.to.http.delete_when")))
+            .hint("e.g. `delete: { method: DELETE, path: \"/products/{target_id}\" }`");
+            c.push(d);
+        }
         for (i, step) in job.steps.iter().enumerate() {
             let path = format!("{base}.steps[{i}]");
             let kinds = step.kinds();

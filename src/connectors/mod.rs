@@ -63,6 +63,13 @@ impl WriteError {
     }
 }
 
+/// One record's part of a batch request.
+pub enum BatchWrite<'a> {
+    Create(&'a Record),
+    Update(&'a str, &'a Record),
+    Delete(&'a str),
+}
+
 /// A target that addresses records one by one by their id (APIs, databases). The runtime
 /// decides create / update / link from the ID map; the target only speaks the protocol.
 pub trait KeyedTarget: Send {
@@ -71,6 +78,16 @@ pub trait KeyedTarget: Send {
     /// Creates the record; returns the id the target gave it.
     fn create(&mut self, record: &Record) -> Result<String, WriteError>;
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    /// Deletes the record; one the target no longer has counts as deleted.
+    fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    /// How many writes one batch request carries; `None`: one request per record.
+    fn batch_size(&self) -> Option<usize>;
+    /// Sends several writes in one request. `Err`: the request as a whole failed; otherwise
+    /// one result per write, in order: the record's target id, or why that record failed.
+    fn batch(
+        &mut self,
+        writes: &[BatchWrite],
+    ) -> Result<Vec<Result<String, WriteError>>, WriteError>;
     /// The target's current record `target_id` (for a dry-run's field diff); `None` when the
     /// target cannot be read. Never writes.
     fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError>;

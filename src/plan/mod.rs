@@ -224,6 +224,10 @@ fn keyed_changes(
                         fields,
                     });
                 }
+                Decision::Delete { .. } => {
+                    summary.remove += 1;
+                    changes.push(Change::Remove { key: prepared.key });
+                }
                 Decision::Create { .. } => {
                     summary.create += 1;
                     changes.push(Change::Create {

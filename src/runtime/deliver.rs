@@ -40,6 +40,8 @@ pub struct Delivered {
     pub linked: u64,
     /// Opted out by `skip`.
     pub skipped: u64,
+    /// Deleted on the target (`delete_when`).
+    pub deleted: u64,
 }
 
 /// What a job fails with when the state or the target cannot go on.
@@ -57,11 +59,21 @@ pub(crate) enum Decision {
     Update {
         target_id: String,
     },
+    Delete {
+        target_id: String,
+    },
     /// No id yet: resolve (when rules exist or an earlier create may have been applied), then
     /// create.
     Create {
         after_crash: bool,
     },
+}
+
+impl Decision {
+    /// Whether the target is sent something.
+    pub fn writes(&self) -> bool {
+        !matches!(self, Decision::Unchanged | Decision::Skipped)
+    }
 }
 
 pub(crate) struct Prepared {
@@ -84,6 +96,8 @@ pub struct Delivery<'a> {
     /// Where payloads are serialised to be fingerprinted, reused.
     buffer: Vec<u8>,
     links: LinkReader<'a>,
+    /// Writes per request when the target takes batches.
+    batch_size: Option<usize>,
     pub delivered: Delivered,
 }
 
@@ -102,6 +116,7 @@ impl<'a> Delivery<'a> {
                 "writes of an earlier run were never acknowledged: they are checked before being sent again"
             );
         }
+        let batch_size = target.batch_size();
         let first = Sender::new(plan, target);
         let mut senders: Vec<Sender> = (1..plan.concurrency.max(1)).map(|_| first.fork()).collect();
         senders.insert(0, first);
@@ -114,6 +129,7 @@ impl<'a> Delivery<'a> {
             changes: Vec::new(),
             buffer: Vec::new(),
             links: LinkReader::new(state, &plan.ns),
+            batch_size,
             delivered: Delivered::default(),
         })
     }
@@ -135,12 +151,7 @@ impl<'a> Delivery<'a> {
                 keys.clear();
             }
             match self.prepare(key, record)? {
-                Ok(p)
-                    if matches!(
-                        p.decision,
-                        Decision::Update { .. } | Decision::Create { .. }
-                    ) =>
-                {
+                Ok(p) if p.decision.writes() => {
                     keys.insert(p.key.clone());
                     writes.push(p);
                 }
@@ -209,6 +220,7 @@ impl<'a> Delivery<'a> {
         changes.extend(chunk.iter().filter_map(|p| {
             let (operation, target_id) = match &p.decision {
                 Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
+                Decision::Delete { target_id } => (Operation::Delete, Some(target_id.clone())),
                 Decision::Create { .. } => (Operation::Create, None),
                 _ => return None,
             };
@@ -271,28 +283,38 @@ impl<'a> Delivery<'a> {
         Ok(prepared)
     }
 
-    /// Sends the writes of one outbox window, several at once when the connection allows;
-    /// after a write that stops the job, no other is started. `None`: not sent.
+    /// Sends the writes of one outbox window, several requests at once when the connection
+    /// allows: one record each, or up to the target's batch size; after a write that stops the
+    /// job, no other request is started. `None`: not sent.
     fn send_chunk(&mut self, chunk: &[Prepared]) -> Vec<Option<Outcome>> {
+        let per_request = self.batch_size.unwrap_or(1);
+        let requests: Vec<&[Prepared]> = chunk.chunks(per_request).collect();
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(chunk.iter().map(|_| None).collect());
+        let batched = self.batch_size.is_some();
         let work = |sender: &mut Sender| {
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = chunk.get(i) else {
+                let Some(writes) = requests.get(i) else {
                     break;
                 };
-                let outcome = sender.send(p);
-                if outcome.is_err() {
+                let outcomes = if batched {
+                    sender.send_batch(writes)
+                } else {
+                    writes.iter().map(|p| sender.send(p)).collect()
+                };
+                if outcomes.iter().any(Result::is_err) {
                     stop.store(true, Ordering::Relaxed);
                 }
                 if let Ok(mut results) = results.lock() {
-                    results[i] = Some(outcome);
+                    for (j, outcome) in outcomes.into_iter().enumerate() {
+                        results[i * per_request + j] = Some(outcome);
+                    }
                 }
             }
         };
-        let workers = self.senders.len().min(chunk.len());
+        let workers = self.senders.len().min(requests.len());
         if workers <= 1 {
             work(&mut self.senders[0]);
         } else {
@@ -324,6 +346,15 @@ impl<'a> Delivery<'a> {
             Ok(Sent::Linked(id)) => {
                 self.delivered.linked += 1;
                 id
+            }
+            Ok(Sent::Deleted) => {
+                self.delivered.deleted += 1;
+                self.changes.push(Change::Unlink {
+                    ns: self.plan.ns.clone(),
+                    key: p.key.clone(),
+                });
+                self.acknowledge(&p.key);
+                return;
             }
             Err(refusal) => {
                 // Nothing was applied, nothing is pending; except for a create that may have
@@ -383,12 +414,22 @@ pub(crate) fn decide(
             decision: Decision::Skipped,
         }));
     }
+    let deleted = plan
+        .delete_when
+        .as_ref()
+        .is_some_and(|p| p.get(&record).is_some_and(truthy));
     let payload = without_opted_out_fields(plan, record);
     buffer.clear();
     let _ = serde_json::to_writer(&mut *buffer, &payload);
     let fingerprint = Fingerprint::of(buffer);
     let left_over = left_over.get(&key).map(|p| p.operation);
     let decision = match links.link(&key)? {
+        Some(Link {
+            target_id: Some(id),
+            ..
+        }) if deleted => Decision::Delete { target_id: id },
+        // Never sent, or already deleted: nothing to do.
+        _ if deleted => Decision::Unchanged,
         Some(Link {
             target_id: Some(id),
             fingerprint: sent,
@@ -412,8 +453,11 @@ pub(crate) fn decide(
     }))
 }
 
-/// The record minus the fields it opted out of.
+/// The record minus the fields it opted out of and the delete flag.
 fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
+    if let (Some(flag), Value::Object(map)) = (&plan.delete_flag, &mut record) {
+        map.shift_remove(flag);
+    }
     if plan.skip_fields.is_empty() {
         return record;
     }

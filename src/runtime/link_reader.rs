@@ -93,9 +93,19 @@ impl<'a> LinkReader<'a> {
     /// The run stored these changes: the index follows them; what was read ahead may be stale.
     pub fn committed(&mut self, changes: &[Change]) {
         self.window = Window::default();
+        let forgotten = Link {
+            target_id: None,
+            fingerprint: None,
+            synced_at: 0,
+        };
         for change in changes {
-            if let Change::Link { ns, key, link } = change
-                && ns == self.ns
+            let (ns, key, link) = match change {
+                Change::Link { ns, key, link } => (ns, key, link),
+                // An entry without an id reads as no entry.
+                Change::Unlink { ns, key } => (ns, key, &forgotten),
+                _ => continue,
+            };
+            if ns == self.ns
                 && self.index_covers(key)
                 && let Some(index) = &mut self.index
             {

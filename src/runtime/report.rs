@@ -43,7 +43,7 @@ pub struct JobReport {
     pub deferred: u64,
     /// Records the checkpoint says were already synced.
     pub before_checkpoint: u64,
-    /// For keyed targets: created, updated, unchanged, linked, skipped.
+    /// For keyed targets: created, updated, unchanged, linked, skipped, deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered: Option<Delivered>,
     pub reasons: Vec<ReasonCount>,
@@ -186,9 +186,14 @@ impl RunReport {
                 ),
             };
             if let Some(d) = &job.delivered {
+                let deleted = if d.deleted > 0 {
+                    format!(", {} deleted", d.deleted)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "    {} created, {} updated, {} unchanged, {} linked to existing records, {} skipped",
+                    "    {} created, {} updated, {} unchanged, {} linked to existing records, {} skipped{deleted}",
                     d.created, d.updated, d.unchanged, d.linked, d.skipped
                 );
             }

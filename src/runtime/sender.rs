@@ -4,7 +4,7 @@
 
 use crate::compile::plan::KeyedPlan;
 use crate::config::model::OnMatch;
-use crate::connectors::{KeyedTarget, WriteError};
+use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::steps::{Rejection, text_of};
 
 use super::deliver::{Decision, DeliveryError, Prepared, normalize};
@@ -18,6 +18,7 @@ pub(crate) enum Sent {
     Updated(String),
     /// Found by a `resolve` rule and linked.
     Linked(String),
+    Deleted,
 }
 
 /// Why a record was not written, and whether its write stays in the outbox.
@@ -51,6 +52,14 @@ impl Refusal {
 
 /// `Ok(Err(_))`: this record is rejected; `Err`: the job stops.
 pub(crate) type Outcome = Result<Result<Sent, Refusal>, DeliveryError>;
+
+/// A write of a batch still to be sent.
+enum Planned {
+    Create,
+    /// At this id; reported as the function says (updated, or linked when found by a rule).
+    Update(String, fn(String) -> Sent),
+    Delete(String),
+}
 
 enum Resolved {
     Found(String),
@@ -92,6 +101,10 @@ impl<'a> Sender<'a> {
             }
             Decision::Update { target_id } => match self.target.update(target_id, &p.payload) {
                 Ok(()) => Ok(Ok(Sent::Updated(target_id.clone()))),
+                Err(e) => reject_or_stop(e),
+            },
+            Decision::Delete { target_id } => match self.target.delete(target_id, &p.payload) {
+                Ok(()) => Ok(Ok(Sent::Deleted)),
                 Err(e) => reject_or_stop(e),
             },
             Decision::Create { after_crash } => match self.resolve(p)? {
@@ -144,6 +157,125 @@ impl<'a> Sender<'a> {
             }
         }
         Err(DeliveryError::Target(doubt))
+    }
+
+    /// Sends the writes of one batch request. Creates are first looked up with the `resolve`
+    /// rules, as one by one. When the request gets no clear answer, its creates are looked up
+    /// again and what was not applied is sent again (at most [`CREATE_ROUNDS`] requests).
+    pub fn send_batch(&mut self, writes: &[Prepared]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = writes.iter().map(|_| None).collect();
+        // What is left to send, and what its success will be reported as.
+        let mut todo: Vec<(usize, Planned)> = Vec::new();
+        for (i, p) in writes.iter().enumerate() {
+            match &p.decision {
+                Decision::Update { target_id } => {
+                    todo.push((i, Planned::Update(target_id.clone(), Sent::Updated)))
+                }
+                Decision::Delete { target_id } => {
+                    todo.push((i, Planned::Delete(target_id.clone())))
+                }
+                Decision::Create { after_crash } => match self.resolve(p) {
+                    Err(e) => outcomes[i] = Some(Err(e)),
+                    Ok(Resolved::Found(id)) => {
+                        let found: fn(String) -> Sent = if *after_crash {
+                            Sent::Created
+                        } else {
+                            Sent::Linked
+                        };
+                        if self.plan.on_match == OnMatch::Update {
+                            todo.push((i, Planned::Update(id, found)));
+                        } else {
+                            outcomes[i] = Some(Ok(Ok(found(id))));
+                        }
+                    }
+                    Ok(Resolved::Ambiguous(reason)) => {
+                        outcomes[i] = Some(Ok(Err(Refusal::done(reason))))
+                    }
+                    Ok(Resolved::NotFound) if *after_crash && self.plan.resolve.is_empty() => {
+                        outcomes[i] = Some(Ok(Err(Refusal::unverifiable(
+                            "a create of this record was sent by a run that stopped before the answer",
+                        ))));
+                    }
+                    Ok(Resolved::NotFound) => todo.push((i, Planned::Create)),
+                },
+                Decision::Unchanged | Decision::Skipped => {
+                    outcomes[i] = Some(Err(DeliveryError::Target("nothing to send".into())))
+                }
+            }
+        }
+        let mut doubt = String::new();
+        for _ in 0..CREATE_ROUNDS {
+            if todo.is_empty() {
+                break;
+            }
+            let batch: Vec<BatchWrite> = todo
+                .iter()
+                .map(|(i, planned)| match planned {
+                    Planned::Create => BatchWrite::Create(&writes[*i].payload),
+                    Planned::Update(id, _) => BatchWrite::Update(id, &writes[*i].payload),
+                    Planned::Delete(id) => BatchWrite::Delete(id),
+                })
+                .collect();
+            let results = match self.target.batch(&batch) {
+                Ok(results) => results,
+                Err(WriteError::MaybeApplied(reason)) => {
+                    doubt = reason.clone();
+                    todo.iter()
+                        .map(|_| Err(WriteError::MaybeApplied(reason.clone())))
+                        .collect()
+                }
+                Err(e) => {
+                    for (i, _) in todo.drain(..) {
+                        outcomes[i] = Some(match &e {
+                            WriteError::Rejected(r) => Ok(Err(Refusal::done(r.clone()))),
+                            other => Err(DeliveryError::Target(other.to_string())),
+                        });
+                    }
+                    break;
+                }
+            };
+            let mut again = Vec::new();
+            for ((i, planned), result) in todo.drain(..).zip(results) {
+                match (result, planned) {
+                    (Ok(id), Planned::Create) => outcomes[i] = Some(Ok(Ok(Sent::Created(id)))),
+                    (Ok(_), Planned::Update(id, sent)) => outcomes[i] = Some(Ok(Ok(sent(id)))),
+                    (Ok(_), Planned::Delete(_)) => outcomes[i] = Some(Ok(Ok(Sent::Deleted))),
+                    (Err(WriteError::MaybeApplied(reason)), Planned::Create) => {
+                        doubt = reason.clone();
+                        if self.plan.resolve.is_empty() {
+                            outcomes[i] = Some(Ok(Err(Refusal::unverifiable(&format!(
+                                "the create got no clear answer ({reason})"
+                            )))));
+                            continue;
+                        }
+                        match self.resolve(&writes[i]) {
+                            Ok(Resolved::Found(id)) => {
+                                outcomes[i] = Some(Ok(Ok(Sent::Created(id))))
+                            }
+                            Ok(Resolved::Ambiguous(reason)) => {
+                                outcomes[i] = Some(Ok(Err(Refusal::done(reason))))
+                            }
+                            Ok(Resolved::NotFound) => again.push((i, Planned::Create)),
+                            Err(e) => outcomes[i] = Some(Err(e)),
+                        }
+                    }
+                    // Updates and deletes are sent again safely.
+                    (Err(WriteError::MaybeApplied(reason)), planned) => {
+                        doubt = reason;
+                        again.push((i, planned));
+                    }
+                    (Err(e), _) => outcomes[i] = Some(reject_or_stop(e)),
+                }
+            }
+            todo = again;
+        }
+        for (i, _) in todo {
+            outcomes[i] = Some(Err(DeliveryError::Target(doubt.clone())));
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(DeliveryError::Target("not sent".into()))))
+            .collect()
     }
 
     /// Tries the rules in order; the first that finds exactly one record wins.

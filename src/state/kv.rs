@@ -185,6 +185,15 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                     batch.push((link_key, Some(codec::encode_link(&link))));
                 }
+                Change::Unlink { ns, key } => {
+                    let link_key = codec::ns_key(LINK, &ns, &key);
+                    if let Some(old) = self.kv.get(&link_key)?
+                        && let Some(old_id) = codec::decode_link(&old)?.target_id
+                    {
+                        batch.push((codec::ns_key(REVERSE, &ns, &old_id), None));
+                    }
+                    batch.push((link_key, None));
+                }
                 Change::Checkpoint { job, checkpoint } => {
                     batch.push((
                         codec::checkpoint_key(&job),

@@ -103,6 +103,7 @@ pub struct Pending {
 pub enum Operation {
     Create,
     Update,
+    Delete,
 }
 
 /// A rejected record, kept until it is replayed or dropped.
@@ -132,6 +133,11 @@ pub enum Change {
         ns: Namespace,
         key: String,
         link: Link,
+    },
+    /// The record was deleted on the target: its id and fingerprint are forgotten.
+    Unlink {
+        ns: Namespace,
+        key: String,
     },
     Checkpoint {
         job: JobId,

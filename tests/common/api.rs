@@ -23,6 +23,14 @@ impl Reply {
         }
     }
 
+    pub fn status(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
+    }
+
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
         self.headers.push((name.to_string(), value.into()));
         self
@@ -34,9 +42,46 @@ type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>, Vec<u8>)>>>;
 
 type Handler = dyn Fn(&Request, &str) -> Reply + Send + Sync;
 
+/// What an injected failure does to the request it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After: 1`, not applied.
+    TooManyRequests,
+    /// 503, not applied.
+    Unavailable,
+    /// The connection is closed before the request is applied.
+    DroppedBeforeApplying,
+    /// Applied, then the connection is closed without an answer.
+    DroppedAfterApplying,
+    /// Applied, answered after this long (past the client's timeout, a timeout).
+    Slow(std::time::Duration),
+}
+
+/// One request in `every` fails, taking `kinds` in turn; `seen` counts what happened.
+#[derive(Default)]
+pub struct Faults {
+    pub every: Option<u64>,
+    pub kinds: Vec<Fault>,
+    pub seen: Vec<Fault>,
+    requests: u64,
+}
+
+impl Faults {
+    fn next(&mut self) -> Option<Fault> {
+        self.requests += 1;
+        let every = self.every.filter(|e| self.requests.is_multiple_of(*e))?;
+        let fault = *self
+            .kinds
+            .get((self.requests / every) as usize % self.kinds.len().max(1))?;
+        self.seen.push(fault);
+        Some(fault)
+    }
+}
+
 pub struct Api {
     pub url: String,
     pub requests: Seen,
+    pub faults: Arc<Mutex<Faults>>,
 }
 
 impl Api {
@@ -45,11 +90,17 @@ impl Api {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/api", listener.local_addr().unwrap());
         let requests: Seen = Arc::new(Mutex::new(Vec::new()));
+        let faults: Arc<Mutex<Faults>> = Arc::default();
         let handler: Arc<Handler> = Arc::new(handler);
-        let (seen, base) = (requests.clone(), url.clone());
+        let (seen, base, injected) = (requests.clone(), url.clone(), faults.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (handler, seen, base) = (handler.clone(), seen.clone(), base.clone());
+                let (handler, seen, base, injected) = (
+                    handler.clone(),
+                    seen.clone(),
+                    base.clone(),
+                    injected.clone(),
+                );
                 std::thread::spawn(move || {
                     let _ = stream.set_nodelay(true);
                     let mut writer = stream.try_clone().unwrap();
@@ -60,7 +111,27 @@ impl Api {
                             request.query.clone(),
                             request.body.clone(),
                         ));
-                        let reply = handler(&request, &base);
+                        let fault = injected.lock().unwrap().next();
+                        let reply = match fault {
+                            Some(Fault::TooManyRequests) => {
+                                Reply::status(429, serde_json::json!({"message": "slow down"}))
+                                    .header("Retry-After", "1")
+                            }
+                            Some(Fault::Unavailable) => {
+                                Reply::status(503, serde_json::json!({"message": "maintenance"}))
+                            }
+                            Some(Fault::DroppedBeforeApplying) => return,
+                            Some(Fault::DroppedAfterApplying) => {
+                                handler(&request, &base);
+                                return;
+                            }
+                            Some(Fault::Slow(delay)) => {
+                                let reply = handler(&request, &base);
+                                std::thread::sleep(delay);
+                                reply
+                            }
+                            None => handler(&request, &base),
+                        };
                         let mut head = format!(
                             "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
                             reply.status,
@@ -80,7 +151,23 @@ impl Api {
                 });
             }
         });
-        Api { url, requests }
+        Api {
+            url,
+            requests,
+            faults,
+        }
+    }
+
+    /// From now on one request in `every` fails, taking `kinds` in turn.
+    pub fn inject_faults(&self, every: u64, kinds: &[Fault]) {
+        let mut faults = self.faults.lock().unwrap();
+        faults.every = Some(every);
+        faults.kinds = kinds.to_vec();
+    }
+
+    /// The faults injected so far.
+    pub fn faults_seen(&self) -> Vec<Fault> {
+        self.faults.lock().unwrap().seen.clone()
     }
 
     pub fn request_count(&self) -> usize {

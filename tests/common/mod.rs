@@ -6,6 +6,7 @@
 pub mod api;
 pub mod prestashop;
 pub mod shop;
+pub mod woocommerce;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -606,6 +606,20 @@ pub struct HttpTarget {
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub id: Option<JsonPath>,
+    /// The request that deletes a record; `{target_id}` is its id, e.g.
+    /// `{ method: DELETE, path: /products/{target_id}, query: { force: "true" } }`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub delete: Option<Request>,
+    /// A record for which this path holds a true value (or "1", "yes") is deleted on the target,
+    /// when it was ever sent there, and forgotten by the ID map, e.g. `$.deleted` (like dlt's
+    /// `hard_delete`); the field itself is not sent. An answer of 404 or 410 counts as deleted.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub delete_when: Option<JsonPath>,
+    /// Many records in one request (WooCommerce's `/products/batch`): creates, updates and
+    /// deletes are gathered and each record's own result in the answer is mapped back to it.
+    /// With a batch, `create`, `update` and `delete` are not needed.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub batch: Option<Batch>,
     /// For APIs whose update replaces the whole record (PrestaShop's PUT blanks what it is not
     /// sent): the record is read first, the mapped fields are laid over it, and that is sent.
     /// `dry-run` reads it too, to show each changed field with the value the target holds.
@@ -629,6 +643,35 @@ pub struct HttpTarget {
     /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product".
     #[serde(default, deserialize_with = "lenient::map")]
     pub skip_fields: IndexMap<String, JsonPath>,
+}
+
+/// A batch endpoint. Its body is built by syncline, e.g. for WooCommerce
+/// `{"create": [records], "update": [records with "id"], "delete": [ids]}`, and its answer holds
+/// one result per record, in the same lists and the same order.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// The request, e.g. `{ method: POST, path: /products/batch }`; the body is built.
+    pub request: Request,
+    /// The most records in one request. Default 100 (WooCommerce's limit).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub size: Option<u32>,
+    /// The list of records to create, in the body and in the answer. Default `create`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub create: Option<String>,
+    /// The list of records to update. Default `update`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub update: Option<String>,
+    /// The list of ids to delete. Default `delete`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub delete: Option<String>,
+    /// The field that names a record's id, in updates and in each result. Default `id`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub id_field: Option<String>,
+    /// Where a record's error is in its result; a result holding one rejects that record
+    /// with the error's `message`. Default `$.error`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub error: Option<JsonPath>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

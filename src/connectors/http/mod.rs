@@ -111,6 +111,8 @@ pub struct Call {
     pub body: Option<Vec<u8>>,
     /// The body's content type.
     pub content_type: &'static str,
+    /// Whether sending it twice does no harm: by default every method but POST and PATCH.
+    pub repeatable: bool,
 }
 
 impl HttpClient {
@@ -243,8 +245,7 @@ impl HttpClient {
         token: Option<&Placed>,
     ) -> Result<Response, TransportError> {
         // Sent twice, these may apply twice (unless the API dedupes them by idempotency key).
-        let unsafe_to_repeat =
-            matches!(call.method, Method::Post | Method::Patch) && self.idempotency_key.is_none();
+        let unsafe_to_repeat = !call.repeatable && self.idempotency_key.is_none();
         let mut attempt = 1;
         loop {
             self.limiter.acquire();
@@ -518,6 +519,7 @@ impl RequestPlan {
             headers: render_all(&self.headers)?,
             body: (!content_type.is_empty()).then_some(body),
             content_type,
+            repeatable: !matches!(self.method, Method::Post | Method::Patch),
         })
     }
 }

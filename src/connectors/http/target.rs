@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::resilience::TransportKind;
-use super::{HttpClient, RequestPlan, Response, method_name};
-use crate::connectors::{KeyedTarget, WriteError};
+use super::{Call, HttpClient, RequestPlan, Response, method_name};
+use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
 use crate::steps::{Record, text_of};
 
@@ -21,6 +21,20 @@ pub struct HttpTargetPlan {
     /// Per resolve rule: the lookup request and where the ids are in its response.
     pub lookups: Vec<(RequestPlan, CompiledPath)>,
     pub read_before_update: Option<ReadPlan>,
+    pub delete: Option<RequestPlan>,
+    pub batch: Option<BatchPlan>,
+}
+
+/// A batch endpoint (see the model's `Batch`).
+#[derive(Debug)]
+pub struct BatchPlan {
+    pub request: RequestPlan,
+    pub size: usize,
+    pub create: String,
+    pub update: String,
+    pub delete: String,
+    pub id_field: String,
+    pub error: CompiledPath,
 }
 
 /// Reads a record before it is updated (see `read_before_update`).
@@ -67,27 +81,20 @@ impl HttpTarget {
         let call = request
             .render(record, extra, send_record)
             .map_err(WriteError::Rejected)?;
-        let response = self.plan.client.send(&call).map_err(|e| match e.kind {
+        self.send(&call)
+    }
+
+    /// Sends the call; a failure is classified by what it says about the record.
+    fn send(&self, call: &Call) -> Result<Response, WriteError> {
+        let response = self.send_raw(call)?;
+        classify(call, response)
+    }
+
+    /// Sends the call; only a failure to get an answer is an error.
+    fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
+        self.plan.client.send(call).map_err(|e| match e.kind {
             TransportKind::NotConnected => WriteError::Unavailable(e.to_string()),
             _ => WriteError::MaybeApplied(e.to_string()),
-        })?;
-        if response.is_success() {
-            return Ok(response);
-        }
-        let reason = format!(
-            "{} {}: HTTP {}: {}",
-            method_name(call.method),
-            call.path,
-            response.status,
-            response.excerpt()
-        );
-        // 4xx but 408 and 429 are about this record; the rest about the target. A 429 was
-        // refused; after a 408 or a 5xx the write may have been applied.
-        Err(match response.status {
-            429 => WriteError::Unavailable(reason),
-            408 => WriteError::MaybeApplied(reason),
-            400..=499 => WriteError::Rejected(reason),
-            _ => WriteError::MaybeApplied(reason),
         })
     }
 
@@ -170,6 +177,97 @@ impl KeyedTarget for HttpTarget {
         Ok(())
     }
 
+    fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+        let request = self.plan.delete.as_ref().ok_or_else(|| {
+            WriteError::Rejected(
+                "the target has no `delete` request: deleted records cannot be sent".into(),
+            )
+        })?;
+        let id = target_id.to_string();
+        let mut call = request
+            .render(
+                record,
+                &|name| (name == "target_id").then(|| id.clone()),
+                false,
+            )
+            .map_err(WriteError::Rejected)?;
+        call.repeatable = true;
+        let response = self.send_raw(&call).map_err(WriteError::repeatable)?;
+        if matches!(response.status, 404 | 410) {
+            return Ok(());
+        }
+        classify(&call, response)
+            .map(drop)
+            .map_err(WriteError::repeatable)
+    }
+
+    fn batch_size(&self) -> Option<usize> {
+        self.plan.batch.as_ref().map(|b| b.size)
+    }
+
+    fn batch(
+        &mut self,
+        writes: &[BatchWrite],
+    ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
+        let plan = self
+            .plan
+            .batch
+            .as_ref()
+            .ok_or_else(|| WriteError::Rejected("the target has no `batch` request".into()))?;
+        let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
+        for write in writes {
+            match write {
+                BatchWrite::Create(record) => creates.push((*record).clone()),
+                BatchWrite::Update(id, record) => {
+                    let mut record = (*record).clone();
+                    if let Value::Object(fields) = &mut record {
+                        fields.insert(plan.id_field.clone(), id_value(id));
+                    }
+                    updates.push(record);
+                }
+                BatchWrite::Delete(id) => deletes.push(id_value(id)),
+            }
+        }
+        let creating = !creates.is_empty();
+        let mut body = serde_json::Map::new();
+        for (name, list) in [
+            (&plan.create, creates),
+            (&plan.update, updates),
+            (&plan.delete, deletes),
+        ] {
+            if !list.is_empty() {
+                body.insert(name.clone(), Value::Array(list));
+            }
+        }
+        let mut call = plan
+            .request
+            .render(&Value::Object(body), &|_| None, true)
+            .map_err(WriteError::Rejected)?;
+        // Without creates, the batch can be sent again safely.
+        call.repeatable = !creating;
+        let response = self.send(&call)?;
+        let answer = response
+            .json()
+            .map_err(|e| WriteError::MaybeApplied(format!("the batch answer is not JSON ({e})")))?;
+        let mut position = [0usize; 3];
+        Ok(writes
+            .iter()
+            .map(|write| {
+                let (list, target_id) = match write {
+                    BatchWrite::Create(_) => (0, None),
+                    BatchWrite::Update(id, _) => (1, Some(*id)),
+                    BatchWrite::Delete(id) => (2, Some(*id)),
+                };
+                let name = [&plan.create, &plan.update, &plan.delete][list];
+                let result = answer
+                    .get(name.as_str())
+                    .and_then(|results| results.get(position[list]));
+                position[list] += 1;
+                batch_result(plan, write, result, target_id)
+            })
+            .collect())
+    }
+
     fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
         self.current(target_id, record)
     }
@@ -200,4 +298,88 @@ impl KeyedTarget for HttpTarget {
         };
         Ok(ids.select(&body).into_iter().filter_map(text_of).collect())
     }
+}
+
+/// One write's result in a batch answer.
+fn batch_result(
+    plan: &BatchPlan,
+    write: &BatchWrite,
+    result: Option<&Value>,
+    target_id: Option<&str>,
+) -> Result<String, WriteError> {
+    let Some(result) = result else {
+        return Err(WriteError::MaybeApplied(
+            "the batch answer has no result for this record".into(),
+        ));
+    };
+    if let Some(error) = plan.error.get(result).filter(|e| !e.is_null()) {
+        let status = ["status", "code"].iter().find_map(|name| {
+            error
+                .pointer(&format!("/data/{name}"))
+                .and_then(Value::as_u64)
+        });
+        if matches!(write, BatchWrite::Delete(_)) && matches!(status, Some(404 | 410)) {
+            return Ok(target_id.unwrap_or_default().to_string());
+        }
+        let message = error
+            .get("message")
+            .and_then(text_of)
+            .unwrap_or_else(|| error.to_string());
+        let code = error.get("code").and_then(text_of);
+        return Err(WriteError::Rejected(match code {
+            Some(code) => format!("{message} ({code})"),
+            None => message,
+        }));
+    }
+    match target_id {
+        Some(id) => Ok(id.to_string()),
+        None => result
+            .get(plan.id_field.as_str())
+            .and_then(text_of)
+            .filter(|id| !id.is_empty() && id != "0")
+            .ok_or_else(|| {
+                WriteError::MaybeApplied(format!(
+                    "the batch result has no `{}`: {}",
+                    plan.id_field,
+                    excerpt(result)
+                ))
+            }),
+    }
+}
+
+/// An id as the API wrote it: a number when it is one (WooCommerce's ids are integers).
+fn id_value(id: &str) -> Value {
+    id.parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::String(id.to_string()))
+}
+
+fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(200) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
+}
+
+/// A non-2xx answer as a write error, by what it says about the record.
+fn classify(call: &Call, response: Response) -> Result<Response, WriteError> {
+    if response.is_success() {
+        return Ok(response);
+    }
+    let reason = format!(
+        "{} {}: HTTP {}: {}",
+        method_name(call.method),
+        call.path,
+        response.status,
+        response.excerpt()
+    );
+    // 4xx but 408 and 429 are about this record; the rest about the target. A 429 was
+    // refused; after a 408 or a 5xx the write may have been applied.
+    Err(match response.status {
+        429 => WriteError::Unavailable(reason),
+        408 => WriteError::MaybeApplied(reason),
+        400..=499 => WriteError::Rejected(reason),
+        _ => WriteError::MaybeApplied(reason),
+    })
 }

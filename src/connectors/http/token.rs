@@ -89,6 +89,8 @@ impl TokenAuth {
                 .collect::<Result<_, _>>()?,
             content_type,
             body,
+            // A login creates nothing that a second one would duplicate.
+            repeatable: true,
         };
         let mut headers: Vec<(String, String)> = login
             .headers
@@ -164,6 +166,7 @@ impl TokenAuth {
                 headers: Vec::new(),
                 body: Some(form),
                 content_type,
+                repeatable: true,
             }),
             token: path_of("$.access_token")?,
             expires_in: Some(path_of("$.expires_in")?),
