@@ -81,6 +81,8 @@ pub struct KeyedPlan {
     pub skip: Option<CompiledPath>,
     /// Records for which this holds a true value are deleted on the target.
     pub delete_when: Option<CompiledPath>,
+    /// Records without a target id are sent with `update` at their key (see `upsert`).
+    pub upsert: bool,
     /// The top-level field `delete_when` reads (`$.deleted` -> `deleted`): a flag for syncline,
     /// never sent.
     pub delete_flag: Option<String>,
@@ -684,6 +686,7 @@ fn keyed_plan(
                 })
                 .transpose()?,
             delete: request(&http.delete)?,
+            upsert: http.upsert,
             batch: http
                 .batch
                 .as_ref()
@@ -710,6 +713,7 @@ fn keyed_plan(
         on_match: http.on_match,
         skip: http.skip.as_ref().map(compile_path).transpose()?,
         delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
+        upsert: http.upsert,
         delete_flag: http
             .delete_when
             .as_ref()

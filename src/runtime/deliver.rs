@@ -430,6 +430,7 @@ pub(crate) fn decide(
         }) if deleted => Decision::Delete { target_id: id },
         // Never sent, or already deleted: nothing to do.
         _ if deleted => Decision::Unchanged,
+
         Some(Link {
             target_id: Some(id),
             fingerprint: sent,
@@ -441,6 +442,10 @@ pub(crate) fn decide(
                 Decision::Update { target_id: id }
             }
         }
+        // Sent for the first time, at its own key.
+        _ if plan.upsert => Decision::Update {
+            target_id: key.clone(),
+        },
         _ => Decision::Create {
             after_crash: left_over == Some(Operation::Create),
         },

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod gomag;
 pub mod prestashop;
 pub mod shop;
 pub mod woocommerce;

@@ -226,7 +226,8 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     })
 }
 
-fn decode(text: &str) -> String {
+/// Percent-decoding of a query or form component (`+` is a space).
+pub fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

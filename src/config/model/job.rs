@@ -606,6 +606,12 @@ pub struct HttpTarget {
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub id: Option<JsonPath>,
+    /// The API creates or updates a record by its own key in one request (Gomag's
+    /// `product/inventory/json` by SKU, a PUT by code): every record is sent with `update`,
+    /// `{target_id}` standing for its key, and the ID map keeps only what was sent. Sending
+    /// twice does no harm, so these writes are retried like reads.
+    #[serde(default)]
+    pub upsert: bool,
     /// The request that deletes a record; `{target_id}` is its id, e.g.
     /// `{ method: DELETE, path: /products/{target_id}, query: { force: "true" } }`.
     #[serde(default, deserialize_with = "lenient::opt")]

@@ -23,6 +23,8 @@ pub struct HttpTargetPlan {
     pub read_before_update: Option<ReadPlan>,
     pub delete: Option<RequestPlan>,
     pub batch: Option<BatchPlan>,
+    /// Writes create or update by the record's key: safe to send again.
+    pub upsert: bool,
 }
 
 /// A batch endpoint (see the model's `Batch`).
@@ -78,9 +80,10 @@ impl HttpTarget {
         extra: &dyn Fn(&str) -> Option<String>,
         send_record: bool,
     ) -> Result<Response, WriteError> {
-        let call = request
+        let mut call = request
             .render(record, extra, send_record)
             .map_err(WriteError::Rejected)?;
+        call.repeatable |= self.plan.upsert;
         self.send(&call)
     }
 

@@ -1,0 +1,256 @@
+//! End to end against the Gomag double: products written as `data=<JSON>` form fields (a
+//! product the shop already has is linked by SKU and left alone), price and stock through
+//! `product/inventory/json` by SKU (an upsert: only what changed is sent again), orders read
+//! from lists keyed by id, page by page, from the last change on; statuses pushed back with
+//! Romanian labels.
+
+mod common;
+
+use common::Workdir;
+use common::gomag::{API_KEY, Gomag, SHOP};
+use serde_json::{Value, json};
+
+fn pipeline(gomag: &Gomag) -> String {
+    format!(
+        r#"version: 1
+name: gomag
+connections:
+  gomag:
+    http:
+      base_url: "{url}"
+      auth: {{ headers: {{ Apikey: "${{secret.GOMAG_KEY}}", ApiShop: "{SHOP}" }} }}
+      body: form
+tables:
+  gomag_status:
+    map: {{ LIVRAT: Livrata, ANULAT: Anulata }}
+    unmapped: reject
+jobs:
+  products:
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      sku: $.ref
+      name: $.name
+    to:
+      http:
+        connection: gomag
+        entity: product
+        key: $.sku
+        create: {{ method: POST, path: /product/write/json, body: {{ data: ["{{record}}"] }} }}
+        update: {{ method: POST, path: /product/patch/json, body: {{ data: [{{ id: "{{target_id}}", name: "{{name}}" }}] }} }}
+        id: $.products[0].id
+        on_match: link_only
+        resolve:
+          - {{ name: sku, value: $.sku, request: {{ path: /product/read/json, query: {{ sku: "{{value}}" }} }}, ids: "$.products.*.id" }}
+  inventory:
+    needs: [products]
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      sku: $.ref
+      price: {{ path: $.price, as: decimal, scale: 2 }}
+      stock: {{ path: $.stock, as: integer }}
+    to:
+      http:
+        connection: gomag
+        entity: inventory
+        key: $.sku
+        upsert: true
+        update: {{ method: POST, path: /product/inventory/json, body: {{ data: ["{{record}}"] }} }}
+  order_status:
+    from: {{ file: {{ path: erp_status.csv }} }}
+    map:
+      id: $.order
+      status: {{ path: $.etat, table: gomag_status }}
+    to:
+      http:
+        connection: gomag
+        entity: order_status
+        key: $.id
+        upsert: true
+        update: {{ method: POST, path: /order/status/json, body: {{ data: "{{record}}" }} }}
+  orders:
+    needs: [order_status]
+    from:
+      http:
+        connection: gomag
+        path: /order/read/json
+        query: {{ dateFrom: "{{cursor}}", limit: "100" }}
+        records: $.orders
+        paginate: {{ page_number: {{ total_pages: $.pages }} }}
+    cursor: {{ field: $.updated, tie_breaker: $.id, initial: "2026-01-01 00:00:00" }}
+    map:
+      id: $.id
+      number: $.number
+      status: $.status
+      customer: $.billing.email
+      lines: $.items
+    to: {{ file: {{ path: orders.ndjson }} }}
+"#,
+        url = gomag.url()
+    )
+}
+
+fn catalog(prices: &[(usize, &str)]) -> String {
+    let mut csv = String::from("ref,name,price,stock\n");
+    for n in 0..10 {
+        let price = prices
+            .iter()
+            .find(|(at, _)| *at == n)
+            .map_or_else(|| format!("{}.90", 10 + n), |(_, p)| p.to_string());
+        csv.push_str(&format!("G{n:04},Produs {n},{price},{}\n", n * 3));
+    }
+    csv
+}
+
+fn delivered(report: &Value, job: &str) -> Value {
+    common::job(report, job)["delivered"].clone()
+}
+
+fn run(w: &Workdir) -> Value {
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 0, "{report:#}");
+    report
+}
+
+#[test]
+fn products_inventory_orders_and_statuses_against_gomag() {
+    let gomag = Gomag::start();
+    let order_ids: Vec<u64> = {
+        let mut store = gomag.store.lock().unwrap();
+        store.insert(
+            "products",
+            json!({"sku": "G0003", "name": "Nume din magazin"}),
+        );
+        (0..120)
+            .map(|n| {
+                store.insert(
+                    "orders",
+                    json!({
+                        "number": format!("{}", 5000 + n),
+                        "status": "Comanda noua",
+                        "billing": {"email": format!("client{n}@example.ro")},
+                        "items": {"1": {"sku": "G0001", "quantity": "1", "price": "11.90"}},
+                    }),
+                )
+            })
+            .collect()
+    };
+    let w = Workdir::new();
+    w.write(".secrets", format!("GOMAG_KEY={API_KEY}\n"));
+    w.write("p.yaml", pipeline(&gomag));
+    w.write("products.csv", catalog(&[]));
+    w.write("erp_status.csv", "order,etat\n");
+
+    let report = run(&w);
+    let d = delivered(&report, "products");
+    assert_eq!(
+        (d["created"].as_u64(), d["linked"].as_u64()),
+        (Some(9), Some(1)),
+        "{d}"
+    );
+    assert_eq!(delivered(&report, "inventory")["updated"], 10);
+    {
+        let store = gomag.store.lock().unwrap();
+        assert_eq!(
+            store.all("products").len(),
+            10,
+            "the shop's G0003 is not duplicated"
+        );
+        let g3 = store.product("G0003").unwrap();
+        assert_eq!(
+            g3["name"], "Nume din magazin",
+            "link_only leaves its details"
+        );
+        assert_eq!(
+            g3["price"], 13.9,
+            "price and stock come through the inventory call"
+        );
+        assert_eq!(g3["stock"], 9);
+    }
+    let orders = w.ndjson("orders.ndjson");
+    assert_eq!(
+        orders.len(),
+        120,
+        "every order, over 2 pages of a keyed list"
+    );
+    assert_eq!(orders[0]["customer"], "client0@example.ro");
+
+    // One price changes in the ERP; one order changes in the shop; the ERP delivered two.
+    {
+        let mut store = gomag.store.lock().unwrap();
+        store.writes.clear();
+        store.touch(
+            "orders",
+            order_ids[50],
+            "status",
+            json!("In curs de procesare"),
+        );
+    }
+    w.write("products.csv", catalog(&[(1, "12.50")]));
+    w.write(
+        "erp_status.csv",
+        format!(
+            "order,etat\n{},LIVRAT\n{},ANULAT\n",
+            order_ids[0], order_ids[1]
+        ),
+    );
+    let report = run(&w);
+    assert_eq!(delivered(&report, "products")["unchanged"], 10);
+    let inventory = delivered(&report, "inventory");
+    assert_eq!(
+        (
+            inventory["updated"].as_u64(),
+            inventory["unchanged"].as_u64()
+        ),
+        (Some(1), Some(9))
+    );
+    {
+        let store = gomag.store.lock().unwrap();
+        let calls: Vec<&(String, String)> = store.writes.iter().collect();
+        assert_eq!(
+            calls.len(),
+            3,
+            "one inventory line and two statuses: {calls:?}"
+        );
+        assert_eq!(store.product("G0001").unwrap()["price"], 12.5);
+        assert_eq!(
+            store.get("orders", order_ids[0]).unwrap()["status"],
+            "Livrata"
+        );
+        assert_eq!(
+            store.get("orders", order_ids[1]).unwrap()["status"],
+            "Anulata"
+        );
+    }
+    let mut changed: Vec<String> = w
+        .ndjson("orders.ndjson")
+        .iter()
+        .map(|o| o["number"].as_str().unwrap().to_string())
+        .collect();
+    changed.sort();
+    assert_eq!(changed, vec!["5000", "5001", "5050"]);
+
+    // A third run sends nothing and reads no order again.
+    gomag.store.lock().unwrap().writes.clear();
+    run(&w);
+    assert!(gomag.store.lock().unwrap().writes.is_empty());
+    assert!(w.ndjson("orders.ndjson").is_empty());
+}
+
+#[test]
+fn a_missing_api_key_header_is_reported_with_gomags_error() {
+    let gomag = Gomag::start();
+    let w = Workdir::new();
+    w.write(".secrets", "GOMAG_KEY=not-the-key-123\n");
+    w.write("p.yaml", pipeline(&gomag));
+    w.write("products.csv", catalog(&[]));
+    w.write("erp_status.csv", "order,etat\n");
+    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Missing Api User"), "{text}");
+    assert!(!text.contains("not-the-key-123"), "{text}");
+}
