@@ -39,11 +39,13 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<String>, E> {
+        // A job reads a handful of fields: a scan that compares lengths first rejects most
+        // names without comparing their bytes (a binary search compared bytes every time).
         Ok(self
             .0
-            .binary_search_by(|f| f.as_str().cmp(key))
-            .ok()
-            .map(|_| key.to_string()))
+            .iter()
+            .any(|f| f.len() == key.len() && f == key)
+            .then(|| key.to_string()))
     }
 }
 
