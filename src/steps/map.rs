@@ -90,10 +90,14 @@ impl MapStep {
             let step = || format!("{}.{}", self.name, field.name);
             let value = match &field.source {
                 ValueSource::Ref(reference) => {
-                    reference.resolve(record, state).map_err(|mut r| {
+                    let id = reference.resolve(record, state).map_err(|mut r| {
                         r.step = step();
                         r
-                    })?
+                    })?;
+                    // The id as the target wants it, e.g. `as: integer`.
+                    field
+                        .finish(Some(id))
+                        .map_err(|reason| Rejection::new(step(), reason))?
                 }
                 _ => field
                     .value(record)
@@ -129,6 +133,11 @@ impl MappedField {
             // Resolved by `MapStep::apply`, which has the state.
             ValueSource::Ref(_) => None,
         };
+        self.finish(raw)
+    }
+
+    /// The default, table, conversion and transforms applied to the value found.
+    fn finish(&self, raw: Option<Value>) -> Result<Value, String> {
         let Some(mut value) = raw else {
             return match (&self.default, self.required) {
                 (Some(d), _) => Ok(d.clone()),

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod gomag;
 pub mod prestashop;
+pub mod roapp;
 pub mod shop;
 pub mod woocommerce;
 

@@ -393,7 +393,8 @@ pub struct FieldSpec {
     pub template: Option<String>,
     /// The target id of another entity's record, from the ID map, e.g.
     /// `{ ref: category, key: $.FA_CodeFamille }`: the category this product belongs to, as
-    /// created on the target by the job that writes `category`.
+    /// created on the target by the job that writes `category`. Ids are kept as text: add
+    /// `as: integer` for an API that wants a number (WooCommerce, RO App).
     #[serde(rename = "ref")]
     pub reference: Option<String>,
     /// With `ref`: the referenced record's key in the source system.
