@@ -106,3 +106,27 @@ fn rows_of_the_wrong_width_in_a_csv_are_quarantined() {
     );
     assert_eq!(w.ndjson("out.ndjson").len(), 2);
 }
+
+#[test]
+fn records_without_a_key_are_each_quarantined_once() {
+    let w = Workdir::new();
+    w.write(
+        "in.ndjson",
+        "{\"state\": \"7\"}\n{\"state\": \"8\"}\n{\"state\": \"9\"}\n{\"state\": \"2\"}\n",
+    );
+    w.write(
+        "p.yaml",
+        "version: 1\nname: q\ntables:\n  states: { map: { \"2\": paid } }\njobs:\n  j:\n    from: { file: { path: in.ndjson } }\n    steps:\n      - lookup: { table: states, from: $.state, into: status }\n    to: { file: { path: out.ndjson } }\n",
+    );
+    for _ in 0..2 {
+        let (code, report) = w.run("p.yaml", &[]);
+        assert_eq!(code, 3, "{report:#}");
+    }
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        list.lines().count(),
+        3,
+        "three different records, each kept once over two runs: {list}"
+    );
+}

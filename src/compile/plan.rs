@@ -564,6 +564,7 @@ fn http_source_plan(
         query: http.query.clone(),
         headers: http.headers.clone(),
         body: http.body.clone(),
+        rpc: http.rpc.clone(),
     })?
     .encoded_as(connection);
     let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();

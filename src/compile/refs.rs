@@ -4,7 +4,9 @@
 use indexmap::IndexMap;
 
 use super::Checker;
-use crate::config::model::{Conversion, Field, FileFormat, STEP_KINDS, Source, Target};
+use crate::config::model::{
+    Auth, Connection, Conversion, Field, FileFormat, STEP_KINDS, Source, Target,
+};
 use crate::config::source::Span;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 
@@ -106,6 +108,20 @@ pub fn check(c: &mut Checker) {
         if let Some(inverse_of) = &table.inverse_of {
             used_tables.push(inverse_of.clone());
             table_ref(c, &format!("tables.{name}.inverse_of"), inverse_of);
+        }
+    }
+    for (name, connection) in &c.pipeline.connections {
+        if let Connection::Http(http) = connection
+            && let Some(Auth::Login(login)) = &http.auth
+            && login.token.is_some() == login.token_cookie.is_some()
+        {
+            let d = Diagnostic::error(
+                "missing-key",
+                "a login reads its token from exactly one of `token` and `token_cookie`",
+            )
+            .at_opt(c.at(&format!("connections.{name}.http.auth.login")))
+            .hint("`token: $.token` for a token in the answer, `token_cookie: session_id` for a cookie");
+            c.push(d);
         }
     }
     for name in c.pipeline.connections.keys() {

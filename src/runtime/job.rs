@@ -466,7 +466,15 @@ fn settle(
 ) -> Result<(), String> {
     let mut entries = std::mem::take(unreadable);
     for (record, rejection) in rejected.drain(..) {
-        let key = key_of(job, &record).unwrap_or_else(|| format!("record {}", report.read));
+        // Without a key, the content names the record: two different records get two
+        // quarantine entries, the same one rejected again replaces its entry.
+        let key = key_of(job, &record).unwrap_or_else(|| {
+            let content = serde_json::to_vec(&record).unwrap_or_default();
+            format!(
+                "unkeyed record {:012x}",
+                xxhash_rust::xxh3::xxh3_64(&content) >> 16
+            )
+        });
         if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {
             report.deferred += 1;
         } else {

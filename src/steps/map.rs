@@ -236,6 +236,28 @@ impl Template {
 
     /// Renders with `extra` answering some names first (a request's `{target_id}`), each
     /// value passed through `escape` (percent-encoding in a URL path).
+    /// A template that is exactly one placeholder, `{name}`: its value can keep its JSON type.
+    /// `extra` answers `{target_id}` and the like, whose values are ids: digits become a number.
+    pub fn render_single_value(
+        &self,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Result<Value, String>> {
+        let [Part::Field(name, path)] = self.parts.as_slice() else {
+            return None;
+        };
+        Some(match extra(name) {
+            Some(id) => Ok(match id.parse::<u64>() {
+                Ok(n) if !id.starts_with('0') || id == "0" => Value::from(n),
+                _ => Value::String(id),
+            }),
+            None => path
+                .get(record)
+                .cloned()
+                .ok_or_else(|| format!("the template needs `{name}`, which is missing")),
+        })
+    }
+
     pub fn render_with(
         &self,
         record: &Record,

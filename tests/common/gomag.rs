@@ -229,7 +229,10 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
                 return error(20, "data must be a JSON list of products");
             };
             for product in products {
-                let id = product["id"].as_str().and_then(|id| id.parse().ok());
+                // Ids are strings in Gomag's answers; PHP takes numbers as well.
+                let id = product["id"]
+                    .as_u64()
+                    .or_else(|| product["id"].as_str().and_then(|id| id.parse().ok()));
                 let fields = product.as_object().cloned().unwrap_or_default();
                 if !id.is_some_and(|id| store.set("products", id, &fields)) {
                     return error(22, "product not found");

@@ -96,7 +96,12 @@ pub struct LoginAuth {
     /// The login request.
     pub request: Request,
     /// Where the token is in the login response, e.g. `$.token` or `$.result.session`.
-    pub token: JsonPath,
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub token: Option<JsonPath>,
+    /// Instead of `token`: the cookie of the login answer that is the token, e.g. `session_id`
+    /// (Odoo). Send it back with `headers: { Cookie: "session_id={token}" }`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub token_cookie: Option<String>,
     /// Where the token's lifetime in seconds is in the response, if the API says.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub expires_in: Option<JsonPath>,
@@ -160,6 +165,21 @@ pub struct Request {
     pub headers: IndexMap<String, String>,
     /// The body; by default the record itself.
     pub body: Option<serde_json::Value>,
+    /// A JSON-RPC call (Odoo, Tryton): POSTed as `{"jsonrpc": "2.0", "method", "params", "id"}`;
+    /// paths read the answer's `result`, and an `error` in the answer fails the call.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub rpc: Option<RpcCall>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RpcCall {
+    /// The remote method, e.g. `call` (Odoo) or `model.product.product.search_read` (Tryton).
+    pub method: String,
+    /// Its params, as a template like `body` (`"{record}"` is the record); by default the
+    /// record for writes, nothing otherwise. An RPC source is paged by naming params in
+    /// `paginate`, dotted for nested ones, e.g. `offset_param: kwargs.offset`.
+    pub params: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -8,7 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::connection::{Method, Request};
+use super::connection::{Method, Request, RpcCall};
 use super::table::Unmapped;
 use super::values::{Duration, JsonPath, Schedule};
 use crate::config::de::lenient;
@@ -167,8 +167,11 @@ pub struct HttpSource {
     pub query: IndexMap<String, String>,
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// A request body, for APIs that list records through POST (JSON-RPC).
+    /// A request body, for APIs that list records through POST.
     pub body: Option<serde_json::Value>,
+    /// A JSON-RPC call instead of a plain request (Odoo's `search_read`, Tryton's).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub rpc: Option<RpcCall>,
     /// Where the records are in a response, e.g. `$.products` or `$.data`. A mapping keyed by id
     /// (Gomag) reads as its values.
     #[serde(default, deserialize_with = "lenient::opt")]

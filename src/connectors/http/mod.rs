@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod resilience;
+pub mod rpc;
 pub mod source;
 pub mod target;
 pub mod token;
@@ -40,6 +41,8 @@ pub struct Response {
     /// Names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The `error` of a JSON-RPC answer (whose status is 200 all the same).
+    pub rpc_error: Option<String>,
 }
 
 impl Response {
@@ -51,7 +54,7 @@ impl Response {
     }
 
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
+        (200..300).contains(&self.status) && self.rpc_error.is_none()
     }
 
     pub fn json(&self) -> Result<Value, String> {
@@ -60,6 +63,9 @@ impl Response {
 
     /// The start of the body, for error reasons.
     pub fn excerpt(&self) -> String {
+        if let Some(error) = &self.rpc_error {
+            return format!("JSON-RPC error: {error}");
+        }
         let text = String::from_utf8_lossy(&self.body);
         let text = text.trim();
         match text.char_indices().nth(300) {
@@ -113,6 +119,8 @@ pub struct Call {
     pub content_type: &'static str,
     /// Whether sending it twice does no harm: by default every method but POST and PATCH.
     pub repeatable: bool,
+    /// A JSON-RPC call: the answer's `result` becomes the body (see [`rpc`]).
+    pub rpc: bool,
 }
 
 impl HttpClient {
@@ -358,10 +366,16 @@ impl HttpClient {
             .limit(256 * 1024 * 1024)
             .read_to_vec()
             .map_err(|e| fail(transport_reason(e)))?;
-        Ok(Response {
+        let response = Response {
             status,
             headers,
             body,
+            rpc_error: None,
+        };
+        Ok(if call.rpc {
+            rpc::unwrap(response)
+        } else {
+            response
         })
     }
 }
@@ -407,6 +421,8 @@ pub struct RequestPlan {
     format: BodyFormat,
     /// The root element of XML bodies.
     xml_root: String,
+    /// A JSON-RPC call: its method, and its params template (the body's role).
+    rpc: Option<String>,
 }
 
 /// A body template, its strings parsed once.
@@ -443,7 +459,11 @@ impl Body {
     ) -> Result<Value, String> {
         Ok(match self {
             Body::Record => record.clone(),
-            Body::Text(t) => Value::String(t.render_with(record, extra, &|t| t.to_string())?),
+            // `"{price}"` keeps the field's type; `"{target_id}"` is a number when it is one.
+            Body::Text(t) => match t.render_single_value(record, extra) {
+                Some(value) => value?,
+                None => Value::String(t.render_with(record, extra, &|t| t.to_string())?),
+            },
             Body::List(items) => Value::Array(
                 items
                     .iter()
@@ -468,19 +488,28 @@ impl RequestPlan {
                 .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
                 .collect::<Result<Vec<_>, _>>()
         };
+        let (method, body) = match &request.rpc {
+            Some(rpc) => (Method::Post, rpc.params.as_ref()),
+            None => (request.method, request.body.as_ref()),
+        };
         Ok(RequestPlan {
-            method: request.method,
+            method,
             path: Template::parse(&request.path)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
-            body: request.body.as_ref().map(Body::compile).transpose()?,
+            body: body.map(Body::compile).transpose()?,
             format: BodyFormat::Json,
             xml_root: String::new(),
+            rpc: request.rpc.as_ref().map(|rpc| rpc.method.clone()),
         })
     }
 
     /// Bodies encoded as the connection says (`body: xml | form`), JSON by default.
     pub fn encoded_as(mut self, connection: &HttpConnection) -> RequestPlan {
+        if self.rpc.is_some() {
+            // The envelope is JSON whatever the connection's other bodies are.
+            return self;
+        }
         self.format = connection.body;
         self.xml_root = connection
             .xml_root
@@ -507,10 +536,18 @@ impl RequestPlan {
                 .collect::<Result<Vec<_>, _>>()
         };
         let encode = |v: &Value| body::encode(self.format, &self.xml_root, v);
-        let (body, content_type) = match (&self.body, send_record) {
-            (Some(template), _) => encode(&template.render(record, extra)?)?,
-            (None, true) => encode(record)?,
-            (None, false) => (Vec::new(), ""),
+        let (body, content_type) = match (&self.rpc, &self.body, send_record) {
+            (Some(method), template, _) => {
+                let params = match template {
+                    Some(template) => template.render(record, extra)?,
+                    None if send_record => record.clone(),
+                    None => Value::Object(serde_json::Map::new()),
+                };
+                encode(&rpc::envelope(method, params))?
+            }
+            (None, Some(template), _) => encode(&template.render(record, extra)?)?,
+            (None, None, true) => encode(record)?,
+            (None, None, false) => (Vec::new(), ""),
         };
         Ok(Call {
             method: self.method,
@@ -520,6 +557,7 @@ impl RequestPlan {
             body: (!content_type.is_empty()).then_some(body),
             content_type,
             repeatable: !matches!(self.method, Method::Post | Method::Patch),
+            rpc: self.rpc.is_some(),
         })
     }
 }

@@ -370,6 +370,14 @@ fn classify(call: &Call, response: Response) -> Result<Response, WriteError> {
     if response.is_success() {
         return Ok(response);
     }
+    if let Some(error) = &response.rpc_error {
+        // The server answered and refused this call.
+        return Err(WriteError::Rejected(format!(
+            "{} {}: JSON-RPC error: {error}",
+            method_name(call.method),
+            call.path
+        )));
+    }
     let reason = format!(
         "{} {}: HTTP {}: {}",
         method_name(call.method),

@@ -21,7 +21,7 @@ const MARGIN: Duration = Duration::from_secs(60);
 pub struct TokenAuth {
     /// The request that gets a token, credentials already in it.
     request: SecretCall,
-    token: CompiledPath,
+    token: TokenAt,
     expires_in: Option<CompiledPath>,
     lifetime: Duration,
     /// Where the token goes: `{token}` in header and query values.
@@ -66,16 +66,30 @@ impl TokenAuth {
     pub fn login(login: &LoginAuth, secrets: &Secrets) -> Result<TokenAuth, String> {
         let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
         let request = &login.request;
-        let (body, content_type) = match &request.body {
+        let body = match &request.rpc {
+            Some(rpc) => Some(super::rpc::envelope(
+                &rpc.method,
+                resolve_value(rpc.params.as_ref().unwrap_or(&Value::Null), secrets)?,
+            )),
+            None => request
+                .body
+                .as_ref()
+                .map(|body| resolve_value(body, secrets))
+                .transpose()?,
+        };
+        let (body, content_type) = match body {
             Some(body) => {
-                let (bytes, content_type) =
-                    body::encode(BodyFormat::Json, "", &resolve_value(body, secrets)?)?;
+                let (bytes, content_type) = body::encode(BodyFormat::Json, "", &body)?;
                 (Some(bytes), content_type)
             }
             None => (None, ""),
         };
         let call = Call {
-            method: request.method,
+            method: if request.rpc.is_some() {
+                Method::Post
+            } else {
+                request.method
+            },
             path: resolve(&request.path)?,
             query: request
                 .query
@@ -91,6 +105,7 @@ impl TokenAuth {
             body,
             // A login creates nothing that a second one would duplicate.
             repeatable: true,
+            rpc: request.rpc.is_some(),
         };
         let mut headers: Vec<(String, String)> = login
             .headers
@@ -107,7 +122,15 @@ impl TokenAuth {
         }
         Ok(TokenAuth {
             request: SecretCall(call),
-            token: CompiledPath::compile(&login.token)?,
+            token: match (&login.token, &login.token_cookie) {
+                (Some(path), None) => TokenAt::Body(CompiledPath::compile(path)?),
+                (None, Some(cookie)) => TokenAt::Cookie(cookie.clone()),
+                _ => {
+                    return Err(
+                        "a login reads its token from `token` or `token_cookie`: give one".into(),
+                    );
+                }
+            },
             expires_in: login
                 .expires_in
                 .as_ref()
@@ -167,8 +190,9 @@ impl TokenAuth {
                 body: Some(form),
                 content_type,
                 repeatable: true,
+                rpc: false,
             }),
-            token: path_of("$.access_token")?,
+            token: TokenAt::Body(path_of("$.access_token")?),
             expires_in: Some(path_of("$.expires_in")?),
             lifetime: Duration::from_secs(3600),
             headers: vec![("Authorization".into(), "Bearer {token}".into())],
@@ -227,13 +251,20 @@ impl TokenAuth {
             // The body of a failed login may echo the credentials: only the status is kept.
             return Err(format!("{what}: HTTP {}", response.status));
         }
-        let body = response.json().map_err(|e| format!("{what}: {e}"))?;
-        let value = self
-            .token
-            .get(&body)
-            .and_then(text_of)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| format!("{what}: the answer has no token where `token` says"))?;
+        let body = match response.json() {
+            Ok(body) => body,
+            // A cookie login may answer with no JSON at all.
+            Err(_) if matches!(self.token, TokenAt::Cookie(_)) => Value::Null,
+            Err(e) => return Err(format!("{what}: {e}")),
+        };
+        let value = match &self.token {
+            TokenAt::Body(path) => path.get(&body).and_then(text_of),
+            TokenAt::Cookie(name) => cookie(&response, name),
+        }
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            format!("{what}: the answer has no token where `token` or `token_cookie` says")
+        })?;
         let lifetime = self
             .expires_in
             .as_ref()
@@ -247,4 +278,23 @@ impl TokenAuth {
             refresh_at: Instant::now() + lifetime - MARGIN.min(lifetime / 10),
         })
     }
+}
+
+/// Where a login answer holds its token.
+enum TokenAt {
+    Body(CompiledPath),
+    Cookie(String),
+}
+
+/// The value of the cookie `name` set by the answer.
+fn cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers
+        .iter()
+        .filter(|(header, _)| header.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, value)| {
+            let pair = value.split(';').next()?;
+            let (cookie, value) = pair.split_once('=')?;
+            (cookie.trim() == name).then(|| value.trim().to_string())
+        })
 }
