@@ -300,3 +300,51 @@ fn without_resolve_rules_a_batch_holds_few_creates() {
     );
     assert_eq!(store.all("products").len(), 250);
 }
+
+#[test]
+fn one_request_a_record_deletes_too_and_a_product_already_gone_counts_as_deleted() {
+    let woo = WooCommerce::start();
+    let single = r#"        create: { method: POST, path: /products }
+        update: { method: PUT, path: "/products/{target_id}" }
+        delete: { method: DELETE, path: "/products/{target_id}", query: { force: "true" } }
+        id: $.id"#;
+    let w = workdir(&woo, "");
+    let text = pipeline(&woo, single).replace(
+        "        batch: { request: { method: POST, path: /products/batch } }\n",
+        "",
+    );
+    w.write("p.yaml", text);
+    w.write("products.csv", catalog(&[]));
+    let (code, _) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 0);
+    let (p3, p4) = {
+        let store = woo.store.lock().unwrap();
+        let id = |sku: &str| store.product(sku).unwrap()["id"].as_u64().unwrap();
+        (id("P0003"), id("P0004"))
+    };
+    // P0004 is deleted by hand in the shop before the ERP deletes it too.
+    woo.store
+        .lock()
+        .unwrap()
+        .resources
+        .get_mut("products")
+        .unwrap()
+        .remove(&p4);
+    woo.store.lock().unwrap().writes.clear();
+    w.write(
+        "products.csv",
+        catalog(&[
+            (3, "P0003,Produit 3,13.5,publish,1"),
+            (4, "P0004,Produit 4,14.5,publish,1"),
+        ]),
+    );
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(delivered(&report, "products")["deleted"], 2);
+    let store = woo.store.lock().unwrap();
+    assert_eq!(
+        store.writes,
+        vec![("DELETE".to_string(), "products".to_string(), p3)]
+    );
+    assert!(store.get("products", p3).is_none());
+}
