@@ -1,19 +1,24 @@
 //! Writing to a keyed target through the state: each record is created, updated, linked to a
-//! record the target already has, left alone because it did not change, or rejected.
+//! record the target already has, deleted, left alone because it did not change, or rejected.
 //!
-//! The order of a batch keeps every write safe against a process killed at any point:
+//! The order of the work keeps every write safe against a process killed at any point:
 //! 1. decide each record's operation from the ID map and its fingerprint;
-//! 2. record every write in the outbox and flush it (one fsync a batch);
-//! 3. send the writes;
-//! 4. store ids, fingerprints, outbox removals and the checkpoint in one atomic batch.
+//! 2. record every write of a window in the outbox and flush it (one fsync a window), with
+//!    what earlier windows acknowledged;
+//! 3. hand the window to the senders, which send while the next window is decided and
+//!    recorded (a pipeline: the state's work overlaps the network's);
+//! 4. ids, fingerprints and outbox removals reach the state with the next durable write; the
+//!    checkpoint moves only once every write before it was answered.
 //!
 //! A write found in the outbox at the next run may or may not have been applied: an update is
 //! sent again (updates are idempotent); a create is looked up with the `resolve` rules before
 //! it is sent again, so it is never duplicated.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender as Channel, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::Scope;
 
 use serde_json::Value;
 
@@ -86,28 +91,148 @@ pub(crate) struct Prepared {
 pub struct Delivery<'a> {
     plan: &'a KeyedPlan,
     key: &'a CompiledPath,
-    /// One per write in flight at once (the connection's `concurrency`).
-    senders: Vec<Sender<'a>>,
+    senders: SenderPool,
     state: &'a dyn StateStore,
     /// Writes left in the outbox by earlier runs, by source key.
     left_over: HashMap<String, Pending>,
-    /// Changes waiting for the next commit.
+    /// Changes waiting for the next durable write.
     changes: Vec<Change>,
     /// Where payloads are serialised to be fingerprinted, reused.
     buffer: Vec<u8>,
     links: LinkReader<'a>,
     /// Writes per request when the target takes batches.
     batch_size: Option<usize>,
+    /// Rejections answered since the caller last took them.
+    rejected: Vec<(Record, Rejection)>,
+    /// The first failure that stops the job; nothing more is sent after it.
+    failed: Option<DeliveryError>,
     pub delivered: Delivered,
 }
 
+/// Writes handed to one sender: one record, or a batch request's records.
+struct Work(Vec<Prepared>);
+
+/// What a sender did with a [`Work`]: each write's outcome, `None` when it was not sent.
+struct Done(Vec<(Prepared, Option<Outcome>)>);
+
+/// The connection's `concurrency` senders, each on a thread of its own for the whole job.
+struct SenderPool {
+    work: Option<Channel<Work>>,
+    done: Receiver<Done>,
+    /// Set on a failure that stops the job: what is queued is returned unsent.
+    stop: Arc<AtomicBool>,
+    /// Records handed out and not answered yet, and their keys.
+    in_flight: usize,
+    keys: HashSet<String>,
+}
+
+/// Records in flight beyond which the next window waits: two windows of the runtime's batches.
+const MAX_IN_FLIGHT: usize = 2048;
+
+impl SenderPool {
+    fn start<'scope, 'a: 'scope>(
+        scope: &'scope Scope<'scope, '_>,
+        first: Sender<'a>,
+        concurrency: usize,
+        batched: bool,
+    ) -> SenderPool {
+        let (work_tx, work_rx) = channel::<Work>();
+        let (done_tx, done_rx) = channel::<Done>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut senders: Vec<Sender> = (1..concurrency.max(1)).map(|_| first.fork()).collect();
+        senders.push(first);
+        for mut sender in senders {
+            let (work_rx, done_tx, stop) = (work_rx.clone(), done_tx.clone(), stop.clone());
+            scope.spawn(move || {
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(Work(writes)) = next else {
+                        return;
+                    };
+                    let outcomes: Vec<Option<Outcome>> = if stop.load(Ordering::Relaxed) {
+                        writes.iter().map(|_| None).collect()
+                    } else if batched {
+                        sender.send_batch(&writes).into_iter().map(Some).collect()
+                    } else {
+                        writes.iter().map(|p| Some(sender.send(p))).collect()
+                    };
+                    if outcomes.iter().any(|o| matches!(o, Some(Err(_)))) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if done_tx
+                        .send(Done(writes.into_iter().zip(outcomes).collect()))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+        SenderPool {
+            work: Some(work_tx),
+            done: done_rx,
+            stop,
+            in_flight: 0,
+            keys: HashSet::new(),
+        }
+    }
+
+    fn hand_out(&mut self, writes: Vec<Prepared>) {
+        self.in_flight += writes.len();
+        self.keys.extend(writes.iter().map(|p| p.key.clone()));
+        if let Some(work) = &self.work {
+            // The senders live as long as the pool: a send fails only if they all panicked,
+            // and then `next_done` reports it.
+            let _ = work.send(Work(writes));
+        }
+    }
+
+    /// The next answered work, waiting for it when `wait`; `None` when nothing is in flight
+    /// (or nothing is ready and `wait` is false).
+    fn next_done(&mut self, wait: bool) -> Option<Result<Done, DeliveryError>> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        let done = if wait {
+            self.done.recv().ok()
+        } else {
+            self.done.try_recv().ok()?.into()
+        };
+        let Some(done) = done else {
+            return Some(Err(DeliveryError::Target("the senders stopped".into())));
+        };
+        self.in_flight -= done.0.len();
+        for (p, _) in &done.0 {
+            self.keys.remove(&p.key);
+        }
+        Some(Ok(done))
+    }
+}
+
+impl Drop for SenderPool {
+    fn drop(&mut self) {
+        // Closing the queue ends the senders' threads.
+        self.stop.store(true, Ordering::Relaxed);
+        self.work = None;
+    }
+}
+
 impl<'a> Delivery<'a> {
-    pub fn new(
+    /// `scope` holds the senders' threads; it must end after the delivery.
+    pub fn new<'scope>(
         plan: &'a KeyedPlan,
         key: &'a CompiledPath,
         target: Box<dyn KeyedTarget>,
         state: &'a dyn StateStore,
-    ) -> Result<Self, StateError> {
+        scope: &'scope Scope<'scope, '_>,
+    ) -> Result<Self, StateError>
+    where
+        'a: 'scope,
+    {
         let left_over: HashMap<String, Pending> = state.pending(&plan.ns)?.into_iter().collect();
         if !left_over.is_empty() {
             tracing::warn!(
@@ -117,9 +242,12 @@ impl<'a> Delivery<'a> {
             );
         }
         let batch_size = target.batch_size();
-        let first = Sender::new(plan, target);
-        let mut senders: Vec<Sender> = (1..plan.concurrency.max(1)).map(|_| first.fork()).collect();
-        senders.insert(0, first);
+        let senders = SenderPool::start(
+            scope,
+            Sender::new(plan, target),
+            plan.concurrency,
+            batch_size.is_some(),
+        );
         Ok(Delivery {
             plan,
             key,
@@ -130,25 +258,32 @@ impl<'a> Delivery<'a> {
             buffer: Vec::new(),
             links: LinkReader::new(state, &plan.ns),
             batch_size,
+            rejected: Vec::new(),
+            failed: None,
             delivered: Delivered::default(),
         })
     }
 
-    /// Sends a batch; returns the records the target (or a resolve rule) rejected.
+    /// Decides a batch's writes and hands them to the senders; returns the records rejected
+    /// so far (by the target, a resolve rule, or for want of a key), this batch's or earlier.
     pub fn deliver(
         &mut self,
         batch: Vec<Record>,
     ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
-        let mut rejected = Vec::new();
         let mut writes = Vec::new();
-        let mut keys = std::collections::HashSet::new();
+        let mut keys = HashSet::new();
         for record in batch {
             let key = self.key.get(&record).and_then(text_of);
-            // A key written twice in a batch (a replayed record and its newer version) is
-            // decided only after the first write was sent, or both would be creates.
-            if key.as_ref().is_some_and(|k| keys.contains(k)) {
-                self.send_all(std::mem::take(&mut writes), &mut rejected)?;
-                keys.clear();
+            if let Some(k) = &key {
+                // A key written twice (a replayed record and its newer version) is decided only
+                // once the first write was answered, or both would be creates.
+                if keys.contains(k) {
+                    self.send_all(std::mem::take(&mut writes))?;
+                    keys.clear();
+                }
+                if self.senders.keys.contains(k) {
+                    self.wait_for_all()?;
+                }
             }
             match self.prepare(key, record)? {
                 Ok(p) if p.decision.writes() => {
@@ -156,59 +291,86 @@ impl<'a> Delivery<'a> {
                     writes.push(p);
                 }
                 Ok(_) => {}
-                Err(r) => rejected.push(r),
+                Err(r) => self.rejected.push(r),
             }
         }
-        self.send_all(writes, &mut rejected)?;
-        Ok(rejected)
+        self.send_all(writes)?;
+        self.take_answers(false)?;
+        Ok(std::mem::take(&mut self.rejected))
     }
 
-    /// Sends the writes of a batch through the outbox.
-    fn send_all(
-        &mut self,
-        prepared: Vec<Prepared>,
-        rejected: &mut Vec<(Record, Rejection)>,
-    ) -> Result<(), DeliveryError> {
+    /// Sends the writes through the outbox, window by window.
+    fn send_all(&mut self, prepared: Vec<Prepared>) -> Result<(), DeliveryError> {
         // A create that stays in the outbox after a crash can be checked only through the
         // `resolve` rules; without them it is quarantined, so a window holds at most a few
-        // such creates (updates, sent again safely, do not count). What the previous window
-        // acknowledged is stored in the same durable write.
-        let creates_per_window = if self.plan.resolve.is_empty() {
+        // such creates (updates, sent again safely, do not count), and such a window is sent
+        // alone: the others are answered first.
+        let unverifiable = self.plan.resolve.is_empty();
+        let creates_per_window = if unverifiable {
             UNVERIFIABLE_WINDOW
         } else {
             usize::MAX
         };
         let mut prepared = prepared.into_iter().peekable();
         while prepared.peek().is_some() {
-            let mut chunk = Vec::new();
+            let mut window = Vec::new();
             let mut creates = 0;
             while creates < creates_per_window
                 && let Some(p) = prepared.next()
             {
                 creates += usize::from(matches!(p.decision, Decision::Create { .. }));
-                chunk.push(p);
+                window.push(p);
             }
-            self.record_in_outbox(&chunk)?;
-            let outcomes = self.send_chunk(&chunk);
-            let mut stop = None;
-            for (p, outcome) in chunk.into_iter().zip(outcomes) {
+            if unverifiable && creates > 0 {
+                self.wait_for_all()?;
+            }
+            while self.senders.in_flight > MAX_IN_FLIGHT.saturating_sub(window.len()) {
+                self.take_answers(true)?;
+            }
+            self.record_in_outbox(&window)?;
+            let per_request = self.batch_size.unwrap_or(1);
+            let mut window = window.into_iter().peekable();
+            while window.peek().is_some() {
+                self.senders
+                    .hand_out(window.by_ref().take(per_request).collect());
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts for the answered writes: waits for one answer when `wait`, else takes only
+    /// what is ready. After a failure, waits for every write in flight, keeps what was
+    /// acknowledged, and fails.
+    fn take_answers(&mut self, wait: bool) -> Result<(), DeliveryError> {
+        let mut wait = wait;
+        while let Some(done) = self.senders.next_done(wait || self.failed.is_some()) {
+            for (p, outcome) in done?.0 {
                 match outcome {
-                    Some(Ok(result)) => self.account(p, result, rejected),
+                    Some(Ok(result)) => self.account(p, result),
                     Some(Err(e)) => {
-                        stop.get_or_insert(e);
+                        self.failed.get_or_insert(e);
                     }
                     // Not sent: stays in the outbox, for the next run.
                     None => {}
                 }
             }
-            if let Some(e) = stop {
-                // What the target acknowledged is kept before the job stops.
-                self.commit(None)?;
-                return Err(e);
-            }
+            wait = false;
         }
-        // The next part's decisions read the ID map: what this part created must be in it.
-        self.commit(None)?;
+        match self.failed.take() {
+            Some(e) => {
+                // What the target acknowledged is kept before the job stops.
+                let changes = std::mem::take(&mut self.changes);
+                self.store(changes)?;
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn wait_for_all(&mut self) -> Result<(), DeliveryError> {
+        while self.senders.in_flight > 0 {
+            self.take_answers(true)?;
+        }
         Ok(())
     }
 
@@ -237,12 +399,18 @@ impl<'a> Delivery<'a> {
         self.store(changes)
     }
 
-    /// Stores what was acknowledged (and the checkpoint, when given) in one atomic batch and
-    /// makes it durable.
-    pub fn commit(&mut self, checkpoint: Option<Change>) -> Result<(), StateError> {
+    /// Waits until every write was answered, then stores what was acknowledged (and the
+    /// checkpoint, when given) in one atomic, durable write. Returns the records rejected
+    /// since the last call.
+    pub fn commit(
+        &mut self,
+        checkpoint: Option<Change>,
+    ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
+        self.wait_for_all()?;
         self.changes.extend(checkpoint);
         let changes = std::mem::take(&mut self.changes);
-        self.store(changes)
+        self.store(changes)?;
+        Ok(std::mem::take(&mut self.rejected))
     }
 
     /// One atomic, durable write; the ID-map reader learns what changed.
@@ -283,57 +451,8 @@ impl<'a> Delivery<'a> {
         Ok(prepared)
     }
 
-    /// Sends the writes of one outbox window, several requests at once when the connection
-    /// allows: one record each, or up to the target's batch size; after a write that stops the
-    /// job, no other request is started. `None`: not sent.
-    fn send_chunk(&mut self, chunk: &[Prepared]) -> Vec<Option<Outcome>> {
-        let per_request = self.batch_size.unwrap_or(1);
-        let requests: Vec<&[Prepared]> = chunk.chunks(per_request).collect();
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Outcome>>> = Mutex::new(chunk.iter().map(|_| None).collect());
-        let batched = self.batch_size.is_some();
-        let work = |sender: &mut Sender| {
-            while !stop.load(Ordering::Relaxed) {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(writes) = requests.get(i) else {
-                    break;
-                };
-                let outcomes = if batched {
-                    sender.send_batch(writes)
-                } else {
-                    writes.iter().map(|p| sender.send(p)).collect()
-                };
-                if outcomes.iter().any(Result::is_err) {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                if let Ok(mut results) = results.lock() {
-                    for (j, outcome) in outcomes.into_iter().enumerate() {
-                        results[i * per_request + j] = Some(outcome);
-                    }
-                }
-            }
-        };
-        let workers = self.senders.len().min(requests.len());
-        if workers <= 1 {
-            work(&mut self.senders[0]);
-        } else {
-            std::thread::scope(|scope| {
-                for sender in self.senders.iter_mut().take(workers) {
-                    scope.spawn(|| work(sender));
-                }
-            });
-        }
-        results.into_inner().unwrap_or_default()
-    }
-
     /// Keeps what one write did: its id, fingerprint and acknowledgement, or its rejection.
-    fn account(
-        &mut self,
-        p: Prepared,
-        result: Result<Sent, Refusal>,
-        rejected: &mut Vec<(Record, Rejection)>,
-    ) {
+    fn account(&mut self, p: Prepared, result: Result<Sent, Refusal>) {
         let target_id = match result {
             Ok(Sent::Created(id)) => {
                 self.delivered.created += 1;
@@ -349,7 +468,7 @@ impl<'a> Delivery<'a> {
             }
             Ok(Sent::Deleted) => {
                 self.delivered.deleted += 1;
-                self.changes.push(Change::Unlink {
+                self.keep(Change::Unlink {
                     ns: self.plan.ns.clone(),
                     key: p.key.clone(),
                 });
@@ -363,11 +482,11 @@ impl<'a> Delivery<'a> {
                 if !refusal.still_pending {
                     self.acknowledge(&p.key);
                 }
-                rejected.push((p.payload, refusal.rejection));
+                self.rejected.push((p.payload, refusal.rejection));
                 return;
             }
         };
-        self.changes.push(Change::Link {
+        self.keep(Change::Link {
             ns: self.plan.ns.clone(),
             key: p.key.clone(),
             link: Link {
@@ -377,6 +496,12 @@ impl<'a> Delivery<'a> {
             },
         });
         self.acknowledge(&p.key);
+    }
+
+    /// A change of the ID map, for the next durable write; decisions see it at once.
+    fn keep(&mut self, change: Change) {
+        self.links.acknowledged(&change);
+        self.changes.push(change);
     }
 
     fn acknowledge(&mut self, key: &str) {

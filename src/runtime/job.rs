@@ -294,40 +294,55 @@ fn write_all(
                 return Err("a keyed writer for a target that is not keyed".to_string());
             };
             let key = job.key.as_ref().ok_or("the target has no `key`")?;
-            let mut delivery =
-                Delivery::new(plan, key, target, ctx.state).map_err(|e| e.to_string())?;
             let steps = job.steps.len();
-            let result = (|| -> Result<(), DeliveryError> {
-                for message in rx {
-                    match message {
-                        ToWriter::Batch(records) => {
-                            let count = records.len() as u64;
-                            let rejected = delivery.deliver(records)?;
-                            outcome.written += count - rejected.len() as u64;
-                            let mut entries = Vec::new();
-                            for (record, mut rejection) in rejected {
-                                rejection.resume_at = Some(steps);
-                                let key = key_of(job, &record).unwrap_or_default();
-                                entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
-                                outcome.rejections.add(&rejection, key);
+            // The senders' threads live in this scope, as long as the delivery.
+            std::thread::scope(|scope| -> Result<(), String> {
+                let mut delivery = Delivery::new(plan, key, target, ctx.state, scope)
+                    .map_err(|e| e.to_string())?;
+                // Rejections come back as the target answers, maybe with a later batch.
+                let quarantine_all = |rejected: Vec<(Record, Rejection)>,
+                                      outcome: &mut WriterOutcome|
+                 -> Result<(), DeliveryError> {
+                    outcome.written = outcome.written.saturating_sub(rejected.len() as u64);
+                    let mut entries = Vec::new();
+                    for (record, mut rejection) in rejected {
+                        rejection.resume_at = Some(steps);
+                        let key = key_of(job, &record).unwrap_or_default();
+                        entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
+                        outcome.rejections.add(&rejection, key);
+                    }
+                    Ok(ctx.state.apply(entries)?)
+                };
+                let result = (|| -> Result<(), DeliveryError> {
+                    for message in rx {
+                        match message {
+                            ToWriter::Batch(records) => {
+                                outcome.written += records.len() as u64;
+                                let rejected = delivery.deliver(records)?;
+                                quarantine_all(rejected, &mut outcome)?;
                             }
-                            ctx.state.apply(entries)?;
-                        }
-                        ToWriter::Progress(c) => delivery.commit(Some(checkpoint(c)))?,
-                        ToWriter::Commit(end) => {
-                            delivery.commit(end.map(checkpoint))?;
-                            outcome.committed = true;
-                            return Ok(());
+                            ToWriter::Progress(c) => {
+                                let rejected = delivery.commit(Some(checkpoint(c)))?;
+                                quarantine_all(rejected, &mut outcome)?;
+                            }
+                            ToWriter::Commit(end) => {
+                                let rejected = delivery.commit(end.map(checkpoint))?;
+                                quarantine_all(rejected, &mut outcome)?;
+                                outcome.committed = true;
+                                return Ok(());
+                            }
                         }
                     }
-                }
-                Ok(())
-            })();
-            // What the target acknowledged is stored even when the job stops.
-            let stored = delivery.commit(None);
-            outcome.delivered = Some(delivery.delivered);
-            result.map_err(|e| e.to_string())?;
-            stored.map_err(|e| e.to_string())?;
+                    Ok(())
+                })();
+                // What the target acknowledged is stored even when the job stops.
+                let stored = delivery
+                    .commit(None)
+                    .and_then(|rejected| quarantine_all(rejected, &mut outcome));
+                outcome.delivered = Some(delivery.delivered);
+                result.map_err(|e| e.to_string())?;
+                stored.map_err(|e| e.to_string())
+            })?;
         }
         Writer::Collect => {
             let collected = ctx.collect.ok_or("nothing to collect into")?;

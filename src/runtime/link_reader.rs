@@ -10,6 +10,8 @@
 //!
 //! The run's own writes reach the reader through [`LinkReader::committed`].
 
+use std::collections::HashMap;
+
 use hashbrown::HashTable;
 
 use crate::state::{Change, Link, Namespace, StateError, StateStore, codec};
@@ -42,6 +44,18 @@ pub struct LinkReader<'a> {
     last_key: Option<String>,
     /// Lookups in a row whose key was greater than the one before.
     ascending: usize,
+    /// Links the target acknowledged that are not stored yet (they go with the next durable
+    /// write); an entry without an id stands for one forgotten.
+    unstored: HashMap<String, Link>,
+}
+
+/// An entry without an id: reads as no entry.
+fn forgotten() -> Link {
+    Link {
+        target_id: None,
+        fingerprint: None,
+        synced_at: 0,
+    }
 }
 
 impl<'a> LinkReader<'a> {
@@ -56,10 +70,27 @@ impl<'a> LinkReader<'a> {
             plain_reads: 0,
             last_key: None,
             ascending: 0,
+            unstored: HashMap::new(),
+        }
+    }
+
+    /// The target acknowledged this change; it will be stored later, but lookups see it now.
+    pub fn acknowledged(&mut self, change: &Change) {
+        match change {
+            Change::Link { ns, key, link } if ns == self.ns => {
+                self.unstored.insert(key.clone(), link.clone());
+            }
+            Change::Unlink { ns, key } if ns == self.ns => {
+                self.unstored.insert(key.clone(), forgotten());
+            }
+            _ => {}
         }
     }
 
     pub fn link(&mut self, key: &str) -> Result<Option<Link>, StateError> {
+        if let Some(link) = self.unstored.get(key) {
+            return Ok(Some(link.clone()));
+        }
         if self.last_key.as_deref().is_some_and(|last| key > last) {
             self.ascending += 1;
         } else {
@@ -93,11 +124,8 @@ impl<'a> LinkReader<'a> {
     /// The run stored these changes: the index follows them; what was read ahead may be stale.
     pub fn committed(&mut self, changes: &[Change]) {
         self.window = Window::default();
-        let forgotten = Link {
-            target_id: None,
-            fingerprint: None,
-            synced_at: 0,
-        };
+        self.unstored.clear();
+        let forgotten = forgotten();
         for change in changes {
             let (ns, key, link) = match change {
                 Change::Link { ns, key, link } => (ns, key, link),

@@ -167,17 +167,23 @@ impl<K: Kv> StateStore for KvStore<K> {
                 Change::Link { ns, key, link } => {
                     batch.extend(self.register(&ns)?);
                     let link_key = codec::ns_key(LINK, &ns, &key);
+                    let old_id = match self.kv.get(&link_key)? {
+                        Some(old) => codec::decode_link(&old)?.target_id,
+                        None => None,
+                    };
                     // A record that moved to another target id must not stay reachable from
-                    // the old one.
-                    if let Some(old) = self.kv.get(&link_key)? {
-                        let old = codec::decode_link(&old)?;
-                        if let Some(old_id) =
-                            old.target_id.filter(|o| Some(o) != link.target_id.as_ref())
-                        {
-                            batch.push((codec::ns_key(REVERSE, &ns, &old_id), None));
-                        }
+                    // the old one; one that kept its id keeps its reverse entry as it is.
+                    if let Some(old_id) = old_id
+                        .as_ref()
+                        .filter(|o| Some(*o) != link.target_id.as_ref())
+                    {
+                        batch.push((codec::ns_key(REVERSE, &ns, old_id), None));
                     }
-                    if let Some(id) = &link.target_id {
+                    if let Some(id) = link
+                        .target_id
+                        .as_ref()
+                        .filter(|id| Some(*id) != old_id.as_ref())
+                    {
                         batch.push((
                             codec::ns_key(REVERSE, &ns, id),
                             Some(codec::encode_text(&key)),
