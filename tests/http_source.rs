@@ -111,6 +111,39 @@ fn offset_and_limit_stop_on_a_short_page() {
 }
 
 #[test]
+fn prefetching_reads_every_page_in_order_and_at_most_one_page_more() {
+    let api = Api::start(|r, _| {
+        let (offset, limit) = (number(r, "offset", 0), number(r, "limit", 10));
+        // Slow pages: the next one is asked for while this one is read.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        Reply::json(json!({"items": items(offset.min(950), (offset + limit).min(950))}))
+    });
+    let ids = pull(
+        &api,
+        "path: /items\nrecords: $.items\npaginate: { offset: { offset_param: offset, limit_param: limit, limit: 100 } }\nprefetch: true",
+    );
+    assert_eq!(ids, all(950), "every record once, in order");
+    assert_eq!(
+        api.request_count(),
+        11,
+        "10 pages and the one after the short last page"
+    );
+
+    // With the number of pages announced in a header, nothing is fetched past the last.
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        let from = ((page - 1) * 100).min(300);
+        Reply::json(Value::Array(items(from, (from + 100).min(300)))).header("X-WP-TotalPages", "3")
+    });
+    let ids = pull(
+        &api,
+        "path: /products\npaginate: { page_number: { size: { per_page: 100 }, total_pages_header: X-WP-TotalPages } }\nprefetch: true",
+    );
+    assert_eq!(ids, all(300));
+    assert_eq!(api.request_count(), 3);
+}
+
+#[test]
 fn prestashop_limit_offset_count_stops_on_an_empty_array() {
     // 200 products: two full pages, then PrestaShop's `[]` instead of `{"products": []}`.
     let api = Api::start(|r, _| {

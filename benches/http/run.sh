@@ -25,4 +25,12 @@ for i in $(seq "$runs"); do
     --state "$dir/state" --format json > "$dir/report.json"
   end=$(date +%s.%N)
   python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; assert d['read']==int(sys.argv[2]), d; print('syncline: %d records in %.2f s' % (d['read'], float(sys.argv[4])-float(sys.argv[3])))" "$dir/report.json" "$n" "$start" "$end"
-done
+done | tee "$dir/runs.txt"
+# syncline's time over the plain client's (fetch and parse only) in the same round, per round.
+python3 -c "
+import re, statistics, sys
+plain = [float(m) for m in re.findall(r'plain client: \d+ records in ([\d.]+) s', open(sys.argv[1]).read())]
+ours = [float(m) for m in re.findall(r'syncline: \d+ records in ([\d.]+) s', open(sys.argv[1]).read())]
+ratios = sorted(o / p for o, p in zip(ours, plain))
+print('syncline / plain client, per round: %s; median %.2f' % (', '.join('%.2f' % r for r in ratios), statistics.median(ratios)))
+" "$dir/runs.txt"

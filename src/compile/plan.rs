@@ -620,6 +620,7 @@ fn http_source_plan(
         records: path(&http.records)?,
         paging,
         max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
+        prefetch: http.prefetch,
         detail: http
             .detail
             .as_ref()

@@ -184,6 +184,11 @@ pub struct HttpSource {
     /// record.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub detail: Option<Detail>,
+    /// Fetch the next page while this one is parsed, for paging by page number or offset: the
+    /// API builds a page while syncline reads the one before (up to twice as fast on a slow
+    /// API). The page after the last is asked for once and dropped. Default false.
+    #[serde(default)]
+    pub prefetch: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -167,11 +167,17 @@ impl<'de> Visitor<'de> for StreamAt<'_, '_> {
 pub struct JsonSink {
     file: AtomicFile,
     written: u64,
+    /// One record, reused (see `NdjsonSink`).
+    item: Vec<u8>,
 }
 
 impl JsonSink {
     pub fn new(file: AtomicFile) -> Self {
-        JsonSink { file, written: 0 }
+        JsonSink {
+            file,
+            written: 0,
+            item: Vec::with_capacity(1024),
+        }
     }
 }
 
@@ -181,10 +187,11 @@ fn format_error(e: impl fmt::Display) -> ConnectorError {
 
 impl Sink for JsonSink {
     fn write(&mut self, record: &Record) -> Result<(), ConnectorError> {
-        self.file
-            .write_all(if self.written == 0 { b"[\n" } else { b",\n" })
-            .map_err(format_error)?;
-        serde_json::to_writer(&mut self.file, record).map_err(format_error)?;
+        self.item.clear();
+        self.item
+            .extend_from_slice(if self.written == 0 { b"[\n" } else { b",\n" });
+        serde_json::to_writer(&mut self.item, record).map_err(format_error)?;
+        self.file.write_all(&self.item).map_err(format_error)?;
         self.written += 1;
         Ok(())
     }

@@ -504,6 +504,10 @@ impl RequestPlan {
         })
     }
 
+    pub fn is_rpc(&self) -> bool {
+        self.rpc.is_some()
+    }
+
     /// Bodies encoded as the connection says (`body: xml | form`), JSON by default.
     pub fn encoded_as(mut self, connection: &HttpConnection) -> RequestPlan {
         if self.rpc.is_some() {

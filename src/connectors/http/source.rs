@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde_json::Value;
 
@@ -28,6 +29,8 @@ pub struct HttpSourcePlan {
     pub max_pages: u64,
     /// Each listed record read again (parent -> child).
     pub detail: Option<(RequestPlan, Option<CompiledPath>)>,
+    /// Fetch the next page while this one is parsed.
+    pub prefetch: bool,
 }
 
 #[derive(Debug)]
@@ -89,6 +92,46 @@ enum Next {
 impl Source for HttpSource {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
         let plan = &*self.plan;
+        // Pages asked for by number or offset are known before this one is parsed: the next
+        // is fetched meanwhile (the API builds it while this side parses), and dropped when
+        // this page turns out to be the last.
+        let prefetch = plan.prefetch
+            && plan.detail.is_none()
+            // An RPC page's envelope has a fresh id each time: it would never match.
+            && !plan.request.is_rpc()
+            && matches!(
+                plan.paging,
+                Paging::PageNumber { .. } | Paging::Offset { .. } | Paging::OffsetCount { .. }
+            );
+        if !prefetch {
+            return self.read_pages(emit, None);
+        }
+        let (calls_tx, calls_rx) = channel::<Call>();
+        let (answers_tx, answers_rx) = channel::<Result<Response, ConnectorError>>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for call in calls_rx {
+                    if answers_tx.send(fetch(plan, &call)).is_err() {
+                        return;
+                    }
+                }
+            });
+            // Dropping the sender (with `calls_tx`) ends the helper.
+            self.read_pages(emit, Some((calls_tx, answers_rx)))
+        })
+    }
+}
+
+/// The helper fetching the next page: calls out, answers back, one at a time.
+type Prefetcher = (Sender<Call>, Receiver<Result<Response, ConnectorError>>);
+
+impl HttpSource {
+    fn read_pages(
+        &self,
+        emit: &mut dyn FnMut(Item) -> bool,
+        prefetcher: Option<Prefetcher>,
+    ) -> Result<(), ConnectorError> {
+        let plan = &*self.plan;
         let cursor = self.cursor.clone().unwrap_or_default();
         let first = plan
             .request
@@ -101,6 +144,8 @@ impl Source for HttpSource {
         let mut next = first_page(&plan.paging);
         let mut previous_page: Option<u128> = None;
         let mut followed: HashSet<String> = HashSet::new();
+        // The call fetched ahead, whose answer is waiting in the prefetcher.
+        let mut ahead: Option<Call> = None;
         for page in 1.. {
             let call = match &next {
                 Next::Params(params) => with_params(&first, params),
@@ -111,7 +156,28 @@ impl Source for HttpSource {
                 },
                 Next::Stop => return Ok(()),
             };
-            let response = fetch(plan, &call)?;
+            let response = match (&prefetcher, ahead.take()) {
+                (Some((_, answers)), Some(fetched)) => {
+                    let answer = answers.recv().map_err(|_| {
+                        ConnectorError::Format("the page fetcher stopped".to_string())
+                    })?;
+                    if same_call(&fetched, &call) {
+                        answer?
+                    } else {
+                        fetch(plan, &call)?
+                    }
+                }
+                _ => fetch(plan, &call)?,
+            };
+            if let Some((calls, _)) = &prefetcher
+                && page < plan.max_pages
+                && let Some(guess) = full_page_guess(plan, page, &response, &followed)
+            {
+                let guess = with_params(&first, &guess);
+                if calls.send(guess.clone()).is_ok() {
+                    ahead = Some(guess);
+                }
+            }
             let body = parse(&response, &call)?;
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
             let (records, body) = take_records(plan.records.as_ref(), body);
@@ -148,6 +214,37 @@ impl Source for HttpSource {
         }
         Ok(())
     }
+}
+
+/// The next page's parameters if this page is full and not announced as the last, from what
+/// is known before its body is parsed.
+fn full_page_guess(
+    plan: &HttpSourcePlan,
+    page: u64,
+    response: &Response,
+    followed: &HashSet<String>,
+) -> Option<Vec<(String, String)>> {
+    let full = match &plan.paging {
+        Paging::PageNumber { size, .. } => size.as_ref().map_or(u64::MAX, |(_, s)| *s),
+        Paging::Offset { limit, .. } => *limit,
+        Paging::OffsetCount { count, .. } => *count,
+        _ => return None,
+    };
+    match next_page(
+        plan,
+        full,
+        page,
+        response,
+        &Value::Null,
+        &mut followed.clone(),
+    ) {
+        Next::Params(params) => Some(params),
+        _ => None,
+    }
+}
+
+fn same_call(a: &Call, b: &Call) -> bool {
+    a.path == b.path && a.query == b.query && a.body == b.body
 }
 
 /// The listed record read again. An answer that is not a success or has no record is this
