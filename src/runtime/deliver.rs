@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender as Channel, channel};
+use std::sync::mpsc::{Receiver, Sender as Channel, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
@@ -198,12 +198,16 @@ impl SenderPool {
             return None;
         }
         let done = if wait {
-            self.done.recv().ok()
+            self.done.recv().map_err(|_| TryRecvError::Disconnected)
         } else {
-            self.done.try_recv().ok()?.into()
+            self.done.try_recv()
         };
-        let Some(done) = done else {
-            return Some(Err(DeliveryError::Target("the senders stopped".into())));
+        let done = match done {
+            Ok(done) => done,
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => {
+                return Some(Err(DeliveryError::Target("the senders stopped".into())));
+            }
         };
         self.in_flight -= done.0.len();
         for (p, _) in &done.0 {
