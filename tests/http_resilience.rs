@@ -163,3 +163,55 @@ fn with_idempotency_keys_creates_are_retried_and_never_duplicated() {
     assert_eq!(job(&report, "products")["delivered"]["created"], 40);
     prices_once_each(&shop, 40);
 }
+
+#[test]
+fn a_leaky_bucket_limit_takes_its_burst_and_never_overflows() {
+    // Shopify's rule, scaled down: a bucket of 10 requests that leaks 20 a second; a request
+    // that finds it full is refused with 429 and counted.
+    let bucket = std::sync::Arc::new(std::sync::Mutex::new((
+        0.0f64,
+        std::time::Instant::now(),
+        0u32,
+    )));
+    let counted = bucket.clone();
+    let api = common::api::Api::start(move |r, _| {
+        let mut b = counted.lock().unwrap();
+        let now = std::time::Instant::now();
+        b.0 = (b.0 - now.duration_since(b.1).as_secs_f64() * 20.0).max(0.0);
+        b.1 = now;
+        if b.0 + 1.0 > 10.0 {
+            b.2 += 1;
+            return common::api::Reply::status(
+                429,
+                serde_json::json!({"errors": "Exceeded 2 calls per second"}),
+            )
+            .header("Retry-After", "1");
+        }
+        b.0 += 1.0;
+        let page: u64 = common::api::param(r, "page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let items: Vec<Value> = if page <= 40 {
+            vec![serde_json::json!({"id": page})]
+        } else {
+            Vec::new()
+        };
+        common::api::Reply::json(Value::Array(items))
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            "version: 1\nname: bucket\nconnections:\n  api:\n    http: {{ base_url: \"{}\", rate_limit: \"20/s, burst 10\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, paginate: {{ page_number: {{}} }} }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            api.url
+        ),
+    );
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(w.ndjson("out.ndjson").len(), 40);
+    assert_eq!(
+        bucket.lock().unwrap().2,
+        0,
+        "no request found the bucket full"
+    );
+}

@@ -52,7 +52,8 @@ pub struct HttpConnection {
     /// How long one request may take before it counts as a timeout. Default `30s`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub timeout: Option<Duration>,
-    /// The most requests this API accepts, e.g. `5/s`.
+    /// The most requests this API accepts, e.g. `5/s`; for a leaky bucket, its size too:
+    /// `2/s, burst 40` (Shopify). syncline keeps 5 % under the rate and a tenth under the burst.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub rate_limit: Option<RateLimit>,
     /// How failed requests are retried.

@@ -313,11 +313,14 @@ string_schema!(
     "When the job runs: a cron expression (`0 2 * * *`, `@hourly`) or an interval (`every 15m`)."
 );
 
-/// At most `count` requests per `per`: `5/s`, `100/min`, `10/10s`.
+/// At most `count` requests per `per`: `5/s`, `100/min`, `10/10s`; with `, burst N` a leaky
+/// bucket of N requests that leaks at that rate (Shopify: `2/s, burst 40`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub count: u32,
     pub per: std::time::Duration,
+    /// Requests that may go at once when the bucket is empty; 1 without `burst`.
+    pub burst: u32,
 }
 
 impl FromStr for RateLimit {
@@ -325,7 +328,19 @@ impl FromStr for RateLimit {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let invalid = || format!("`{text}` is not a rate limit");
-        let (count, per) = text.split_once('/').ok_or_else(invalid)?;
+        let (rate, burst) = match text.split_once(',') {
+            Some((rate, burst)) => {
+                let burst = burst
+                    .trim()
+                    .strip_prefix("burst")
+                    .and_then(|n| n.trim().parse::<u32>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(invalid)?;
+                (rate, burst)
+            }
+            None => (text, 1),
+        };
+        let (count, per) = rate.split_once('/').ok_or_else(invalid)?;
         let count: u32 = count.trim().parse().map_err(|_| invalid())?;
         let per = per.trim();
         let per = match per {
@@ -337,7 +352,7 @@ impl FromStr for RateLimit {
         if count == 0 || per.is_zero() {
             return Err(invalid());
         }
-        Ok(RateLimit { count, per })
+        Ok(RateLimit { count, per, burst })
     }
 }
 
@@ -345,12 +360,12 @@ impl<'de> Deserialize<'de> for RateLimit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, |text| {
             text.parse()
-                .map_err(|e| hinted(e, "write requests per period: `5/s`, `100/min` or `10/10s`"))
+                .map_err(|e| hinted(e, "write requests per period: `5/s`, `100/min`, `10/10s`, or a leaky bucket: `2/s, burst 40`"))
         })
     }
 }
 
-string_schema!(RateLimit, "RateLimit", "At most this many requests per period: `5/s`, `100/min`, `10/10s`.", "pattern": "^[0-9]+/");
+string_schema!(RateLimit, "RateLimit", "At most this many requests per period: `5/s`, `100/min`, `10/10s`; a leaky bucket: `2/s, burst 40`.", "pattern": "^[0-9]+/");
 
 /// When a failed request is tried again: a status code (`429`), a class (`5xx`), `timeout` or
 /// `connection` (reset or refused).

@@ -123,22 +123,31 @@ pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Du
 #[derive(Debug)]
 pub struct RateLimiter {
     interval: Duration,
+    /// How far ahead of its turn a request may go: `burst - 1` intervals.
+    tolerance: Duration,
+    /// When the next request would go at the steady rate (the leaky bucket's level, as a time:
+    /// the generic cell rate algorithm).
     next: Mutex<Instant>,
 }
 
 impl RateLimiter {
     pub fn new(limit: Option<&model::RateLimit>) -> RateLimiter {
+        // 5 % slower than the limit: the server counts arrivals, which the network and the
+        // scheduler delay unevenly (a request whose turn came may wait for its connection
+        // to open, or for a core): 50 ms of such jitter a second stays within the limit.
+        let interval = limit.map_or(Duration::ZERO, |l| l.per.mul_f64(1.05) / l.count);
+        // A tenth under the bucket's size, for the same jitter: a first request slowed by its
+        // connection leaves the server's bucket fuller than this side counts.
+        let burst = limit.map_or(1, |l| (l.burst * 9 / 10).max(1));
         RateLimiter {
-            // 5 % slower than the limit: the server counts arrivals, which the network and the
-            // scheduler delay unevenly (a request whose turn came may wait for its connection
-            // to open, or for a core): 50 ms of such jitter a second stays within the limit.
-            interval: limit.map_or(Duration::ZERO, |l| l.per.mul_f64(1.05) / l.count),
+            interval,
+            tolerance: interval * (burst - 1),
             next: Mutex::new(Instant::now()),
         }
     }
 
-    /// Waits for this request's turn: at least one interval after the last request's, as
-    /// measured when it went (a sleep may oversleep; the next turn counts from then).
+    /// Waits for this request's turn: at most `burst` requests at once, then one an interval,
+    /// as measured when each went (a sleep may oversleep; the next turn counts from then).
     pub fn acquire(&self) {
         loop {
             let wait = {
@@ -146,20 +155,22 @@ impl RateLimiter {
                     return;
                 };
                 let now = Instant::now();
-                if now >= *next {
-                    *next = now + self.interval;
+                let turn = (*next).max(now);
+                if turn <= now + self.tolerance {
+                    *next = turn + self.interval;
                     return;
                 }
-                *next - now
+                turn - self.tolerance - now
             };
             std::thread::sleep(wait);
         }
     }
 
-    /// The server asked for a pause: no request on this connection before `wait` has passed.
+    /// The server asked for a pause: no request on this connection before `wait` has passed,
+    /// and then no burst, the steady rate.
     pub fn pause(&self, wait: Duration) {
         if let Ok(mut next) = self.next.lock() {
-            *next = (*next).max(Instant::now() + wait);
+            *next = (*next).max(Instant::now() + wait + self.tolerance);
         }
     }
 }
@@ -208,6 +219,7 @@ mod tests {
         let limiter = RateLimiter::new(Some(&model::RateLimit {
             count: 50,
             per: Duration::from_secs(1),
+            burst: 1,
         }));
         let started = Instant::now();
         for _ in 0..6 {
@@ -215,5 +227,26 @@ mod tests {
         }
         // The first goes at once, the next five 20 ms apart.
         assert!(started.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_leaky_bucket_lets_a_burst_go_then_the_steady_rate() {
+        let limiter = RateLimiter::new(Some(&"50/s, burst 11".parse().unwrap()));
+        let started = Instant::now();
+        // 11 less a tenth: 9 at once.
+        for _ in 0..9 {
+            limiter.acquire();
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "the burst goes at once"
+        );
+        for _ in 0..5 {
+            limiter.acquire();
+        }
+        // Five more at the steady rate: 21 ms apart (50/s, 5 % under).
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!("2/s, burst 0".parse::<model::RateLimit>().is_err());
+        assert!("2/s, 40".parse::<model::RateLimit>().is_err());
     }
 }
