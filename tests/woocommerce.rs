@@ -252,12 +252,13 @@ fn batches_under_faults_create_each_product_exactly_once() {
     let w = workdir(&woo, RESOLVE_BY_SKU);
     w.write("products.csv", catalog(&[]));
     // One request in 4 fails: 429, 503, a connection dropped before or after the batch was
-    // applied, an answer slower than the client waits.
+    // applied, an answer slower than the client waits, and an outage of three 503s in a row.
     woo.api.inject_faults(
         4,
         &[
             Fault::TooManyRequests,
             Fault::Unavailable,
+            Fault::Outage(3),
             Fault::DroppedBeforeApplying,
             Fault::DroppedAfterApplying,
             Fault::Slow(std::time::Duration::from_millis(1500)),
@@ -280,7 +281,8 @@ fn batches_under_faults_create_each_product_exactly_once() {
     assert_eq!(skus.len(), 250);
     assert_eq!(store.all("products").len(), 250, "no duplicate");
     let seen = woo.api.faults_seen();
-    assert!(seen.len() >= 5, "{seen:?}");
+    assert!(seen.len() >= 6, "{seen:?}");
+    assert!(seen.contains(&Fault::Outage(3)), "{seen:?}");
 }
 
 #[test]

@@ -55,6 +55,8 @@ pub enum Fault {
     DroppedAfterApplying,
     /// Applied, answered after this long (past the client's timeout, a timeout).
     Slow(std::time::Duration),
+    /// 503 for this request and the next ones, this many in all (a burst of 5xx).
+    Outage(u64),
 }
 
 /// One request in `every` fails, taking `kinds` in turn; `seen` counts what happened.
@@ -64,16 +66,26 @@ pub struct Faults {
     pub kinds: Vec<Fault>,
     pub seen: Vec<Fault>,
     requests: u64,
+    /// Requests still to refuse in an outage.
+    outage_left: u64,
 }
 
 impl Faults {
     fn next(&mut self) -> Option<Fault> {
         self.requests += 1;
+        if self.outage_left > 0 {
+            self.outage_left -= 1;
+            return Some(Fault::Unavailable);
+        }
         let every = self.every.filter(|e| self.requests.is_multiple_of(*e))?;
         let fault = *self
             .kinds
             .get((self.requests / every) as usize % self.kinds.len().max(1))?;
         self.seen.push(fault);
+        if let Fault::Outage(length) = fault {
+            self.outage_left = length.saturating_sub(1);
+            return Some(Fault::Unavailable);
+        }
         Some(fault)
     }
 }
@@ -117,7 +129,7 @@ impl Api {
                                 Reply::status(429, serde_json::json!({"message": "slow down"}))
                                     .header("Retry-After", "1")
                             }
-                            Some(Fault::Unavailable) => {
+                            Some(Fault::Unavailable | Fault::Outage(_)) => {
                                 Reply::status(503, serde_json::json!({"message": "maintenance"}))
                             }
                             Some(Fault::DroppedBeforeApplying) => return,
