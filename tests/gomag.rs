@@ -8,7 +8,7 @@ mod common;
 
 use common::Workdir;
 use common::gomag::{API_KEY, Gomag, SHOP};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn pipeline(gomag: &Gomag) -> String {
     format!(
@@ -101,16 +101,6 @@ fn catalog(prices: &[(usize, &str)]) -> String {
     csv
 }
 
-fn delivered(report: &Value, job: &str) -> Value {
-    common::job(report, job)["delivered"].clone()
-}
-
-fn run(w: &Workdir) -> Value {
-    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
-    assert_eq!(code, 0, "{report:#}");
-    report
-}
-
 #[test]
 fn products_inventory_orders_and_statuses_against_gomag() {
     let gomag = Gomag::start();
@@ -140,14 +130,14 @@ fn products_inventory_orders_and_statuses_against_gomag() {
     w.write("products.csv", catalog(&[]));
     w.write("erp_status.csv", "order,etat\n");
 
-    let report = run(&w);
-    let d = delivered(&report, "products");
+    let report = w.run_ok();
+    let d = common::delivered(&report, "products");
     assert_eq!(
         (d["created"].as_u64(), d["linked"].as_u64()),
         (Some(9), Some(1)),
         "{d}"
     );
-    assert_eq!(delivered(&report, "inventory")["updated"], 10);
+    assert_eq!(common::delivered(&report, "inventory")["updated"], 10);
     {
         let store = gomag.store.lock().unwrap();
         assert_eq!(
@@ -193,9 +183,9 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             order_ids[0], order_ids[1]
         ),
     );
-    let report = run(&w);
-    assert_eq!(delivered(&report, "products")["unchanged"], 10);
-    let inventory = delivered(&report, "inventory");
+    let report = w.run_ok();
+    assert_eq!(common::delivered(&report, "products")["unchanged"], 10);
+    let inventory = common::delivered(&report, "inventory");
     assert_eq!(
         (
             inventory["updated"].as_u64(),
@@ -221,17 +211,12 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             "Anulata"
         );
     }
-    let mut changed: Vec<String> = w
-        .ndjson("orders.ndjson")
-        .iter()
-        .map(|o| o["number"].as_str().unwrap().to_string())
-        .collect();
-    changed.sort();
+    let changed = w.sorted_field("orders.ndjson", "number");
     assert_eq!(changed, vec!["5000", "5001", "5050"]);
 
     // A third run sends nothing and reads no order again.
     gomag.store.lock().unwrap().writes.clear();
-    run(&w);
+    w.run_ok();
     assert!(gomag.store.lock().unwrap().writes.is_empty());
     assert!(w.ndjson("orders.ndjson").is_empty());
 }
@@ -244,13 +229,8 @@ fn a_missing_api_key_header_is_reported_with_gomags_error() {
     w.write("p.yaml", pipeline(&gomag));
     w.write("products.csv", catalog(&[]));
     w.write("erp_status.csv", "order,etat\n");
-    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_ne!(out.status.code(), Some(0), "{text}");
+    let (code, text) = w.printed(&["run", "p.yaml", "--secrets", ".secrets"]);
+    assert_ne!(code, 0, "{text}");
     assert!(text.contains("Missing Api User"), "{text}");
     assert!(!text.contains("not-the-key-123"), "{text}");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::Workdir;
 use common::odoo::{Odoo, PASSWORD};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn pipeline(odoo: &Odoo) -> String {
     format!(
@@ -62,10 +62,6 @@ jobs:
     )
 }
 
-fn delivered(report: &Value, job: &str) -> Value {
-    common::job(report, job)["delivered"].clone()
-}
-
 #[test]
 fn products_and_orders_through_json_rpc() {
     let odoo = Odoo::start();
@@ -95,7 +91,7 @@ fn products_and_orders_through_json_rpc() {
 
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 3, "B2 is refused by Odoo: {report:#}");
-    assert_eq!(delivered(&report, "products")["created"], 2);
+    assert_eq!(common::delivered(&report, "products")["created"], 2);
     let reasons = common::job(&report, "products")["reasons"].to_string();
     assert!(
         reasons.contains(
@@ -127,7 +123,7 @@ fn products_and_orders_through_json_rpc() {
     );
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
-    let d = delivered(&report, "products");
+    let d = common::delivered(&report, "products");
     assert_eq!(
         (d["updated"].as_u64(), d["unchanged"].as_u64()),
         (Some(1), Some(1))
@@ -164,13 +160,8 @@ fn a_refused_login_names_odoos_error_and_never_the_password() {
     w.write(".secrets", "ODOO_PASSWORD=wrong-Password-77\n");
     w.write("p.yaml", pipeline(&odoo));
     w.write("products.csv", "ref,name,price\nB1,Bureau,120\n");
-    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = w.printed(&["run", "p.yaml", "--secrets", ".secrets"]);
+    assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("the login (POST /web/session/authenticate)"),
         "{text}"

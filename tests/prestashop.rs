@@ -70,16 +70,6 @@ jobs:
     )
 }
 
-fn run(w: &Workdir) -> Value {
-    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
-    assert_eq!(code, 0, "{report:#}");
-    report
-}
-
-fn delivered(report: &Value, job: &str) -> Value {
-    common::job(report, job)["delivered"].clone()
-}
-
 #[test]
 fn catalog_orders_and_states_against_the_webservice() {
     let shop = PrestaShop::start();
@@ -100,8 +90,8 @@ fn catalog_orders_and_states_against_the_webservice() {
     w.write("products.csv", "ref,price\nA1,10\nA2,20\nA3,30\n");
     w.write("states.csv", "order,state\n");
 
-    let report = run(&w);
-    assert_eq!(delivered(&report, "products")["created"], 3);
+    let report = w.run_ok();
+    assert_eq!(common::delivered(&report, "products")["created"], 3);
     assert_eq!(w.ndjson("orders.ndjson").len(), 250, "every order, 3 pages");
 
     // The back office adds a description (and PrestaShop reports a read-only quantity).
@@ -130,9 +120,9 @@ fn catalog_orders_and_states_against_the_webservice() {
         "states.csv",
         format!("order,state\n{},4\n{},5\n", order_ids[0], order_ids[1]),
     );
-    let report = run(&w);
-    assert_eq!(delivered(&report, "products")["updated"], 1);
-    assert_eq!(delivered(&report, "products")["unchanged"], 2);
+    let report = w.run_ok();
+    assert_eq!(common::delivered(&report, "products")["updated"], 1);
+    assert_eq!(common::delivered(&report, "products")["unchanged"], 2);
     let a2 = shop.store.lock().unwrap().get("products", a2_id).unwrap();
     assert_eq!(a2["price"], "25.5");
     assert_eq!(
@@ -148,17 +138,12 @@ fn catalog_orders_and_states_against_the_webservice() {
         .get("orders", order_ids[0])
         .unwrap();
     assert_eq!(states["current_state"], "4");
-    assert_eq!(delivered(&report, "order_states")["created"], 2);
+    assert_eq!(common::delivered(&report, "order_states")["created"], 2);
 
     // Only the orders changed since the checkpoint were read: two in the back office, then the
     // two whose state the ERP just pushed (`orders` runs after `order_states`).
     // The two states are posted at the same time: their order is not fixed.
-    let mut changed: Vec<String> = w
-        .ndjson("orders.ndjson")
-        .iter()
-        .map(|o| o["reference"].as_str().unwrap().to_string())
-        .collect();
-    changed.sort();
+    let changed = w.sorted_field("orders.ndjson", "reference");
     assert_eq!(changed, vec!["WEB0000", "WEB0001", "WEB0010", "WEB0200"]);
 
     let writes = shop.store.lock().unwrap().writes.clone();
@@ -174,13 +159,8 @@ fn a_wrong_key_is_refused_without_showing_it() {
     w.write("p.yaml", pipeline(&shop));
     w.write("products.csv", "ref,price\nA1,10\n");
     w.write("states.csv", "order,state\n");
-    let out = w.syncline(&["run", "p.yaml", "--secrets", ".secrets"]);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = w.printed(&["run", "p.yaml", "--secrets", ".secrets"]);
+    assert_eq!(code, 1, "{text}");
     assert!(text.contains("HTTP 401"), "{text}");
     assert!(!text.contains("WRONGKEY"), "{text}");
 }
@@ -193,7 +173,7 @@ fn a_dry_run_reads_the_shop_for_a_real_field_diff_and_writes_nothing() {
     w.write("p.yaml", pipeline(&shop));
     w.write("products.csv", "ref,price\nA1,10\nA2,20\n");
     w.write("states.csv", "order,state\n");
-    run(&w);
+    w.run_ok();
     shop.store.lock().unwrap().writes.clear();
 
     w.write("products.csv", "ref,price\nA1,10\nA2,25.5\n");

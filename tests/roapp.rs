@@ -8,7 +8,7 @@ mod common;
 
 use common::Workdir;
 use common::roapp::{KEY, RoApp};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn pipeline(roapp: &RoApp) -> String {
     format!(
@@ -117,16 +117,6 @@ fn cartum_orders(count: usize, status_of: &dyn Fn(usize) -> &'static str) -> Str
         .collect()
 }
 
-fn delivered(report: &Value, job: &str) -> Value {
-    common::job(report, job)["delivered"].clone()
-}
-
-fn run(w: &Workdir) -> Value {
-    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
-    assert_eq!(code, 0, "{report:#}");
-    report
-}
-
 #[test]
 fn cartum_orders_into_roapp_and_back() {
     let roapp = RoApp::start(45);
@@ -140,15 +130,15 @@ fn cartum_orders_into_roapp_and_back() {
     let processing = |n: usize| if n % 4 == 1 { "processing" } else { "new" };
     w.write("cartum_orders.ndjson", cartum_orders(80, &processing));
 
-    let report = run(&w);
-    let people = delivered(&report, "customers");
+    let report = w.run_ok();
+    let people = common::delivered(&report, "customers");
     assert_eq!(
         (people["created"].as_u64(), people["linked"].as_u64()),
         (Some(29), Some(1)),
         "the person with the same phone is linked: {people}"
     );
-    assert_eq!(delivered(&report, "orders")["created"], 80);
-    assert_eq!(delivered(&report, "statuses")["updated"], 20);
+    assert_eq!(common::delivered(&report, "orders")["created"], 80);
+    assert_eq!(common::delivered(&report, "statuses")["updated"], 20);
     {
         let store = roapp.store.lock().unwrap();
         assert_eq!(store.all("people").len(), 30);
@@ -179,10 +169,10 @@ fn cartum_orders_into_roapp_and_back() {
     ));
     w.write("cartum_orders.ndjson", orders);
     roapp.store.lock().unwrap().writes.clear();
-    let report = run(&w);
-    assert_eq!(delivered(&report, "customers")["created"], 1);
-    assert_eq!(delivered(&report, "orders")["created"], 1);
-    let statuses = delivered(&report, "statuses");
+    let report = w.run_ok();
+    assert_eq!(common::delivered(&report, "customers")["created"], 1);
+    assert_eq!(common::delivered(&report, "orders")["created"], 1);
+    let statuses = common::delivered(&report, "statuses");
     assert_eq!(
         (statuses["updated"].as_u64(), statuses["unchanged"].as_u64()),
         (Some(1), Some(19)),
@@ -190,12 +180,7 @@ fn cartum_orders_into_roapp_and_back() {
     );
     let writes = roapp.store.lock().unwrap().writes.clone();
     assert_eq!(writes.len(), 3, "{writes:?}");
-    let mut changed: Vec<String> = w
-        .ndjson("roapp_orders.ndjson")
-        .iter()
-        .map(|o| o["cartum_id"].as_str().unwrap().to_string())
-        .collect();
-    changed.sort();
+    let changed = w.sorted_field("roapp_orders.ndjson", "cartum_id");
     assert_eq!(
         changed,
         vec!["C0005", "C0080"],

@@ -8,7 +8,7 @@ mod common;
 use common::Workdir;
 use common::api::Fault;
 use common::woocommerce::{CONSUMER_KEY, CONSUMER_SECRET, WooCommerce};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn pipeline(woo: &WooCommerce, products_extra: &str) -> String {
     format!(
@@ -102,10 +102,6 @@ fn catalog(changes: &[(usize, &str)]) -> String {
     csv
 }
 
-fn delivered(report: &Value, job: &str) -> Value {
-    common::job(report, job)["delivered"].clone()
-}
-
 #[test]
 fn catalog_by_batch_orders_by_page_and_statuses_back() {
     let woo = WooCommerce::start();
@@ -130,7 +126,7 @@ fn catalog_by_batch_orders_by_page_and_statuses_back() {
 
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 3, "one record quarantined: {report:#}");
-    let d = delivered(&report, "products");
+    let d = common::delivered(&report, "products");
     assert_eq!(
         (d["created"].as_u64(), d["linked"].as_u64()),
         (Some(248), Some(1)),
@@ -189,7 +185,7 @@ fn catalog_by_batch_orders_by_page_and_statuses_back() {
     );
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
-    let d = delivered(&report, "products");
+    let d = common::delivered(&report, "products");
     assert_eq!(
         (
             d["created"].as_u64(),
@@ -219,12 +215,7 @@ fn catalog_by_batch_orders_by_page_and_statuses_back() {
             "cancelled"
         );
     }
-    let mut changed: Vec<String> = w
-        .ndjson("orders.ndjson")
-        .iter()
-        .map(|o| o["number"].as_str().unwrap().to_string())
-        .collect();
-    changed.sort();
+    let changed = w.sorted_field("orders.ndjson", "number");
     assert_eq!(
         changed,
         vec!["1000", "1001", "1010", "1200"],
@@ -236,14 +227,14 @@ fn catalog_by_batch_orders_by_page_and_statuses_back() {
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
     // The deleted product is still flagged: nothing to do for it either.
-    assert_eq!(delivered(&report, "products")["unchanged"], 250);
+    assert_eq!(common::delivered(&report, "products")["unchanged"], 250);
     assert!(woo.store.lock().unwrap().writes.is_empty());
     assert_eq!(w.ndjson("orders.ndjson").len(), 0);
 
     // The deleted product comes back: created again, not updated at its old id.
     w.write("products.csv", catalog(&[]));
     let (_, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
-    assert_eq!(delivered(&report, "products")["created"], 1);
+    assert_eq!(common::delivered(&report, "products")["created"], 1);
 }
 
 #[test]
@@ -269,7 +260,7 @@ fn batches_under_faults_create_each_product_exactly_once() {
     w.write("p.yaml", text);
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(delivered(&report, "products")["created"], 250);
+    assert_eq!(common::delivered(&report, "products")["created"], 250);
     let store = woo.store.lock().unwrap();
     let mut skus: Vec<String> = store
         .all("products")
@@ -292,7 +283,7 @@ fn without_resolve_rules_a_batch_holds_few_creates() {
     w.write("products.csv", catalog(&[]));
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(delivered(&report, "products")["created"], 250);
+    assert_eq!(common::delivered(&report, "products")["created"], 250);
     let store = woo.store.lock().unwrap();
     // A create that gets no answer cannot be found again without rules: at most 8 a request.
     assert!(
@@ -342,7 +333,7 @@ fn one_request_a_record_deletes_too_and_a_product_already_gone_counts_as_deleted
     );
     let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(delivered(&report, "products")["deleted"], 2);
+    assert_eq!(common::delivered(&report, "products")["deleted"], 2);
     let store = woo.store.lock().unwrap();
     assert_eq!(
         store.writes,

@@ -6,12 +6,12 @@
 //! (`dateFrom` on the last change, oldest first), `order/status/json` (status by order id);
 //! Romanian status labels. Ids are strings.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Reply, Request, param};
+use super::records::{Records, Style, local_time};
 use super::shop::decode;
 
 pub const API_KEY: &str = "gm-5b0e1c7d2a";
@@ -24,89 +24,34 @@ pub const STATUSES: [&str; 5] = [
     "Retur",
 ];
 
-#[derive(Default)]
 pub struct Store {
-    /// resource -> id -> record
-    pub resources: BTreeMap<String, BTreeMap<u64, Value>>,
-    next_id: u64,
-    clock: u64,
+    pub records: Records,
     /// Every write: call and the SKU or id it touched.
     pub writes: Vec<(String, String)>,
 }
 
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            records: Records::new(Style {
+                string_ids: true,
+                modified: "updated",
+                time: local_time,
+            }),
+            writes: Vec::new(),
+        }
+    }
+}
+
+crate::store_of_records!(Store);
+
 impl Store {
-    fn tick(&mut self) -> String {
-        self.clock += 1;
-        let (h, m, s) = (
-            10 + self.clock / 3600,
-            self.clock / 60 % 60,
-            self.clock % 60,
-        );
-        format!("2026-11-01 {h:02}:{m:02}:{s:02}")
-    }
-
-    pub fn insert(&mut self, resource: &str, mut record: Value) -> u64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        record["id"] = json!(id.to_string());
-        record["updated"] = json!(self.tick());
-        if resource == "orders" && record.get("date").is_none() {
-            record["date"] = record["updated"].clone();
-        }
-        self.resources
-            .entry(resource.to_string())
-            .or_default()
-            .insert(id, record);
-        id
-    }
-
-    pub fn touch(&mut self, resource: &str, id: u64, field: &str, value: Value) {
-        let at = self.tick();
-        if let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        {
-            record[field] = value;
-            record["updated"] = json!(at);
-        }
-    }
-
-    pub fn get(&self, resource: &str, id: u64) -> Option<Value> {
-        self.resources.get(resource)?.get(&id).cloned()
-    }
-
-    pub fn all(&self, resource: &str) -> Vec<Value> {
-        self.resources
-            .get(resource)
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
     pub fn product(&self, sku: &str) -> Option<Value> {
         self.all("products").into_iter().find(|p| p["sku"] == sku)
     }
 
     fn product_id(&self, sku: &str) -> Option<u64> {
         self.product(sku)?["id"].as_str()?.parse().ok()
-    }
-
-    fn set(&mut self, resource: &str, id: u64, fields: &Map<String, Value>) -> bool {
-        let at = self.tick();
-        let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        else {
-            return false;
-        };
-        for (name, value) in fields {
-            if name != "id" {
-                record[name] = value.clone();
-            }
-        }
-        record["updated"] = json!(at);
-        true
     }
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod gomag;
 pub mod odoo;
 pub mod prestashop;
+pub mod records;
 pub mod roapp;
 pub mod shop;
 pub mod woocommerce;
@@ -87,6 +88,35 @@ impl Workdir {
             .unwrap()
     }
 
+    /// `syncline run p.yaml --secrets .secrets`, which must succeed: its report.
+    pub fn run_ok(&self) -> serde_json::Value {
+        let (code, report) = self.run("p.yaml", &["--secrets", ".secrets"]);
+        assert_eq!(code, 0, "{report:#}");
+        report
+    }
+
+    /// `syncline` with `args`: the exit code and everything it printed, both streams.
+    pub fn printed(&self, args: &[&str]) -> (i32, String) {
+        let out = self.syncline(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+
+    /// The text of `field` in every record of an NDJSON file, sorted.
+    pub fn sorted_field(&self, file: &str, field: &str) -> Vec<String> {
+        let mut values: Vec<String> = self
+            .ndjson(file)
+            .iter()
+            .map(|r| r[field].as_str().unwrap_or_default().to_string())
+            .collect();
+        values.sort();
+        values
+    }
+
     /// `syncline run FILE --format json`: the exit code and the report.
     pub fn run(&self, pipeline: &str, extra: &[&str]) -> (i32, serde_json::Value) {
         let mut args = vec!["run", pipeline, "--format", "json"];
@@ -101,6 +131,11 @@ impl Workdir {
         });
         (out.status.code().unwrap_or(-1), report)
     }
+}
+
+/// What a job delivered to its API target, from the JSON report.
+pub fn delivered(report: &serde_json::Value, job_name: &str) -> serde_json::Value {
+    job(report, job_name)["delivered"].clone()
 }
 
 /// The report of one job.

@@ -5,66 +5,38 @@
 //! `write` (`true`). Every answer is HTTP 200: a failure is the JSON-RPC `error` member, shaped
 //! as Odoo's (`{code, message, data: {name, message}}`).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Reply, Request};
+use super::records::{Records, Style, local_time};
 
 pub const PASSWORD: &str = "odoo-Secret-81";
 const SESSION: &str = "4f1c2b9e0d7a";
 
-#[derive(Default)]
 pub struct Store {
-    /// model -> id -> record
-    pub models: BTreeMap<String, BTreeMap<u64, Value>>,
-    next_id: u64,
-    clock: u64,
+    pub records: Records,
     /// Every write: method and model.
     pub writes: Vec<(String, String)>,
     pub logins: usize,
 }
 
-impl Store {
-    pub fn insert(&mut self, model: &str, mut record: Value) -> u64 {
-        self.next_id += 1;
-        self.clock += 1;
-        let id = self.next_id;
-        record["id"] = json!(id);
-        record["write_date"] = json!(self.date());
-        self.models
-            .entry(model.to_string())
-            .or_default()
-            .insert(id, record);
-        id
-    }
-
-    fn date(&self) -> String {
-        format!(
-            "2026-11-01 {:02}:{:02}:{:02}",
-            10 + self.clock / 3600,
-            self.clock / 60 % 60,
-            self.clock % 60
-        )
-    }
-
-    pub fn touch(&mut self, model: &str, id: u64, field: &str, value: Value) {
-        self.clock += 1;
-        let at = self.date();
-        if let Some(record) = self.models.get_mut(model).and_then(|m| m.get_mut(&id)) {
-            record[field] = value;
-            record["write_date"] = json!(at);
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            records: Records::new(Style {
+                string_ids: false,
+                modified: "write_date",
+                time: local_time,
+            }),
+            writes: Vec::new(),
+            logins: 0,
         }
     }
-
-    pub fn all(&self, model: &str) -> Vec<Value> {
-        self.models
-            .get(model)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    }
 }
+
+crate::store_of_records!(Store);
 
 pub struct Odoo {
     pub api: Api,
@@ -160,20 +132,12 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
                         return failure(&id, "builtins.TypeError", "write() ids must be integers");
                     }
                     for record_id in ids {
-                        if store
-                            .models
-                            .get(model)
-                            .and_then(|m| m.get(&record_id))
-                            .is_none()
-                        {
+                        if !store.set(model, record_id, values) {
                             return failure(
                                 &id,
                                 "odoo.exceptions.MissingError",
                                 "Record does not exist or has been deleted.",
                             );
-                        }
-                        for (field, value) in values {
-                            store.touch(model, record_id, field, value.clone());
                         }
                     }
                     store.writes.push(("write".into(), model.into()));

@@ -5,7 +5,6 @@
 //! (fields not sent are blanked, read-only `quantity` refused), and `order_histories` changing
 //! an order's state. Values are strings, as PrestaShop's.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use quick_xml::Reader;
@@ -13,68 +12,31 @@ use quick_xml::events::Event;
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Reply, Request, param};
+use super::records::{Records, Style, local_time};
 
 pub const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
-#[derive(Default)]
 pub struct Store {
-    /// resource (plural) -> id -> record
-    pub resources: BTreeMap<String, BTreeMap<u64, Value>>,
-    next_id: u64,
-    /// Seconds since 2026-11-01 10:00:00, the shop's clock for `date_upd`.
-    clock: u64,
+    pub records: Records,
     /// Every write: method, resource, id.
     pub writes: Vec<(String, String, u64)>,
 }
 
-impl Store {
-    fn tick(&mut self) -> String {
-        self.clock += 1;
-        let (h, m, s) = (
-            10 + self.clock / 3600,
-            self.clock / 60 % 60,
-            self.clock % 60,
-        );
-        format!("2026-11-01 {h:02}:{m:02}:{s:02}")
-    }
-
-    /// A record made in the back office; returns its id.
-    pub fn insert(&mut self, resource: &str, mut record: Value) -> u64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        record["id"] = json!(id.to_string());
-        record["date_upd"] = json!(self.tick());
-        self.resources
-            .entry(resource.to_string())
-            .or_default()
-            .insert(id, record);
-        id
-    }
-
-    /// A change made in the back office (moves `date_upd`).
-    pub fn touch(&mut self, resource: &str, id: u64, field: &str, value: Value) {
-        let at = self.tick();
-        if let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        {
-            record[field] = value;
-            record["date_upd"] = json!(at);
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            // Ids as strings, `date_upd` in the shop's local time.
+            records: Records::new(Style {
+                string_ids: true,
+                modified: "date_upd",
+                time: local_time,
+            }),
+            writes: Vec::new(),
         }
     }
-
-    pub fn get(&self, resource: &str, id: u64) -> Option<Value> {
-        self.resources.get(resource)?.get(&id).cloned()
-    }
-
-    pub fn all(&self, resource: &str) -> Vec<Value> {
-        self.resources
-            .get(resource)
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
-    }
 }
+
+crate::store_of_records!(Store);
 
 pub struct PrestaShop {
     pub api: Api,
@@ -165,15 +127,12 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
                 store.touch("orders", order, "current_state", state);
             }
             let id = match id {
-                None => {
-                    store.next_id += 1;
-                    store.next_id
-                }
+                None => store.new_id().0,
                 Some(id) if store.get(&resource, id).is_some() => id,
                 Some(id) => return error(404, &format!("no {entity} {id}")),
             };
             record["id"] = json!(id.to_string());
-            record["date_upd"] = json!(store.tick());
+            record["date_upd"] = store.tick();
             // A PUT replaces the record: what was not sent is gone.
             store
                 .resources

@@ -4,26 +4,21 @@
 //! `/contacts/people` (filter `phones[]`, phones as `[{phone, title}]`), `/orders` (filter
 //! `modified_at[]` from a time in milliseconds), `/orders/{id}/status`, `/orders/statuses`.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::api::{Api, Reply, Request, param};
+use super::records::{Records, Style};
 
 pub const KEY: &str = "roapp-9c41e2";
 /// Status ids and names, as `GET /orders/statuses` lists them.
 pub const STATUSES: [(u64, &str); 4] =
     [(1, "New"), (2, "In progress"), (3, "Ready"), (4, "Closed")];
 
-#[derive(Default)]
 pub struct Store {
-    /// resource -> id -> record
-    pub resources: BTreeMap<String, BTreeMap<u64, Value>>,
-    next_id: u64,
-    /// Milliseconds, the clock of `modified_at`.
-    clock: u64,
+    pub records: Records,
     /// Every write: method and path.
     pub writes: Vec<(String, String)>,
     /// Requests allowed in any second.
@@ -33,42 +28,24 @@ pub struct Store {
     pub refused: usize,
 }
 
+/// `modified_at`: milliseconds since the epoch, a second a change.
+fn milliseconds(clock: u64) -> Value {
+    json!(1_780_000_000_000u64 + clock * 1000)
+}
+
 impl Store {
-    pub fn insert(&mut self, resource: &str, mut record: Value) -> u64 {
-        self.next_id += 1;
-        self.clock += 1000;
-        let id = self.next_id;
-        record["id"] = json!(id);
-        record["modified_at"] = json!(1_780_000_000_000u64 + self.clock);
-        self.resources
-            .entry(resource.to_string())
-            .or_default()
-            .insert(id, record);
-        id
-    }
-
-    pub fn touch(&mut self, resource: &str, id: u64, field: &str, value: Value) {
-        self.clock += 1000;
-        let at = 1_780_000_000_000u64 + self.clock;
-        if let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        {
-            record[field] = value;
-            record["modified_at"] = json!(at);
+    fn new(limit_per_second: usize) -> Store {
+        Store {
+            records: Records::new(Style {
+                string_ids: false,
+                modified: "modified_at",
+                time: milliseconds,
+            }),
+            writes: Vec::new(),
+            limit_per_second,
+            arrivals: Vec::new(),
+            refused: 0,
         }
-    }
-
-    pub fn get(&self, resource: &str, id: u64) -> Option<Value> {
-        self.resources.get(resource)?.get(&id).cloned()
-    }
-
-    pub fn all(&self, resource: &str) -> Vec<Value> {
-        self.resources
-            .get(resource)
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
     }
 
     /// Whether one more request this second goes over the limit.
@@ -85,6 +62,8 @@ impl Store {
     }
 }
 
+crate::store_of_records!(Store);
+
 pub struct RoApp {
     pub api: Api,
     pub store: Arc<Mutex<Store>>,
@@ -92,10 +71,7 @@ pub struct RoApp {
 
 impl RoApp {
     pub fn start(limit_per_second: usize) -> RoApp {
-        let store = Arc::new(Mutex::new(Store {
-            limit_per_second,
-            ..Store::default()
-        }));
+        let store = Arc::new(Mutex::new(Store::new(limit_per_second)));
         let shared = store.clone();
         let api = Api::start(move |r, _| answer(r, &mut shared.lock().unwrap()));
         RoApp { api, store }

@@ -5,12 +5,12 @@
 //! most 100 objects, one result per object, errors per object); errors shaped
 //! `{"code", "message", "data": {"status"}}`.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
 use super::api::{Api, Reply, Request, param};
+use super::records::{Records, Style, local_time};
 
 pub const CONSUMER_KEY: &str = "ck_2f1b9c0d4e";
 pub const CONSUMER_SECRET: &str = "cs_7a8e6f5d3c";
@@ -26,67 +26,39 @@ const ORDER_STATUSES: [&str; 7] = [
     "failed",
 ];
 
-#[derive(Default)]
 pub struct Store {
-    /// resource -> id -> record
-    pub resources: BTreeMap<String, BTreeMap<u64, Value>>,
-    next_id: u64,
-    /// Seconds after 2026-11-01T10:00:00, the shop's clock for `date_modified_gmt`.
-    clock: u64,
+    pub records: Records,
     /// Every write: method, resource, id ("batch" for a batch request, id 0).
     pub writes: Vec<(String, String, u64)>,
     /// The number of objects in each batch request.
     pub batch_sizes: Vec<usize>,
 }
 
-impl Store {
-    fn tick(&mut self) -> String {
-        self.clock += 1;
-        let (h, m, s) = (
-            10 + self.clock / 3600,
-            self.clock / 60 % 60,
-            self.clock % 60,
-        );
-        format!("2026-11-01T{h:02}:{m:02}:{s:02}")
-    }
+/// `2026-11-01T10:00:07`, GMT.
+fn gmt(clock: u64) -> Value {
+    let Value::String(local) = local_time(clock) else {
+        return Value::Null;
+    };
+    json!(local.replacen(' ', "T", 1))
+}
 
-    /// A record made in the shop's admin; returns its id.
-    pub fn insert(&mut self, resource: &str, mut record: Value) -> u64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        record["id"] = json!(id);
-        record["date_modified_gmt"] = json!(self.tick());
-        self.resources
-            .entry(resource.to_string())
-            .or_default()
-            .insert(id, record);
-        id
-    }
-
-    /// A change made in the shop's admin (moves `date_modified_gmt`).
-    pub fn touch(&mut self, resource: &str, id: u64, field: &str, value: Value) {
-        let at = self.tick();
-        if let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        {
-            record[field] = value;
-            record["date_modified_gmt"] = json!(at);
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            records: Records::new(Style {
+                string_ids: false,
+                modified: "date_modified_gmt",
+                time: gmt,
+            }),
+            writes: Vec::new(),
+            batch_sizes: Vec::new(),
         }
     }
+}
 
-    pub fn get(&self, resource: &str, id: u64) -> Option<Value> {
-        self.resources.get(resource)?.get(&id).cloned()
-    }
+crate::store_of_records!(Store);
 
-    pub fn all(&self, resource: &str) -> Vec<Value> {
-        self.resources
-            .get(resource)
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
+impl Store {
     /// A product by SKU.
     pub fn product(&self, sku: &str) -> Option<Value> {
         self.all("products").into_iter().find(|p| p["sku"] == sku)
@@ -116,31 +88,19 @@ impl Store {
         fields: &Map<String, Value>,
     ) -> Result<Value, Value> {
         check(resource, fields)?;
-        let at = self.tick();
-        let Some(record) = self
-            .resources
-            .get_mut(resource)
-            .and_then(|r| r.get_mut(&id))
-        else {
+        if !self.set(resource, id, fields) {
             return Err(error(
                 400,
                 "woocommerce_rest_product_invalid_id",
                 "Invalid ID.",
             ));
-        };
-        for (name, value) in fields {
-            if name != "id" {
-                record[name] = value.clone();
-            }
         }
-        record["date_modified_gmt"] = json!(at);
-        let record = record.clone();
         self.writes.push(("PUT".into(), resource.into(), id));
-        Ok(record)
+        Ok(self.get(resource, id).unwrap_or_default())
     }
 
     fn delete(&mut self, resource: &str, id: u64) -> Result<Value, Value> {
-        match self.resources.get_mut(resource).and_then(|r| r.remove(&id)) {
+        match self.remove(resource, id) {
             Some(record) => {
                 self.writes.push(("DELETE".into(), resource.into(), id));
                 Ok(record)
