@@ -53,7 +53,13 @@ impl Refusal {
 /// `Ok(Err(_))`: this record is rejected; `Err`: the job stops.
 pub(crate) type Outcome = Result<Result<Sent, Refusal>, DeliveryError>;
 
-/// A write of a batch still to be sent.
+/// What a record without an id calls for once looked up.
+enum Next {
+    Send(Planned),
+    Finished(Result<Sent, Refusal>),
+}
+
+/// A write still to be sent.
 enum Planned {
     Create,
     /// At this id; reported as the function says (updated, or linked when found by a rule).
@@ -107,29 +113,45 @@ impl<'a> Sender<'a> {
                 Ok(()) => Ok(Ok(Sent::Deleted)),
                 Err(e) => reject_or_stop(e),
             },
-            Decision::Create { after_crash } => match self.resolve(p)? {
-                Resolved::Found(target_id) => {
-                    if self.plan.on_match == OnMatch::Update
-                        && let Err(e) = self.target.update(&target_id, &p.payload)
-                    {
-                        return reject_or_stop(e);
+            Decision::Create { after_crash } => match self.before_create(p, *after_crash)? {
+                Next::Finished(result) => Ok(result),
+                Next::Send(Planned::Update(target_id, found)) => {
+                    match self.target.update(&target_id, &p.payload) {
+                        Ok(()) => Ok(Ok(found(target_id))),
+                        Err(e) => reject_or_stop(e),
                     }
-                    // Found after a crash: the create of the run that crashed was applied.
-                    Ok(Ok(if *after_crash {
-                        Sent::Created(target_id)
-                    } else {
-                        Sent::Linked(target_id)
-                    }))
                 }
-                Resolved::Ambiguous(reason) => Ok(Err(Refusal::done(reason))),
-                Resolved::NotFound if *after_crash && self.plan.resolve.is_empty() => {
-                    Ok(Err(Refusal::unverifiable(
-                        "a create of this record was sent by a run that stopped before the answer",
-                    )))
-                }
-                Resolved::NotFound => self.create(p),
+                Next::Send(_) => self.create(p),
             },
         }
+    }
+
+    /// A record without an id is looked up with the `resolve` rules first: found, it is
+    /// linked (and updated, unless `link_only`); a create left unanswered by a crash that no
+    /// rule can find is not sent blindly again.
+    fn before_create(&mut self, p: &Prepared, after_crash: bool) -> Result<Next, DeliveryError> {
+        Ok(match self.resolve(p)? {
+            Resolved::Found(target_id) => {
+                // Found after a crash: the create of the run that crashed was applied.
+                let found: fn(String) -> Sent = if after_crash {
+                    Sent::Created
+                } else {
+                    Sent::Linked
+                };
+                if self.plan.on_match == OnMatch::Update {
+                    Next::Send(Planned::Update(target_id, found))
+                } else {
+                    Next::Finished(Ok(found(target_id)))
+                }
+            }
+            Resolved::Ambiguous(reason) => Next::Finished(Err(Refusal::done(reason))),
+            Resolved::NotFound if after_crash && self.plan.resolve.is_empty() => {
+                Next::Finished(Err(Refusal::unverifiable(
+                    "a create of this record was sent by a run that stopped before the answer",
+                )))
+            }
+            Resolved::NotFound => Next::Send(Planned::Create),
+        })
     }
 
     /// Creates the record. A create that got no clear answer is looked up through the
@@ -174,29 +196,10 @@ impl<'a> Sender<'a> {
                 Decision::Delete { target_id } => {
                     todo.push((i, Planned::Delete(target_id.clone())))
                 }
-                Decision::Create { after_crash } => match self.resolve(p) {
+                Decision::Create { after_crash } => match self.before_create(p, *after_crash) {
+                    Ok(Next::Send(planned)) => todo.push((i, planned)),
+                    Ok(Next::Finished(result)) => outcomes[i] = Some(Ok(result)),
                     Err(e) => outcomes[i] = Some(Err(e)),
-                    Ok(Resolved::Found(id)) => {
-                        let found: fn(String) -> Sent = if *after_crash {
-                            Sent::Created
-                        } else {
-                            Sent::Linked
-                        };
-                        if self.plan.on_match == OnMatch::Update {
-                            todo.push((i, Planned::Update(id, found)));
-                        } else {
-                            outcomes[i] = Some(Ok(Ok(found(id))));
-                        }
-                    }
-                    Ok(Resolved::Ambiguous(reason)) => {
-                        outcomes[i] = Some(Ok(Err(Refusal::done(reason))))
-                    }
-                    Ok(Resolved::NotFound) if *after_crash && self.plan.resolve.is_empty() => {
-                        outcomes[i] = Some(Ok(Err(Refusal::unverifiable(
-                            "a create of this record was sent by a run that stopped before the answer",
-                        ))));
-                    }
-                    Ok(Resolved::NotFound) => todo.push((i, Planned::Create)),
                 },
                 Decision::Unchanged | Decision::Skipped => {
                     outcomes[i] = Some(Err(DeliveryError::Target("nothing to send".into())))
