@@ -247,10 +247,7 @@ impl Template {
             return None;
         };
         Some(match extra(name) {
-            Some(id) => Ok(match id.parse::<u64>() {
-                Ok(n) if !id.starts_with('0') || id == "0" => Value::from(n),
-                _ => Value::String(id),
-            }),
+            Some(id) => Ok(super::id_value(&id)),
             None => path
                 .get(record)
                 .cloned()

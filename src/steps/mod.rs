@@ -217,3 +217,12 @@ pub fn text_of(value: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// A target id as JSON: ids are kept as text, and one that is a plain number (no leading zero)
+/// is sent as a number, as the APIs that use numeric ids want it.
+pub fn id_value(id: &str) -> Value {
+    match id.parse::<u64>() {
+        Ok(n) if !id.starts_with('0') || id == "0" => Value::from(n),
+        _ => Value::String(id.to_string()),
+    }
+}

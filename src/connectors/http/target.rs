@@ -9,7 +9,7 @@ use super::resilience::TransportKind;
 use super::{Call, HttpClient, RequestPlan, Response, method_name};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
-use crate::steps::{Record, text_of};
+use crate::steps::{Record, id_value, text_of};
 
 #[derive(Debug)]
 pub struct HttpTargetPlan {
@@ -348,13 +348,6 @@ fn batch_result(
                 ))
             }),
     }
-}
-
-/// An id as the API wrote it: a number when it is one (WooCommerce's ids are integers).
-fn id_value(id: &str) -> Value {
-    id.parse::<u64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::String(id.to_string()))
 }
 
 fn excerpt(value: &Value) -> String {
