@@ -80,6 +80,9 @@ pub trait KeyedTarget: Send {
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
     /// Deletes the record; one the target no longer has counts as deleted.
     fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    /// How long to wait before sending again, after `tries` tries, a write found not to be
+    /// applied; `None` once the connection's retry policy has no tries left.
+    fn retry_after(&self, tries: u32) -> Option<std::time::Duration>;
     /// How many writes one batch request carries; `None`: one request per record.
     fn batch_size(&self) -> Option<usize>;
     /// Sends several writes in one request. `Err`: the request as a whole failed; otherwise

@@ -9,9 +9,6 @@ use crate::steps::{Rejection, text_of};
 
 use super::deliver::{Decision, DeliveryError, Prepared, normalize};
 
-/// Creates sent for one record whose earlier tries got no clear answer and were not found.
-const CREATE_ROUNDS: usize = 3;
-
 /// What a write did on the target; each holds the record's target id.
 pub(crate) enum Sent {
     Created(String),
@@ -156,11 +153,11 @@ impl<'a> Sender<'a> {
 
     /// Creates the record. A create that got no clear answer is looked up through the
     /// `resolve` rules before it is sent again: found, it is linked; not found, it was not
-    /// applied and is sent again (at most [`CREATE_ROUNDS`] times).
+    /// applied and is sent again, as the connection's retry policy says (tries, backoff).
     fn create(&mut self, p: &Prepared) -> Outcome {
-        let mut doubt = String::new();
-        for _ in 0..CREATE_ROUNDS {
-            match self.target.create(&p.payload) {
+        let mut tries = 0;
+        loop {
+            let doubt = match self.target.create(&p.payload) {
                 Ok(id) => return Ok(Ok(Sent::Created(id))),
                 Err(WriteError::MaybeApplied(reason)) if self.plan.resolve.is_empty() => {
                     return Ok(Err(Refusal::unverifiable(&format!(
@@ -172,18 +169,22 @@ impl<'a> Sender<'a> {
                     match self.resolve(p)? {
                         Resolved::Found(id) => return Ok(Ok(Sent::Created(id))),
                         Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
-                        Resolved::NotFound => doubt = reason,
+                        Resolved::NotFound => reason,
                     }
                 }
                 Err(e) => return reject_or_stop(e),
+            };
+            tries += 1;
+            match self.target.retry_after(tries) {
+                Some(wait) => std::thread::sleep(wait),
+                None => return Err(DeliveryError::Target(doubt)),
             }
         }
-        Err(DeliveryError::Target(doubt))
     }
 
     /// Sends the writes of one batch request. Creates are first looked up with the `resolve`
     /// rules, as one by one. When the request gets no clear answer, its creates are looked up
-    /// again and what was not applied is sent again (at most [`CREATE_ROUNDS`] requests).
+    /// again and what was not applied is sent again, as the retry policy says.
     pub fn send_batch(&mut self, writes: &[Prepared]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = writes.iter().map(|_| None).collect();
         // What is left to send, and what its success will be reported as.
@@ -207,10 +208,15 @@ impl<'a> Sender<'a> {
             }
         }
         let mut doubt = String::new();
-        for _ in 0..CREATE_ROUNDS {
-            if todo.is_empty() {
-                break;
+        let mut tries = 0;
+        while !todo.is_empty() {
+            if tries > 0 {
+                match self.target.retry_after(tries) {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => break,
+                }
             }
+            tries += 1;
             let batch: Vec<BatchWrite> = todo
                 .iter()
                 .map(|(i, planned)| match planned {

@@ -207,6 +207,11 @@ impl HttpClient {
         (rest.is_empty() || rest.starts_with(['/', '?'])).then(|| rest.to_string())
     }
 
+    /// The retry policy's wait after `tries` tries; `None` when none is left.
+    pub fn retry_delay(&self, tries: u32) -> Option<Duration> {
+        (tries < self.retry.attempts).then(|| self.retry.delay(tries))
+    }
+
     /// Sends `call` within the connection's rate limit, retrying what the retry policy allows
     /// (see [`resilience`]), with the connection's token when it has one (fetched again once
     /// on a 401). The last answer is returned as it is, success or not.

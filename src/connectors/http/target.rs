@@ -204,6 +204,10 @@ impl KeyedTarget for HttpTarget {
             .map_err(WriteError::repeatable)
     }
 
+    fn retry_after(&self, tries: u32) -> Option<std::time::Duration> {
+        self.plan.client.retry_delay(tries)
+    }
+
     fn batch_size(&self) -> Option<usize> {
         self.plan.batch.as_ref().map(|b| b.size)
     }
