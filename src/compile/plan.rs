@@ -703,6 +703,8 @@ fn keyed_plan(
                         update: name(&batch.update, "update"),
                         delete: name(&batch.delete, "delete"),
                         id_field: name(&batch.id_field, "id"),
+                        results: batch.results.as_ref().map(compile_path).transpose()?,
+                        upsert: http.upsert,
                         error: match &batch.error {
                             Some(path) => compile_path(path)?,
                             None => compile_path(&model::JsonPath::parse("$.error")?)?,

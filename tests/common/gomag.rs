@@ -2,7 +2,8 @@
 //! `Apikey` + `ApiShop` headers and a User-Agent of the client's own (else
 //! `{"error":100,...}`), writes as form fields `data=<JSON>`, lists as objects keyed by id
 //! with `total`/`page`/`pages`, `limit` at most 100; `product/read|write|patch/json`,
-//! `product/inventory/json` (price and stock by SKU, the one combined call), `order/read/json`
+//! `product/inventory/json` (price and stock by SKU, the one combined call; a result a line,
+//! an unknown SKU refused on its own line), `order/read/json`
 //! (`dateFrom` on the last change, oldest first), `order/status/json` (status by order id);
 //! Romanian status labels. Ids are strings.
 
@@ -28,6 +29,8 @@ pub struct Store {
     pub records: Records,
     /// Every write: call and the SKU or id it touched.
     pub writes: Vec<(String, String)>,
+    /// The lines of each `product/inventory/json` call.
+    pub inventory_calls: Vec<usize>,
 }
 
 impl Default for Store {
@@ -39,6 +42,7 @@ impl Default for Store {
                 time: local_time,
             }),
             writes: Vec::new(),
+            inventory_calls: Vec::new(),
         }
     }
 }
@@ -192,11 +196,13 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
             let Some(Value::Array(lines)) = data(r) else {
                 return error(20, "data must be a JSON list");
             };
+            store.inventory_calls.push(lines.len());
             let mut results = Vec::new();
             for line in lines {
                 let sku = line["sku"].as_str().unwrap_or_default().to_string();
                 let Some(id) = store.product_id(&sku) else {
-                    return error(23, &format!("sku `{sku}` not found"));
+                    results.push(json!({"sku": sku, "status": "error", "error": {"code": 23, "message": format!("sku `{sku}` not found")}}));
+                    continue;
                 };
                 let mut fields = Map::new();
                 for name in ["price", "stock", "specialPrice"] {

@@ -666,8 +666,16 @@ pub struct HttpTarget {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
-    /// The request, e.g. `{ method: POST, path: /products/batch }`; the body is built.
+    /// The request, e.g. `{ method: POST, path: /products/batch }`. Its body is WooCommerce's
+    /// `{create, update, delete}` unless the request has a `body`, in which `"{records}"` is
+    /// the list of records (Gomag: `{ data: "{records}" }`, with `body: form` on the
+    /// connection); such a batch carries creates and updates in one list, and no deletions.
     pub request: Request,
+    /// With a request `body`: where the records' results are in the answer, in the order
+    /// sent, e.g. `$.products`. Without it, a successful answer accepts every record (and
+    /// creates cannot get their ids).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub results: Option<JsonPath>,
     /// The most records in one request. Default 100 (WooCommerce's limit).
     #[serde(default, deserialize_with = "lenient::opt")]
     pub size: Option<u32>,

@@ -509,6 +509,10 @@ impl RequestPlan {
         })
     }
 
+    pub fn has_body(&self) -> bool {
+        self.body.is_some()
+    }
+
     pub fn is_rpc(&self) -> bool {
         self.rpc.is_some()
     }

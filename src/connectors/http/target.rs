@@ -37,6 +37,10 @@ pub struct BatchPlan {
     pub delete: String,
     pub id_field: String,
     pub error: CompiledPath,
+    /// Where the results are in the answer of a batch with its own body.
+    pub results: Option<CompiledPath>,
+    /// The target's `upsert`: updates are addressed by the record's own key.
+    pub upsert: bool,
 }
 
 /// Reads a record before it is updated (see `read_before_update`).
@@ -99,6 +103,66 @@ impl HttpTarget {
             TransportKind::NotConnected => WriteError::Unavailable(e.to_string()),
             _ => WriteError::MaybeApplied(e.to_string()),
         })
+    }
+
+    /// A batch whose body template takes every record in one list (`"{records}"`), the
+    /// results read back in the same order from `results`.
+    fn batch_in_one_list(
+        &self,
+        plan: &BatchPlan,
+        writes: &[BatchWrite],
+    ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
+        let mut records = Vec::new();
+        for write in writes {
+            match write {
+                BatchWrite::Create(record) => records.push((*record).clone()),
+                BatchWrite::Update(id, record) => {
+                    let mut record = (*record).clone();
+                    if let (false, Value::Object(fields)) = (plan.upsert, &mut record) {
+                        fields.insert(plan.id_field.clone(), id_value(id));
+                    }
+                    records.push(record);
+                }
+                BatchWrite::Delete(_) => {}
+            }
+        }
+        let sent = serde_json::json!({ "records": records });
+        let mut call = plan
+            .request
+            .render(&sent, &|_| None, true)
+            .map_err(WriteError::Rejected)?;
+        // Sent again, updates by key do no harm; creates might be applied twice.
+        call.repeatable = !writes.iter().any(|w| matches!(w, BatchWrite::Create(_)));
+        let response = self.send(&call)?;
+        let results = match &plan.results {
+            Some(path) => {
+                let answer = response.json().map_err(|e| {
+                    WriteError::MaybeApplied(format!("the batch answer is not JSON ({e})"))
+                })?;
+                path.get(&answer).and_then(Value::as_array).cloned()
+            }
+            None => None,
+        };
+        let mut position = 0;
+        Ok(writes
+            .iter()
+            .map(|write| match write {
+                BatchWrite::Delete(_) => Err(WriteError::Rejected(
+                    "this batch request takes no deletions: give the target a `delete` request"
+                        .into(),
+                )),
+                BatchWrite::Update(id, _) if results.is_none() => Ok(id.to_string()),
+                _ => {
+                    let result = results.as_ref().and_then(|r| r.get(position));
+                    position += 1;
+                    let target_id = match write {
+                        BatchWrite::Update(id, _) => Some(*id),
+                        _ => None,
+                    };
+                    batch_result(plan, write, result, target_id)
+                }
+            })
+            .collect())
     }
 
     /// The target's record `target_id`, read with `read_before_update`; `None` without it.
@@ -221,6 +285,9 @@ impl KeyedTarget for HttpTarget {
             .batch
             .as_ref()
             .ok_or_else(|| WriteError::Rejected("the target has no `batch` request".into()))?;
+        if plan.request.has_body() {
+            return self.batch_in_one_list(plan, writes);
+        }
         let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
         for write in writes {
             match write {
