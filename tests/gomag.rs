@@ -258,3 +258,83 @@ fn a_missing_api_key_header_is_reported_with_gomags_error() {
     assert!(text.contains("Missing Api User"), "{text}");
     assert!(!text.contains("not-the-key-123"), "{text}");
 }
+
+#[test]
+fn the_shipped_gomag_template_runs_against_the_double() {
+    let gomag = Gomag::start();
+    {
+        let mut store = gomag.store.lock().unwrap();
+        store.insert("products", json!({"sku": "G0002", "name": "Din magazin"}));
+        for n in 0..3 {
+            store.insert(
+                "orders",
+                json!({"number": format!("{}", 7000 + n), "status": "Comanda noua",
+                       "billing": {"email": format!("c{n}@example.ro"), "phone": "0722000000"},
+                       "items": [{"sku": "G0001", "quantity": "1"}]}),
+            );
+        }
+    }
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        std::fs::read_to_string(common::repo_root().join("pipelines/gomag/erp-gomag-sync.yaml"))
+            .unwrap(),
+    );
+    w.write(".secrets", format!("GOMAG_API_KEY={API_KEY}\n"));
+    let products = |g1_price: &str| {
+        format!(
+            "code,name,ean,price,stock,no_price_sync,no_stock_sync\n\
+             G0001,Masa,5940000000011,{g1_price},4,0,0\n\
+             G0002,Scaun,5940000000028,49.9,12,0,0\n\
+             G0003,Lampa,5940000000035,89,7,0,1\n"
+        )
+    };
+    w.write("erp-export/products.csv", products("199"));
+    w.write("erp-export/order-status.csv", "gomag_order,status\n");
+    let url = gomag.url();
+    let env = [("GOMAG_URL", url.as_str()), ("GOMAG_SHOP", SHOP)];
+    let run = |w: &Workdir| {
+        let out = w.syncline_with_env(
+            &["run", "p.yaml", "--secrets", ".secrets", "--format", "json"],
+            &env,
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{report:#}");
+        report
+    };
+
+    let report = run(&w);
+    let d = common::delivered(&report, "products");
+    assert_eq!(
+        (d["created"].as_u64(), d["linked"].as_u64()),
+        (Some(2), Some(1)),
+        "{d}"
+    );
+    {
+        let store = gomag.store.lock().unwrap();
+        assert_eq!(store.inventory_calls, vec![3], "one combined call");
+        assert_eq!(store.product("G0002").unwrap()["name"], "Din magazin");
+        let g3 = store.product("G0003").unwrap();
+        assert_eq!(g3["price"], 89);
+        assert!(g3.get("stock").is_none(), "G0003 opted out of stock: {g3}");
+        assert!(g3.get("no_stock").is_none(), "flags are not sent: {g3}");
+    }
+    assert_eq!(w.ndjson("erp-import/gomag-orders.ndjson").len(), 3);
+
+    // A price changes; the ERP delivers an order.
+    let first_order = gomag.store.lock().unwrap().all("orders")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.write("erp-export/products.csv", products("189"));
+    w.write(
+        "erp-export/order-status.csv",
+        format!("gomag_order,status\n{first_order},LIVRATA\n"),
+    );
+    run(&w);
+    let store = gomag.store.lock().unwrap();
+    assert_eq!(store.inventory_calls, vec![3, 1], "only the changed price");
+    assert_eq!(store.product("G0001").unwrap()["price"], 189);
+    let first: u64 = first_order.parse().unwrap();
+    assert_eq!(store.get("orders", first).unwrap()["status"], "Livrata");
+}

@@ -215,6 +215,13 @@ fn opted_out_records_and_fields_are_not_sent() {
         "the price is the shop's: {:?}",
         writes[0].body
     );
+    for flag in ["no_sync", "price_in_shop"] {
+        assert!(
+            writes[0].body.get(flag).is_none(),
+            "the flags are syncline's, not sent: {:?}",
+            writes[0].body
+        );
+    }
 }
 
 fn with_categories(shop: &Shop, missing_refs: &str) -> String {

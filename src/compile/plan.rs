@@ -83,9 +83,9 @@ pub struct KeyedPlan {
     pub delete_when: Option<CompiledPath>,
     /// Records without a target id are sent with `update` at their key (see `upsert`).
     pub upsert: bool,
-    /// The top-level field `delete_when` reads (`$.deleted` -> `deleted`): a flag for syncline,
-    /// never sent.
-    pub delete_flag: Option<String>,
+    /// The top-level fields `skip`, `skip_fields` and `delete_when` read (`$.deleted` ->
+    /// `deleted`): flags for syncline, never sent.
+    pub control_fields: Vec<String>,
     pub skip_fields: Vec<(String, CompiledPath)>,
     /// Writes in flight at once (the connection's `concurrency`).
     pub concurrency: usize,
@@ -634,6 +634,22 @@ fn http_source_plan(
     })
 }
 
+/// The flags a target reads to decide what to send, when they are plain top-level fields.
+fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, String> {
+    let paths = http
+        .skip
+        .iter()
+        .chain(&http.delete_when)
+        .chain(http.skip_fields.values());
+    let mut fields = Vec::new();
+    for path in paths {
+        if let Some([name]) = compile_path(path)?.field_names().as_deref() {
+            fields.push(name.to_string());
+        }
+    }
+    Ok(fields)
+}
+
 fn keyed_plan(
     http: &model::HttpTarget,
     pipeline: &Pipeline,
@@ -718,15 +734,7 @@ fn keyed_plan(
         skip: http.skip.as_ref().map(compile_path).transpose()?,
         delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
         upsert: http.upsert,
-        delete_flag: http
-            .delete_when
-            .as_ref()
-            .map(compile_path)
-            .transpose()?
-            .and_then(|p| match p.field_names().as_deref() {
-                Some([name]) => Some(name.to_string()),
-                _ => None,
-            }),
+        control_fields: control_fields(http)?,
         skip_fields: http
             .skip_fields
             .iter()

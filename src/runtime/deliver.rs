@@ -587,19 +587,14 @@ pub(crate) fn decide(
     }))
 }
 
-/// The record minus the fields it opted out of and the delete flag.
+/// The record minus the fields it opted out of and the flags that decided it.
 fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
-    if let (Some(flag), Value::Object(map)) = (&plan.delete_flag, &mut record) {
-        map.shift_remove(flag);
-    }
-    if plan.skip_fields.is_empty() {
-        return record;
-    }
     let drop: Vec<&str> = plan
         .skip_fields
         .iter()
         .filter(|(_, path)| path.get(&record).is_some_and(truthy))
         .map(|(field, _)| field.as_str())
+        .chain(plan.control_fields.iter().map(String::as_str))
         .collect();
     if let Value::Object(map) = &mut record {
         for field in drop {

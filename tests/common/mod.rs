@@ -58,11 +58,17 @@ impl Workdir {
     }
 
     pub fn syncline(&self, args: &[&str]) -> Output {
+        self.syncline_with_env(args, &[])
+    }
+
+    /// `syncline` with `args` and these environment variables.
+    pub fn syncline_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::cargo_bin("syncline")
             .unwrap()
             .current_dir(self.dir.path())
             .args(args)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }

@@ -655,7 +655,8 @@ pub struct HttpTarget {
     #[serde(default, deserialize_with = "lenient::opt")]
     pub skip: Option<JsonPath>,
     /// Fields left out of what is sent when the path holds a true value, e.g.
-    /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product".
+    /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product". Flags
+    /// read by `skip`, `skip_fields` and `delete_when` are not sent themselves.
     #[serde(default, deserialize_with = "lenient::map")]
     pub skip_fields: IndexMap<String, JsonPath>,
 }
