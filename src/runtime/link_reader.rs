@@ -88,7 +88,10 @@ impl<'a> LinkReader<'a> {
     }
 
     pub fn link(&mut self, key: &str) -> Result<Option<Link>, StateError> {
-        if let Some(link) = self.unstored.get(key) {
+        // Checked for emptiness first: a rerun with nothing sent does not hash every key.
+        if !self.unstored.is_empty()
+            && let Some(link) = self.unstored.get(key)
+        {
             return Ok(Some(link.clone()));
         }
         if self.last_key.as_deref().is_some_and(|last| key > last) {
