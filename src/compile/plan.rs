@@ -81,8 +81,6 @@ pub struct KeyedPlan {
     pub skip: Option<CompiledPath>,
     /// Records for which this holds a true value are deleted on the target.
     pub delete_when: Option<CompiledPath>,
-    /// Records without a target id are sent with `update` at their key (see `upsert`).
-    pub upsert: bool,
     /// The top-level fields `skip`, `skip_fields` and `delete_when` read (`$.deleted` ->
     /// `deleted`): flags for syncline, never sent.
     pub control_fields: Vec<String>,
@@ -720,7 +718,6 @@ fn keyed_plan(
                         delete: name(&batch.delete, "delete"),
                         id_field: name(&batch.id_field, "id"),
                         results: batch.results.as_ref().map(compile_path).transpose()?,
-                        upsert: http.upsert,
                         error: match &batch.error {
                             Some(path) => compile_path(path)?,
                             None => compile_path(&model::JsonPath::parse("$.error")?)?,
@@ -733,7 +730,6 @@ fn keyed_plan(
         on_match: http.on_match,
         skip: http.skip.as_ref().map(compile_path).transpose()?,
         delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
-        upsert: http.upsert,
         control_fields: control_fields(http)?,
         skip_fields: http
             .skip_fields

@@ -572,7 +572,7 @@ pub(crate) fn decide(
             }
         }
         // Sent for the first time, at its own key.
-        _ if plan.upsert => Decision::Update {
+        _ if plan.http.upsert => Decision::Update {
             target_id: key.clone(),
         },
         _ => Decision::Create {

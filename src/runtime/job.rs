@@ -307,7 +307,7 @@ fn write_all(
                     let mut entries = Vec::new();
                     for (record, mut rejection) in rejected {
                         rejection.resume_at = Some(steps);
-                        let key = key_of(job, &record).unwrap_or_default();
+                        let key = quarantine_key(job, &record);
                         entries.push(quarantine(ctx, job, &rejection, &key, Some(record)));
                         outcome.rejections.add(&rejection, key);
                     }
@@ -481,15 +481,7 @@ fn settle(
 ) -> Result<(), String> {
     let mut entries = std::mem::take(unreadable);
     for (record, rejection) in rejected.drain(..) {
-        // Without a key, the content names the record: two different records get two
-        // quarantine entries, the same one rejected again replaces its entry.
-        let key = key_of(job, &record).unwrap_or_else(|| {
-            let content = serde_json::to_vec(&record).unwrap_or_default();
-            format!(
-                "unkeyed record {:012x}",
-                xxhash_rust::xxh3::xxh3_64(&content) >> 16
-            )
-        });
+        let key = quarantine_key(job, &record);
         if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {
             report.deferred += 1;
         } else {
@@ -505,11 +497,20 @@ fn settle(
 
 /// The record's key: where the target finds it, or where the source has it (for records
 /// rejected before the final map).
-fn key_of(job: &JobPlan, record: &Record) -> Option<String> {
+/// The key a rejected record is quarantined under. Without a key, the content names the
+/// record: two different records get two entries, the same one rejected again replaces its own.
+fn quarantine_key(job: &JobPlan, record: &Record) -> String {
     [&job.key, &job.source_key]
         .into_iter()
         .flatten()
         .find_map(|k| k.get(record).and_then(text_of))
+        .unwrap_or_else(|| {
+            let content = serde_json::to_vec(record).unwrap_or_default();
+            format!(
+                "unkeyed record {:012x}",
+                xxhash_rust::xxh3::xxh3_64(&content) >> 16
+            )
+        })
 }
 
 /// Writes the rejection to the quarantine file (when asked for) and returns the state entry.

@@ -172,6 +172,17 @@ pub struct Request {
     pub rpc: Option<RpcCall>,
 }
 
+impl Request {
+    /// The method sent: a JSON-RPC call is always POSTed.
+    pub fn sent_method(&self) -> Method {
+        if self.rpc.is_some() {
+            Method::Post
+        } else {
+            self.method
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RpcCall {

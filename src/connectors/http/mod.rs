@@ -66,12 +66,15 @@ impl Response {
         if let Some(error) = &self.rpc_error {
             return format!("JSON-RPC error: {error}");
         }
-        let text = String::from_utf8_lossy(&self.body);
-        let text = text.trim();
-        match text.char_indices().nth(300) {
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text.to_string(),
-        }
+        shorten(String::from_utf8_lossy(&self.body).trim())
+    }
+}
+
+/// The start of a text, for error reasons.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -493,12 +496,12 @@ impl RequestPlan {
                 .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let (method, body) = match &request.rpc {
-            Some(rpc) => (Method::Post, rpc.params.as_ref()),
-            None => (request.method, request.body.as_ref()),
+        let body = match &request.rpc {
+            Some(rpc) => rpc.params.as_ref(),
+            None => request.body.as_ref(),
         };
         Ok(RequestPlan {
-            method,
+            method: request.sent_method(),
             path: Template::parse(&request.path)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::resilience::TransportKind;
-use super::{Call, HttpClient, RequestPlan, Response, method_name};
+use super::{Call, HttpClient, RequestPlan, Response, method_name, shorten};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
 use crate::steps::{Record, id_value, text_of};
@@ -23,7 +23,8 @@ pub struct HttpTargetPlan {
     pub read_before_update: Option<ReadPlan>,
     pub delete: Option<RequestPlan>,
     pub batch: Option<BatchPlan>,
-    /// Writes create or update by the record's key: safe to send again.
+    /// Writes create or update by the record's key (`upsert`): safe to send again, and
+    /// records without a target id are sent with `update` at their key.
     pub upsert: bool,
 }
 
@@ -39,8 +40,6 @@ pub struct BatchPlan {
     pub error: CompiledPath,
     /// Where the results are in the answer of a batch with its own body.
     pub results: Option<CompiledPath>,
-    /// The target's `upsert`: updates are addressed by the record's own key.
-    pub upsert: bool,
 }
 
 /// Reads a record before it is updated (see `read_before_update`).
@@ -116,13 +115,11 @@ impl HttpTarget {
         for write in writes {
             match write {
                 BatchWrite::Create(record) => records.push((*record).clone()),
-                BatchWrite::Update(id, record) => {
-                    let mut record = (*record).clone();
-                    if let (false, Value::Object(fields)) = (plan.upsert, &mut record) {
-                        fields.insert(plan.id_field.clone(), id_value(id));
-                    }
-                    records.push(record);
+                // An upsert's record names itself by its key.
+                BatchWrite::Update(_, record) if self.plan.upsert => {
+                    records.push((*record).clone())
                 }
+                BatchWrite::Update(id, record) => records.push(with_id(plan, id, record)),
                 BatchWrite::Delete(_) => {}
             }
         }
@@ -292,13 +289,7 @@ impl KeyedTarget for HttpTarget {
         for write in writes {
             match write {
                 BatchWrite::Create(record) => creates.push((*record).clone()),
-                BatchWrite::Update(id, record) => {
-                    let mut record = (*record).clone();
-                    if let Value::Object(fields) = &mut record {
-                        fields.insert(plan.id_field.clone(), id_value(id));
-                    }
-                    updates.push(record);
-                }
+                BatchWrite::Update(id, record) => updates.push(with_id(plan, id, record)),
                 BatchWrite::Delete(id) => deletes.push(id_value(id)),
             }
         }
@@ -415,18 +406,19 @@ fn batch_result(
                 WriteError::MaybeApplied(format!(
                     "the batch result has no `{}`: {}",
                     plan.id_field,
-                    excerpt(result)
+                    shorten(&result.to_string())
                 ))
             }),
     }
 }
 
-fn excerpt(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(200) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text,
+/// An update as a batch carries it: the record with its target id in `id_field`.
+fn with_id(plan: &BatchPlan, id: &str, record: &Record) -> Record {
+    let mut record = record.clone();
+    if let Value::Object(fields) = &mut record {
+        fields.insert(plan.id_field.clone(), id_value(id));
     }
+    record
 }
 
 /// A non-2xx answer as a write error, by what it says about the record.

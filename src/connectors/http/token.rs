@@ -85,11 +85,7 @@ impl TokenAuth {
             None => (None, ""),
         };
         let call = Call {
-            method: if request.rpc.is_some() {
-                Method::Post
-            } else {
-                request.method
-            },
+            method: request.sent_method(),
             path: resolve(&request.path)?,
             query: request
                 .query
