@@ -1,6 +1,7 @@
 //! `syncline state`: look at and repair what syncline remembers — checkpoints, ID maps, the
 //! quarantine — and move it between machines.
 
+use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -450,15 +451,30 @@ fn replay(
     // unverifiable by a crash is sent again.
     if let TargetPlan::Keyed(keyed) = &job_plan.target {
         let steps = job_plan.steps.len();
-        let cleared = replayable
+        let cleared: HashSet<&str> = replayable
             .iter()
             .filter(|(_, e)| e.resume_at == Some(steps))
-            .map(|(_, e)| Change::Acknowledged {
-                ns: keyed.ns.clone(),
-                key: e.key.clone(),
+            .map(|(_, e)| e.key.as_str())
+            .collect();
+        let windows = store.pending(&keyed.ns).map_err(|e| e.to_string())?;
+        let rewritten = windows
+            .into_iter()
+            .filter(|w| {
+                w.writes
+                    .iter()
+                    .any(|(key, _)| cleared.contains(key.as_str()))
+            })
+            .map(|mut window| {
+                window
+                    .writes
+                    .retain(|(key, _)| !cleared.contains(key.as_str()));
+                Change::Outbox {
+                    ns: keyed.ns.clone(),
+                    window,
+                }
             })
             .collect();
-        store.apply(cleared).map_err(|e| e.to_string())?;
+        store.apply(rewritten).map_err(|e| e.to_string())?;
     }
     let options = RunOptions {
         dry_run: false,

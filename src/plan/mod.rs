@@ -33,7 +33,7 @@ use crate::runtime::RunOutcome;
 use crate::runtime::deliver::{Decision, decide};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
-use crate::state::{Pending, StateStore};
+use crate::state::{StateStore, pending_writes};
 use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
@@ -187,11 +187,7 @@ fn keyed_changes(
     summary: &mut Summary,
     changes: &mut Vec<Change>,
 ) {
-    let left_over: HashMap<String, Pending> = state
-        .pending(&plan.ns)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let left_over = pending_writes(state.pending(&plan.ns).unwrap_or_default());
     let mut buffer = Vec::new();
     let mut links = LinkReader::new(state, &plan.ns);
     // Reads only (never a write): the current record of an update, for a real field diff.

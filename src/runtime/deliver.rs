@@ -3,12 +3,12 @@
 //!
 //! The order of the work keeps every write safe against a process killed at any point:
 //! 1. decide each record's operation from the ID map and its fingerprint;
-//! 2. record every write of a window in the outbox and flush it (one fsync a window), with
-//!    what earlier windows acknowledged;
+//! 2. record the writes of a window in the outbox, one entry a window, and flush it (one fsync
+//!    a window), with what earlier windows acknowledged;
 //! 3. hand the window to the senders, which send while the next window is decided and
 //!    recorded (a pipeline: the state's work overlaps the network's);
-//! 4. ids, fingerprints and outbox removals reach the state with the next durable write; the
-//!    checkpoint moves only once every write before it was answered.
+//! 4. ids, fingerprints and the removal of answered windows reach the state with the next
+//!    durable write; the checkpoint moves only once every write before it was answered.
 //!
 //! A write found in the outbox at the next run may or may not have been applied: an update is
 //! sent again (updates are idempotent); a create is looked up with the `resolve` rules before
@@ -27,6 +27,7 @@ use crate::config::model::Normalize;
 use crate::connectors::KeyedTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::link_reader::LinkReader;
+use crate::runtime::outbox::Outbox;
 use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
@@ -86,6 +87,8 @@ pub(crate) struct Prepared {
     pub payload: Record,
     pub fingerprint: Fingerprint,
     pub decision: Decision,
+    /// The outbox window that recorded the write.
+    pub window: u64,
 }
 
 pub struct Delivery<'a> {
@@ -93,8 +96,9 @@ pub struct Delivery<'a> {
     key: &'a CompiledPath,
     senders: SenderPool,
     state: &'a dyn StateStore,
-    /// Writes left in the outbox by earlier runs, by source key.
+    /// Writes left in the outbox by earlier runs and not answered in this one, by source key.
     left_over: HashMap<String, Pending>,
+    outbox: Outbox,
     /// Changes waiting for the next durable write.
     changes: Vec<Change>,
     /// Where payloads are serialised to be fingerprinted, reused.
@@ -237,7 +241,7 @@ impl<'a> Delivery<'a> {
     where
         'a: 'scope,
     {
-        let left_over: HashMap<String, Pending> = state.pending(&plan.ns)?.into_iter().collect();
+        let (outbox, left_over) = Outbox::load(state, &plan.ns)?;
         if !left_over.is_empty() {
             tracing::warn!(
                 entity = %plan.ns,
@@ -258,6 +262,7 @@ impl<'a> Delivery<'a> {
             senders,
             state,
             left_over,
+            outbox,
             changes: Vec::new(),
             buffer: Vec::new(),
             links: LinkReader::new(state, &plan.ns),
@@ -331,7 +336,7 @@ impl<'a> Delivery<'a> {
             while self.senders.in_flight > MAX_IN_FLIGHT.saturating_sub(window.len()) {
                 self.take_answers(true)?;
             }
-            self.record_in_outbox(&window)?;
+            self.record_in_outbox(&mut window)?;
             let per_request = self.batch_size.unwrap_or(1);
             let mut window = window.into_iter().peekable();
             while window.peek().is_some() {
@@ -353,9 +358,10 @@ impl<'a> Delivery<'a> {
                     Some(Ok(result)) => self.account(p, result),
                     Some(Err(e)) => {
                         self.failed.get_or_insert(e);
+                        self.answered(&p, true);
                     }
                     // Not sent: stays in the outbox, for the next run.
-                    None => {}
+                    None => self.answered(&p, true),
                 }
             }
             wait = false;
@@ -380,26 +386,9 @@ impl<'a> Delivery<'a> {
 
     /// Every write of `chunk` goes to the outbox, durably, before the first is sent; the
     /// acknowledgements gathered so far are stored with it.
-    fn record_in_outbox(&mut self, chunk: &[Prepared]) -> Result<(), StateError> {
-        let since = now();
+    fn record_in_outbox(&mut self, chunk: &mut [Prepared]) -> Result<(), StateError> {
         let mut changes = std::mem::take(&mut self.changes);
-        changes.extend(chunk.iter().filter_map(|p| {
-            let (operation, target_id) = match &p.decision {
-                Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
-                Decision::Delete { target_id } => (Operation::Delete, Some(target_id.clone())),
-                Decision::Create { .. } => (Operation::Create, None),
-                _ => return None,
-            };
-            Some(Change::Pending {
-                ns: self.plan.ns.clone(),
-                key: p.key.clone(),
-                pending: Pending {
-                    operation,
-                    target_id,
-                    since,
-                },
-            })
-        }));
+        changes.extend(self.outbox.record(self.state, chunk, now())?);
         self.store(changes)
     }
 
@@ -476,7 +465,8 @@ impl<'a> Delivery<'a> {
                     ns: self.plan.ns.clone(),
                     key: p.key.clone(),
                 });
-                self.acknowledge(&p.key);
+                self.left_over.remove(&p.key);
+                self.answered(&p, false);
                 return;
             }
             Err(refusal) => {
@@ -484,8 +474,9 @@ impl<'a> Delivery<'a> {
                 // been applied and could not be checked: it stays in the outbox so that no
                 // later run creates it blindly.
                 if !refusal.still_pending {
-                    self.acknowledge(&p.key);
+                    self.left_over.remove(&p.key);
                 }
+                self.answered(&p, refusal.still_pending);
                 self.rejected.push((p.payload, refusal.rejection));
                 return;
             }
@@ -499,7 +490,8 @@ impl<'a> Delivery<'a> {
                 synced_at: now(),
             },
         });
-        self.acknowledge(&p.key);
+        self.left_over.remove(&p.key);
+        self.answered(&p, false);
     }
 
     /// A change of the ID map, for the next durable write; decisions see it at once.
@@ -508,12 +500,9 @@ impl<'a> Delivery<'a> {
         self.changes.push(change);
     }
 
-    fn acknowledge(&mut self, key: &str) {
-        self.left_over.remove(key);
-        self.changes.push(Change::Acknowledged {
-            ns: self.plan.ns.clone(),
-            key: key.to_string(),
-        });
+    /// The write was answered; its window's entry changes once all its writes were.
+    fn answered(&mut self, p: &Prepared, stays: bool) {
+        self.changes.extend(self.outbox.answered(p, stays));
     }
 }
 
@@ -541,6 +530,7 @@ pub(crate) fn decide(
             payload: record,
             fingerprint: Fingerprint(0),
             decision: Decision::Skipped,
+            window: 0,
         }));
     }
     let deleted = plan
@@ -584,6 +574,7 @@ pub(crate) fn decide(
         payload,
         fingerprint,
         decision,
+        window: 0,
     }))
 }
 

@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod deliver;
 pub mod job;
 pub mod link_reader;
+mod outbox;
 pub mod report;
 pub mod sender;
 

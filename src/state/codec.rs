@@ -71,6 +71,14 @@ pub fn ns_key(kind: u8, ns: &Namespace, key: &str) -> Vec<u8> {
     out
 }
 
+/// An outbox window's key: the window id after the namespace, so a namespace's windows are
+/// read in the order they were recorded.
+pub fn outbox_key(ns: &Namespace, window: u64) -> Vec<u8> {
+    let mut out = ns_prefix(PENDING, ns);
+    out.extend_from_slice(&window.to_be_bytes());
+    out
+}
+
 pub fn pipeline_prefix(kind: u8, pipeline: &str) -> Vec<u8> {
     let mut out = vec![kind];
     part(&mut out, pipeline);

@@ -6,7 +6,7 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Change, Checkpoint, Fingerprint, JobId, Link, Namespace, Pending, Quarantined, StateError,
+    Change, Checkpoint, Fingerprint, JobId, Link, Namespace, OutboxWindow, Quarantined, StateError,
     StateStore,
 };
 
@@ -27,10 +27,9 @@ pub enum Entry {
         job: JobId,
         checkpoint: Checkpoint,
     },
-    Pending {
+    Outbox {
         ns: Namespace,
-        key: String,
-        pending: Pending,
+        window: OutboxWindow,
     },
     Quarantined {
         pipeline: String,
@@ -66,7 +65,7 @@ impl Entry {
                 }
             }
             Entry::Checkpoint { job, checkpoint } => Change::Checkpoint { job, checkpoint },
-            Entry::Pending { ns, key, pending } => Change::Pending { ns, key, pending },
+            Entry::Outbox { ns, window } => Change::Outbox { ns, window },
             Entry::Quarantined { pipeline, entry } => Change::Quarantine { pipeline, entry },
         })
     }
@@ -97,8 +96,12 @@ pub fn import(store: &dyn StateStore, input: &mut dyn BufRead) -> Result<u64, St
         if line.trim().is_empty() {
             continue;
         }
-        let entry: Entry = serde_json::from_str(&line)
+        let mut entry: Entry = serde_json::from_str(&line)
             .map_err(|e| StateError::Format(format!("line {}: {e}", index + 1)))?;
+        // Window ids are the state's own: one of another state could be handed out again.
+        if let Entry::Outbox { window, .. } = &mut entry {
+            window.id = store.next_id()?;
+        }
         changes.push(entry.into_change()?);
         count += 1;
         if changes.len() == BATCH {

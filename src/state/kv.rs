@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::export::Entry;
 use super::{
-    Change, Checkpoint, JobId, Link, Namespace, Pending, Quarantined, StateError, StateStore,
+    Change, Checkpoint, JobId, Link, Namespace, OutboxWindow, Quarantined, StateError, StateStore,
 };
 
 /// Called with each entry of a scan; returns whether to go on.
@@ -130,14 +130,15 @@ impl<K: Kv> StateStore for KvStore<K> {
             .transpose()
     }
 
-    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
+    fn pending(&self, ns: &Namespace) -> Result<Vec<OutboxWindow>, StateError> {
         let prefix = codec::ns_prefix(PENDING, ns);
-        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
-            Ok(Some((
-                text(rest),
-                codec::decode_json(value, "outbox entry")?,
-            )))
+        self.collect(&prefix, &prefix, usize::MAX, |_, value| {
+            Ok(Some(codec::decode_json(value, "outbox entry")?))
         })
+    }
+
+    fn next_id(&self) -> Result<u64, StateError> {
+        self.kv.next_id()
     }
 
     fn quarantined(
@@ -207,15 +208,14 @@ impl<K: Kv> StateStore for KvStore<K> {
                     ));
                 }
                 Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
-                Change::Pending { ns, key, pending } => {
-                    batch.extend(self.register(&ns)?);
-                    batch.push((
-                        codec::ns_key(PENDING, &ns, &key),
-                        Some(codec::encode_json(&pending)?),
-                    ));
-                }
-                Change::Acknowledged { ns, key } => {
-                    batch.push((codec::ns_key(PENDING, &ns, &key), None));
+                Change::Outbox { ns, window } => {
+                    let key = codec::outbox_key(&ns, window.id);
+                    if window.writes.is_empty() {
+                        batch.push((key, None));
+                    } else {
+                        batch.extend(self.register(&ns)?);
+                        batch.push((key, Some(codec::encode_json(&window)?)));
+                    }
                 }
                 Change::Quarantine { pipeline, entry } => {
                     let index = codec::quarantined_key(&pipeline, &entry.job, &entry.key);
@@ -288,11 +288,10 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                 }
                 Some(&PENDING) => {
-                    let (hash, rest) = codec::split_ns_key(key)?;
-                    Entry::Pending {
+                    let (hash, _) = codec::split_ns_key(key)?;
+                    Entry::Outbox {
                         ns: namespace(hash)?,
-                        key: text(rest),
-                        pending: codec::decode_json(value, "outbox entry")?,
+                        window: codec::decode_json(value, "outbox entry")?,
                     }
                 }
                 Some(&QUARANTINE) => {

@@ -1,6 +1,7 @@
 //! What syncline remembers between runs: per job a checkpoint; per (pipeline, connection,
 //! entity) the ID map (source key <-> target id) with the fingerprint of what was last sent;
-//! an outbox of writes sent but not yet acknowledged; the quarantine of rejected records.
+//! an outbox of writes sent but not yet acknowledged, a window of writes an entry; the
+//! quarantine of rejected records.
 //!
 //! [`StateStore`] is the seam: the runtime speaks only to it. [`KvStore`] implements it once over
 //! any ordered key-value map ([`sled`](sled_store) on disk, [`memory`] for dry-runs and tests); a
@@ -87,8 +88,20 @@ pub struct Checkpoint {
     pub saved_at: i64,
 }
 
-/// A write recorded before it is sent and removed when the target acknowledged it. One left
-/// over means the process stopped in between: the write may or may not have been applied.
+/// The writes of one outbox window, recorded (in one entry) before the first is sent. The
+/// entry is removed once every write was answered, or rewritten with the writes still in
+/// doubt; one left over means the process stopped in between: its writes may or may not have
+/// been applied. One entry per window, not per write: a push of 10k updates writes the state
+/// 10k times fewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxWindow {
+    /// Unique in the state ([`StateStore::next_id`]).
+    pub id: u64,
+    /// By source key.
+    pub writes: Vec<(String, Pending)>,
+}
+
+/// One write of an outbox window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub operation: Operation,
@@ -146,14 +159,10 @@ pub enum Change {
     ResetCheckpoint {
         job: JobId,
     },
-    Pending {
+    /// Sets an outbox window's entry; a window without writes is removed.
+    Outbox {
         ns: Namespace,
-        key: String,
-        pending: Pending,
-    },
-    Acknowledged {
-        ns: Namespace,
-        key: String,
+        window: OutboxWindow,
     },
     Quarantine {
         pipeline: String,
@@ -194,8 +203,10 @@ pub trait StateStore: Send + Sync {
     /// The reverse direction: which source key a target id belongs to.
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError>;
     fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError>;
-    /// Every write of a namespace left unacknowledged by an earlier run.
-    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError>;
+    /// Every outbox window of a namespace left by an earlier run.
+    fn pending(&self, ns: &Namespace) -> Result<Vec<OutboxWindow>, StateError>;
+    /// A number never handed out before by this state.
+    fn next_id(&self) -> Result<u64, StateError>;
     /// The quarantine of a pipeline (of one job when given), oldest first, with entry ids.
     fn quarantined(
         &self,
@@ -236,8 +247,11 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError> {
         self.0.checkpoint(job)
     }
-    fn pending(&self, ns: &Namespace) -> Result<Vec<(String, Pending)>, StateError> {
+    fn pending(&self, ns: &Namespace) -> Result<Vec<OutboxWindow>, StateError> {
         self.0.pending(ns)
+    }
+    fn next_id(&self) -> Result<u64, StateError> {
+        self.0.next_id()
     }
     fn quarantined(
         &self,
@@ -261,6 +275,11 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         self.0.checkpoints(pipeline)
     }
+}
+
+/// The outbox's writes of a namespace, by source key.
+pub fn pending_writes(windows: Vec<OutboxWindow>) -> std::collections::HashMap<String, Pending> {
+    windows.into_iter().flat_map(|w| w.writes).collect()
 }
 
 /// Where a pipeline's state lives: `chosen` (`--state`), else `.syncline/state` at the root of
