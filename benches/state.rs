@@ -32,6 +32,7 @@ fn store() -> &'static SledStore {
                     .map(|i| Change::Link {
                         ns: ns(),
                         key: format!("SKU-{i:08}"),
+                        same_id: false,
                         link: Link {
                             target_id: Some((100_000 + i).to_string()),
                             fingerprint: Some(Fingerprint::of(format!("payload {i}").as_bytes())),

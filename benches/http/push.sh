@@ -2,7 +2,9 @@
 # The push benchmark (shared/reference/benchmarks.md, HTTP): N updates sent to the shop double
 # (a) by 8 plain client threads (`syncline-bench put`: the double's own throughput) and (b) by
 # `syncline run benches/http/push.yaml` with `concurrency: 8`, after a first run created the
-# products. Prints updates/s for both, RUNS times.
+# products. Each round starts a fresh double. Prints, per round, the double's own updates/s
+# and syncline's, counted two ways: over the whole process (start, state opened, report
+# written) and over the job as its report times it; then the median ratios.
 #   benches/http/push.sh [N] [RUNS]     (defaults: 10000 updates, 3 runs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +26,17 @@ for i in $(seq "$runs"); do
   SYNCLINE_PRODUCTS=changed.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" \
     --format json > "$dir/report.json"
   end=$(date +%s.%N)
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; u=d['delivered']['updated']; assert u==int(sys.argv[2]), d; t=float(sys.argv[4])-float(sys.argv[3]); print('syncline: %d updates in %.2f s = %.0f updates/s' % (u, t, u/t))" "$dir/report.json" "$n" "$start" "$end"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; u=d['delivered']['updated']; assert u==int(sys.argv[2]), d; t=float(sys.argv[4])-float(sys.argv[3]); j=d['seconds']; print('syncline: %d updates in %.3f s = %.0f updates/s; in the job %.3f s = %.0f updates/s' % (u, t, u/t, j, u/j))" "$dir/report.json" "$n" "$start" "$end"
   kill $shop
-done
+  wait $shop 2>/dev/null || true
+done | tee "$dir/runs.txt"
+python3 -c "
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+plain = [float(m) for m in re.findall(r'plain clients: .* = (\d+) updates/s', text)]
+whole = [float(m) for m in re.findall(r'syncline: \d+ updates in [\d.]+ s = (\d+) updates/s', text)]
+job = [float(m) for m in re.findall(r'in the job [\d.]+ s = (\d+) updates/s', text)]
+for name, ours in (('whole process', whole), ('in the job', job)):
+    ratios = sorted(o / p for o, p in zip(ours, plain))
+    print('syncline / double, %s: %s; median %.0f %%' % (name, ', '.join('%.0f %%' % (100 * r) for r in ratios), 100 * statistics.median(ratios)))
+" "$dir/runs.txt"

@@ -87,6 +87,8 @@ pub(crate) struct Prepared {
     pub payload: Record,
     pub fingerprint: Fingerprint,
     pub decision: Decision,
+    /// An update at the target id the ID map holds for the key: its link keeps its id.
+    pub at_stored_id: bool,
     /// The outbox window that recorded the write.
     pub window: u64,
 }
@@ -481,9 +483,12 @@ impl<'a> Delivery<'a> {
                 return;
             }
         };
+        let same_id = p.at_stored_id
+            && matches!(&p.decision, Decision::Update { target_id: stored } if *stored == target_id);
         self.keep(Change::Link {
             ns: self.plan.ns.clone(),
             key: p.key.clone(),
+            same_id,
             link: Link {
                 target_id: Some(target_id),
                 fingerprint: Some(p.fingerprint),
@@ -530,6 +535,7 @@ pub(crate) fn decide(
             payload: record,
             fingerprint: Fingerprint(0),
             decision: Decision::Skipped,
+            at_stored_id: false,
             window: 0,
         }));
     }
@@ -542,6 +548,7 @@ pub(crate) fn decide(
     let _ = serde_json::to_writer(&mut *buffer, &payload);
     let fingerprint = Fingerprint::of(buffer);
     let left_over = left_over.get(&key).map(|p| p.operation);
+    let mut at_stored_id = false;
     let decision = match links.link(&key)? {
         Some(Link {
             target_id: Some(id),
@@ -558,6 +565,7 @@ pub(crate) fn decide(
             if sent == Some(fingerprint) && left_over.is_none() {
                 Decision::Unchanged
             } else {
+                at_stored_id = true;
                 Decision::Update { target_id: id }
             }
         }
@@ -574,6 +582,7 @@ pub(crate) fn decide(
         payload,
         fingerprint,
         decision,
+        at_stored_id,
         window: 0,
     }))
 }

@@ -77,7 +77,7 @@ impl<'a> LinkReader<'a> {
     /// The target acknowledged this change; it will be stored later, but lookups see it now.
     pub fn acknowledged(&mut self, change: &Change) {
         match change {
-            Change::Link { ns, key, link } if ns == self.ns => {
+            Change::Link { ns, key, link, .. } if ns == self.ns => {
                 self.unstored.insert(key.clone(), link.clone());
             }
             Change::Unlink { ns, key } if ns == self.ns => {
@@ -131,7 +131,7 @@ impl<'a> LinkReader<'a> {
         let forgotten = forgotten();
         for change in changes {
             let (ns, key, link) = match change {
-                Change::Link { ns, key, link } => (ns, key, link),
+                Change::Link { ns, key, link, .. } => (ns, key, link),
                 // An entry without an id reads as no entry.
                 Change::Unlink { ns, key } => (ns, key, &forgotten),
                 _ => continue,
@@ -314,6 +314,7 @@ mod tests {
             .map(|i| Change::Link {
                 ns: ns(),
                 key: format!("K{i:05}"),
+                same_id: false,
                 link: link(i),
             })
             .collect();
@@ -352,11 +353,13 @@ mod tests {
             Change::Link {
                 ns: ns.clone(),
                 key: "K00001".into(),
+                same_id: false,
                 link: link(77),
             },
             Change::Link {
                 ns: ns.clone(),
                 key: "K00003".into(),
+                same_id: false,
                 link: link(78),
             },
         ];

@@ -149,6 +149,7 @@ mod tests {
             decision: Decision::Update {
                 target_id: format!("id-{key}"),
             },
+            at_stored_id: true,
             window: 0,
         }
     }

@@ -57,6 +57,7 @@ impl Entry {
                 Change::Link {
                     ns,
                     key,
+                    same_id: false,
                     link: Link {
                         target_id,
                         fingerprint,

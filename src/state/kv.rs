@@ -165,12 +165,21 @@ impl<K: Kv> StateStore for KvStore<K> {
         let mut batch = Vec::with_capacity(changes.len() * 2);
         for change in changes {
             match change {
-                Change::Link { ns, key, link } => {
+                Change::Link {
+                    ns,
+                    key,
+                    link,
+                    same_id,
+                } => {
                     batch.extend(self.register(&ns)?);
                     let link_key = codec::ns_key(LINK, &ns, &key);
-                    let old_id = match self.kv.get(&link_key)? {
-                        Some(old) => codec::decode_link(&old)?.target_id,
-                        None => None,
+                    let old_id = if same_id {
+                        link.target_id.clone()
+                    } else {
+                        match self.kv.get(&link_key)? {
+                            Some(old) => codec::decode_link(&old)?.target_id,
+                            None => None,
+                        }
                     };
                     // A record that moved to another target id must not stay reachable from
                     // the old one; one that kept its id keeps its reverse entry as it is.

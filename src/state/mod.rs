@@ -146,6 +146,9 @@ pub enum Change {
         ns: Namespace,
         key: String,
         link: Link,
+        /// The ID map already holds `link.target_id` for the key (an update): its reverse
+        /// entry stands, and the old link need not be read.
+        same_id: bool,
     },
     /// The record was deleted on the target: its id and fingerprint are forgotten.
     Unlink {

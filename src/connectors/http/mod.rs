@@ -12,6 +12,7 @@ pub mod source;
 pub mod target;
 pub mod token;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -89,14 +90,17 @@ pub struct TransportError {
 }
 
 pub struct HttpClient {
+    /// Its pool of connections.
     agent: ureq::Agent,
     base_url: String,
     headers: Vec<(String, SecretString)>,
     query: Vec<(String, SecretString)>,
     retry: RetryPolicy,
-    limiter: RateLimiter,
-    /// A token got by a login or OAuth2, placed on every request.
-    token: Option<TokenAuth>,
+    /// Shared with [`HttpClient::with_own_connections`]'s clients: the limit is the
+    /// connection's.
+    limiter: Arc<RateLimiter>,
+    /// A token got by a login or OAuth2, placed on every request; shared like the limiter.
+    token: Option<Arc<TokenAuth>>,
     /// The header that carries idempotency keys, when the API reads them.
     idempotency_key: Option<String>,
 }
@@ -197,11 +201,28 @@ impl HttpClient {
             base_url,
             headers,
             query,
-            token,
+            token: token.map(Arc::new),
             idempotency_key: connection.idempotency_key.clone(),
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
-            limiter: RateLimiter::new(connection.rate_limit.as_ref()),
+            limiter: Arc::new(RateLimiter::new(connection.rate_limit.as_ref())),
         })
+    }
+
+    /// The same client (rate limit, token, retries) with a pool of connections of its own,
+    /// for a thread that sends concurrently with others: 8 plain client threads sending 10k
+    /// PUTs to the shop double did about 80k/s through one shared pool, 100k/s with one each
+    /// (ureq's pool is one mutex, and connections moved between threads).
+    pub fn with_own_connections(&self) -> HttpClient {
+        HttpClient {
+            agent: ureq::Agent::new_with_config(self.agent.config().clone()),
+            base_url: self.base_url.clone(),
+            headers: self.headers.clone(),
+            query: self.query.clone(),
+            retry: self.retry.clone(),
+            limiter: self.limiter.clone(),
+            token: self.token.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+        }
     }
 
     /// `url` after the base URL, when it is under it (a next-page link); `None` elsewhere.

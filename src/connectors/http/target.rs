@@ -69,11 +69,14 @@ fn overlay(base: &mut Value, changes: &Value) {
 
 pub struct HttpTarget {
     plan: Arc<HttpTargetPlan>,
+    /// The plan's client, or a fork's own ([`KeyedTarget::fork`]).
+    client: Arc<HttpClient>,
 }
 
 impl HttpTarget {
     pub fn new(plan: Arc<HttpTargetPlan>) -> Self {
-        HttpTarget { plan }
+        let client = plan.client.clone();
+        HttpTarget { plan, client }
     }
 
     fn call(
@@ -98,7 +101,7 @@ impl HttpTarget {
 
     /// Sends the call; only a failure to get an answer is an error.
     fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
-        self.plan.client.send(call).map_err(|e| match e.kind {
+        self.client.send(call).map_err(|e| match e.kind {
             TransportKind::NotConnected => WriteError::Unavailable(e.to_string()),
             _ => WriteError::MaybeApplied(e.to_string()),
         })
@@ -189,7 +192,10 @@ impl HttpTarget {
 
 impl KeyedTarget for HttpTarget {
     fn fork(&self) -> Box<dyn KeyedTarget> {
-        Box::new(HttpTarget::new(self.plan.clone()))
+        Box::new(HttpTarget {
+            plan: self.plan.clone(),
+            client: Arc::new(self.client.with_own_connections()),
+        })
     }
 
     fn create(&mut self, record: &Record) -> Result<String, WriteError> {
@@ -266,7 +272,7 @@ impl KeyedTarget for HttpTarget {
     }
 
     fn retry_after(&self, tries: u32) -> Option<std::time::Duration> {
-        self.plan.client.retry_delay(tries)
+        self.client.retry_delay(tries)
     }
 
     fn batch_size(&self) -> Option<usize> {
