@@ -294,12 +294,12 @@ fn gomag_lists_keyed_by_id_read_as_records() {
     assert_eq!(ids, all(4));
 }
 
-#[test]
-fn an_incremental_cursor_reads_only_what_changed_across_pages() {
-    use std::sync::{Arc, Mutex};
-    // Orders with an update time; the API filters `date_upd >= since` and pages by 3.
-    let orders: Arc<Mutex<Vec<(u64, String)>>> = Arc::new(Mutex::new(
-        (1..=7)
+type Orders = std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>;
+
+/// Orders with an update time; the API filters `date_upd >= since` and pages by 3.
+fn orders_api(count: u64) -> (Api, Orders) {
+    let orders: Orders = std::sync::Arc::new(std::sync::Mutex::new(
+        (1..=count)
             .map(|n| (n, format!("2026-11-01 10:00:{n:02}")))
             .collect(),
     ));
@@ -322,11 +322,13 @@ fn an_incremental_cursor_reads_only_what_changed_across_pages() {
             .collect();
         Reply::json(json!({ "orders": page }))
     });
-    let w = Workdir::new();
-    w.write(
-        "p.yaml",
-        format!(
-            r#"version: 1
+    (api, orders)
+}
+
+/// A job reading the orders API from its checkpoint, with `cursor_extra` in its cursor.
+fn incremental_pipeline(api: &Api, cursor_extra: &str) -> String {
+    format!(
+        r#"version: 1
 name: orders
 connections:
   shop:
@@ -340,12 +342,22 @@ jobs:
         query: {{ since: "{{cursor}}" }}
         records: $.orders
         paginate: {{ page_number: {{ size: {{ limit: 3 }} }} }}
-    cursor: {{ field: $.date_upd, tie_breaker: $.id, initial: "2026-01-01 00:00:00" }}
+    cursor: {{ field: $.date_upd, tie_breaker: $.id, initial: "2026-01-01 00:00:00"{cursor_extra} }}
     to: {{ file: {{ path: out.ndjson }} }}
 "#,
-            url = api.url
-        ),
-    );
+        url = api.url
+    )
+}
+
+fn ids(orders: &[Value]) -> Vec<u64> {
+    orders.iter().map(|o| o["id"].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn an_incremental_cursor_reads_only_what_changed_across_pages() {
+    let (api, orders) = orders_api(7);
+    let w = Workdir::new();
+    w.write("p.yaml", incremental_pipeline(&api, ""));
     let (code, report) = w.run("p.yaml", &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(w.ndjson("out.ndjson").len(), 7);
@@ -364,12 +376,33 @@ jobs:
         api.query(before, "since").as_deref(),
         Some("2026-11-01 10:00:07")
     );
-    let ids: Vec<u64> = w
-        .ndjson("out.ndjson")
-        .iter()
-        .map(|o| o["id"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ids, vec![2, 5]);
+    assert_eq!(ids(&w.ndjson("out.ndjson")), vec![2, 5]);
+}
+
+#[test]
+fn a_look_back_asks_the_api_from_that_far_before_the_checkpoint() {
+    let (api, orders) = orders_api(7);
+    let w = Workdir::new();
+    w.write("p.yaml", incremental_pipeline(&api, ", lookback: 10m"));
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+
+    // An order committed late: its time is before the checkpoint. Asked only from the
+    // checkpoint, the API would never send it.
+    orders
+        .lock()
+        .unwrap()
+        .push((8, "2026-11-01 10:00:03".into()));
+    let before = api.request_count();
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        api.query(before, "since").as_deref(),
+        Some("2026-11-01 09:50:07"),
+        "the checkpoint (10:00:07) less 10 minutes, written as the API wrote it"
+    );
+    let again = ids(&w.ndjson("out.ndjson"));
+    assert!(again.contains(&8), "the late order is read: {again:?}");
 }
 
 #[test]

@@ -99,7 +99,55 @@ fn point(kind: CursorKind, value: &Value) -> Option<Point> {
     }
 }
 
+/// `raw` moved back by `back`, written the way `raw` is; `None` when it is not a value of
+/// `kind` this knows how to move.
+fn moved_back(kind: CursorKind, raw: &Value, back: std::time::Duration) -> Option<String> {
+    let back_seconds = back.as_secs_f64();
+    let back = chrono::Duration::from_std(back).ok()?;
+    let text = text_of(raw)?;
+    let text = text.trim();
+    match kind {
+        CursorKind::Number => {
+            let moved = text.parse::<f64>().ok()? - back_seconds;
+            Some(match text.parse::<i64>() {
+                Ok(_) => format!("{}", moved.floor() as i64),
+                Err(_) => moved.to_string(),
+            })
+        }
+        CursorKind::Timestamp => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+                let utc = text.ends_with('Z') || text.ends_with('z');
+                return Some((t - back).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, utc));
+            }
+            for format in TIME_FORMATS {
+                if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+                    return Some((t - back).format(format).to_string());
+                }
+            }
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                let moved = d.and_hms_opt(0, 0, 0)? - back;
+                return Some(moved.date().format("%Y-%m-%d").to_string());
+            }
+            raw.as_i64().map(|s| (s - back.num_seconds()).to_string())
+        }
+        CursorKind::Token => None,
+    }
+}
+
 impl CursorPlan {
+    /// What `{cursor}` stands for in a source's request: the checkpoint moved back by the
+    /// look-back, written as the source wrote it, so that the API itself returns the records
+    /// that arrived late (a filter on the server would never send them again otherwise);
+    /// without a checkpoint, `initial` as given.
+    pub fn request_value(&self, saved: Option<&Checkpoint>) -> Option<String> {
+        let Some(saved) = saved else {
+            return self.initial.clone();
+        };
+        self.lookback
+            .and_then(|back| moved_back(self.kind, &saved.cursor, back))
+            .or_else(|| text_of(&saved.cursor))
+    }
+
     /// The record's position; an error names what is missing.
     pub fn position(&self, record: &Record) -> Result<Position, String> {
         let raw = self
@@ -216,5 +264,46 @@ impl Position {
             key: self.key.clone(),
             saved_at: crate::state::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_checkpoint_moves_back_by_the_look_back_written_as_the_source_wrote_it() {
+        let ten_minutes = std::time::Duration::from_secs(600);
+        let time = CursorKind::Timestamp;
+        for (raw, expected) in [
+            (json!("2026-11-01 10:05:00"), "2026-11-01 09:55:00"),
+            (json!("2026-11-01T00:05:00"), "2026-10-31T23:55:00"),
+            (json!("2026-11-01 10:05:00.250"), "2026-11-01 09:55:00.250"),
+            (json!("2026-11-01T10:05:00Z"), "2026-11-01T09:55:00Z"),
+            (
+                json!("2026-11-01T10:05:00+02:00"),
+                "2026-11-01T09:55:00+02:00",
+            ),
+            // A day is all a date can say: the day before.
+            (json!("2026-11-01"), "2026-10-31"),
+            (json!(1_800_000_600), "1800000000"),
+        ] {
+            assert_eq!(
+                moved_back(time, &raw, ten_minutes).as_deref(),
+                Some(expected),
+                "{raw}"
+            );
+        }
+        let number = CursorKind::Number;
+        assert_eq!(
+            moved_back(number, &json!("1800000600"), ten_minutes).as_deref(),
+            Some("1800000000")
+        );
+        assert_eq!(moved_back(time, &json!("next week"), ten_minutes), None);
+        assert_eq!(
+            moved_back(CursorKind::Token, &json!("abc"), ten_minutes),
+            None
+        );
     }
 }

@@ -174,10 +174,22 @@ fn execute(
     })
 }
 
-/// The checkpoint's cursor value as text, for `{cursor}` in an HTTP source's request (the
-/// cursor's `initial` before the first run).
+/// What `{cursor}` stands for in an HTTP source's request: the checkpoint, moved back by the
+/// look-back (the cursor's `initial` before the first run).
 fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, String> {
-    Ok(start_position(job, ctx)?.and_then(|position| crate::steps::text_of(&position.raw)))
+    let Some(cursor) = &job.cursor else {
+        return Ok(None);
+    };
+    let saved = checkpoint(job, ctx)?;
+    // A checkpoint this cursor cannot read stops the job here, as it would when reading.
+    cursor.start(saved.as_ref())?;
+    Ok(cursor.request_value(saved.as_ref()))
+}
+
+fn checkpoint(job: &JobPlan, ctx: &JobContext) -> Result<Option<Checkpoint>, String> {
+    ctx.state
+        .checkpoint(&ctx.job_id(job))
+        .map_err(|e| e.to_string())
 }
 
 /// Where the job's cursor resumes: its checkpoint, or its `initial`.
@@ -185,11 +197,7 @@ fn start_position(job: &JobPlan, ctx: &JobContext) -> Result<Option<Position>, S
     let Some(cursor) = &job.cursor else {
         return Ok(None);
     };
-    let saved = ctx
-        .state
-        .checkpoint(&ctx.job_id(job))
-        .map_err(|e| e.to_string())?;
-    cursor.start(saved.as_ref())
+    cursor.start(checkpoint(job, ctx)?.as_ref())
 }
 
 /// The quarantined records this run retries first: the ones asked for, or the job's deferred
