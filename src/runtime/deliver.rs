@@ -467,7 +467,6 @@ impl<'a> Delivery<'a> {
                     ns: self.plan.ns.clone(),
                     key: p.key.clone(),
                 });
-                self.left_over.remove(&p.key);
                 self.answered(&p, false);
                 return;
             }
@@ -475,9 +474,6 @@ impl<'a> Delivery<'a> {
                 // Nothing was applied, nothing is pending; except for a create that may have
                 // been applied and could not be checked: it stays in the outbox so that no
                 // later run creates it blindly.
-                if !refusal.still_pending {
-                    self.left_over.remove(&p.key);
-                }
                 self.answered(&p, refusal.still_pending);
                 self.rejected.push((p.payload, refusal.rejection));
                 return;
@@ -495,7 +491,6 @@ impl<'a> Delivery<'a> {
                 synced_at: now(),
             },
         });
-        self.left_over.remove(&p.key);
         self.answered(&p, false);
     }
 
@@ -505,8 +500,12 @@ impl<'a> Delivery<'a> {
         self.changes.push(change);
     }
 
-    /// The write was answered; its window's entry changes once all its writes were.
+    /// The write was answered (`stays`: it remains in doubt, or was never sent); its window's
+    /// entry changes once all its writes were.
     fn answered(&mut self, p: &Prepared, stays: bool) {
+        if !stays {
+            self.left_over.remove(&p.key);
+        }
         self.changes.extend(self.outbox.answered(p, stays));
     }
 }
