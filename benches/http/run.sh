@@ -4,6 +4,7 @@
 # parses each page (and once more writing them as NDJSON, the same job) and (b) by `syncline run benches/http/pull.yaml`, which also writes them as
 # NDJSON. Prints both wall times, RUNS times each.
 #   benches/http/run.sh [N] [RUNS]     (defaults: 100000 records, 3 runs)
+#   PULL=pull-announced benches/http/run.sh ...   the API announces its number of pages
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-100000}
@@ -21,7 +22,7 @@ for i in $(seq "$runs"); do
   target/release/syncline-bench fetch "$API_URL"
   target/release/syncline-bench fetch "$API_URL" "$dir/plain.ndjson"
   start=$(date +%s.%N)
-  /usr/bin/time -f "syncline   %e s  %M KB" target/release/syncline run benches/http/pull.yaml \
+  /usr/bin/time -f "syncline   %e s  %M KB" target/release/syncline run "benches/http/${PULL:-pull}.yaml" \
     --state "$dir/state" --format json > "$dir/report.json"
   end=$(date +%s.%N)
   python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; assert d['read']==int(sys.argv[2]), d; print('syncline: %d records in %.2f s' % (d['read'], float(sys.argv[4])-float(sys.argv[3])))" "$dir/report.json" "$n" "$start" "$end"

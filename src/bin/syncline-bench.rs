@@ -206,7 +206,8 @@ fn baseline(input: &str, output: &str) -> Result<(), String> {
 }
 
 /// Serves the records of `path` in pages of `size` (built once: the server costs the same to
-/// both clients) until killed; prints its URL.
+/// both clients) until killed, each with the number of pages in `X-Total-Pages` (as
+/// WooCommerce does); prints its URL.
 fn serve_pages(path: &str, size: usize) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let lines: Vec<String> = BufReader::new(file)
@@ -217,6 +218,7 @@ fn serve_pages(path: &str, size: usize) -> Result<(), String> {
         .chunks(size.max(1))
         .map(|page| format!("[{}]", page.join(",")))
         .collect();
+    let total = pages.len().to_string();
     let pages = std::sync::Arc::new(pages);
     let api = api::Api::start(move |request, _| {
         let page: usize = api::param(request, "page")
@@ -224,7 +226,7 @@ fn serve_pages(path: &str, size: usize) -> Result<(), String> {
             .unwrap_or(1);
         api::Reply {
             status: 200,
-            headers: Vec::new(),
+            headers: vec![("X-Total-Pages".to_string(), total.clone())],
             body: pages
                 .get(page.wrapping_sub(1))
                 .cloned()

@@ -186,7 +186,9 @@ pub struct HttpSource {
     pub detail: Option<Detail>,
     /// Fetch the next page while this one is parsed, for paging by page number or offset: the
     /// API builds a page while syncline reads the one before (up to twice as fast on a slow
-    /// API). The page after the last is asked for once and dropped. Default false.
+    /// API). The page after the last is asked for once and dropped. Default false; an API that
+    /// announces its number of pages (`total_pages_header`, `total_pages`) gets it without
+    /// this, for the pages it announced.
     #[serde(default)]
     pub prefetch: bool,
 }

@@ -93,9 +93,11 @@ impl Source for HttpSource {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
         let plan = &*self.plan;
         // Pages asked for by number or offset are known before this one is parsed: the next
-        // is fetched meanwhile (the API builds it while this side parses), and dropped when
-        // this page turns out to be the last.
-        let prefetch = plan.prefetch
+        // is fetched meanwhile (the API builds it while this side parses). With `prefetch`,
+        // whenever this page may not be the last (the guess is dropped when it is); without,
+        // only when the API announced how many pages there are, so nothing is asked for twice
+        // or in vain.
+        let prefetch = (plan.prefetch || announces_pages(&plan.paging))
             && plan.detail.is_none()
             // An RPC page's envelope has a fresh id each time: it would never match.
             && !plan.request.is_rpc()
@@ -146,6 +148,8 @@ impl HttpSource {
         let mut followed: HashSet<String> = HashSet::new();
         // The call fetched ahead, whose answer is waiting in the prefetcher.
         let mut ahead: Option<Call> = None;
+        // How many pages the API said there are, the last time it said.
+        let mut pages: Option<u64> = None;
         for page in 1.. {
             let call = match &next {
                 Next::Params(params) => with_params(&first, params),
@@ -169,9 +173,10 @@ impl HttpSource {
                 }
                 _ => fetch(plan, &call)?,
             };
+            let known = announced_pages(&plan.paging, &response, &Value::Null).or(pages);
             if let Some((calls, _)) = &prefetcher
                 && page < plan.max_pages
-                && let Some(guess) = full_page_guess(plan, page, &response, &followed)
+                && let Some(guess) = ahead_of_parsing(plan, page, &response, known, &followed)
             {
                 let guess = with_params(&first, &guess);
                 if calls.send(guess.clone()).is_ok() {
@@ -179,6 +184,7 @@ impl HttpSource {
                 }
             }
             let body = parse(&response, &call)?;
+            pages = announced_pages(&plan.paging, &response, &body).or(pages);
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
             let (records, body) = take_records(plan.records.as_ref(), body);
             if records.is_empty() {
@@ -216,14 +222,71 @@ impl HttpSource {
     }
 }
 
-/// The next page's parameters if this page is full and not announced as the last, from what
-/// is known before its body is parsed.
-fn full_page_guess(
+/// Whether the API says how many pages there are (a header, or a field of each page).
+fn announces_pages(paging: &Paging) -> bool {
+    matches!(
+        paging,
+        Paging::PageNumber {
+            total_pages_header: Some(_),
+            ..
+        } | Paging::PageNumber {
+            total_pages: Some(_),
+            ..
+        }
+    )
+}
+
+/// The number of pages the API announces in this answer's header or `body`.
+fn announced_pages(paging: &Paging, response: &Response, body: &Value) -> Option<u64> {
+    let Paging::PageNumber {
+        total_pages_header,
+        total_pages,
+        ..
+    } = paging
+    else {
+        return None;
+    };
+    total_pages_header
+        .as_deref()
+        .and_then(|h| response.header(h))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| {
+            total_pages
+                .as_ref()
+                .and_then(|p| p.get(body))
+                .and_then(|v| text_of(v)?.parse().ok())
+        })
+}
+
+/// The parameters of the page after `page` when the API announced that there are `known`
+/// pages and this is not the last.
+fn announced_next(paging: &Paging, page: u64, known: Option<u64>) -> Option<Vec<(String, String)>> {
+    match paging {
+        Paging::PageNumber {
+            param, start, size, ..
+        } if known.is_some_and(|pages| page < pages) => {
+            Some(page_params(param, start + page, size))
+        }
+        _ => None,
+    }
+}
+
+/// The next page's parameters, from what is known before this page is parsed: the page after
+/// this one when the API announced it (`known` pages), else with `prefetch` a guess that this
+/// page is full.
+fn ahead_of_parsing(
     plan: &HttpSourcePlan,
     page: u64,
     response: &Response,
+    known: Option<u64>,
     followed: &HashSet<String>,
 ) -> Option<Vec<(String, String)>> {
+    if let Some(params) = announced_next(&plan.paging, page, known) {
+        return Some(params);
+    }
+    if !plan.prefetch {
+        return None;
+    }
     let full = match &plan.paging {
         Paging::PageNumber { size, .. } => size.as_ref().map_or(u64::MAX, |(_, s)| *s),
         Paging::Offset { limit, .. } => *limit,
@@ -449,25 +512,12 @@ fn next_page(
     match &plan.paging {
         Paging::None => Next::Stop,
         Paging::PageNumber {
-            param,
-            start,
-            size,
-            total_pages_header,
-            total_pages,
+            param, start, size, ..
         } => {
             if size.as_ref().is_some_and(|(_, s)| count < *s) {
                 return Next::Stop;
             }
-            let announced = total_pages_header
-                .as_deref()
-                .and_then(|h| response.header(h))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .or_else(|| {
-                    total_pages
-                        .as_ref()
-                        .and_then(|p| p.get(body))
-                        .and_then(|v| text_of(v)?.parse().ok())
-                });
+            let announced = announced_pages(&plan.paging, response, body);
             let number = start + page;
             if announced.is_some_and(|total| number > total + start - 1) {
                 return Next::Stop;
@@ -575,6 +625,30 @@ mod tests {
             Some("https://shop/wp-json/wc/v3/products?page=3")
         );
         assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn the_page_after_an_announced_one_is_known_before_parsing() {
+        let paging = Paging::PageNumber {
+            param: "page".into(),
+            start: 1,
+            size: Some(("per_page".into(), 100)),
+            total_pages_header: Some("X-WP-TotalPages".into()),
+            total_pages: None,
+        };
+        let page_two = vec![
+            ("page".to_string(), "2".to_string()),
+            ("per_page".to_string(), "100".to_string()),
+        ];
+        assert_eq!(announced_next(&paging, 1, Some(3)), Some(page_two));
+        assert_eq!(announced_next(&paging, 3, Some(3)), None, "the last page");
+        assert_eq!(announced_next(&paging, 1, None), None, "nothing announced");
+        let offsets = Paging::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit: 100,
+        };
+        assert_eq!(announced_next(&offsets, 1, Some(3)), None);
     }
 
     #[test]
