@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::export::Entry;
 use super::{
-    Change, Checkpoint, JobId, Link, Namespace, OutboxWindow, Quarantined, StateError, StateStore,
+    Change, Checkpoint, JobId, Link, Namespace, OutboxWindow, Pending, Quarantined, StateError,
+    StateStore,
 };
 
 /// Called with each entry of a scan; returns whether to go on.
@@ -132,8 +133,15 @@ impl<K: Kv> StateStore for KvStore<K> {
 
     fn pending(&self, ns: &Namespace) -> Result<Vec<OutboxWindow>, StateError> {
         let prefix = codec::ns_prefix(PENDING, ns);
-        self.collect(&prefix, &prefix, usize::MAX, |_, value| {
-            Ok(Some(codec::decode_json(value, "outbox entry")?))
+        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
+            match codec::decode_json(value, "outbox entry") {
+                Ok(window) => Ok(Some(window)),
+                // One entry per record, not per window: the layout of builds before 2026-12-02.
+                Err(_) if codec::decode_json::<Pending>(value, "").is_ok() => Err(
+                    StateError::Older(format!("an outbox entry ({ns}, record `{}`)", text(rest))),
+                ),
+                Err(e) => Err(e),
+            }
         })
     }
 
@@ -327,4 +335,30 @@ fn quarantine_id(bytes: &[u8]) -> Result<u64, StateError> {
         .try_into()
         .map_err(|_| StateError::Format("a quarantine key".into()))?;
     Ok(u64::from_be_bytes(raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryStore;
+
+    #[test]
+    fn an_outbox_entry_of_the_per_record_layout_is_refused_by_name() {
+        let store = MemoryStore::empty();
+        let ns = Namespace {
+            pipeline: "p".into(),
+            connection: "shop".into(),
+            entity: "product".into(),
+        };
+        let old = br#"{"operation":"create","since":1}"#;
+        let mut value = vec![codec::FORMAT];
+        value.extend_from_slice(old);
+        store
+            .kv()
+            .apply(vec![(codec::ns_key(PENDING, &ns, "AR-1"), Some(value))])
+            .unwrap();
+        let error = store.pending(&ns).unwrap_err().to_string();
+        assert!(error.contains("earlier syncline build"), "{error}");
+        assert!(error.contains("`AR-1`"), "{error}");
+    }
 }

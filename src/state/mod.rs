@@ -186,6 +186,10 @@ pub enum StateError {
     )]
     Format(String),
     #[error(
+        "the state holds {0} in the layout of an earlier syncline build: finish that run with the earlier build (its outbox empties once its writes are answered)"
+    )]
+    Older(String),
+    #[error(
         "the state directory {path} is used by another syncline process (or cannot be opened): {reason}"
     )]
     Open { path: String, reason: String },
