@@ -209,3 +209,67 @@ fn a_dry_run_reads_the_shop_for_a_real_field_diff_and_writes_nothing() {
         "a dry run sends nothing"
     );
 }
+
+#[test]
+fn products_read_in_the_webservices_default_xml() {
+    let shop = PrestaShop::start();
+    {
+        let mut store = shop.store.lock().unwrap();
+        for n in 1..=3 {
+            store.insert(
+                "products",
+                json!({
+                    "reference": format!("A{n}"),
+                    "price": format!("{n}0.000000"),
+                    "name": [{"id": "1", "value": format!("Chaise & table {n}")}],
+                }),
+            );
+        }
+    }
+    let w = Workdir::new();
+    w.write(".secrets", format!("PS_KEY={KEY}\n"));
+    w.write(
+        "p.yaml",
+        format!(
+            r##"version: 1
+name: ps-xml
+connections:
+  shop:
+    http: {{ base_url: "{url}", auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }} }}
+jobs:
+  products:
+    from:
+      http:
+        connection: shop
+        path: /products
+        query: {{ display: full }}
+        records: $.prestashop.products.product
+        paginate: {{ offset_count: {{ param: limit, count: 2 }} }}
+    map:
+      id: $.id
+      reference: $.reference
+      name: $.name.language["#text"]
+      language: $.name.language["@id"]
+    to: {{ file: {{ path: products.ndjson }} }}
+"##,
+            url = shop.api.url
+        ),
+    );
+    w.run_ok();
+    let products = w.ndjson("products.ndjson");
+    let references: Vec<&str> = products
+        .iter()
+        .map(|p| p["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        references,
+        ["A1", "A2", "A3"],
+        "two pages, the second short"
+    );
+    assert_eq!(products[0]["name"], "Chaise & table 1", "{:?}", products[0]);
+    assert_eq!(products[0]["language"], "1");
+    assert!(
+        shop.api.query(0, "output_format").is_none(),
+        "asked in the default format"
+    );
+}

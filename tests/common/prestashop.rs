@@ -1,6 +1,6 @@
 //! A PrestaShop webservice double (shared/reference/apis.md): key auth (Basic user or
-//! `ws_key`), XML-only writes (`<prestashop><product>...`), JSON reads with
-//! `output_format=JSON`, `display=full`, filters (`[v]`, `>[v]`, `<[v]`; dates need `date=1`),
+//! `ws_key`), XML-only writes (`<prestashop><product>...`), reads in XML by default and in
+//! JSON with `output_format=JSON`, `display=full`, filters (`[v]`, `>[v]`, `<[v]`; dates need `date=1`),
 //! `limit=offset,count`, `sort`, `[]` when nothing matches, PUT replacing the whole record
 //! (fields not sent are blanked, read-only `quantity` refused), and `order_histories` changing
 //! an order's state. Values are strings, as PrestaShop's.
@@ -94,9 +94,7 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
         ));
         return reply;
     }
-    if param(r, "output_format") != Some("JSON") {
-        return error(400, "this double answers JSON only: set output_format=JSON");
-    }
+    let json = param(r, "output_format") == Some("JSON");
     let parts: Vec<&str> = r.path.trim_matches('/').split('/').collect();
     let (resource, id) = match parts.as_slice() {
         ["api", resource] => (resource.to_string(), None),
@@ -105,6 +103,10 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
     };
     let entity = singular(&resource);
     match (r.method.as_str(), id) {
+        ("POST" | "PUT", _) if !json => error(
+            400,
+            "this double writes JSON answers only: set output_format=JSON",
+        ),
         ("POST" | "PUT", _) => {
             if r.body.first() != Some(&b'<') {
                 return error(400, "Bad XML: the webservice accepts XML bodies only");
@@ -146,15 +148,45 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
             )
         }
         ("GET", Some(id)) => match store.get(&resource, id) {
-            Some(record) => reply(200, json!({ entity: record })),
+            Some(record) => output(json, json!({ entity: record })),
             None => error(404, &format!("no {entity} {id}")),
         },
-        ("GET", None) => list(r, store, &resource),
+        ("GET", None) => match list(r, store, &resource) {
+            Ok(found) if json && found[&resource].as_array().is_some_and(Vec::is_empty) => {
+                // An empty list in JSON is `[]`, not `{"products": []}`.
+                reply(200, json!([]))
+            }
+            Ok(found) => output(json, found),
+            Err(e) => e,
+        },
         _ => error(405, "method not allowed"),
     }
 }
 
-fn list(r: &Request, store: &Store, resource: &str) -> Reply {
+/// A GET's answer: JSON with `output_format=JSON`, else PrestaShop's default, XML.
+fn output(json: bool, body: Value) -> Reply {
+    if json {
+        return reply(200, body);
+    }
+    match syncline::connectors::http::body::encode(
+        syncline::config::model::BodyFormat::Xml,
+        "prestashop",
+        &body,
+    ) {
+        Ok((xml, _)) => Reply {
+            status: 200,
+            headers: vec![
+                ("PSWS-Version".into(), "8.1.0".into()),
+                ("Content-Type".into(), "text/xml;charset=utf-8".into()),
+            ],
+            body: String::from_utf8_lossy(&xml).into_owned(),
+        },
+        Err(e) => error(500, &e),
+    }
+}
+
+/// The resource's records the query asks for, as `{resource: [...]}`.
+fn list(r: &Request, store: &Store, resource: &str) -> Result<Value, Reply> {
     let mut found = store.all(resource);
     for (name, value) in &r.query {
         let Some(field) = name
@@ -164,7 +196,7 @@ fn list(r: &Request, store: &Store, resource: &str) -> Reply {
             continue;
         };
         if field.starts_with("date_") && param(r, "date") != Some("1") {
-            return error(400, "date filters need date=1");
+            return Err(error(400, "date filters need date=1"));
         }
         let (op, v) = match value.as_bytes().first() {
             Some(b'>') => ('>', &value[1..]),
@@ -194,9 +226,6 @@ fn list(r: &Request, store: &Store, resource: &str) -> Reply {
         };
         found = found.into_iter().skip(offset).take(count).collect();
     }
-    if found.is_empty() {
-        return reply(200, json!([]));
-    }
     let full = param(r, "display") == Some("full");
     let items: Vec<Value> = found
         .into_iter()
@@ -208,7 +237,7 @@ fn list(r: &Request, store: &Store, resource: &str) -> Reply {
             }
         })
         .collect();
-    reply(200, json!({ resource: items }))
+    Ok(json!({ resource: items }))
 }
 
 /// `<prestashop><product>...</product></prestashop>` as a record: elements as fields,

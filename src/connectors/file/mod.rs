@@ -9,6 +9,8 @@ mod ndjson;
 mod project;
 mod xml;
 
+pub use xml::document as xml_document;
+
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};

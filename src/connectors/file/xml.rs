@@ -65,6 +65,19 @@ fn into_value(element: Element) -> Value {
     Value::Object(fields)
 }
 
+/// Text and CDATA go to the element they are in (none: text between records, ignored).
+fn append_text(element: Option<&mut Element>, event: &Event) -> Result<(), ConnectorError> {
+    let Some(element) = element else {
+        return Ok(());
+    };
+    match event {
+        Event::Text(t) => element.text.push_str(&t.unescape().map_err(format_error)?),
+        Event::CData(c) => element.text.push_str(&String::from_utf8_lossy(c)),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Adds a child's value to its parent; a name seen twice becomes a list.
 fn add_field(fields: &mut Map<String, Value>, name: String, value: Value) {
     match fields.get_mut(&name) {
@@ -95,16 +108,8 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
                 Event::Start(e) => (Some(element(e)?), false),
                 Event::Empty(e) => (Some(element(e)?), true),
                 Event::End(_) => (None, true),
-                Event::Text(t) => {
-                    if let Some(top) = inner.last_mut() {
-                        top.text.push_str(&t.unescape().map_err(format_error)?);
-                    }
-                    (None, false)
-                }
-                Event::CData(c) => {
-                    if let Some(top) = inner.last_mut() {
-                        top.text.push_str(&String::from_utf8_lossy(c));
-                    }
+                Event::Text(_) | Event::CData(_) => {
+                    append_text(inner.last_mut(), &event)?;
                     (None, false)
                 }
                 Event::Eof => return Ok(()),
@@ -158,6 +163,41 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
             buf.clear();
         }
     }
+}
+
+/// A whole XML document as one value, `{root: ...}`, elements read by the rules above: the
+/// answer of an XML API, read by an HTTP source (`records: $.prestashop.products.product`).
+pub fn document(bytes: &[u8]) -> Result<Value, String> {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    reader.config_mut().trim_text(true);
+    let mut open: Vec<Element> = Vec::new();
+    let mut root = None;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("invalid XML: {e}"))?;
+        let (started, end) = match &event {
+            Event::Start(e) => (Some(element(e).map_err(|e| e.to_string())?), false),
+            Event::Empty(e) => (Some(element(e).map_err(|e| e.to_string())?), true),
+            Event::End(_) => (None, true),
+            Event::Text(_) | Event::CData(_) => {
+                append_text(open.last_mut(), &event).map_err(|e| e.to_string())?;
+                (None, false)
+            }
+            Event::Eof => break,
+            _ => (None, false),
+        };
+        open.extend(started);
+        if end && let Some(done) = open.pop() {
+            let name = done.name.clone();
+            match open.last_mut() {
+                Some(parent) => add_field(&mut parent.fields, name, into_value(done)),
+                None => root = Some((name, into_value(done))),
+            }
+        }
+    }
+    let (name, value) = root.ok_or("the XML document has no element")?;
+    Ok(Value::Object(Map::from_iter([(name, value)])))
 }
 
 pub struct XmlSink {

@@ -62,6 +62,21 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| format!("the response is not JSON: {e}"))
     }
 
+    /// The body as a value: XML when the answer says so or starts with `<` (PrestaShop's
+    /// default output), read by the XML rules of file sources; JSON otherwise.
+    pub fn document(&self) -> Result<Value, String> {
+        let xml = self
+            .header("content-type")
+            .is_some_and(|t| t.contains("xml"))
+            || self.body.trim_ascii_start().starts_with(b"<");
+        if xml {
+            crate::connectors::file::xml_document(&self.body)
+                .map_err(|e| format!("the response is not readable XML: {e}"))
+        } else {
+            self.json()
+        }
+    }
+
     /// The start of the body, for error reasons.
     pub fn excerpt(&self) -> String {
         if let Some(error) = &self.rpc_error {

@@ -343,7 +343,7 @@ fn detail(
         let reason = format!("HTTP {}: {}", response.status, response.excerpt());
         return Ok(Item::Bad { at, reason });
     }
-    let body = match response.json() {
+    let body = match response.document() {
         Ok(body) => body,
         Err(reason) => return Ok(Item::Bad { at, reason }),
     };
@@ -439,7 +439,7 @@ fn parse(response: &Response, call: &Call) -> Result<Value, ConnectorError> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    response.json().map_err(|e| {
+    response.document().map_err(|e| {
         ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
     })
 }
