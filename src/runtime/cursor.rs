@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::NaiveDateTime;
+use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 use serde_json::Value;
 
 use crate::config::model::CursorKind;
@@ -75,60 +75,77 @@ fn point(kind: CursorKind, value: &Value) -> Option<Point> {
             Value::String(s) => s.trim().parse().ok().map(Point::Number),
             _ => None,
         },
-        CursorKind::Timestamp => {
-            let text = text_of(value)?;
-            let text = text.trim();
-            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-                return Some(Point::Time(t.naive_utc()));
-            }
-            for format in TIME_FORMATS {
-                if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-                    return Some(Point::Time(t));
-                }
-            }
-            if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                return d.and_hms_opt(0, 0, 0).map(Point::Time);
-            }
-            // Epoch seconds.
-            value
-                .as_i64()
-                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-                .map(|t| Point::Time(t.naive_utc()))
-        }
+        CursorKind::Timestamp => parse_time(value).map(|(t, _)| Point::Time(t)),
         CursorKind::Token => text_of(value).map(Point::Text),
     }
+}
+
+/// How a cursor time was written, so that a time moved from it is written the same way.
+enum Layout {
+    /// RFC 3339 at its offset (`Z` written as `Z`).
+    Rfc3339 {
+        offset: FixedOffset,
+        z: bool,
+    },
+    Naive(&'static str),
+    Date,
+    EpochSeconds,
+}
+
+impl Layout {
+    fn write(&self, t: NaiveDateTime) -> String {
+        match self {
+            Layout::Rfc3339 { offset, z } => offset
+                .from_utc_datetime(&t)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, *z),
+            Layout::Naive(format) => t.format(format).to_string(),
+            Layout::Date => t.date().format("%Y-%m-%d").to_string(),
+            Layout::EpochSeconds => t.and_utc().timestamp().to_string(),
+        }
+    }
+}
+
+/// A cursor time (in UTC when it names its offset) and how it was written.
+fn parse_time(value: &Value) -> Option<(NaiveDateTime, Layout)> {
+    let text = text_of(value)?;
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        let z = text.ends_with(['Z', 'z']);
+        let layout = Layout::Rfc3339 {
+            offset: *t.offset(),
+            z,
+        };
+        return Some((t.naive_utc(), layout));
+    }
+    for format in TIME_FORMATS {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some((t, Layout::Naive(format)));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some((d.and_hms_opt(0, 0, 0)?, Layout::Date));
+    }
+    let seconds = value.as_i64()?;
+    let t = chrono::DateTime::from_timestamp(seconds, 0)?;
+    Some((t.naive_utc(), Layout::EpochSeconds))
 }
 
 /// `raw` moved back by `back`, written the way `raw` is; `None` when it is not a value of
 /// `kind` this knows how to move.
 fn moved_back(kind: CursorKind, raw: &Value, back: std::time::Duration) -> Option<String> {
-    let back_seconds = back.as_secs_f64();
-    let back = chrono::Duration::from_std(back).ok()?;
-    let text = text_of(raw)?;
-    let text = text.trim();
     match kind {
         CursorKind::Number => {
-            let moved = text.parse::<f64>().ok()? - back_seconds;
+            let text = text_of(raw)?;
+            let text = text.trim();
+            let moved = text.parse::<f64>().ok()? - back.as_secs_f64();
             Some(match text.parse::<i64>() {
                 Ok(_) => format!("{}", moved.floor() as i64),
                 Err(_) => moved.to_string(),
             })
         }
         CursorKind::Timestamp => {
-            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-                let utc = text.ends_with('Z') || text.ends_with('z');
-                return Some((t - back).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, utc));
-            }
-            for format in TIME_FORMATS {
-                if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-                    return Some((t - back).format(format).to_string());
-                }
-            }
-            if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                let moved = d.and_hms_opt(0, 0, 0)? - back;
-                return Some(moved.date().format("%Y-%m-%d").to_string());
-            }
-            raw.as_i64().map(|s| (s - back.num_seconds()).to_string())
+            let back = chrono::Duration::from_std(back).ok()?;
+            parse_time(raw).map(|(t, layout)| layout.write(t - back))
         }
         CursorKind::Token => None,
     }

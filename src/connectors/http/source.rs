@@ -224,16 +224,8 @@ impl HttpSource {
 
 /// Whether the API says how many pages there are (a header, or a field of each page).
 fn announces_pages(paging: &Paging) -> bool {
-    matches!(
-        paging,
-        Paging::PageNumber {
-            total_pages_header: Some(_),
-            ..
-        } | Paging::PageNumber {
-            total_pages: Some(_),
-            ..
-        }
-    )
+    matches!(paging, Paging::PageNumber { total_pages_header, total_pages, .. }
+        if total_pages_header.is_some() || total_pages.is_some())
 }
 
 /// The number of pages the API announces in this answer's header or `body`.
