@@ -3,9 +3,9 @@
 //! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
 //! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with;
 //! `shop` serves the shop double of the tests on loopback until killed (the state benchmark
-//! pushes to it); `pages FILE.ndjson SIZE` serves the records of FILE as a paged API
-//! (`?page=P&per_page=SIZE`, a JSON array a page) and `fetch URL` reads every page of it with a
-//! plain sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
+//! pushes to it); `pages FILE.ndjson SIZE DIR` writes the records of FILE as the page files of
+//! the reference catalog API and `fetch URL raw|parse` reads every page of it with a plain
+//! sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
 //! creates N products on the shop double, then times N updates sent by THREADS plain clients
 //! (the double's own throughput, which the push benchmark is compared with).
 
@@ -42,17 +42,17 @@ fn main() {
                 std::thread::park();
             }
         }
-        Some("pages") if args.len() == 4 => args[3]
+        Some("pages") if args.len() == 5 => args[3]
             .parse()
             .map_err(|e| format!("{e}"))
-            .and_then(|size| serve_pages(&args[2], size)),
-        Some("fetch") if (3..=4).contains(&args.len()) => fetch(&args[2], args.get(3)),
+            .and_then(|size| page_files(&args[2], size, &args[4])),
+        Some("fetch") if args.len() == 4 => fetch(&args[2], &args[3]),
         Some("put") if args.len() == 5 => match (args[3].parse(), args[4].parse()) {
             (Ok(n), Ok(threads)) => put(&args[2], n, threads),
             _ => Err("put URL N THREADS".to_string()),
         },
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE | fetch URL [OUT.ndjson] | put URL N THREADS"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE DIR | fetch URL raw|parse | put URL N THREADS"
                 .to_string(),
         ),
     };
@@ -205,83 +205,76 @@ fn baseline(input: &str, output: &str) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())
 }
 
-/// Serves the records of `path` in pages of `size` (built once: the server costs the same to
-/// both clients) until killed, each with the number of pages in `X-Total-Pages` (as
-/// WooCommerce does); prints its URL.
-fn serve_pages(path: &str, size: usize) -> Result<(), String> {
+/// Writes the records of `path` as the page files of the reference catalog API, `DIR/K.json`
+/// for K = 1..=T+1: `{"products":[...],"page":K,"total_pages":T}`, the page after the last with
+/// an empty list. A static server (nginx in benches/http/run.sh) serves them as
+/// `/products?page=K`, so the server costs the same to both clients and next to nothing.
+fn page_files(path: &str, size: usize, dir: &str) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
         .map_err(|e| e.to_string())?;
-    let pages: Vec<String> = lines
-        .chunks(size.max(1))
-        .map(|page| format!("[{}]", page.join(",")))
-        .collect();
-    let total = pages.len().to_string();
-    let pages = std::sync::Arc::new(pages);
-    let api = api::Api::start(move |request, _| {
-        let page: usize = api::param(request, "page")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
-        api::Reply {
-            status: 200,
-            headers: vec![("X-Total-Pages".to_string(), total.clone())],
-            body: pages
-                .get(page.wrapping_sub(1))
-                .cloned()
-                .unwrap_or_else(|| "[]".to_string()),
-        }
-    });
-    println!("{}", api.url);
-    loop {
-        std::thread::park();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+    let pages: Vec<&[String]> = lines.chunks(size.max(1)).collect();
+    let total = pages.len();
+    for (number, records) in pages.iter().chain([&[][..]].iter()).enumerate() {
+        let page = number + 1;
+        let body = format!(
+            r#"{{"products":[{}],"page":{page},"total_pages":{total}}}"#,
+            records.join(",")
+        );
+        let file = format!("{dir}/{page}.json");
+        std::fs::write(&file, body).map_err(|e| format!("{file}: {e}"))?;
     }
+    println!("{total} pages of {size} in {dir}");
+    Ok(())
 }
 
-/// Reads `URL/items?page=P` for P = 1, 2... until an empty page, parsing each page as JSON;
-/// with `out`, also writes the records there as NDJSON (what the pull pipeline does).
-fn fetch(url: &str, out: Option<&String>) -> Result<(), String> {
+/// The plain sequential keep-alive client the pull is compared with: reads
+/// `URL/products?page=K` for K = 1, 2... until a page lists no product. `raw` only reads each
+/// answer (the limit of shared/reference/benchmarks.md), `parse` also parses it as JSON.
+fn fetch(url: &str, mode: &str) -> Result<(), String> {
+    let parse = match mode {
+        "raw" => false,
+        "parse" => true,
+        _ => return Err("fetch URL raw|parse".to_string()),
+    };
     let started = std::time::Instant::now();
     let agent = ureq::Agent::new_with_defaults();
-    let mut records = 0usize;
-    let out_given = out.is_some();
-    let mut out = match out {
-        Some(path) => Some(BufWriter::new(
-            std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?,
-        )),
-        None => None,
-    };
-    for page in 1.. {
-        let mut response = agent
-            .get(format!("{url}/items?page={page}&per_page=100"))
+    let (mut pages, mut records) = (0usize, 0usize);
+    loop {
+        let body = agent
+            .get(format!("{url}/products?page={}", pages + 1))
             .call()
+            .and_then(|mut response| {
+                response
+                    .body_mut()
+                    .with_config()
+                    .limit(u64::MAX)
+                    .read_to_vec()
+            })
             .map_err(|e| e.to_string())?;
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .map_err(|e| e.to_string())?;
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-        let count = value.as_array().map_or(0, Vec::len);
-        if count == 0 {
+        pages += 1;
+        if parse {
+            let page: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            match page["products"].as_array().map_or(0, Vec::len) {
+                0 => break,
+                count => records += count,
+            }
+        } else if body.starts_with(br#"{"products":[]"#) {
+            // Raw: the answers are only read, the empty list found by its first bytes.
             break;
         }
-        if let (Some(out), Some(items)) = (out.as_mut(), value.as_array()) {
-            for item in items {
-                serde_json::to_writer(&mut *out, item).map_err(|e| e.to_string())?;
-                out.write_all(b"\n").map_err(|e| e.to_string())?;
-            }
-        }
-        records += count;
-    }
-    if let Some(mut out) = out {
-        out.flush().map_err(|e| e.to_string())?;
     }
     println!(
-        "plain client{}: {records} records in {:.2} s",
-        if out_given { " writing NDJSON" } else { "" },
+        "plain client ({mode}): {pages} pages{} in {:.3} s",
+        if parse {
+            format!(", {records} records")
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64()
     );
     Ok(())
