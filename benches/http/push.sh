@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The push benchmark (shared/reference/benchmarks.md, HTTP): N updates sent to the shop double
-# (a) by 8 plain client threads (`syncline-bench put`: the double's own throughput) and (b) by
+# The push benchmark (issue 5): N updates sent to the shop double (a) by 8 plain client threads
+# (`syncline-bench put`: the double's own throughput), through ureq as syncline does, and
+# through hand-written HTTP/1.1 (`raw`: what the double serves when its client costs next to
+# nothing), and (b) by
 # `syncline run benches/http/push.yaml` with `concurrency: 8`, after a first run created the
 # products. Each round starts a fresh double. Prints, per round, the double's own updates/s
 # and syncline's, counted two ways: over the whole process (start, state opened, report
@@ -20,6 +22,7 @@ for i in $(seq "$runs"); do
   sleep 0.3
   export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"
   target/release/syncline-bench put "$SHOP_URL" "$n" 8
+  target/release/syncline-bench put "$SHOP_URL" "$n" 8 raw
   rm -rf "$dir/state"
   SYNCLINE_PRODUCTS=first.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" > /dev/null
   start=$(date +%s.%N)
@@ -34,9 +37,11 @@ python3 -c "
 import re, statistics, sys
 text = open(sys.argv[1]).read()
 plain = [float(m) for m in re.findall(r'plain clients: .* = (\d+) updates/s', text)]
+raw = [float(m) for m in re.findall(r'plain clients \(raw\): .* = (\d+) updates/s', text)]
 whole = [float(m) for m in re.findall(r'syncline: \d+ updates in [\d.]+ s = (\d+) updates/s', text)]
 job = [float(m) for m in re.findall(r'in the job [\d.]+ s = (\d+) updates/s', text)]
-for name, ours in (('whole process', whole), ('in the job', job)):
-    ratios = sorted(o / p for o, p in zip(ours, plain))
-    print('syncline / double, %s: %s; median %.0f %%' % (name, ', '.join('%.0f %%' % (100 * r) for r in ratios), 100 * statistics.median(ratios)))
+for client, base in (('ureq', plain), ('raw', raw)):
+    for name, ours in (('whole process', whole), ('in the job', job)):
+        ratios = sorted(o / p for o, p in zip(ours, base))
+        print('syncline / double with %s clients, %s: %s; median %.0f %%' % (client, name, ', '.join('%.0f %%' % (100 * r) for r in ratios), 100 * statistics.median(ratios)))
 " "$dir/runs.txt"

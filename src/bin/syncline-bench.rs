@@ -7,7 +7,8 @@
 //! the reference catalog API and `fetch URL raw|parse` reads every page of it with a plain
 //! sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
 //! creates N products on the shop double, then times N updates sent by THREADS plain clients
-//! (the double's own throughput, which the push benchmark is compared with).
+//! (the double's own throughput, which the push benchmark is compared with), through ureq or
+//! `raw` (hand-written HTTP/1.1, the double's throughput with a client that costs next to nothing).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
@@ -47,12 +48,15 @@ fn main() {
             .map_err(|e| format!("{e}"))
             .and_then(|size| page_files(&args[2], size, &args[4])),
         Some("fetch") if args.len() == 4 => fetch(&args[2], &args[3]),
-        Some("put") if args.len() == 5 => match (args[3].parse(), args[4].parse()) {
-            (Ok(n), Ok(threads)) => put(&args[2], n, threads),
-            _ => Err("put URL N THREADS".to_string()),
-        },
+        Some("put") if (5..=6).contains(&args.len()) => {
+            match (args[3].parse(), args[4].parse(), args.get(5).map(String::as_str)) {
+                (Ok(n), Ok(threads), None) => put(&args[2], n, threads, false),
+                (Ok(n), Ok(threads), Some("raw")) => put(&args[2], n, threads, true),
+                _ => Err("put URL N THREADS [raw]".to_string()),
+            }
+        }
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE DIR | fetch URL raw|parse | put URL N THREADS"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE DIR | fetch URL raw|parse | put URL N THREADS [raw]"
                 .to_string(),
         ),
     };
@@ -280,8 +284,11 @@ fn fetch(url: &str, mode: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Creates `n` products (not timed), then sends one update to each from `threads` threads.
-fn put(url: &str, n: usize, threads: usize) -> Result<(), String> {
+/// Creates `n` products (not timed), then sends one update to each from `threads` threads,
+/// each with a keep-alive connection of its own: through ureq (the client syncline uses), or
+/// `raw`, each request written at once and its answer read by hand (what the double serves
+/// when the client costs next to nothing). Counts the answers that are not 200.
+fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
     let agent = ureq::Agent::new_with_defaults();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -299,29 +306,95 @@ fn put(url: &str, n: usize, threads: usize) -> Result<(), String> {
             serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
         ids.push(created["product"]["id"].as_u64().unwrap_or(0));
     }
+    let (host, base) = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .ok_or("put needs a URL http://HOST:PORT/PATH")?;
     let started = std::time::Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
                 let agent = ureq::Agent::new_with_defaults();
+                let mut connection = None;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(id) = ids.get(i) else { break };
-                    let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 12});
-                    let _ = agent
-                        .put(format!("{url}/products/{id}"))
-                        .header("Content-Type", "application/json")
-                        .send(body.to_string().as_bytes())
-                        .and_then(|mut r| r.body_mut().read_to_vec());
+                    let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 12})
+                        .to_string();
+                    let ok = if raw {
+                        let path = format!("/{base}/products/{id}");
+                        raw_put(&mut connection, host, &path, &body).is_ok_and(|s| s == 200)
+                    } else {
+                        agent
+                            .put(format!("{url}/products/{id}"))
+                            .header("Content-Type", "application/json")
+                            .send(body.as_bytes())
+                            .and_then(|mut r| r.body_mut().read_to_vec().map(|_| r.status()))
+                            .is_ok_and(|s| s == 200)
+                    };
+                    if !ok {
+                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
             });
         }
     });
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "plain clients: {n} updates from {threads} threads in {seconds:.2} s = {:.0} updates/s",
-        n as f64 / seconds
+        "plain clients{}: {n} updates from {threads} threads in {seconds:.3} s = {:.0} updates/s ({} failed)",
+        if raw { " (raw)" } else { "" },
+        n as f64 / seconds,
+        failed.into_inner()
     );
     Ok(())
+}
+
+/// One PUT on a kept-alive connection, written at once; the answer read up to its
+/// Content-Length. Returns the status.
+fn raw_put(
+    connection: &mut Option<std::net::TcpStream>,
+    host: &str,
+    path: &str,
+    body: &str,
+) -> Result<u16, String> {
+    use std::io::Read;
+    let stream = match connection {
+        Some(stream) => stream,
+        None => {
+            let stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            connection.insert(stream)
+        }
+    };
+    let request = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Err("the connection closed".into());
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if answer.len() >= end + 4 + length {
+            let status = head.get(9..12).and_then(|s| s.parse().ok());
+            return status.ok_or_else(|| "no status".to_string());
+        }
+    }
 }
