@@ -66,6 +66,8 @@ pub struct Faults {
     pub kinds: Vec<Fault>,
     pub seen: Vec<Fault>,
     requests: u64,
+    /// The `Retry-After` of a 429, in seconds (1 unless set).
+    retry_after: Option<u64>,
     /// Requests still to refuse in an outage.
     outage_left: u64,
 }
@@ -123,11 +125,14 @@ impl Api {
                             request.query.clone(),
                             request.body.clone(),
                         ));
-                        let fault = injected.lock().unwrap().next();
+                        let (fault, retry_after) = {
+                            let mut faults = injected.lock().unwrap();
+                            (faults.next(), faults.retry_after.unwrap_or(1))
+                        };
                         let reply = match fault {
                             Some(Fault::TooManyRequests) => {
                                 Reply::status(429, serde_json::json!({"message": "slow down"}))
-                                    .header("Retry-After", "1")
+                                    .header("Retry-After", retry_after.to_string())
                             }
                             Some(Fault::Unavailable | Fault::Outage(_)) => {
                                 Reply::status(503, serde_json::json!({"message": "maintenance"}))
@@ -175,6 +180,11 @@ impl Api {
         let mut faults = self.faults.lock().unwrap();
         faults.every = Some(every);
         faults.kinds = kinds.to_vec();
+    }
+
+    /// The `Retry-After` of the 429s injected from now on (1 second unless set).
+    pub fn answer_429s_with_retry_after(&self, seconds: u64) {
+        self.faults.lock().unwrap().retry_after = Some(seconds);
     }
 
     /// The faults injected so far.
