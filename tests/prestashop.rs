@@ -273,3 +273,73 @@ jobs:
         "asked in the default format"
     );
 }
+
+#[test]
+fn products_written_with_the_webservices_default_xml_answers() {
+    let shop = PrestaShop::start();
+    let w = Workdir::new();
+    w.write(".secrets", format!("PS_KEY={KEY}\n"));
+    // No `output_format`: every answer, to reads and writes, is XML.
+    w.write(
+        "p.yaml",
+        format!(
+            r##"version: 1
+name: ps-xml
+connections:
+  shop:
+    http: {{ base_url: "{url}", auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }}, body: xml }}
+jobs:
+  products:
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      price: {{ path: $.price, as: decimal, scale: 6 }}
+    to:
+      http:
+        connection: shop
+        entity: product
+        key: $.reference
+        create: {{ method: POST, path: /products, body: {{ product: "{{record}}" }} }}
+        update: {{ method: PUT, path: "/products/{{target_id}}", body: {{ product: "{{record}}" }} }}
+        read_before_update: {{ request: {{ path: "/products/{{target_id}}" }}, record: $.prestashop.product, drop: [quantity] }}
+        id: $.prestashop.product.id
+"##,
+            url = shop.api.url
+        ),
+    );
+    w.write("products.csv", "ref,price\nA1,10\n");
+    let report = w.run_ok();
+    assert_eq!(common::delivered(&report, "products")["created"], 1);
+    let id: u64 = {
+        let mut store = shop.store.lock().unwrap();
+        let created = store.all("products").remove(0);
+        let id = created["id"].as_str().unwrap().parse().unwrap();
+        // The back office translates the name, files the product in two categories and
+        // reports a read-only quantity.
+        let name = json!([{"id": "1", "value": "Chaise & table"}, {"id": "2", "value": "Chair"}]);
+        store.touch("products", id, "name", name);
+        let categories = json!({"categories": [{"id": "2"}, {"id": "5"}]});
+        store.touch("products", id, "associations", categories);
+        store.touch("products", id, "quantity", json!("7"));
+        id
+    };
+
+    w.write("products.csv", "ref,price\nA1,12.5\n");
+    let report = w.run_ok();
+    assert_eq!(
+        common::delivered(&report, "products")["updated"],
+        1,
+        "{report:#}"
+    );
+    let product = shop.store.lock().unwrap().get("products", id).unwrap();
+    assert_eq!(product["price"], "12.5");
+    assert_eq!(
+        product["name"],
+        json!([{"id": "1", "value": "Chaise & table"}, {"id": "2", "value": "Chair"}]),
+        "the translations read in XML are written back"
+    );
+    assert_eq!(
+        product["associations"],
+        json!({"categories": [{"id": "2"}, {"id": "5"}]})
+    );
+}

@@ -1,5 +1,5 @@
 //! A PrestaShop webservice double (shared/reference/apis.md): key auth (Basic user or
-//! `ws_key`), XML-only writes (`<prestashop><product>...`), reads in XML by default and in
+//! `ws_key`), XML-only writes (`<prestashop><product>...`), answers in XML by default and in
 //! JSON with `output_format=JSON`, `display=full`, filters (`[v]`, `>[v]`, `<[v]`; dates need `date=1`),
 //! `limit=offset,count`, `sort`, `[]` when nothing matches, PUT replacing the whole record
 //! (fields not sent are blanked, read-only `quantity` refused), and `order_histories` changing
@@ -103,10 +103,6 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
     };
     let entity = singular(&resource);
     match (r.method.as_str(), id) {
-        ("POST" | "PUT", _) if !json => error(
-            400,
-            "this double writes JSON answers only: set output_format=JSON",
-        ),
         ("POST" | "PUT", _) => {
             if r.body.first() != Some(&b'<') {
                 return error(400, "Bad XML: the webservice accepts XML bodies only");
@@ -142,10 +138,11 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
                 .or_default()
                 .insert(id, record.clone());
             store.writes.push((r.method.clone(), resource, id));
-            reply(
-                if r.method == "POST" { 201 } else { 200 },
-                json!({ entity: record }),
-            )
+            let mut answer = output(json, json!({ entity: record }));
+            if r.method == "POST" {
+                answer.status = 201;
+            }
+            answer
         }
         ("GET", Some(id)) => match store.get(&resource, id) {
             Some(record) => output(json, json!({ entity: record })),
@@ -163,7 +160,7 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
     }
 }
 
-/// A GET's answer: JSON with `output_format=JSON`, else PrestaShop's default, XML.
+/// An answer: JSON with `output_format=JSON`, else PrestaShop's default, XML.
 fn output(json: bool, body: Value) -> Reply {
     if json {
         return reply(200, body);

@@ -30,7 +30,9 @@ pub fn encode(
 /// `<prestashop xmlns:xlink="http://www.w3.org/1999/xlink"><product><reference>A1</reference>
 /// <name><language id="1">Chair</language></name><associations><categories><category><id>2</id>
 /// </category></categories></associations></product></prestashop>`: a list's items are named
-/// after the list in the singular, and `[{id, value}]` is a translated field.
+/// after the list in the singular, and `[{id, value}]` is a translated field. A record read
+/// from XML goes back as it was read (see `connectors::file::xml`): `@name` fields are
+/// attributes, `#text` the text, and a list under a singular name the element repeated.
 fn xml(root: &str, body: &Value) -> Result<String, String> {
     let Value::Object(fields) = body else {
         return Err("an XML body must be an object, e.g. `{ product: \"{record}\" }`".into());
@@ -53,12 +55,39 @@ fn element(out: &mut String, name: &str, value: &Value) -> Result<(), String> {
     }
     out.push('<');
     out.push_str(name);
+    if let Value::Object(fields) = value {
+        for (key, value) in fields {
+            let Some(attribute) = key.strip_prefix('@') else {
+                continue;
+            };
+            if !valid_name(attribute) {
+                return Err(format!("`{attribute}` cannot be an XML attribute name"));
+            }
+            out.push(' ');
+            out.push_str(attribute);
+            out.push_str("=\"");
+            escape(out, &scalar(value));
+            out.push('"');
+        }
+    }
     out.push('>');
     match value {
         Value::Null => {}
         Value::Object(fields) => {
             for (child, value) in fields {
-                element(out, child, value)?;
+                match value {
+                    _ if child.starts_with('@') => {}
+                    _ if child == "#text" => escape(out, &scalar(value)),
+                    // Read from XML, a repeated element is a list under its own name.
+                    Value::Array(items)
+                        if singular(child) == *child && !items.iter().all(is_translation) =>
+                    {
+                        for item in items {
+                            element(out, child, item)?;
+                        }
+                    }
+                    _ => element(out, child, value)?,
+                }
             }
         }
         Value::Array(items) if items.iter().all(is_translation) => {
@@ -173,6 +202,32 @@ mod tests {
         );
         assert!(encode(BodyFormat::Xml, "prestashop", &json!({"bad name": 1})).is_err());
         assert!(encode(BodyFormat::Xml, "prestashop", &json!([1])).is_err());
+    }
+
+    #[test]
+    fn a_record_read_from_xml_is_written_back_as_it_was() {
+        let read = concat!(
+            r#"<prestashop xmlns:xlink="http://www.w3.org/1999/xlink"><product><id>7</id>"#,
+            r#"<name><language id="1" xlink:href="http://shop/api/languages/1">Chaise &amp; table</language>"#,
+            r#"<language id="2">Chair</language></name><ean13></ean13>"#,
+            r#"<associations><categories nodeType="category"><category><id>2</id></category>"#,
+            "<category><id>5</id></category></categories></associations></product></prestashop>"
+        );
+        let document = crate::connectors::file::xml_document(read.as_bytes()).unwrap();
+        let product = json!({"product": document["prestashop"]["product"]});
+        let (bytes, _) = encode(BodyFormat::Xml, "prestashop", &product).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><prestashop xmlns:xlink="http://www.w3.org/1999/xlink">"#,
+                r#"<product><id>7</id><name><language id="1" href="http://shop/api/languages/1">Chaise &amp; table</language>"#,
+                r#"<language id="2">Chair</language></name><ean13></ean13>"#,
+                r#"<associations><categories nodeType="category"><category><id>2</id></category>"#,
+                "<category><id>5</id></category></categories></associations></product></prestashop>"
+            )
+        );
+        let bad_attribute = json!({"product": {"name": {"@a b": "1"}}});
+        assert!(encode(BodyFormat::Xml, "prestashop", &bad_attribute).is_err());
     }
 
     #[test]

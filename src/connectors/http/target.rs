@@ -136,8 +136,8 @@ impl HttpTarget {
         let response = self.send(&call)?;
         let results = match &plan.results {
             Some(path) => {
-                let answer = response.json().map_err(|e| {
-                    WriteError::MaybeApplied(format!("the batch answer is not JSON ({e})"))
+                let answer = response.document().map_err(|e| {
+                    WriteError::MaybeApplied(format!("the batch answer is not readable ({e})"))
                 })?;
                 path.get(&answer).and_then(Value::as_array).cloned()
             }
@@ -179,7 +179,7 @@ impl HttpTarget {
                 false,
             )
             .map_err(WriteError::repeatable)?;
-        let body = response.json().map_err(WriteError::Rejected)?;
+        let body = response.document().map_err(WriteError::Rejected)?;
         match read.record.get(&body) {
             Some(current) => Ok(Some(current.clone())),
             None => Err(WriteError::Rejected(format!(
@@ -205,7 +205,7 @@ impl KeyedTarget for HttpTarget {
             )
         })?;
         let response = self.call(request, record, &|_| None, true)?;
-        let body = response.json().map_err(WriteError::Rejected)?;
+        let body = response.document().map_err(WriteError::Rejected)?;
         let id_path = self.plan.id.as_ref();
         id_path
             .and_then(|p| p.get(&body))
@@ -317,9 +317,9 @@ impl KeyedTarget for HttpTarget {
         // Without creates, the batch can be sent again safely.
         call.repeatable = !creating;
         let response = self.send(&call)?;
-        let answer = response
-            .json()
-            .map_err(|e| WriteError::MaybeApplied(format!("the batch answer is not JSON ({e})")))?;
+        let answer = response.document().map_err(|e| {
+            WriteError::MaybeApplied(format!("the batch answer is not readable ({e})"))
+        })?;
         let mut position = [0usize; 3];
         Ok(writes
             .iter()
@@ -362,7 +362,7 @@ impl KeyedTarget for HttpTarget {
             )
             .map_err(WriteError::repeatable)?;
         // PrestaShop answers `[]` instead of an object when nothing matched.
-        let body = match response.json() {
+        let body = match response.document() {
             Ok(body) => body,
             Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => Value::Null,
             Err(e) => return Err(WriteError::Rejected(e)),
