@@ -178,8 +178,19 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             .map_err(fail)?;
         let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
             .map_err(fail)?;
-        if let SourcePlan::File(spec) = &mut source {
-            spec.fields = projection(&steps, cursor.as_ref()).map(Arc::new);
+        let fields = projection(&steps, cursor.as_ref()).map(Arc::new);
+        match &mut source {
+            SourcePlan::File(spec) => spec.fields = fields,
+            // Just built, so not shared yet. A detail request is rendered from the listed
+            // record: every field of it stays.
+            SourcePlan::Http(plan) => {
+                if let Some(plan) = Arc::get_mut(plan)
+                    && plan.detail.is_none()
+                {
+                    plan.fields = fields;
+                }
+            }
+            SourcePlan::Unsupported(_) => {}
         }
         jobs.push(JobPlan {
             name: name.clone(),
@@ -619,6 +630,7 @@ fn http_source_plan(
         paging,
         max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
         prefetch: http.prefetch,
+        fields: None,
         detail: http
             .detail
             .as_ref()

@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod http;
+mod project;
 
 use crate::steps::Record;
 

@@ -10,7 +10,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use std::sync::Arc;
 
 use super::AtomicFile;
-use super::project::Projected;
+use crate::connectors::project::Projected;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::paths::CompiledPath;
 use crate::steps::Record;

@@ -6,7 +6,6 @@ mod csv;
 mod encoding;
 mod json;
 mod ndjson;
-mod project;
 mod xml;
 
 pub use xml::document as xml_document;

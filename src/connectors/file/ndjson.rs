@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use super::project::Projected;
+use crate::connectors::project::Projected;
 
 use super::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};

@@ -62,14 +62,17 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| format!("the response is not JSON: {e}"))
     }
 
-    /// The body as a value: XML when the answer says so or starts with `<` (PrestaShop's
-    /// default output), read by the XML rules of file sources; JSON otherwise.
-    pub fn document(&self) -> Result<Value, String> {
-        let xml = self
-            .header("content-type")
+    /// Whether the answer is XML: its content type says so, or it starts with `<`
+    /// (PrestaShop's default output).
+    pub fn is_xml(&self) -> bool {
+        self.header("content-type")
             .is_some_and(|t| t.contains("xml"))
-            || self.body.trim_ascii_start().starts_with(b"<");
-        if xml {
+            || self.body.trim_ascii_start().starts_with(b"<")
+    }
+
+    /// The body as a value: XML read by the XML rules of file sources, or JSON.
+    pub fn document(&self) -> Result<Value, String> {
+        if self.is_xml() {
             crate::connectors::file::xml_document(&self.body)
                 .map_err(|e| format!("the response is not readable XML: {e}"))
         } else {

@@ -9,9 +9,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+use serde::de::DeserializeSeed;
 use serde_json::Value;
 
 use super::{Call, HttpClient, RequestPlan, Response, method_name};
+use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::paths::CompiledPath;
 use crate::steps::text_of;
@@ -31,6 +33,9 @@ pub struct HttpSourcePlan {
     pub detail: Option<(RequestPlan, Option<CompiledPath>)>,
     /// Fetch the next page while this one is parsed.
     pub prefetch: bool,
+    /// The only fields of each record the job reads (see `connectors::project`); all when
+    /// `None`.
+    pub fields: Option<Arc<Vec<String>>>,
 }
 
 #[derive(Debug)]
@@ -183,7 +188,7 @@ impl HttpSource {
                     ahead = Some(guess);
                 }
             }
-            let body = parse(&response, &call)?;
+            let body = parse(plan, &response, &call)?;
             pages = announced_pages(&plan.paging, &response, &body).or(pages);
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
             let (records, body) = take_records(plan.records.as_ref(), body);
@@ -427,11 +432,30 @@ fn fetch(plan: &HttpSourcePlan, call: &Call) -> Result<Response, ConnectorError>
     Ok(response)
 }
 
-fn parse(response: &Response, call: &Call) -> Result<Value, ConnectorError> {
+/// The page as a document; a JSON page's records keep only the fields the job reads, when the
+/// records are at a path of field names.
+fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Value, ConnectorError> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    response.document().map_err(|e| {
+    let path = plan
+        .records
+        .as_ref()
+        .map_or(Some(Vec::new()), CompiledPath::field_names);
+    let document = match (&plan.fields, path) {
+        (Some(fields), Some(path)) if !response.is_xml() => {
+            let mut json = serde_json::Deserializer::from_slice(&response.body);
+            ProjectedAt {
+                path: &path,
+                fields,
+            }
+            .deserialize(&mut json)
+            .and_then(|page| json.end().map(|()| page))
+            .map_err(|e| format!("the response is not JSON: {e}"))
+        }
+        _ => response.document(),
+    };
+    document.map_err(|e| {
         ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
     })
 }
