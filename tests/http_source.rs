@@ -477,3 +477,55 @@ jobs:
         "{report:#}"
     );
 }
+
+#[test]
+fn a_mapped_job_whose_records_are_parsed_in_part_still_pages_by_the_body() {
+    // The job reads `id` and `sku` only, so its records are parsed without `notes` (see
+    // connectors::project); the page's token, `has_more`
+    // and total sit beside the records, and the records path is two names deep.
+    let api = Api::start(|r, _| {
+        let after = number(r, "after", 0);
+        let to = (after + 40).min(100);
+        let records: Vec<Value> = (after..to)
+            .map(|n| json!({"id": n + 1, "sku": format!("S{}", n + 1), "notes": {"long": "x"}}))
+            .collect();
+        Reply::json(json!({
+            "result": {"records": records, "total": 100},
+            "next": to.to_string(),
+            "has_more": to < 100
+        }))
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: pull
+connections:
+  api:
+    http: {{ base_url: "{url}" }}
+jobs:
+  items:
+    from:
+      http:
+        connection: api
+        path: /events
+        records: $.result.records
+        paginate: {{ cursor: {{ from: $.next, param: after, has_more: $.has_more }} }}
+    steps:
+      - filter: rec.id > 10
+    map:
+      reference: $.sku
+    to: {{ file: {{ path: out.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let out = w.ndjson("out.ndjson");
+    assert_eq!(out.len(), 90);
+    assert_eq!(out[0], json!({"reference": "S11"}));
+    assert_eq!(out[89], json!({"reference": "S100"}));
+    assert_eq!(api.request_count(), 3);
+}
