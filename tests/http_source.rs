@@ -481,8 +481,8 @@ jobs:
 #[test]
 fn a_mapped_job_whose_records_are_parsed_in_part_still_pages_by_the_body() {
     // The job reads `id` and `sku` only, so its records are parsed without `notes` (see
-    // connectors::project); the page's token, `has_more`
-    // and total sit beside the records, and the records path is two names deep.
+    // connectors::project); the page's token, `has_more` and total sit beside the records,
+    // and the records path is two names deep.
     let api = Api::start(|r, _| {
         let after = number(r, "after", 0);
         let to = (after + 40).min(100);
