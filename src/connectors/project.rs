@@ -142,15 +142,12 @@ impl<'de> Visitor<'de> for ProjectedAt<'_> {
     plain_values!();
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if !self.path.is_empty() {
+            return plain_list(seq);
+        }
         let mut items = Vec::new();
-        if self.path.is_empty() {
-            while let Some(item) = seq.next_element_seed(Element(self.fields))? {
-                items.push(item);
-            }
-        } else {
-            while let Some(item) = seq.next_element::<Value>()? {
-                items.push(item);
-            }
+        while let Some(item) = seq.next_element_seed(Element(self.fields))? {
+            items.push(item);
         }
         Ok(Value::Array(items))
     }
@@ -180,17 +177,22 @@ impl<'de> Visitor<'de> for Element<'_> {
 
     plain_values!();
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        plain_list(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
         Projected { fields: self.0 }.visit_map(map)
     }
+}
+
+/// A list off the records' path, parsed as it is.
+fn plain_list<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Value, A::Error> {
+    let mut items = Vec::new();
+    while let Some(item) = seq.next_element::<Value>()? {
+        items.push(item);
+    }
+    Ok(Value::Array(items))
 }
 
 #[cfg(test)]
