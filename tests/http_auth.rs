@@ -160,3 +160,67 @@ jobs:
         "{text}"
     );
 }
+
+#[test]
+fn a_tryton_session_header_is_built_from_the_login_answer() {
+    // Tryton's JSON-RPC login answers `[user id, session]`; every call then carries
+    // `Authorization: Session base64(login:user id:session)`.
+    let api = Api::start(|r, _| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        if body["method"] == "common.db.login" {
+            if body["params"] != json!(["admin", {"password": "tryton-pw-77"}]) {
+                return Reply::json(json!({"id": body["id"], "error": ["LoginException", []]}));
+            }
+            return Reply::json(json!({"id": body["id"], "result": [7, "s3ss10n"]}));
+        }
+        // base64 of `admin:7:s3ss10n`.
+        let expected = "Session YWRtaW46NzpzM3NzMTBu";
+        let authorization = r
+            .headers
+            .iter()
+            .find(|(name, _)| name == "authorization")
+            .map(|(_, value)| value.as_str());
+        if authorization != Some(expected) {
+            return unauthorized();
+        }
+        Reply::json(json!({"id": body["id"], "result": [{"id": 1, "code": "P1"}]}))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", "TRYTON_PASSWORD=tryton-pw-77\n");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: tryton
+connections:
+  tryton:
+    http:
+      base_url: "{url}"
+      auth:
+        login:
+          request: {{ path: /shop/, rpc: {{ method: common.db.login, params: [admin, {{ password: "${{secret.TRYTON_PASSWORD}}" }}] }} }}
+          token: $
+          headers: {{ Authorization: "Session {{base64:admin:{{token.0}}:{{token.1}}}}" }}
+jobs:
+  products:
+    from:
+      http:
+        connection: tryton
+        path: /shop/
+        rpc: {{ method: model.product.product.search_read, params: [[], 0, 100, null, [code], {{}}] }}
+    to: {{ file: {{ path: products.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, text) = run(&w);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        w.ndjson("products.ndjson"),
+        vec![json!({"id": 1, "code": "P1"})]
+    );
+    assert!(
+        !text.contains("tryton-pw-77") && !text.contains("s3ss10n"),
+        "{text}"
+    );
+}

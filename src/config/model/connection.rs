@@ -96,7 +96,8 @@ pub enum Auth {
 pub struct LoginAuth {
     /// The login request.
     pub request: Request,
-    /// Where the token is in the login response, e.g. `$.token` or `$.result.session`.
+    /// Where the token is in the login response, e.g. `$.token` or `$.result.session`; a list
+    /// found there is placed item by item (Tryton: `$`, the call's result `[user id, session]`).
     #[serde(default, deserialize_with = "lenient::opt")]
     pub token: Option<JsonPath>,
     /// Instead of `token`: the cookie of the login answer that is the token, e.g. `session_id`
@@ -109,7 +110,9 @@ pub struct LoginAuth {
     /// How long a token lives when the API does not say. Default `1h`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub lifetime: Option<Duration>,
-    /// Headers that carry the token on every request; `{token}` stands for it.
+    /// Headers that carry the token on every request; `{token}` stands for it, `{token.0}`,
+    /// `{token.1}`... for the items of a token that is a list, and `{base64:...}` encodes what
+    /// it holds (Tryton: `Authorization: "Session {base64:admin:{token.0}:{token.1}}"`).
     /// Default (when `query` is not set either): `Authorization: Bearer {token}`.
     #[serde(default)]
     pub headers: IndexMap<String, String>,

@@ -6,6 +6,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use indexmap::IndexMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -24,17 +25,120 @@ pub struct TokenAuth {
     token: TokenAt,
     expires_in: Option<CompiledPath>,
     lifetime: Duration,
-    /// Where the token goes: `{token}` in header and query values.
-    headers: Vec<(String, String)>,
-    query: Vec<(String, String)>,
+    /// Where the token goes, in header and query values (see [`Part`]).
+    headers: Vec<(String, Vec<Part>)>,
+    query: Vec<(String, Vec<Part>)>,
     current: Mutex<Option<Token>>,
+}
+
+/// A piece of a value that carries the token. Values may hold secrets (`${secret.X}`, resolved
+/// when the connection is built): no `Debug`.
+enum Part {
+    Text(String),
+    /// `{token}`, or `{token.N}`: item N of a token that is a list (Tryton's login answers
+    /// `[user id, session]`).
+    Token(Option<usize>),
+    /// `{base64:...}`: what is inside, encoded (Tryton: `Session {base64:user:{token.0}:{token.1}}`).
+    Base64(Vec<Part>),
+}
+
+/// Parses a value with `{token}`, `{token.N}` and `{base64:...}` in it.
+fn parts(text: &str) -> Result<Vec<Part>, String> {
+    parts_until(text, false).map(|(parts, _)| parts)
+}
+
+/// The parts of `text` up to its end, or up to the `}` that closes a `{base64:` when `inner`;
+/// returns what follows.
+fn parts_until(mut text: &str, inner: bool) -> Result<(Vec<Part>, &str), String> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    loop {
+        let Some(at) = text.find(['{', '}']) else {
+            if inner {
+                return Err("a `{base64:` is not closed by `}`".into());
+            }
+            literal.push_str(text);
+            text = "";
+            break;
+        };
+        literal.push_str(&text[..at]);
+        let rest = &text[at..];
+        if let Some(after) = rest.strip_prefix('}') {
+            text = after;
+            if inner {
+                break;
+            }
+            literal.push('}');
+            continue;
+        }
+        let (part, after) = if let Some(after) = rest.strip_prefix("{base64:") {
+            let (encoded, after) = parts_until(after, true)?;
+            (Part::Base64(encoded), after)
+        } else if let Some(after) = rest.strip_prefix("{token}") {
+            (Part::Token(None), after)
+        } else if let Some((index, after)) = rest
+            .strip_prefix("{token.")
+            .and_then(|r| r.split_once('}'))
+            .and_then(|(n, after)| Some((n.parse::<usize>().ok()?, after)))
+        {
+            (Part::Token(Some(index)), after)
+        } else {
+            // Any other brace is text.
+            literal.push('{');
+            text = &rest[1..];
+            continue;
+        };
+        if !literal.is_empty() {
+            parts.push(Part::Text(std::mem::take(&mut literal)));
+        }
+        parts.push(part);
+        text = after;
+    }
+    if !literal.is_empty() {
+        parts.push(Part::Text(literal));
+    }
+    Ok((parts, text))
+}
+
+/// The value with the token's items in it.
+fn render(parts: &[Part], token: &[SecretString], out: &mut String) -> Result<(), String> {
+    for part in parts {
+        match part {
+            Part::Text(text) => out.push_str(text),
+            Part::Token(None) => match token {
+                [value] => out.push_str(value.expose_secret()),
+                _ => {
+                    return Err(format!(
+                        "the login's token is a list of {}: place its items with {{token.0}}, {{token.1}}...",
+                        token.len()
+                    ));
+                }
+            },
+            Part::Token(Some(index)) => match token.get(*index) {
+                Some(value) => out.push_str(value.expose_secret()),
+                None => {
+                    return Err(format!(
+                        "{{token.{index}}}: the login's token has {} item(s)",
+                        token.len()
+                    ));
+                }
+            },
+            Part::Base64(inner) => {
+                let mut text = String::new();
+                render(inner, token, &mut text)?;
+                out.push_str(&super::base64(text.as_bytes()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A call holding credentials: no `Debug`.
 struct SecretCall(Call);
 
 struct Token {
-    value: SecretString,
+    /// The token's text, or the items of a token that is a list.
+    items: Vec<SecretString>,
     refresh_at: Instant,
 }
 
@@ -103,18 +207,16 @@ impl TokenAuth {
             repeatable: true,
             rpc: request.rpc.is_some(),
         };
-        let mut headers: Vec<(String, String)> = login
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let query: Vec<(String, String)> = login
-            .query
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let placed = |values: &IndexMap<String, String>| -> Result<Vec<_>, String> {
+            values
+                .iter()
+                .map(|(name, value)| Ok((name.clone(), parts(&resolve(value)?)?)))
+                .collect()
+        };
+        let mut headers = placed(&login.headers)?;
+        let query = placed(&login.query)?;
         if headers.is_empty() && query.is_empty() {
-            headers.push(("Authorization".into(), "Bearer {token}".into()));
+            headers.push(("Authorization".into(), parts("Bearer {token}")?));
         }
         Ok(TokenAuth {
             request: SecretCall(call),
@@ -191,7 +293,7 @@ impl TokenAuth {
             token: TokenAt::Body(path_of("$.access_token")?),
             expires_in: Some(path_of("$.expires_in")?),
             lifetime: Duration::from_secs(3600),
-            headers: vec![("Authorization".into(), "Bearer {token}".into())],
+            headers: vec![("Authorization".into(), parts("Bearer {token}")?)],
             query: Vec::new(),
             current: Mutex::new(None),
         })
@@ -216,19 +318,18 @@ impl TokenAuth {
         let Some(token) = current.as_ref() else {
             return Err("no token".into());
         };
-        let place = |list: &[(String, String)]| {
+        let place = |list: &[(String, Vec<Part>)]| -> Result<Vec<_>, String> {
             list.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        SecretString::from(v.replace("{token}", token.value.expose_secret())),
-                    )
+                .map(|(name, parts)| {
+                    let mut value = String::new();
+                    render(parts, &token.items, &mut value)?;
+                    Ok((name.clone(), SecretString::from(value)))
                 })
                 .collect()
         };
         Ok(Placed {
-            headers: place(&self.headers),
-            query: place(&self.query),
+            headers: place(&self.headers)?,
+            query: place(&self.query)?,
         })
     }
 
@@ -253,11 +354,14 @@ impl TokenAuth {
             Err(_) if matches!(self.token, TokenAt::Cookie(_)) => Value::Null,
             Err(e) => return Err(format!("{what}: {e}")),
         };
-        let value = match &self.token {
-            TokenAt::Body(path) => path.get(&body).and_then(text_of),
-            TokenAt::Cookie(name) => cookie(&response, name),
+        let items = match &self.token {
+            TokenAt::Body(path) => match path.get(&body) {
+                Some(Value::Array(items)) => items.iter().map(text_of).collect(),
+                found => found.and_then(text_of).map(|text| vec![text]),
+            },
+            TokenAt::Cookie(name) => cookie(&response, name).map(|text| vec![text]),
         }
-        .filter(|t| !t.is_empty())
+        .filter(|items| !items.is_empty() && items.iter().all(|t| !t.is_empty()))
         .ok_or_else(|| {
             format!("{what}: the answer has no token where `token` or `token_cookie` says")
         })?;
@@ -270,7 +374,7 @@ impl TokenAuth {
             .map_or(self.lifetime, Duration::from_secs_f64);
         tracing::debug!(?lifetime, "got a token");
         Ok(Token {
-            value: SecretString::from(value),
+            items: items.into_iter().map(SecretString::from).collect(),
             refresh_at: Instant::now() + lifetime - MARGIN.min(lifetime / 10),
         })
     }
@@ -293,4 +397,42 @@ fn cookie(response: &Response, name: &str) -> Option<String> {
             let (cookie, value) = pair.split_once('=')?;
             (cookie.trim() == name).then(|| value.trim().to_string())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placed(template: &str, token: &[&str]) -> Result<String, String> {
+        let token: Vec<SecretString> = token.iter().map(|t| SecretString::from(*t)).collect();
+        let mut out = String::new();
+        render(&parts(template)?, &token, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn values_place_the_token_its_items_and_base64_of_them() {
+        assert_eq!(placed("Bearer {token}", &["abc"]).unwrap(), "Bearer abc");
+        assert_eq!(
+            placed(
+                "Session {base64:admin:{token.0}:{token.1}}",
+                &["7", "s3ss10n"]
+            )
+            .unwrap(),
+            "Session YWRtaW46NzpzM3NzMTBu"
+        );
+        // Other braces are text.
+        assert_eq!(placed("{x} {token} }", &["t"]).unwrap(), "{x} t }");
+        assert!(
+            placed("{token}", &["7", "s"])
+                .unwrap_err()
+                .contains("{token.0}")
+        );
+        assert!(
+            placed("{token.2}", &["7", "s"])
+                .unwrap_err()
+                .contains("2 item(s)")
+        );
+        assert!(parts("{base64:{token}").is_err(), "not closed");
+    }
 }
