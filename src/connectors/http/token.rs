@@ -44,12 +44,16 @@ enum Part {
 
 /// Parses a value with `{token}`, `{token.N}` and `{base64:...}` in it.
 fn parts(text: &str) -> Result<Vec<Part>, String> {
-    parts_until(text, false).map(|(parts, _)| parts)
+    parts_until(text, 0).map(|(parts, _)| parts)
 }
 
-/// The parts of `text` up to its end, or up to the `}` that closes a `{base64:` when `inner`;
-/// returns what follows.
-fn parts_until(mut text: &str, inner: bool) -> Result<(Vec<Part>, &str), String> {
+/// `{base64:` inside `{base64:` this deep at most (the parser recurses).
+const MAX_NESTING: usize = 4;
+
+/// The parts of `text` up to its end, or, `depth` levels inside `{base64:`, up to the `}` that
+/// closes it; returns what follows.
+fn parts_until(mut text: &str, depth: usize) -> Result<(Vec<Part>, &str), String> {
+    let inner = depth > 0;
     let mut parts = Vec::new();
     let mut literal = String::new();
     loop {
@@ -72,7 +76,12 @@ fn parts_until(mut text: &str, inner: bool) -> Result<(Vec<Part>, &str), String>
             continue;
         }
         let (part, after) = if let Some(after) = rest.strip_prefix("{base64:") {
-            let (encoded, after) = parts_until(after, true)?;
+            if depth == MAX_NESTING {
+                return Err(format!(
+                    "`{{base64:` is nested more than {MAX_NESTING} deep"
+                ));
+            }
+            let (encoded, after) = parts_until(after, depth + 1)?;
             (Part::Base64(encoded), after)
         } else if let Some(after) = rest.strip_prefix("{token}") {
             (Part::Token(None), after)
@@ -434,5 +443,6 @@ mod tests {
                 .contains("2 item(s)")
         );
         assert!(parts("{base64:{token}").is_err(), "not closed");
+        assert!(parts(&"{base64:".repeat(100_000)).is_err(), "too deep");
     }
 }
