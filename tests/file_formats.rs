@@ -165,6 +165,30 @@ fn a_broken_document_fails_the_job_and_writes_nothing() {
 }
 
 #[test]
+fn xml_nested_deeper_than_json_allows_fails_the_job_instead_of_the_stack() {
+    let w = Workdir::new();
+    let depth = 100_000;
+    w.write(
+        "deep.xml",
+        format!(
+            "<root><item>{}x{}</item></root>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        ),
+    );
+    w.write("out.ndjson", "kept\n");
+    let (code, report) = convert(
+        &w,
+        "{ path: deep.xml, records: $.root.item }",
+        "{ path: out.ndjson }",
+    );
+    assert_eq!(code, 1, "{report}");
+    let reason = job(&report, "j")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("nest deeper than 128"), "{reason}");
+    assert_eq!(w.read("out.ndjson"), "kept\n");
+}
+
+#[test]
 fn xml_attributes_repeated_children_and_text() {
     let w = Workdir::new();
     w.write(

@@ -25,6 +25,14 @@ impl<R: BufRead + Send> XmlSource<R> {
     }
 }
 
+/// Elements open at once at most: a value nested deeper would overflow the stack when it is
+/// dropped or written (serde_json stops JSON at the same depth).
+const MAX_DEPTH: usize = 128;
+
+fn too_deep(position: u64) -> String {
+    format!("invalid XML: elements nest deeper than {MAX_DEPTH} (at byte {position})")
+}
+
 /// An element being read inside a record.
 struct Element {
     name: String,
@@ -116,6 +124,11 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
                 _ => (None, false),
             };
             if let Some(started) = start {
+                if outer.len() + inner.len() >= MAX_DEPTH {
+                    return Err(ConnectorError::Format(too_deep(
+                        self.reader.buffer_position(),
+                    )));
+                }
                 if !inner.is_empty()
                     || outer.len() + 1 == self.path.len()
                         && self.path.last() == Some(&started.name)
@@ -187,6 +200,9 @@ pub fn document(bytes: &[u8]) -> Result<Value, String> {
             Event::Eof => break,
             _ => (None, false),
         };
+        if started.is_some() && open.len() >= MAX_DEPTH {
+            return Err(too_deep(reader.buffer_position()));
+        }
         open.extend(started);
         if end && let Some(done) = open.pop() {
             let name = done.name.clone();
