@@ -303,16 +303,31 @@ jobs:
         update: {{ method: PUT, path: "/products/{{target_id}}", body: {{ product: "{{record}}" }} }}
         read_before_update: {{ request: {{ path: "/products/{{target_id}}" }}, record: $.prestashop.product, drop: [quantity] }}
         id: $.prestashop.product.id
+        # A list gives ids as attributes: `<product id="9"/>`, one or many.
+        resolve:
+          - {{ name: reference, value: $.reference, request: {{ path: /products, query: {{ "filter[reference]": "[{{value}}]" }} }}, ids: "$..['@id']" }}
 "##,
             url = shop.api.url
         ),
     );
-    w.write("products.csv", "ref,price\nA1,10\n");
+    // B1 was made by hand in the back office: found by its reference and linked.
+    let b1 = shop
+        .store
+        .lock()
+        .unwrap()
+        .insert("products", json!({"reference": "B1", "price": "5"}));
+    w.write("products.csv", "ref,price\nA1,10\nB1,5\n");
     let report = w.run_ok();
     assert_eq!(common::delivered(&report, "products")["created"], 1);
+    assert_eq!(common::delivered(&report, "products")["linked"], 1);
+    assert_eq!(shop.store.lock().unwrap().all("products").len(), 2);
     let id: u64 = {
         let mut store = shop.store.lock().unwrap();
-        let created = store.all("products").remove(0);
+        let created = store
+            .all("products")
+            .into_iter()
+            .find(|p| p["reference"] == "A1")
+            .unwrap();
         let id = created["id"].as_str().unwrap().parse().unwrap();
         // The back office translates the name, files the product in two categories and
         // reports a read-only quantity.
@@ -324,13 +339,15 @@ jobs:
         id
     };
 
-    w.write("products.csv", "ref,price\nA1,12.5\n");
+    w.write("products.csv", "ref,price\nA1,12.5\nB1,6\n");
     let report = w.run_ok();
     assert_eq!(
         common::delivered(&report, "products")["updated"],
-        1,
+        2,
         "{report:#}"
     );
+    let linked = shop.store.lock().unwrap().get("products", b1).unwrap();
+    assert_eq!(linked["price"], "6", "B1 was linked to the product found");
     let product = shop.store.lock().unwrap().get("products", id).unwrap();
     assert_eq!(product["price"], "12.5");
     assert_eq!(

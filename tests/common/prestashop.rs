@@ -182,7 +182,8 @@ fn output(json: bool, body: Value) -> Reply {
     }
 }
 
-/// The resource's records the query asks for, as `{resource: [...]}`.
+/// The resource's records the query asks for, as `{resource: [...]}`; without `display=full`,
+/// ids only: `{"id": "7"}` in JSON, `<product id="7"/>` in XML, as the webservice lists them.
 fn list(r: &Request, store: &Store, resource: &str) -> Result<Value, Reply> {
     let mut found = store.all(resource);
     for (name, value) in &r.query {
@@ -224,14 +225,13 @@ fn list(r: &Request, store: &Store, resource: &str) -> Result<Value, Reply> {
         found = found.into_iter().skip(offset).take(count).collect();
     }
     let full = param(r, "display") == Some("full");
+    let json = param(r, "output_format") == Some("JSON");
     let items: Vec<Value> = found
         .into_iter()
-        .map(|record| {
-            if full {
-                record
-            } else {
-                json!({"id": record["id"]})
-            }
+        .map(|record| match (full, json) {
+            (true, _) => record,
+            (false, true) => json!({"id": record["id"]}),
+            (false, false) => json!({"@id": record["id"]}),
         })
         .collect();
     Ok(json!({ resource: items }))
