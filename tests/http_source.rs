@@ -16,6 +16,15 @@ fn items(from: u64, to: u64) -> Vec<Value> {
 /// Runs a pipeline reading `source` (YAML of the `from.http` block) into out.ndjson; returns
 /// the ids written.
 fn pull(api: &Api, source: &str) -> Vec<u64> {
+    pulled(api, source, "")
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect()
+}
+
+/// Runs a pipeline reading `source`, then `steps` (YAML of the job's `steps` and `map`), into
+/// out.ndjson; returns the records written.
+fn pulled(api: &Api, source: &str, steps: &str) -> Vec<Value> {
     let w = Workdir::new();
     let pipeline = format!(
         r#"version: 1
@@ -29,6 +38,7 @@ jobs:
       http:
         connection: api
 {source}
+{steps}
     to: {{ file: {{ path: out.ndjson }} }}
 "#,
         url = api.url,
@@ -38,9 +48,6 @@ jobs:
     let (code, report) = w.run("p.yaml", &[]);
     assert_eq!(code, 0, "{report:#}");
     w.ndjson("out.ndjson")
-        .iter()
-        .map(|r| r["id"].as_u64().unwrap())
-        .collect()
 }
 
 fn indent(text: &str) -> String {
@@ -495,35 +502,11 @@ fn a_mapped_job_whose_records_are_parsed_in_part_still_pages_by_the_body() {
             "has_more": to < 100
         }))
     });
-    let w = Workdir::new();
-    w.write(
-        "p.yaml",
-        format!(
-            r#"version: 1
-name: pull
-connections:
-  api:
-    http: {{ base_url: "{url}" }}
-jobs:
-  items:
-    from:
-      http:
-        connection: api
-        path: /events
-        records: $.result.records
-        paginate: {{ cursor: {{ from: $.next, param: after, has_more: $.has_more }} }}
-    steps:
-      - filter: rec.id > 10
-    map:
-      reference: $.sku
-    to: {{ file: {{ path: out.ndjson }} }}
-"#,
-            url = api.url
-        ),
+    let out = pulled(
+        &api,
+        "path: /events\nrecords: $.result.records\npaginate: { cursor: { from: $.next, param: after, has_more: $.has_more } }",
+        "    steps:\n      - filter: rec.id > 10\n    map:\n      reference: $.sku",
     );
-    let (code, report) = w.run("p.yaml", &[]);
-    assert_eq!(code, 0, "{report:#}");
-    let out = w.ndjson("out.ndjson");
     assert_eq!(out.len(), 90);
     assert_eq!(out[0], json!({"reference": "S11"}));
     assert_eq!(out[89], json!({"reference": "S100"}));

@@ -179,18 +179,15 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
             .map_err(fail)?;
         let fields = projection(&steps, cursor.as_ref()).map(Arc::new);
-        match &mut source {
-            SourcePlan::File(spec) => spec.fields = fields,
-            // Just built, so not shared yet. A detail request is rendered from the listed
-            // record: every field of it stays.
-            SourcePlan::Http(plan) => {
-                if let Some(plan) = Arc::get_mut(plan)
-                    && plan.detail.is_none()
-                {
-                    plan.fields = fields;
+        match (&mut source, fields) {
+            (SourcePlan::File(spec), fields) => spec.fields = fields,
+            // Just built, so not shared yet.
+            (SourcePlan::Http(plan), Some(fields)) => {
+                if let Some(plan) = Arc::get_mut(plan) {
+                    plan.project(fields);
                 }
             }
-            SourcePlan::Unsupported(_) => {}
+            _ => {}
         }
         jobs.push(JobPlan {
             name: name.clone(),
@@ -630,7 +627,7 @@ fn http_source_plan(
         paging,
         max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
         prefetch: http.prefetch,
-        fields: None,
+        projection: None,
         detail: http
             .detail
             .as_ref()

@@ -79,7 +79,7 @@ impl<'de> Visitor<'de> for Projected<'_> {
 /// top) keep only `fields`. What is not at the path (totals, next tokens) is parsed as it is; so
 /// is an object at the path (Gomag's lists keyed by id are read whole).
 pub struct ProjectedAt<'a> {
-    pub path: &'a [&'a str],
+    pub path: &'a [String],
     pub fields: &'a [String],
 }
 
@@ -201,10 +201,11 @@ mod tests {
     use serde_json::json;
 
     fn page(json: &str, path: &[&str], fields: &[&str]) -> Value {
+        let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
         let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
         let mut de = serde_json::Deserializer::from_slice(json.as_bytes());
         let value = ProjectedAt {
-            path,
+            path: &path,
             fields: &fields,
         }
         .deserialize(&mut de)

@@ -73,17 +73,32 @@ fn into_value(element: Element) -> Value {
     Value::Object(fields)
 }
 
-/// Text and CDATA go to the element they are in (none: text between records, ignored).
-fn append_text(element: Option<&mut Element>, event: &Event) -> Result<(), ConnectorError> {
-    let Some(element) = element else {
-        return Ok(());
-    };
-    match event {
-        Event::Text(t) => element.text.push_str(&t.unescape().map_err(format_error)?),
-        Event::CData(c) => element.text.push_str(&String::from_utf8_lossy(c)),
-        _ => {}
-    }
-    Ok(())
+/// What an event does to the open elements: the element it opens, and whether one closes (an
+/// empty element does both); text and CDATA go to `innermost` (none: text between records,
+/// ignored). `None` at the end of the document.
+fn step(
+    event: &Event,
+    innermost: Option<&mut Element>,
+) -> Result<Option<(Option<Element>, bool)>, ConnectorError> {
+    Ok(Some(match event {
+        Event::Start(e) => (Some(element(e)?), false),
+        Event::Empty(e) => (Some(element(e)?), true),
+        Event::End(_) => (None, true),
+        Event::Text(t) => {
+            if let Some(element) = innermost {
+                element.text.push_str(&t.unescape().map_err(format_error)?);
+            }
+            (None, false)
+        }
+        Event::CData(c) => {
+            if let Some(element) = innermost {
+                element.text.push_str(&String::from_utf8_lossy(c));
+            }
+            (None, false)
+        }
+        Event::Eof => return Ok(None),
+        _ => (None, false),
+    }))
 }
 
 /// Adds a child's value to its parent; a name seen twice becomes a list.
@@ -112,16 +127,8 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
                 .reader
                 .read_event_into(&mut buf)
                 .map_err(format_error)?;
-            let (start, end) = match &event {
-                Event::Start(e) => (Some(element(e)?), false),
-                Event::Empty(e) => (Some(element(e)?), true),
-                Event::End(_) => (None, true),
-                Event::Text(_) | Event::CData(_) => {
-                    append_text(inner.last_mut(), &event)?;
-                    (None, false)
-                }
-                Event::Eof => return Ok(()),
-                _ => (None, false),
+            let Some((start, end)) = step(&event, inner.last_mut())? else {
+                return Ok(());
             };
             if let Some(started) = start {
                 if outer.len() + inner.len() >= MAX_DEPTH {
@@ -189,16 +196,8 @@ pub fn document(bytes: &[u8]) -> Result<Value, String> {
         let event = reader
             .read_event()
             .map_err(|e| format!("invalid XML: {e}"))?;
-        let (started, end) = match &event {
-            Event::Start(e) => (Some(element(e).map_err(|e| e.to_string())?), false),
-            Event::Empty(e) => (Some(element(e).map_err(|e| e.to_string())?), true),
-            Event::End(_) => (None, true),
-            Event::Text(_) | Event::CData(_) => {
-                append_text(open.last_mut(), &event).map_err(|e| e.to_string())?;
-                (None, false)
-            }
-            Event::Eof => break,
-            _ => (None, false),
+        let Some((started, end)) = step(&event, open.last_mut()).map_err(|e| e.to_string())? else {
+            break;
         };
         if started.is_some() && open.len() >= MAX_DEPTH {
             return Err(too_deep(reader.buffer_position()));

@@ -33,9 +33,16 @@ pub struct HttpSourcePlan {
     pub detail: Option<(RequestPlan, Option<CompiledPath>)>,
     /// Fetch the next page while this one is parsed.
     pub prefetch: bool,
-    /// The only fields of each record the job reads (see `connectors::project`); all when
-    /// `None`.
-    pub fields: Option<Arc<Vec<String>>>,
+    /// Set by [`HttpSourcePlan::project`]: where the records are and the only fields of each
+    /// that the job reads; every field is kept when `None`.
+    pub projection: Option<Projection>,
+}
+
+/// The records' path as field names from the top, and the fields the job reads of each.
+#[derive(Debug)]
+pub struct Projection {
+    path: Vec<String>,
+    fields: Arc<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -71,6 +78,21 @@ pub enum Paging {
 }
 
 impl HttpSourcePlan {
+    /// Keeps only `fields` of each record while JSON pages are parsed (see
+    /// `connectors::project`), when the records are at a path of field names. A detail
+    /// request is rendered from the listed record: with one, every field stays.
+    pub fn project(&mut self, fields: Arc<Vec<String>>) {
+        let path = match &self.records {
+            None => Some(Vec::new()),
+            Some(records) => records
+                .field_names()
+                .map(|names| names.into_iter().map(str::to_string).collect()),
+        };
+        if let (Some(path), None) = (path, &self.detail) {
+            self.projection = Some(Projection { path, fields });
+        }
+    }
+
     /// A source that reads from the start, `{cursor}` standing for `cursor` (the saved
     /// checkpoint, or the cursor's `initial`).
     pub fn open(self: &Arc<Self>, cursor: Option<String>) -> Box<dyn Source> {
@@ -433,21 +455,17 @@ fn fetch(plan: &HttpSourcePlan, call: &Call) -> Result<Response, ConnectorError>
 }
 
 /// The page as a document; a JSON page's records keep only the fields the job reads, when the
-/// records are at a path of field names.
+/// plan says (see [`HttpSourcePlan::project`]).
 fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Value, ConnectorError> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    let path = plan
-        .records
-        .as_ref()
-        .map_or(Some(Vec::new()), CompiledPath::field_names);
-    let document = match (&plan.fields, path) {
-        (Some(fields), Some(path)) if !response.is_xml() => {
+    let document = match &plan.projection {
+        Some(projection) if !response.is_xml() => {
             let mut json = serde_json::Deserializer::from_slice(&response.body);
             ProjectedAt {
-                path: &path,
-                fields,
+                path: &projection.path,
+                fields: &projection.fields,
             }
             .deserialize(&mut json)
             .and_then(|page| json.end().map(|()| page))
