@@ -210,6 +210,28 @@ fn a_dry_run_reads_the_shop_for_a_real_field_diff_and_writes_nothing() {
     );
 }
 
+/// A workdir whose pipeline speaks the webservice's defaults, no `output_format`: every answer,
+/// to reads and writes, is XML. `products` is the YAML of its one job.
+fn xml_workdir(shop: &PrestaShop, products: &str) -> Workdir {
+    let w = Workdir::new();
+    w.write(".secrets", format!("PS_KEY={KEY}\n"));
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: ps-xml
+connections:
+  shop:
+    http: {{ base_url: "{url}", auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }}, body: xml }}
+jobs:
+  products:
+{products}"#,
+            url = shop.api.url
+        ),
+    );
+    w
+}
+
 #[test]
 fn products_read_in_the_webservices_default_xml() {
     let shop = PrestaShop::start();
@@ -226,34 +248,22 @@ fn products_read_in_the_webservices_default_xml() {
             );
         }
     }
-    let w = Workdir::new();
-    w.write(".secrets", format!("PS_KEY={KEY}\n"));
-    w.write(
-        "p.yaml",
-        format!(
-            r##"version: 1
-name: ps-xml
-connections:
-  shop:
-    http: {{ base_url: "{url}", auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }} }}
-jobs:
-  products:
-    from:
+    let w = xml_workdir(
+        &shop,
+        r##"    from:
       http:
         connection: shop
         path: /products
-        query: {{ display: full }}
+        query: { display: full }
         records: $.prestashop.products.product
-        paginate: {{ offset_count: {{ param: limit, count: 2 }} }}
+        paginate: { offset_count: { param: limit, count: 2 } }
     map:
       id: $.id
       reference: $.reference
       name: $.name.language["#text"]
       language: $.name.language["@id"]
-    to: {{ file: {{ path: products.ndjson }} }}
+    to: { file: { path: products.ndjson } }
 "##,
-            url = shop.api.url
-        ),
     );
     w.run_ok();
     let products = w.ndjson("products.ndjson");
@@ -277,38 +287,25 @@ jobs:
 #[test]
 fn products_written_with_the_webservices_default_xml_answers() {
     let shop = PrestaShop::start();
-    let w = Workdir::new();
-    w.write(".secrets", format!("PS_KEY={KEY}\n"));
-    // No `output_format`: every answer, to reads and writes, is XML.
-    w.write(
-        "p.yaml",
-        format!(
-            r##"version: 1
-name: ps-xml
-connections:
-  shop:
-    http: {{ base_url: "{url}", auth: {{ basic: {{ user: "${{secret.PS_KEY}}" }} }}, body: xml }}
-jobs:
-  products:
-    from: {{ file: {{ path: products.csv }} }}
+    let w = xml_workdir(
+        &shop,
+        r##"    from: { file: { path: products.csv } }
     map:
       reference: $.ref
-      price: {{ path: $.price, as: decimal, scale: 6 }}
+      price: { path: $.price, as: decimal, scale: 6 }
     to:
       http:
         connection: shop
         entity: product
         key: $.reference
-        create: {{ method: POST, path: /products, body: {{ product: "{{record}}" }} }}
-        update: {{ method: PUT, path: "/products/{{target_id}}", body: {{ product: "{{record}}" }} }}
-        read_before_update: {{ request: {{ path: "/products/{{target_id}}" }}, record: $.prestashop.product, drop: [quantity] }}
+        create: { method: POST, path: /products, body: { product: "{record}" } }
+        update: { method: PUT, path: "/products/{target_id}", body: { product: "{record}" } }
+        read_before_update: { request: { path: "/products/{target_id}" }, record: $.prestashop.product, drop: [quantity] }
         id: $.prestashop.product.id
         # A list gives ids as attributes: `<product id="9"/>`, one or many.
         resolve:
-          - {{ name: reference, value: $.reference, request: {{ path: /products, query: {{ "filter[reference]": "[{{value}}]" }} }}, ids: "$..['@id']" }}
+          - { name: reference, value: $.reference, request: { path: /products, query: { "filter[reference]": "[{value}]" } }, ids: "$..['@id']" }
 "##,
-            url = shop.api.url
-        ),
     );
     // B1 was made by hand in the back office: found by its reference and linked.
     let b1 = shop
