@@ -11,6 +11,7 @@ pub mod rpc;
 pub mod source;
 pub mod target;
 pub mod token;
+mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::steps::Record;
 use crate::steps::map::Template;
 use resilience::{RateLimiter, RetryPolicy, TransportKind};
 use token::{Placed, TokenAuth};
+use transport::CachingResolver;
 
 /// Writes in flight at once on a connection that does not say.
 const DEFAULT_CONCURRENCY: usize = 4;
@@ -110,6 +112,8 @@ pub struct TransportError {
 pub struct HttpClient {
     /// Its pool of connections.
     agent: ureq::Agent,
+    /// Host addresses, shared with [`HttpClient::with_own_connections`]'s clients.
+    resolver: CachingResolver,
     base_url: String,
     headers: Vec<(String, SecretString)>,
     query: Vec<(String, SecretString)>,
@@ -200,7 +204,7 @@ impl HttpClient {
         // Every write in flight keeps its connection open between requests (ureq keeps 3 a
         // host by default: the others would reconnect for each request).
         let idle = concurrency(connection) + 2;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
             .http_status_as_error(false)
@@ -212,10 +216,11 @@ impl HttpClient {
             .timeout_per_read(Some(timeout))
             .timeout_per_write(Some(timeout))
             .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let resolver = CachingResolver::default();
         Ok(HttpClient {
-            agent,
+            agent: transport::agent(config, &resolver),
+            resolver,
             base_url,
             headers,
             query,
@@ -232,7 +237,8 @@ impl HttpClient {
     /// (ureq's pool is one mutex, and connections moved between threads).
     pub fn with_own_connections(&self) -> HttpClient {
         HttpClient {
-            agent: ureq::Agent::new_with_config(self.agent.config().clone()),
+            agent: transport::agent(self.agent.config().clone(), &self.resolver),
+            resolver: self.resolver.clone(),
             base_url: self.base_url.clone(),
             headers: self.headers.clone(),
             query: self.query.clone(),
