@@ -112,6 +112,26 @@ fn the_rate_limit_is_never_exceeded() {
     assert!(busiest >= 15, "the limit is used, not undershot: {busiest}");
 }
 
+/// A kept-alive connection the server has closed while idle is not used again: the next
+/// request goes out on a new one. Creates without `resolve` rules are not retried, so a create
+/// sent on the closed connection would be quarantined as doubtful.
+#[test]
+fn a_connection_the_server_closed_while_idle_is_not_reused() {
+    let shop = Shop::start();
+    shop.close_idle_connections_after(Duration::from_millis(20));
+    let w = Workdir::new();
+    // 10 requests a second: each connection is idle 100 ms or more between two.
+    w.write(
+        "p.yaml",
+        pipeline(&shop, false).replace("rate_limit: 200/s", "rate_limit: 10/s"),
+    );
+    w.write("products.csv", catalog(6, "10"));
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(job(&report, "products")["delivered"]["created"], 6);
+    prices_once_each(&shop, 6);
+}
+
 #[test]
 fn without_resolve_rules_a_doubtful_create_is_quarantined_not_repeated() {
     let shop = Shop::start();

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The push benchmark (issue 5): N updates sent to the shop double (a) by 8 plain client threads
-# (`syncline-bench put`: the double's own throughput), through ureq as syncline does, and
-# through hand-written HTTP/1.1 (`raw`: what the double serves when its client costs next to
-# nothing), and (b) by
+# (`syncline-bench put`: the double's own throughput), through syncline's HTTP client (ureq
+# over connectors/http/transport.rs) and through hand-written HTTP/1.1 (`raw`: what the double
+# serves when its client costs next to nothing), and (b) by
 # `syncline run benches/http/push.yaml` with `concurrency: 8`, after a first run created the
 # products. Each round starts a fresh double. Prints, per round, the double's own updates/s
 # and syncline's, counted two ways: over the whole process (start, state opened, report
@@ -40,7 +40,7 @@ plain = [float(m) for m in re.findall(r'plain clients: .* = (\d+) updates/s', te
 raw = [float(m) for m in re.findall(r'plain clients \(raw\): .* = (\d+) updates/s', text)]
 whole = [float(m) for m in re.findall(r'syncline: \d+ updates in [\d.]+ s = (\d+) updates/s', text)]
 job = [float(m) for m in re.findall(r'in the job [\d.]+ s = (\d+) updates/s', text)]
-for client, base in (('ureq', plain), ('raw', raw)):
+for client, base in (('syncline\'s HTTP', plain), ('raw', raw)):
     for name, ours in (('whole process', whole), ('in the job', job)):
         ratios = sorted(o / p for o, p in zip(ours, base))
         print('syncline / double with %s clients, %s: %s; median %.0f %%' % (client, name, ', '.join('%.0f %%' % (100 * r) for r in ratios), 100 * statistics.median(ratios)))

@@ -12,6 +12,8 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
+use syncline::connectors::http::transport;
+
 // The shop double of the end-to-end tests, shared rather than copied.
 #[allow(dead_code)]
 #[path = "../../tests/common/api.rs"]
@@ -285,7 +287,8 @@ fn fetch(url: &str, mode: &str) -> Result<(), String> {
 }
 
 /// Creates `n` products (not timed), then sends one update to each from `threads` threads,
-/// each with a keep-alive connection of its own: through ureq (the client syncline uses), or
+/// each with a keep-alive connection of its own: through ureq over syncline's transport (the
+/// HTTP client syncline sends with), or
 /// `raw`, each request written at once and its answer read by hand (what the double serves
 /// when the client costs next to nothing). Counts the answers that are not 200.
 fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
@@ -311,12 +314,16 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         .and_then(|rest| rest.split_once('/'))
         .ok_or("put needs a URL http://HOST:PORT/PATH")?;
     let started = std::time::Instant::now();
+    let cpu_before = cpu_seconds();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
-                let agent = ureq::Agent::new_with_defaults();
+                let agent = transport::agent(
+                    ureq::Agent::config_builder().build(),
+                    &transport::CachingResolver::default(),
+                );
                 let mut connection = None;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -342,13 +349,27 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         }
     });
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_before;
     println!(
-        "plain clients{}: {n} updates from {threads} threads in {seconds:.3} s = {:.0} updates/s ({} failed)",
+        "plain clients{}: {n} updates from {threads} threads in {seconds:.3} s = {:.0} updates/s ({} failed; client CPU {:.1} µs an update)",
         if raw { " (raw)" } else { "" },
         n as f64 / seconds,
-        failed.into_inner()
+        failed.into_inner(),
+        cpu * 1e6 / n as f64
     );
     Ok(())
+}
+
+/// The CPU time (user and system) this process has used.
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage either way.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// One PUT on a kept-alive connection, written at once; the answer read up to its

@@ -60,6 +60,9 @@ pub struct ShopState {
     pub stall_after: Option<usize>,
     /// One request in this many fails (see [`Fault`]).
     pub fault_every: Option<u64>,
+    /// A connection left idle this long is closed without a word, as web servers do (nginx's
+    /// `keepalive_timeout`).
+    pub idle_timeout: Option<Duration>,
     pub faults: Vec<Fault>,
     /// When each request came.
     pub arrivals: Vec<Instant>,
@@ -150,6 +153,11 @@ impl Shop {
 
     pub fn stall_after(&self, writes: Option<usize>) {
         self.state.lock().unwrap().stall_after = writes;
+    }
+
+    /// Connections opened from now on are closed once idle for `idle`.
+    pub fn close_idle_connections_after(&self, idle: Duration) {
+        self.state.lock().unwrap().idle_timeout = Some(idle);
     }
 
     /// From now on one request in `every` fails (20 %: `every` = 5).
@@ -254,6 +262,9 @@ pub fn decode(text: &str) -> String {
 
 fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
     let _ = stream.set_nodelay(true);
+    // A read that times out ends the loop below, which closes the connection.
+    let idle = state.lock().unwrap().idle_timeout;
+    let _ = stream.set_read_timeout(idle);
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader) {

@@ -11,7 +11,7 @@ pub mod rpc;
 pub mod source;
 pub mod target;
 pub mod token;
-mod transport;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
