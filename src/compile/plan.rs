@@ -125,7 +125,10 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
     let scripts = Scripts::new(&pipeline.vars).map_err(PlanError)?;
     let tables = tables(pipeline);
     let pipeline_name = pipeline.name.clone().unwrap_or_default();
-    let mut clients: HashMap<String, Arc<HttpClient>> = HashMap::new();
+    let mut clients = HttpClients {
+        base_dir: base_dir.clone(),
+        made: HashMap::new(),
+    };
     let order = job_order(pipeline)?;
     let position: HashMap<&str, usize> = order
         .iter()
@@ -469,7 +472,7 @@ fn source_plan(
     pipeline: &Pipeline,
     base_dir: &Path,
     secrets: &Secrets,
-    clients: &mut HashMap<String, Arc<HttpClient>>,
+    clients: &mut HttpClients,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
         Source::File(f) => SourcePlan::File(file_spec(
@@ -539,20 +542,27 @@ fn http_connection<'p>(
 }
 
 /// One client per connection, shared by its sources and targets (and so its rate limit).
+struct HttpClients {
+    /// The pipeline file's folder, which a connection's files are relative to.
+    base_dir: PathBuf,
+    made: HashMap<String, Arc<HttpClient>>,
+}
+
 fn client_for(
     name: &str,
     pipeline: &Pipeline,
     secrets: &Secrets,
-    clients: &mut HashMap<String, Arc<HttpClient>>,
+    clients: &mut HttpClients,
 ) -> Result<Arc<HttpClient>, String> {
-    if let Some(client) = clients.get(name) {
+    if let Some(client) = clients.made.get(name) {
         return Ok(client.clone());
     }
     let connection = http_connection(name, pipeline)?;
     let client = Arc::new(
-        HttpClient::new(connection, secrets).map_err(|e| format!("connection `{name}`: {e}"))?,
+        HttpClient::new(connection, secrets, &clients.base_dir)
+            .map_err(|e| format!("connection `{name}`: {e}"))?,
     );
-    clients.insert(name.to_string(), client.clone());
+    clients.made.insert(name.to_string(), client.clone());
     Ok(client)
 }
 
@@ -560,7 +570,7 @@ fn http_source_plan(
     http: &model::HttpSource,
     pipeline: &Pipeline,
     secrets: &Secrets,
-    clients: &mut HashMap<String, Arc<HttpClient>>,
+    clients: &mut HttpClients,
 ) -> Result<HttpSourcePlan, String> {
     use model::Paginate;
     let connection = http_connection(&http.connection, pipeline)?;
@@ -662,7 +672,7 @@ fn keyed_plan(
     pipeline: &Pipeline,
     pipeline_name: &str,
     secrets: &Secrets,
-    clients: &mut HashMap<String, Arc<HttpClient>>,
+    clients: &mut HttpClients,
 ) -> Result<KeyedPlan, String> {
     let client = client_for(&http.connection, pipeline, secrets, clients)?;
     let connection = http_connection(&http.connection, pipeline)?;
@@ -754,7 +764,7 @@ fn target_plan(
     base_dir: &Path,
     pipeline_name: &str,
     secrets: &Secrets,
-    clients: &mut HashMap<String, Arc<HttpClient>>,
+    clients: &mut HttpClients,
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(file_spec(

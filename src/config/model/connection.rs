@@ -65,6 +65,18 @@ pub struct HttpConnection {
     /// The header an API reads idempotency keys from (e.g. `Idempotency-Key`): POST and PATCH
     /// then carry a key made from their content, and are retried like any other request.
     pub idempotency_key: Option<String>,
+    /// TLS settings for an `https://` base URL.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// A PEM file of the certificate authorities to trust, instead of the public ones: a
+    /// server on the client's network with a certificate from its own authority, or a
+    /// self-signed one. Relative to the pipeline file.
+    pub ca_file: String,
 }
 
 /// How requests are authenticated. Exactly one kind.

@@ -153,7 +153,12 @@ pub struct Call {
 }
 
 impl HttpClient {
-    pub fn new(connection: &HttpConnection, secrets: &Secrets) -> Result<HttpClient, String> {
+    /// `base_dir`: what the connection's file paths (`tls.ca_file`) are relative to.
+    pub fn new(
+        connection: &HttpConnection,
+        secrets: &Secrets,
+        base_dir: &std::path::Path,
+    ) -> Result<HttpClient, String> {
         let resolve = |text: &str| secrets.resolve(text);
         let mut headers = Vec::new();
         for (name, value) in &connection.headers {
@@ -204,7 +209,11 @@ impl HttpClient {
         // Every write in flight keeps its connection open between requests (ureq keeps 3 a
         // host by default: the others would reconnect for each request).
         let idle = concurrency(connection) + 2;
-        let config = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder();
+        if let Some(tls) = &connection.tls {
+            config = config.tls_config(transport::tls_config(&base_dir.join(&tls.ca_file))?);
+        }
+        let config = config
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
             .http_status_as_error(false)
@@ -433,6 +442,16 @@ impl HttpClient {
     }
 }
 
+/// A failed TLS handshake, with the way out when the certificate is not trusted.
+fn tls_reason(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(_) => format!(
+            "{error} (a certificate from an authority of your own: give its PEM file as the connection's `tls.ca_file`)"
+        ),
+        _ => format!("TLS: {error}"),
+    }
+}
+
 fn transport_reason(error: ureq::Error) -> (TransportKind, String) {
     use TransportKind::*;
     match error {
@@ -443,7 +462,11 @@ fn transport_reason(error: ureq::Error) -> (TransportKind, String) {
         ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             (NotConnected, e.to_string())
         }
-        ureq::Error::Io(e) => (Broken, e.to_string()),
+        ureq::Error::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref()) {
+            Some(tls) => (TlsRefused, tls_reason(tls)),
+            None => (Broken, e.to_string()),
+        },
+        ureq::Error::Rustls(tls) => (TlsRefused, tls_reason(&tls)),
         ureq::Error::ConnectionFailed => (NotConnected, "the connection failed".to_string()),
         ureq::Error::HostNotFound => (NotConnected, "the host was not found".to_string()),
         other => (Broken, other.to_string()),

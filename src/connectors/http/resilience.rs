@@ -50,6 +50,9 @@ pub enum TransportKind {
     Timeout,
     /// The connection broke after the request was (maybe) sent.
     Broken,
+    /// The TLS handshake failed (an untrusted certificate, no protocol in common): nothing was
+    /// sent, and trying again will not change it.
+    TlsRefused,
 }
 
 impl RetryPolicy {

@@ -102,7 +102,9 @@ impl HttpTarget {
     /// Sends the call; only a failure to get an answer is an error.
     fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
         self.client.send(call).map_err(|e| match e.kind {
-            TransportKind::NotConnected => WriteError::Unavailable(e.to_string()),
+            TransportKind::NotConnected | TransportKind::TlsRefused => {
+                WriteError::Unavailable(e.to_string())
+            }
             _ => WriteError::MaybeApplied(e.to_string()),
         })
     }

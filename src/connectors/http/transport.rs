@@ -8,11 +8,13 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use ureq::config::Config;
 use ureq::http::Uri;
+use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
@@ -24,6 +26,30 @@ const REMEMBER_ADDRESSES: Duration = Duration::from_secs(60);
 
 /// Bytes a transport holds back before it writes them anyway (a large body goes out in parts).
 const SEND_AT: usize = 64 * 1024;
+
+/// TLS that trusts the certificate authorities of the PEM file at `ca_file` instead of the
+/// public ones.
+pub fn tls_config(ca_file: &Path) -> Result<TlsConfig, String> {
+    let shown = ca_file.display();
+    let pem =
+        std::fs::read(ca_file).map_err(|e| format!("tls.ca_file: cannot read {shown}: {e}"))?;
+    let mut certificates = Vec::new();
+    for item in parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(certificate)) => certificates.push(certificate),
+            Ok(_) => {}
+            Err(e) => return Err(format!("tls.ca_file: {shown} is not readable PEM: {e}")),
+        }
+    }
+    if certificates.is_empty() {
+        return Err(format!(
+            "tls.ca_file: {shown} holds no certificate (a PEM file with `-----BEGIN CERTIFICATE-----`)"
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&certificates))
+        .build())
+}
 
 /// An agent (a pool of connections) for `config`, sharing `resolver`'s addresses with the
 /// connection's other agents. The chain is ureq's default (HTTP CONNECT proxies, TCP, rustls)
