@@ -442,13 +442,19 @@ impl HttpClient {
     }
 }
 
-/// A failed TLS handshake, with the way out when the certificate is not trusted.
-fn tls_reason(error: &rustls::Error) -> String {
+/// A TLS error: a handshake refused for good (nothing was sent), with the way out when the
+/// certificate is not trusted; any other is a broken connection, which may have carried the
+/// request.
+fn tls_failure(error: &rustls::Error) -> (TransportKind, String) {
     match error {
-        rustls::Error::InvalidCertificate(_) => format!(
-            "{error} (a certificate from an authority of your own: give its PEM file as the connection's `tls.ca_file`)"
+        rustls::Error::InvalidCertificate(_) => (
+            TransportKind::TlsRefused,
+            format!(
+                "{error} (a certificate from an authority of your own: give its PEM file as the connection's `tls.ca_file`)"
+            ),
         ),
-        _ => format!("TLS: {error}"),
+        rustls::Error::PeerIncompatible(_) => (TransportKind::TlsRefused, format!("TLS: {error}")),
+        _ => (TransportKind::Broken, format!("TLS: {error}")),
     }
 }
 
@@ -463,10 +469,10 @@ fn transport_reason(error: ureq::Error) -> (TransportKind, String) {
             (NotConnected, e.to_string())
         }
         ureq::Error::Io(e) => match e.get_ref().and_then(|inner| inner.downcast_ref()) {
-            Some(tls) => (TlsRefused, tls_reason(tls)),
+            Some(tls) => tls_failure(tls),
             None => (Broken, e.to_string()),
         },
-        ureq::Error::Rustls(tls) => (TlsRefused, tls_reason(&tls)),
+        ureq::Error::Rustls(tls) => tls_failure(&tls),
         ureq::Error::ConnectionFailed => (NotConnected, "the connection failed".to_string()),
         ureq::Error::HostNotFound => (NotConnected, "the host was not found".to_string()),
         other => (Broken, other.to_string()),
