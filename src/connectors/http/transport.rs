@@ -1,6 +1,7 @@
 //! How requests reach a server: ureq's HTTP/1.1 over a TCP transport that makes fewer system
 //! calls than ureq's own, with a name resolver that remembers, so a kept-alive connection is
-//! not preceded by a name lookup on every request.
+//! not preceded by a name lookup on every request, and TLS that can trust a company's own
+//! certificate authority (`tls.ca_file`).
 //!
 //! This uses ureq's `unversioned` API (resolvers, connectors), which does not follow semver:
 //! Cargo.lock pins the version, and a ureq upgrade must be checked against this module.
