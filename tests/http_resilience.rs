@@ -96,17 +96,23 @@ fn with_one_request_in_five_failing_every_record_arrives_exactly_once() {
     assert!(shop.busiest(Duration::from_secs(1)) <= 200);
 }
 
-#[test]
-fn the_rate_limit_is_never_exceeded() {
-    let shop = Shop::start();
+/// `records` products created in the shop at `rate` requests a second; the run succeeds.
+fn created_at_rate(shop: &Shop, rate: u32, records: usize) -> Value {
     let w = Workdir::new();
     w.write(
         "p.yaml",
-        pipeline(&shop, false).replace("rate_limit: 200/s", "rate_limit: 20/s"),
+        pipeline(shop, false).replace("rate_limit: 200/s", &format!("rate_limit: {rate}/s")),
     );
-    w.write("products.csv", catalog(30, "10"));
+    w.write("products.csv", catalog(records, "10"));
     let (code, report) = run(&w);
     assert_eq!(code, 0, "{report:#}");
+    report
+}
+
+#[test]
+fn the_rate_limit_is_never_exceeded() {
+    let shop = Shop::start();
+    created_at_rate(&shop, 20, 30);
     let busiest = shop.busiest(Duration::from_secs(1));
     assert!(busiest <= 20, "{busiest} requests within a second");
     assert!(busiest >= 15, "the limit is used, not undershot: {busiest}");
@@ -119,15 +125,8 @@ fn the_rate_limit_is_never_exceeded() {
 fn a_connection_the_server_closed_while_idle_is_not_reused() {
     let shop = Shop::start();
     shop.close_idle_connections_after(Duration::from_millis(20));
-    let w = Workdir::new();
     // 10 requests a second: each connection is idle 100 ms or more between two.
-    w.write(
-        "p.yaml",
-        pipeline(&shop, false).replace("rate_limit: 200/s", "rate_limit: 10/s"),
-    );
-    w.write("products.csv", catalog(6, "10"));
-    let (code, report) = run(&w);
-    assert_eq!(code, 0, "{report:#}");
+    let report = created_at_rate(&shop, 10, 6);
     assert_eq!(job(&report, "products")["delivered"]["created"], 6);
     prices_once_each(&shop, 6);
 }

@@ -548,22 +548,24 @@ struct HttpClients {
     made: HashMap<String, Arc<HttpClient>>,
 }
 
-fn client_for(
-    name: &str,
-    pipeline: &Pipeline,
-    secrets: &Secrets,
-    clients: &mut HttpClients,
-) -> Result<Arc<HttpClient>, String> {
-    if let Some(client) = clients.made.get(name) {
-        return Ok(client.clone());
+impl HttpClients {
+    fn get(
+        &mut self,
+        name: &str,
+        pipeline: &Pipeline,
+        secrets: &Secrets,
+    ) -> Result<Arc<HttpClient>, String> {
+        if let Some(client) = self.made.get(name) {
+            return Ok(client.clone());
+        }
+        let connection = http_connection(name, pipeline)?;
+        let client = Arc::new(
+            HttpClient::new(connection, secrets, &self.base_dir)
+                .map_err(|e| format!("connection `{name}`: {e}"))?,
+        );
+        self.made.insert(name.to_string(), client.clone());
+        Ok(client)
     }
-    let connection = http_connection(name, pipeline)?;
-    let client = Arc::new(
-        HttpClient::new(connection, secrets, &clients.base_dir)
-            .map_err(|e| format!("connection `{name}`: {e}"))?,
-    );
-    clients.made.insert(name.to_string(), client.clone());
-    Ok(client)
 }
 
 fn http_source_plan(
@@ -631,7 +633,7 @@ fn http_source_plan(
     };
     let max_pages = http.paginate.as_ref().and_then(Paginate::max_pages);
     Ok(HttpSourcePlan {
-        client: client_for(&http.connection, pipeline, secrets, clients)?,
+        client: clients.get(&http.connection, pipeline, secrets)?,
         request,
         records: path(&http.records)?,
         paging,
@@ -674,7 +676,7 @@ fn keyed_plan(
     secrets: &Secrets,
     clients: &mut HttpClients,
 ) -> Result<KeyedPlan, String> {
-    let client = client_for(&http.connection, pipeline, secrets, clients)?;
+    let client = clients.get(&http.connection, pipeline, secrets)?;
     let connection = http_connection(&http.connection, pipeline)?;
     let request = |r: &Option<model::Request>| {
         r.as_ref()
