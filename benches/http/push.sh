@@ -7,17 +7,22 @@
 # products. Each round starts a fresh double. Prints, per round, the double's own updates/s
 # and syncline's, counted two ways: over the whole process (start, state opened, report
 # written) and over the job as its report times it; then the median ratios.
-#   benches/http/push.sh [N] [RUNS]     (defaults: 10000 updates, 3 runs)
+# With DELAY_MS, the double waits that long before each answer, as a real server's work
+# would: the double's throughput is then set by its latency and the 8 connections, not by
+# the CPU the client takes from it, and the ratio shows whether syncline keeps 8 writes in
+# flight all the time.
+#   benches/http/push.sh [N] [RUNS] [DELAY_MS]   (defaults: 10000 updates, 3 runs, no delay)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-10000}
 runs=${2:-3}
+delay_ms=${3:-0}
 dir=target/bench/push-$n
 rm -rf "$dir" && mkdir -p "$dir"
 cargo build --release --quiet --bin syncline --bin syncline-bench
 python3 -c "import sys; n=int(sys.argv[1]); open(sys.argv[2],'w').write('ref,price\n'+''.join(f'P{i:06},10\n' for i in range(n))); open(sys.argv[3],'w').write('ref,price\n'+''.join(f'P{i:06},{11+i%2}\n' for i in range(n)))" "$n" "$dir/first.csv" "$dir/changed.csv"
 for i in $(seq "$runs"); do
-  target/release/syncline-bench shop > "$dir/shop.url" &
+  target/release/syncline-bench shop "$delay_ms" > "$dir/shop.url" &
   shop=$!
   sleep 0.3
   export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"

@@ -2,8 +2,9 @@
 //! NDJSON (the shape of shared/reference/benchmarks.md); `orders N FILE` writes N shop orders
 //! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
 //! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with;
-//! `shop` serves the shop double of the tests on loopback until killed (the state benchmark
-//! pushes to it); `pages FILE.ndjson SIZE DIR` writes the records of FILE as the page files of
+//! `shop [DELAY_MS]` serves the shop double of the tests on loopback until killed (the state
+//! benchmark pushes to it), each answer delayed as a real server's would be when DELAY_MS is
+//! given; `pages FILE.ndjson SIZE DIR` writes the records of FILE as the page files of
 //! the reference catalog API and `fetch URL raw|parse` reads every page of it with a plain
 //! sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
 //! creates N products on the shop double, then times N updates sent by THREADS plain clients
@@ -38,13 +39,17 @@ fn main() {
             .map_err(|e| format!("{e}"))
             .and_then(|n| orders(n, &args[3])),
         Some("baseline") if args.len() == 4 => baseline(&args[2], &args[3]),
-        Some("shop") => {
-            let shop = shop::Shop::start();
-            println!("{}", shop.url);
-            loop {
-                std::thread::park();
+        Some("shop") if args.len() <= 3 => match answer_delay(args.get(2)) {
+            Ok(delay) => {
+                let shop = shop::Shop::start();
+                shop.set_delay(delay);
+                println!("{}", shop.url);
+                loop {
+                    std::thread::park();
+                }
             }
-        }
+            Err(e) => Err(e),
+        },
         Some("pages") if args.len() == 5 => args[3]
             .parse()
             .map_err(|e| format!("{e}"))
@@ -58,7 +63,7 @@ fn main() {
             }
         }
         _ => Err(
-            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop | pages FILE.ndjson SIZE DIR | fetch URL raw|parse | put URL N THREADS [raw]"
+            "usage: syncline-bench catalog N FILE | orders N FILE | baseline IN.ndjson OUT.ndjson | shop [DELAY_MS] | pages FILE.ndjson SIZE DIR | fetch URL raw|parse | put URL N THREADS [raw]"
                 .to_string(),
         ),
     };
@@ -66,6 +71,19 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
+}
+
+/// `shop`'s DELAY_MS (fractions allowed): a real server's time per request.
+fn answer_delay(ms: Option<&String>) -> Result<std::time::Duration, String> {
+    let Some(ms) = ms else {
+        return Ok(std::time::Duration::ZERO);
+    };
+    ms.parse::<f64>()
+        .map_err(|e| e.to_string())
+        .and_then(|ms| {
+            std::time::Duration::try_from_secs_f64(ms / 1000.0).map_err(|e| e.to_string())
+        })
+        .map_err(|e| format!("shop [DELAY_MS]: {ms}: {e}"))
 }
 
 /// A small deterministic generator (xorshift), so every run measures the same bytes.
