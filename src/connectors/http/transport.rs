@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ use ureq::unversioned::transport::{
 
 /// How long a host's addresses are reused: curl's default DNS cache timeout.
 const REMEMBER_ADDRESSES: Duration = Duration::from_secs(60);
+
+/// The shortest connect attempt an address is given (ureq's).
+const MIN_CONNECT_LIMIT: Duration = Duration::from_millis(10);
 
 /// Bytes a transport holds back before it writes them anyway (a large body goes out in parts).
 const SEND_AT: usize = 64 * 1024;
@@ -84,42 +87,70 @@ impl<In: Transport> Connector<In> for TcpConnector {
         if let Some(transport) = chained {
             return Ok(Some(Either::A(transport)));
         }
-        let mut failure = io::Error::new(io::ErrorKind::ConnectionRefused, "no address to try");
-        for address in details.addrs.iter() {
-            let attempt = match details.timeout.not_zero() {
-                Some(limit) => TcpStream::connect_timeout(address, *limit),
-                None => TcpStream::connect(address),
-            };
-            let stream = match attempt {
-                Ok(stream) => stream,
-                Err(e) => {
-                    failure = e;
-                    continue;
-                }
-            };
-            if details.config.no_delay() {
-                stream.set_nodelay(true)?;
-            }
-            let stream = Arc::new(stream);
-            // So that the agent's shutdown interrupts a read blocked on it.
-            (details.register_shutdown)(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>)?;
-            let config = details.config;
-            return Ok(Some(Either::B(TcpTransport {
-                stream,
-                buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
-                unsent: Vec::new(),
-                unsent_timeout: NextTimeout::default(),
-                read_timeout: None,
-                write_timeout: None,
-            })));
-        }
-        Err(match failure.kind() {
+        let timeout = details.timeout.not_zero().map(|limit| *limit);
+        let stream = connect_first(&details.addrs, timeout).map_err(|e| match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 ureq::Error::Timeout(ureq::Timeout::Connect)
             }
-            _ => failure.into(),
-        })
+            _ => e.into(),
+        })?;
+        if details.config.no_delay() {
+            stream.set_nodelay(true)?;
+        }
+        let stream = Arc::new(stream);
+        // So that the agent's shutdown interrupts a read blocked on it.
+        (details.register_shutdown)(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>)?;
+        let config = details.config;
+        Ok(Some(Either::B(TcpTransport {
+            stream,
+            buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            unsent: Vec::new(),
+            unsent_timeout: NextTimeout::default(),
+            read_timeout: None,
+            write_timeout: None,
+        })))
     }
+}
+
+/// The first of `addresses` that takes a connection. The connect timeout is shared out
+/// between them as curl and ureq do: half of it to the first, a quarter to the second, and
+/// so on (the shares add up to the whole), so that a host whose first address never answers
+/// (an IPv6 route that drops packets) is still reached at the next one within the timeout.
+fn connect_first(addresses: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStream> {
+    let mut failure = io::Error::new(io::ErrorKind::ConnectionRefused, "no address to try");
+    for (address, limit) in addresses
+        .iter()
+        .zip(connect_limits(timeout, addresses.len()))
+    {
+        let attempt = match limit {
+            Some(limit) => TcpStream::connect_timeout(address, limit),
+            None => TcpStream::connect(address),
+        };
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            // Refused, unreachable or silent, the next address may answer.
+            Err(e) => failure = e,
+        }
+    }
+    Err(failure)
+}
+
+/// Each of `count` addresses' share of the connect `timeout` (see [`connect_first`]), at
+/// least [`MIN_CONNECT_LIMIT`].
+fn connect_limits(
+    timeout: Option<Duration>,
+    count: usize,
+) -> impl Iterator<Item = Option<Duration>> {
+    let count = i32::try_from(count).unwrap_or(i32::MAX);
+    let whole = 2.0 * (1.0 - 0.5_f64.powi(count));
+    (0..count).map(move |i| {
+        timeout.map(|timeout| {
+            let share = timeout.as_secs_f64() * 0.5_f64.powi(i) / whole;
+            Duration::try_from_secs_f64(share)
+                .unwrap_or(timeout)
+                .max(MIN_CONNECT_LIMIT)
+        })
+    })
 }
 
 struct TcpTransport {
@@ -394,6 +425,58 @@ mod tests {
             .send("{}")
             .unwrap_err();
         assert!(matches!(error, ureq::Error::Timeout(_)), "{error:?}");
+    }
+
+    #[test]
+    fn the_connect_timeout_is_shared_out_between_the_addresses() {
+        let limits =
+            |count| connect_limits(Some(Duration::from_secs(7)), count).collect::<Vec<_>>();
+        assert_eq!(limits(1), [Some(Duration::from_secs(7))]);
+        let three = limits(3);
+        let millis: Vec<u128> = three.iter().flatten().map(|d| d.as_millis()).collect();
+        assert_eq!(millis, [4000, 2000, 1000]);
+        assert!(limits(16).iter().flatten().all(|d| *d >= MIN_CONNECT_LIMIT));
+        assert_eq!(connect_limits(None, 2).collect::<Vec<_>>(), [None, None]);
+    }
+
+    /// An address on loopback where a connect hangs, as at a host that drops packets: a
+    /// listener that accepts nothing, its queue already full, so that the kernel ignores
+    /// further connection requests. Keep what it returns alive for as long as it is used.
+    #[cfg(target_os = "linux")]
+    fn silent_address() -> (TcpListener, Vec<TcpStream>, SocketAddr) {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: the descriptor is the listener's; listening again only shortens its queue.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let address = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        while let Ok(stream) = TcpStream::connect_timeout(&address, Duration::from_millis(100)) {
+            queued.push(stream);
+            assert!(queued.len() < 16, "the listener's queue never filled");
+        }
+        (listener, queued, address)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_address_that_never_answers_leaves_time_for_the_next() {
+        let (_silent, _queued, silent) = silent_address();
+        let open = TcpListener::bind("127.0.0.1:0").unwrap();
+        let timeout = Duration::from_millis(1500);
+        let started = Instant::now();
+        let stream = connect_first(&[silent, open.local_addr().unwrap()], Some(timeout)).unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), open.local_addr().unwrap());
+        // The silent address had two thirds of the timeout, not the whole of it.
+        let took = started.elapsed();
+        assert!(took < timeout, "took {took:?}");
+        let error = connect_first(&[silent], Some(Duration::from_millis(200))).unwrap_err();
+        assert!(
+            matches!(
+                error.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
+            "{error:?}"
+        );
     }
 
     fn resolve(resolver: &CachingResolver, uri: &str) -> ResolvedSocketAddrs {
