@@ -1,15 +1,20 @@
-//! Benchmark helpers (see BENCHMARKS.md): `catalog N FILE` writes N realistic product records as
-//! NDJSON (the shape of shared/reference/benchmarks.md); `orders N FILE` writes N shop orders
-//! with 1 to 5 lines each (PrestaShop's shape: `current_state`, `associations.order_rows`); `baseline IN OUT` parses and re-serialises
-//! an NDJSON file with serde_json alone, the limit syncline's mapping path is compared with;
-//! `shop [DELAY_MS]` serves the shop double of the tests on loopback until killed (the state
-//! benchmark pushes to it), each answer delayed as a real server's would be when DELAY_MS is
-//! given; `pages FILE.ndjson SIZE DIR` writes the records of FILE as the page files of
-//! the reference catalog API and `fetch URL raw|parse` reads every page of it with a plain
-//! sequential client, the limit the HTTP source is compared with; `put URL N THREADS`
-//! creates N products on the shop double, then times N updates sent by THREADS plain clients
-//! (the double's own throughput, which the push benchmark is compared with), through ureq or
-//! `raw` (hand-written HTTP/1.1, the double's throughput with a client that costs next to nothing).
+//! Benchmark helpers (see BENCHMARKS.md):
+//! - `catalog N FILE`: N realistic product records as NDJSON (the shape of
+//!   shared/reference/benchmarks.md);
+//! - `orders N FILE`: N shop orders with 1 to 5 lines each (PrestaShop's shape:
+//!   `current_state`, `associations.order_rows`);
+//! - `baseline IN OUT`: parses and re-serialises an NDJSON file with serde_json alone, the
+//!   limit syncline's mapping path is compared with;
+//! - `shop [DELAY_MS]`: the shop double of the tests on loopback until killed (the state and
+//!   push benchmarks write to it), each answer delayed as a real server's would be when
+//!   DELAY_MS is given;
+//! - `pages FILE.ndjson SIZE DIR`: the records of FILE as the page files of the reference
+//!   catalog API; `fetch URL raw|parse` reads every page of it with a plain sequential client,
+//!   the limit the HTTP source is compared with;
+//! - `put URL N THREADS [raw]`: creates N products on the shop double, then times N updates
+//!   sent by THREADS plain clients (the double's own throughput, which the push benchmark is
+//!   compared with), through syncline's HTTP client or, with `raw`, hand-written HTTP/1.1 (the
+//!   double's throughput with a client that costs next to nothing).
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
