@@ -81,8 +81,8 @@ pub struct KeyedPlan {
     pub skip: Option<CompiledPath>,
     /// Records for which this holds a true value are deleted on the target.
     pub delete_when: Option<CompiledPath>,
-    /// The top-level fields `skip`, `skip_fields` and `delete_when` read (`$.deleted` ->
-    /// `deleted`): flags for syncline, never sent.
+    /// `not_sent`, and the top-level fields `skip`, `skip_fields` and `delete_when` read
+    /// (`$.deleted` -> `deleted`): flags for syncline. Never sent.
     pub control_fields: Vec<String>,
     pub skip_fields: Vec<(String, CompiledPath)>,
     /// Writes in flight at once (the connection's `concurrency`).
@@ -653,14 +653,15 @@ fn http_source_plan(
     })
 }
 
-/// The flags a target reads to decide what to send, when they are plain top-level fields.
+/// The fields a target never sends: its `not_sent`, and the flags it reads to decide what to
+/// send, when they are plain top-level fields.
 fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, String> {
     let paths = http
         .skip
         .iter()
         .chain(&http.delete_when)
         .chain(http.skip_fields.values());
-    let mut fields = Vec::new();
+    let mut fields = http.not_sent.clone();
     for path in paths {
         if let Some([name]) = compile_path(path)?.field_names().as_deref() {
             fields.push(name.to_string());

@@ -2,8 +2,9 @@
 //! `ws_key`), XML-only writes (`<prestashop><product>...`), answers in XML by default and in
 //! JSON with `output_format=JSON`, `display=full`, filters (`[v]`, `>[v]`, `<[v]`; dates need `date=1`),
 //! `limit=offset,count`, `sort`, `[]` when nothing matches, PUT replacing the whole record
-//! (fields not sent are blanked, read-only `quantity` refused), and `order_histories` changing
-//! an order's state. Values are strings, as PrestaShop's.
+//! (fields not sent are blanked, read-only `quantity` refused), a stock row
+//! (`stock_availables`) made with each new product, and `order_histories` changing an order's
+//! state. Values are strings, as PrestaShop's.
 
 use std::sync::{Arc, Mutex};
 
@@ -138,6 +139,14 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
                 .or_default()
                 .insert(id, record.clone());
             store.writes.push((r.method.clone(), resource, id));
+            if r.method == "POST" && entity == "product" {
+                // PrestaShop gives every new product its stock row, quantity 0.
+                store.insert(
+                    "stock_availables",
+                    json!({"id_product": id.to_string(), "id_product_attribute": "0",
+                               "quantity": "0", "depends_on_stock": "0", "out_of_stock": "2"}),
+                );
+            }
             let mut answer = output(json, json!({ entity: record }));
             if r.method == "POST" {
                 answer.status = 201;

@@ -661,6 +661,10 @@ pub struct HttpTarget {
     /// read by `skip`, `skip_fields` and `delete_when` are not sent themselves.
     #[serde(default, deserialize_with = "lenient::map")]
     pub skip_fields: IndexMap<String, JsonPath>,
+    /// Mapped fields the target has no place for, kept only as the `key`: e.g. the ERP's
+    /// family code when the shop's categories have no code field. They are never sent.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub not_sent: Vec<String>,
 }
 
 /// A batch endpoint. Its body is built by syncline, e.g. for WooCommerce
