@@ -293,15 +293,7 @@ fn the_shipped_gomag_template_runs_against_the_double() {
     w.write("erp-export/order-status.csv", "gomag_order,status\n");
     let url = gomag.url();
     let env = [("GOMAG_URL", url.as_str()), ("GOMAG_SHOP", SHOP)];
-    let run = |w: &Workdir| {
-        let out = w.syncline_with_env(
-            &["run", "p.yaml", "--secrets", ".secrets", "--format", "json"],
-            &env,
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(out.status.code(), Some(0), "{report:#}");
-        report
-    };
+    let run = |w: &Workdir| w.run_ok_with_env(&env);
 
     let report = run(&w);
     let d = common::delivered(&report, "products");

@@ -6,11 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::api::param;
+use common::shop::read_request;
 use common::{Workdir, job, repo_root};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -46,26 +48,10 @@ fn https_api(host: &str) -> (String, Arc<AtomicUsize>) {
                     return;
                 };
                 let mut reader = BufReader::new(rustls::StreamOwned::new(session, stream));
-                loop {
-                    // The request line, then headers up to the empty line (GETs: no body).
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let page: u64 = line
-                        .split_once("page=")
-                        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                while let Some(request) = read_request(&mut reader) {
+                    let page: u64 = param(&request, "page")
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if header.trim().is_empty() {
-                            break;
-                        }
-                    }
                     let products: Vec<_> = if page <= 3 {
                         (1..=2)
                             .map(|i| serde_json::json!({"id": (page - 1) * 2 + i}))

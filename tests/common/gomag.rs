@@ -78,13 +78,6 @@ impl Gomag {
     }
 }
 
-fn header<'a>(r: &'a Request, name: &str) -> Option<&'a str> {
-    r.headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn error(code: u64, message: &str) -> Reply {
     Reply::status(400, json!({"error": code, "message": message}))
 }
@@ -112,10 +105,12 @@ fn keyed(records: Vec<Value>) -> Value {
 }
 
 fn answer(r: &Request, store: &mut Store) -> Reply {
-    if header(r, "apikey") != Some(API_KEY) || header(r, "apishop") != Some(SHOP) {
+    if r.header("apikey") != Some(API_KEY) || r.header("apishop") != Some(SHOP) {
         return error(100, "Missing Api User");
     }
-    if header(r, "user-agent").is_none_or(|ua| ua.is_empty() || ua.starts_with("ureq")) {
+    if r.header("user-agent")
+        .is_none_or(|ua| ua.is_empty() || ua.starts_with("ureq"))
+    {
         return Reply::status(403, json!({"error": 403, "message": "Forbidden"}));
     }
     let Some(call) = r.path.strip_prefix("/api/v1/") else {

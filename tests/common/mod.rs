@@ -96,7 +96,12 @@ impl Workdir {
 
     /// `syncline run p.yaml --secrets .secrets`, which must succeed: its report.
     pub fn run_ok(&self) -> serde_json::Value {
-        let (code, report) = self.run("p.yaml", &["--secrets", ".secrets"]);
+        self.run_ok_with_env(&[])
+    }
+
+    /// [`Workdir::run_ok`] with these environment variables.
+    pub fn run_ok_with_env(&self, env: &[(&str, &str)]) -> serde_json::Value {
+        let (code, report) = self.run_with_env("p.yaml", &["--secrets", ".secrets"], env);
         assert_eq!(code, 0, "{report:#}");
         report
     }
@@ -125,9 +130,19 @@ impl Workdir {
 
     /// `syncline run FILE --format json`: the exit code and the report.
     pub fn run(&self, pipeline: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+        self.run_with_env(pipeline, extra, &[])
+    }
+
+    /// [`Workdir::run`] with these environment variables.
+    pub fn run_with_env(
+        &self,
+        pipeline: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, serde_json::Value) {
         let mut args = vec!["run", pipeline, "--format", "json"];
         args.extend_from_slice(extra);
-        let out = self.syncline(&args);
+        let out = self.syncline_with_env(&args, env);
         let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!(
                 "no JSON report; stdout: {}\nstderr: {}",

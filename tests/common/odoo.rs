@@ -90,11 +90,8 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
             )
         }
         "/api/web/dataset/call_kw" => {
-            let cookie = r
-                .headers
-                .iter()
-                .any(|(n, v)| n == "cookie" && v.contains(&format!("session_id={SESSION}")));
-            if !cookie {
+            let cookie = r.header("cookie").unwrap_or_default();
+            if !cookie.contains(&format!("session_id={SESSION}")) {
                 return failure(&id, "odoo.http.SessionExpiredException", "Session expired");
             }
             let model = params["model"].as_str().unwrap_or_default();

@@ -80,10 +80,7 @@ fn authorized(r: &Request) -> bool {
         "Basic {}",
         syncline::connectors::http::base64(format!("{KEY}:").as_bytes())
     );
-    param(r, "ws_key") == Some(KEY)
-        || r.headers
-            .iter()
-            .any(|(n, v)| n == "authorization" && *v == basic)
+    param(r, "ws_key") == Some(KEY) || r.header("authorization") == Some(basic.as_str())
 }
 
 fn answer(r: &Request, store: &mut Store) -> Reply {

@@ -112,11 +112,7 @@ fn digits(phone: &str) -> String {
 
 fn answer(r: &Request, store: &mut Store) -> Reply {
     let bearer = format!("Bearer {KEY}");
-    if !r
-        .headers
-        .iter()
-        .any(|(n, v)| n == "authorization" && *v == bearer)
-    {
+    if r.header("authorization") != Some(bearer.as_str()) {
         return error(401, "Unauthorized");
     }
     if store.over_limit() {

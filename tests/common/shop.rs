@@ -12,7 +12,7 @@
 //! already answered gets the same answer and is not applied again.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -190,7 +190,18 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+impl Request {
+    /// The first value of the header `name` (in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The next request on a connection, plain or TLS; `None` when it closes.
+pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -345,11 +356,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<ShopState>>) {
 }
 
 fn answer(request: &Request, state: &Mutex<ShopState>) -> (u16, Value) {
-    let key = request
-        .headers
-        .iter()
-        .find(|(name, _)| name == "idempotency-key")
-        .map(|(_, v)| v.clone());
+    let key = request.header("idempotency-key").map(str::to_string);
     if let Some(key) = &key
         && let Some(answer) = state.lock().unwrap().answered.get(key)
     {

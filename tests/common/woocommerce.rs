@@ -175,9 +175,7 @@ fn authorized(r: &Request) -> bool {
         "Basic {}",
         syncline::connectors::http::base64(format!("{CONSUMER_KEY}:{CONSUMER_SECRET}").as_bytes())
     );
-    r.headers
-        .iter()
-        .any(|(n, v)| n == "authorization" && *v == basic)
+    r.header("authorization") == Some(basic.as_str())
 }
 
 fn answer(r: &Request, base: &str, store: &mut Store) -> Reply {
