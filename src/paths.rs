@@ -2,6 +2,8 @@
 //! anything else (wildcards, filters, descendants, slices) runs through the RFC 9535 engine on
 //! the query parsed at compile time.
 
+use std::borrow::Cow;
+
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
 use serde_json::Value;
 
@@ -54,6 +56,29 @@ impl CompiledPath {
         }
     }
 
+    /// The field names the path starts with, up to its first index, wildcard or filter
+    /// (`$.result.items[*].id` -> `result`, `items`): the part that must be there for the
+    /// path to find anything.
+    pub fn leading_names(&self) -> Vec<&str> {
+        match self {
+            CompiledPath::Direct(steps) => steps
+                .iter()
+                .map_while(|s| match s {
+                    Step::Key(k) => Some(k.as_str()),
+                    Step::Index(_) => None,
+                })
+                .collect(),
+            CompiledPath::Query(q) => q
+                .segments
+                .iter()
+                .map_while(|s| match s {
+                    Segment::Selector(Selector::Name(n)) => Some(n.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     /// The top-level field a plain path starts with (`$.a.b` -> `a`); `None` for the root or a
     /// query, which may read anything.
     pub fn first_field(&self) -> Option<&str> {
@@ -66,7 +91,9 @@ impl CompiledPath {
         }
     }
 
-    /// The first value the path selects.
+    /// The value a singular path names. The places that take one value only hold singular
+    /// paths (`SingularPath` refuses the others at validation); a query elsewhere is read
+    /// with [`CompiledPath::value`], and here gives its match only when it has exactly one.
     pub fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
         match self {
             CompiledPath::Direct(steps) => {
@@ -87,7 +114,22 @@ impl CompiledPath {
                 }
                 Some(at)
             }
-            CompiledPath::Query(q) => self::query(q, value).into_iter().next(),
+            CompiledPath::Query(q) => match self::query(q, value).as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            },
+        }
+    }
+
+    /// What the path reads as a field's value: the value a singular path names, and for a
+    /// query that may select several (`$.lines[*].sku`) the list of every match, in document
+    /// order, even when it finds one or none: the value's type does not depend on the data.
+    pub fn value<'a>(&self, value: &'a Value) -> Option<Cow<'a, Value>> {
+        match self {
+            CompiledPath::Direct(_) => self.get(value).map(Cow::Borrowed),
+            CompiledPath::Query(q) => Some(Cow::Owned(Value::Array(
+                query(q, value).into_iter().cloned().collect(),
+            ))),
         }
     }
 

@@ -98,6 +98,9 @@ enum QuarantineCommand {
         /// Print JSON lines (whole entries) instead.
         #[arg(long)]
         json: bool,
+        /// The entries settled since (their record went through on a later run) instead.
+        #[arg(long)]
+        settled: bool,
     },
     /// One entry, with its record.
     Show {
@@ -342,12 +345,20 @@ fn namespace(
 
 fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, String> {
     match command {
-        QuarantineCommand::List { at, job, json } => {
+        QuarantineCommand::List {
+            at,
+            job,
+            json,
+            settled,
+        } => {
             let name = name_of(&pipeline(&at.pipeline)?)?;
             let store = open(&at)?;
-            let entries = store
-                .quarantined(&name, job.as_deref())
-                .map_err(|e| e.to_string())?;
+            let entries = if settled {
+                store.quarantine_history(&name, job.as_deref())
+            } else {
+                store.quarantined(&name, job.as_deref())
+            }
+            .map_err(|e| e.to_string())?;
             for (id, entry) in &entries {
                 let line = if json {
                     serde_json::json!({ "id": id, "entry": entry }).to_string()
@@ -361,7 +372,10 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
                 let _ = writeln!(out, "{line}");
             }
             if !json {
-                eprintln!("{} quarantined", entries.len());
+                // The rows before the count, whatever the buffering of each stream.
+                let _ = out.flush();
+                let what = if settled { "settled" } else { "quarantined" };
+                eprintln!("{} {what}", entries.len());
             }
         }
         QuarantineCommand::Show { at, id } => {

@@ -167,7 +167,8 @@ fn a_tryton_session_header_is_built_from_the_login_answer() {
             if body["params"] != json!(["admin", {"password": "tryton-pw-77"}]) {
                 return Reply::json(json!({"id": body["id"], "error": ["LoginException", []]}));
             }
-            return Reply::json(json!({"id": body["id"], "result": [7, "s3ss10n"]}));
+            // As Tryton 8.2 answers: the bus URL is null when no bus is configured.
+            return Reply::json(json!({"id": body["id"], "result": [7, "s3ss10n", null]}));
         }
         // base64 of `admin:7:s3ss10n`.
         let expected = "Session YWRtaW46NzpzM3NzMTBu";
@@ -214,4 +215,45 @@ jobs:
         !text.contains("tryton-pw-77") && !text.contains("s3ss10n"),
         "{text}"
     );
+}
+
+#[test]
+fn a_token_path_that_selects_several_items_keeps_them_all() {
+    // `$.result[0:2]` selects two values: the token is both, not the first.
+    let api = Api::start(|r, _| {
+        if r.path.ends_with("/login") {
+            return Reply::json(json!({"result": [7, "s3ss10n", "ignored"]}));
+        }
+        if r.header("x-user") != Some("7") || r.header("x-session") != Some("s3ss10n") {
+            return unauthorized();
+        }
+        Reply::json(json!([{"id": 1}]))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", "");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: slice
+connections:
+  api:
+    http:
+      base_url: "{url}"
+      auth:
+        login:
+          request: {{ method: POST, path: /login }}
+          token: "$.result[0:2]"
+          headers: {{ X-User: "{{token.0}}", X-Session: "{{token.1}}" }}
+jobs:
+  items:
+    from: {{ http: {{ connection: api, path: /items }} }}
+    to: {{ file: {{ path: items.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, text) = run(&w);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(w.ndjson("items.ndjson"), vec![json!({"id": 1})]);
 }

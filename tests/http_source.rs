@@ -412,25 +412,104 @@ fn a_look_back_asks_the_api_from_that_far_before_the_checkpoint() {
     assert!(again.contains(&8), "the late order is read: {again:?}");
 }
 
-#[test]
-fn a_records_path_that_finds_nothing_is_warned_about() {
-    let api = Api::start(|_, _| Reply::json(json!({"data": items(0, 3), "paging": {}})));
+/// Runs a one-job pipeline reading `source` (YAML of `from.http`) into out.ndjson: exit code,
+/// what it printed and the records written.
+fn pull_outcome(api: &Api, source: &str) -> (i32, String, Vec<Value>) {
     let w = Workdir::new();
     w.write(
         "p.yaml",
         format!(
-            "version: 1\nname: pull\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, records: $.items }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            "version: 1\nname: pull\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, {source} }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
             api.url
         ),
     );
     let out = w.syncline(&["run", "p.yaml"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let records = if w.exists("out.ndjson") {
+        w.ndjson("out.ndjson")
+    } else {
+        Vec::new()
+    };
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), said, records)
+}
+
+#[test]
+fn an_answer_without_the_records_path_fails_the_job_with_its_message() {
+    // An error shaped as a success (JSON-RPC's `{"error": ...}` at HTTP 200, a REST error
+    // object) is not "no records": the job fails and says what the API said.
+    let api = Api::start(|_, _| {
+        Reply::json(json!({"id": 3, "error": ["UserError", ["Invalid domain in search", ""]]}))
+    });
+    let (code, stderr, records) = pull_outcome(&api, "path: /items, records: $.result");
+    assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains(
-            "`records` finds nothing: the response has no `items` (its fields: data, paging)"
-        ),
+        stderr.contains("the answer has no `result`")
+            && stderr.contains("UserError: Invalid domain in search"),
         "{stderr}"
     );
+    assert!(records.is_empty());
+    let api = Api::start(|_, _| Reply::json(json!({"message": "Shop is in maintenance"})));
+    let (code, stderr, _) = pull_outcome(&api, "path: /items, records: \"$.data[*]\"");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("Shop is in maintenance"), "{stderr}");
+}
+
+#[test]
+fn agreed_empty_answers_are_no_records() {
+    for empty in [json!([]), json!({"data": []}), json!({"data": null})] {
+        let api = Api::start(move |_, _| Reply::json(empty.clone()));
+        let (code, stderr, records) = pull_outcome(&api, "path: /items, records: $.data");
+        assert_eq!(code, 0, "{stderr}");
+        assert!(records.is_empty());
+    }
+}
+
+#[test]
+fn a_detail_path_that_matches_several_records_yields_them_all() {
+    // An order's lines read from a link: `$[*]` over a list of two is two records, not the first.
+    let api = Api::start(|r, _| {
+        if r.path == "/api/orders" {
+            return Reply::json(json!([{"id": 1}, {"id": 2}]));
+        }
+        let id: u64 = r.path.split('/').nth(3).unwrap().parse().unwrap();
+        Reply::json(json!([
+            {"order": id, "sku": format!("A{id}")},
+            {"order": id, "sku": format!("B{id}")}
+        ]))
+    });
+    for record in ["\"$[*]\"", "$"] {
+        let (code, stderr, records) = pull_outcome(
+            &api,
+            &format!(
+                "path: /orders, detail: {{ request: {{ path: \"/orders/{{id}}/lines\" }}, record: {record} }}"
+            ),
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let skus: Vec<&str> = records.iter().map(|r| r["sku"].as_str().unwrap()).collect();
+        assert_eq!(skus, ["A1", "B1", "A2", "B2"], "record: {record}");
+    }
+}
+
+#[test]
+fn a_map_field_over_a_path_that_may_match_many_holds_every_match() {
+    let api = Api::start(|_, _| {
+        Reply::json(json!({"orders": [
+            {"id": 1, "lines": [{"sku": "A"}, {"sku": "B"}]},
+            {"id": 2, "lines": [{"sku": "C"}]},
+            {"id": 3, "lines": []}
+        ]}))
+    });
+    let out = pulled(
+        &api,
+        "path: /orders\nrecords: $.orders",
+        "    map:\n      id: $.id\n      skus: $.lines[*].sku",
+    );
+    let skus: Vec<Value> = out.iter().map(|r| r["skus"].clone()).collect();
+    assert_eq!(skus, [json!(["A", "B"]), json!(["C"]), json!([])]);
 }
 
 #[test]

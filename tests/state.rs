@@ -282,6 +282,33 @@ fn references_between_entities_resolve_through_the_id_maps() {
 }
 
 #[test]
+fn a_quarantined_record_that_later_goes_through_leaves_the_open_list() {
+    let shop = Shop::start();
+    let w = Workdir::new();
+    w.write("p.yaml", with_categories(&shop, "quarantine"));
+    w.write("families.csv", "code,name\nF1,Chairs\n");
+    w.write("products.csv", "ref,family\nA1,F1\nA3,F9\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 3);
+    let list = |extra: &[&str]| {
+        let mut args = vec!["state", "quarantine", "list", "p.yaml"];
+        args.extend_from_slice(extra);
+        String::from_utf8_lossy(&w.syncline(&args).stdout).to_string()
+    };
+    assert!(list(&[]).contains("A3"), "{}", list(&[]));
+    // F9 arrives: A3 is created, and its entry is history, not open.
+    w.write("families.csv", "code,name\nF1,Chairs\nF9,Lamps\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(shop.records("product").len(), 2);
+    assert_eq!(list(&[]), "", "nothing open");
+    let settled = list(&["--settled"]);
+    assert!(
+        settled.contains("A3") && settled.contains("has no id on `shop` yet"),
+        "{settled}"
+    );
+}
+
+#[test]
 fn deferred_references_are_retried_by_the_next_run() {
     let shop = Shop::start();
     let w = Workdir::new();

@@ -267,8 +267,8 @@ fn tables(pipeline: &Pipeline) -> HashMap<String, Arc<TablePlan>> {
         .collect()
 }
 
-fn compile_path(path: &model::JsonPath) -> Result<CompiledPath, String> {
-    CompiledPath::compile(path)
+fn compile_path<P: AsRef<model::JsonPath>>(path: &P) -> Result<CompiledPath, String> {
+    CompiledPath::compile(path.as_ref())
 }
 
 fn table<'t>(
@@ -585,7 +585,9 @@ fn http_source_plan(
         rpc: http.rpc.clone(),
     })?
     .encoded_as(connection);
-    let path = |p: &Option<model::JsonPath>| p.as_ref().map(compile_path).transpose();
+    fn path<P: AsRef<model::JsonPath>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
+        p.as_ref().map(compile_path).transpose()
+    }
     let paging = match &http.paginate {
         None => Paging::None,
         Some(Paginate::PageNumber {

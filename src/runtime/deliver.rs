@@ -112,7 +112,44 @@ pub struct Delivery<'a> {
     rejected: Vec<(Record, Rejection)>,
     /// The first failure that stops the job; nothing more is sent after it.
     failed: Option<DeliveryError>,
+    open_quarantine: OpenQuarantine,
     pub delivered: Delivered,
+}
+
+/// The keys of the job's open quarantine entries: a record that later goes through settles
+/// its entry, which then leaves `state quarantine list`.
+pub struct OpenQuarantine {
+    pipeline: String,
+    job: String,
+    keys: HashSet<String>,
+}
+
+impl OpenQuarantine {
+    pub fn load(state: &dyn StateStore, pipeline: &str, job: &str) -> Result<Self, StateError> {
+        let keys = state
+            .quarantined(pipeline, Some(job))?
+            .into_iter()
+            .map(|(_, entry)| entry.key)
+            .collect();
+        Ok(OpenQuarantine {
+            pipeline: pipeline.to_string(),
+            job: job.to_string(),
+            keys,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The change that settles `key`'s entry, the first time the key goes through.
+    pub fn settle(&mut self, key: &str) -> Option<Change> {
+        self.keys.remove(key).then(|| Change::Settle {
+            pipeline: self.pipeline.clone(),
+            job: self.job.clone(),
+            key: key.to_string(),
+        })
+    }
 }
 
 /// Writes handed to one sender: one record, or a batch request's records.
@@ -238,6 +275,7 @@ impl<'a> Delivery<'a> {
         key: &'a CompiledPath,
         target: Box<dyn KeyedTarget>,
         state: &'a dyn StateStore,
+        open_quarantine: OpenQuarantine,
         scope: &'scope Scope<'scope, '_>,
     ) -> Result<Self, StateError>
     where
@@ -271,6 +309,7 @@ impl<'a> Delivery<'a> {
             batch_size,
             rejected: Vec::new(),
             failed: None,
+            open_quarantine,
             delivered: Delivered::default(),
         })
     }
@@ -439,8 +478,15 @@ impl<'a> Delivery<'a> {
             }) => self.delivered.skipped += 1,
             Ok(Prepared {
                 decision: Decision::Unchanged,
+                key,
                 ..
-            }) => self.delivered.unchanged += 1,
+            }) => {
+                self.delivered.unchanged += 1;
+                // The target already holds it as it is now: it went through.
+                if let Some(settled) = self.open_quarantine.settle(key) {
+                    self.changes.push(settled);
+                }
+            }
             _ => {}
         }
         Ok(prepared)
@@ -479,6 +525,9 @@ impl<'a> Delivery<'a> {
                 return;
             }
         };
+        if let Some(settled) = self.open_quarantine.settle(&p.key) {
+            self.changes.push(settled);
+        }
         let same_id = p.at_stored_id
             && matches!(&p.decision, Decision::Update { target_id: stored } if *stored == target_id);
         self.keep(Change::Link {

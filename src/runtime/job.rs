@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::cursor::{Position, Watermark};
-use super::deliver::{Delivery, DeliveryError};
+use super::deliver::{Delivery, DeliveryError, OpenQuarantine};
 use super::report::{JobReport, JobStatus, Rejections};
 use crate::compile::plan::{JobPlan, SourcePlan, TargetPlan};
 use crate::config::model::MissingRefs;
@@ -266,8 +266,12 @@ fn write_all(
     match writer {
         Writer::File(sink) => {
             let mut sink = Some(sink);
-            // A file is written whole: its checkpoint moves with the rename, not before.
+            // A file is written whole: its checkpoint moves with the rename, not before, and
+            // so do the quarantine entries its records settle.
             let mut progress = None;
+            let mut open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
+                .map_err(|e| e.to_string())?;
+            let mut settled = Vec::new();
             for message in rx {
                 match message {
                     ToWriter::Batch(records) => {
@@ -277,6 +281,13 @@ fn write_all(
                                 sink.write(record).map_err(|e| e.to_string())?;
                             }
                         }
+                        if !open.is_empty() {
+                            settled.extend(
+                                records
+                                    .iter()
+                                    .filter_map(|r| open.settle(&quarantine_key(job, r))),
+                            );
+                        }
                     }
                     ToWriter::Progress(c) => progress = Some(c),
                     ToWriter::Commit(end) => {
@@ -284,10 +295,10 @@ fn write_all(
                             sink.commit().map_err(|e| e.to_string())?;
                         }
                         outcome.committed = true;
-                        if let Some(c) = end.or(progress.take()) {
-                            ctx.state
-                                .apply(vec![checkpoint(c)])
-                                .map_err(|e| e.to_string())?;
+                        let mut changes = std::mem::take(&mut settled);
+                        changes.extend(end.or(progress.take()).map(checkpoint));
+                        if !changes.is_empty() {
+                            ctx.state.apply(changes).map_err(|e| e.to_string())?;
                             ctx.state.flush().map_err(|e| e.to_string())?;
                         }
                         return Ok(outcome);
@@ -305,7 +316,9 @@ fn write_all(
             let steps = job.steps.len();
             // The senders' threads live in this scope, as long as the delivery.
             std::thread::scope(|scope| -> Result<(), String> {
-                let mut delivery = Delivery::new(plan, key, target, ctx.state, scope)
+                let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
+                    .map_err(|e| e.to_string())?;
+                let mut delivery = Delivery::new(plan, key, target, ctx.state, open, scope)
                     .map_err(|e| e.to_string())?;
                 // Rejections come back as the target answers, maybe with a later batch.
                 let quarantine_all = |rejected: Vec<(Record, Rejection)>,
@@ -539,6 +552,7 @@ fn quarantine(
         at: now(),
         record: record.unwrap_or(Value::Null),
         deferred,
+        settled_at: None,
     };
     if let Some(file) = ctx.quarantine {
         let line = serde_json::json!({

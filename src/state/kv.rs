@@ -78,6 +78,22 @@ impl<K: Kv> KvStore<K> {
     }
 
     /// Every registered namespace, by hash.
+    /// The open entries of a pipeline's quarantine, or the settled ones.
+    fn quarantine_entries(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+        settled: bool,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError> {
+        let prefix = codec::pipeline_prefix(QUARANTINE, pipeline);
+        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
+            let entry: Quarantined = codec::decode_json(value, "quarantine entry")?;
+            let wanted =
+                entry.settled_at.is_some() == settled && job.is_none_or(|j| j == entry.job);
+            Ok(wanted.then_some((quarantine_id(rest)?, entry)))
+        })
+    }
+
     fn namespaces(&self) -> Result<HashMap<[u8; 8], Namespace>, StateError> {
         let mut found = HashMap::new();
         self.kv
@@ -154,12 +170,15 @@ impl<K: Kv> StateStore for KvStore<K> {
         pipeline: &str,
         job: Option<&str>,
     ) -> Result<Vec<(u64, Quarantined)>, StateError> {
-        let prefix = codec::pipeline_prefix(QUARANTINE, pipeline);
-        self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
-            let entry: Quarantined = codec::decode_json(value, "quarantine entry")?;
-            let wanted = job.is_none_or(|j| j == entry.job);
-            Ok(wanted.then_some((quarantine_id(rest)?, entry)))
-        })
+        self.quarantine_entries(pipeline, job, false)
+    }
+
+    fn quarantine_history(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError> {
+        self.quarantine_entries(pipeline, job, true)
     }
 
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
@@ -234,6 +253,14 @@ impl<K: Kv> StateStore for KvStore<K> {
                         batch.push((key, Some(codec::encode_json(&window)?)));
                     }
                 }
+                Change::Quarantine { pipeline, entry } if entry.settled_at.is_some() => {
+                    // History (from an import): kept, and not the key's open entry.
+                    let id = self.kv.next_id()?;
+                    batch.push((
+                        codec::quarantine_key(&pipeline, id),
+                        Some(codec::encode_json(&entry)?),
+                    ));
+                }
                 Change::Quarantine { pipeline, entry } => {
                     let index = codec::quarantined_key(&pipeline, &entry.job, &entry.key);
                     if let Some(old) = self.kv.get(&index)? {
@@ -257,6 +284,20 @@ impl<K: Kv> StateStore for KvStore<K> {
                         }
                     }
                     batch.push((entry_key, None));
+                }
+                Change::Settle { pipeline, job, key } => {
+                    let index = codec::quarantined_key(&pipeline, &job, &key);
+                    let Some(id) = self.kv.get(&index)? else {
+                        continue;
+                    };
+                    let entry_key = codec::quarantine_key(&pipeline, quarantine_id(&id)?);
+                    if let Some(entry) = self.kv.get(&entry_key)? {
+                        let mut entry: Quarantined =
+                            codec::decode_json(&entry, "quarantine entry")?;
+                        entry.settled_at = Some(super::now());
+                        batch.push((entry_key, Some(codec::encode_json(&entry)?)));
+                    }
+                    batch.push((index, None));
                 }
             }
         }

@@ -137,6 +137,10 @@ pub struct Quarantined {
     /// Retried by the next run on its own (a reference that did not exist yet).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deferred: bool,
+    /// Unix seconds when the same record later went through: the entry is history, no longer
+    /// listed as open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<i64>,
 }
 
 /// One change; a list of them is applied atomically.
@@ -174,6 +178,13 @@ pub enum Change {
     Release {
         pipeline: String,
         id: u64,
+    },
+    /// The job's record with this key went through: its open quarantine entry, if any, is
+    /// kept as history (`settled_at`) and no longer listed.
+    Settle {
+        pipeline: String,
+        job: String,
+        key: String,
     },
 }
 
@@ -220,6 +231,12 @@ pub trait StateStore: Send + Sync {
         pipeline: &str,
         job: Option<&str>,
     ) -> Result<Vec<(u64, Quarantined)>, StateError>;
+    /// The entries settled since: records that went through on a later run, oldest first.
+    fn quarantine_history(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError>;
     fn apply(&self, changes: Vec<Change>) -> Result<(), StateError>;
     fn flush(&self) -> Result<(), StateError>;
     /// Every entry in key order, handed one by one to `each` (a state of millions of entries is
@@ -259,6 +276,13 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn next_id(&self) -> Result<u64, StateError> {
         self.0.next_id()
+    }
+    fn quarantine_history(
+        &self,
+        pipeline: &str,
+        job: Option<&str>,
+    ) -> Result<Vec<(u64, Quarantined)>, StateError> {
+        self.0.quarantine_history(pipeline, job)
     }
     fn quarantined(
         &self,

@@ -123,7 +123,10 @@ impl MappedField {
 
     fn value(&self, record: &Record) -> Result<Value, String> {
         let raw = match &self.source {
-            ValueSource::Path { path, .. } => path.get(record).filter(|v| !v.is_null()).cloned(),
+            ValueSource::Path { path, .. } => path
+                .value(record)
+                .filter(|v| !v.is_null())
+                .map(std::borrow::Cow::into_owned),
             ValueSource::Const(v) => Some(v.clone()),
             ValueSource::Expr(scripts, ast) => {
                 let v = to_json(&scripts.eval(ast, record)?)?;

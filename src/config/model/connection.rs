@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::config::de::lenient;
 
-use super::values::{Backoff, Duration, JsonPath, RateLimit, RetryOn};
+use super::values::{Backoff, Duration, JsonPath, RateLimit, RetryOn, SingularPath};
 
 /// A system this pipeline talks to. Exactly one kind: `http`, `sql` or `file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -118,7 +118,7 @@ pub struct LoginAuth {
     pub token_cookie: Option<String>,
     /// Where the token's lifetime in seconds is in the response, if the API says.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub expires_in: Option<JsonPath>,
+    pub expires_in: Option<SingularPath>,
     /// How long a token lives when the API does not say. Default `1h`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub lifetime: Option<Duration>,

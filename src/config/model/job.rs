@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::connection::{Method, Request, RpcCall};
 use super::table::Unmapped;
-use super::values::{Duration, JsonPath, Schedule};
+use super::values::{Duration, JsonPath, Schedule, SingularPath};
 use crate::config::de::lenient;
 
 /// A job: reads records `from` a source, runs them through `steps` (then `map`), writes them `to`
@@ -220,7 +220,7 @@ pub enum Paginate {
         total_pages_header: Option<String>,
         /// Where the number of pages is in the response (RO App: `$.paging.total_pages`).
         #[serde(default, deserialize_with = "lenient::opt")]
-        total_pages: Option<JsonPath>,
+        total_pages: Option<SingularPath>,
         max_pages: Option<u64>,
     },
     /// `?offset=0&limit=100`, `?offset=100&limit=100`...
@@ -239,16 +239,16 @@ pub enum Paginate {
     /// A token from the response body sent back as a parameter.
     Cursor {
         /// Where the next token is in the response.
-        from: JsonPath,
+        from: SingularPath,
         param: String,
         /// Where the response says whether more pages follow, e.g. `$.has_more`.
         #[serde(default, deserialize_with = "lenient::opt")]
-        has_more: Option<JsonPath>,
+        has_more: Option<SingularPath>,
         max_pages: Option<u64>,
     },
     /// The next page's URL from the response body.
     NextUrl {
-        from: JsonPath,
+        from: SingularPath,
         max_pages: Option<u64>,
     },
     /// The `Link: <...>; rel="next"` header.
@@ -277,13 +277,13 @@ fn default_page_param() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Cursor {
     /// The field holding the modification time, sequence number or token, e.g. `$.date_upd`.
-    pub field: JsonPath,
+    pub field: SingularPath,
     /// How cursor values compare. Default `timestamp`.
     #[serde(default)]
     pub kind: CursorKind,
     /// Records with the same cursor value are ordered by this key, so none is skipped or read twice.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub tie_breaker: Option<JsonPath>,
+    pub tie_breaker: Option<SingularPath>,
     /// Read again this far back, for sources whose timestamps arrive late, e.g. `10m`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub lookback: Option<Duration>,
@@ -351,7 +351,7 @@ pub struct Lookup {
     /// The table to translate through.
     pub table: String,
     /// The value to translate, e.g. `$.current_state`.
-    pub from: JsonPath,
+    pub from: SingularPath,
     /// The field that receives the translation.
     pub into: String,
     /// What to do with a value the table does not list; default: the table's own `unmapped`.
@@ -374,7 +374,7 @@ pub struct Split {
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The key records are grouped by, e.g. `$.order_id`.
-    pub by: JsonPath,
+    pub by: SingularPath,
     /// The field that receives the grouped records. Default `lines`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub into: Option<String>,
@@ -409,7 +409,7 @@ pub struct FieldSpec {
     pub reference: Option<String>,
     /// With `ref`: the referenced record's key in the source system.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub key: Option<JsonPath>,
+    pub key: Option<SingularPath>,
     /// Translate the value through this table.
     pub table: Option<String>,
     /// Convert the value: `string`, `integer`, `decimal`, `number`, `boolean`, `date`, `datetime`.
@@ -585,7 +585,7 @@ pub struct FileTarget {
     /// The field that identifies a record (e.g. `$.reference`): named in reports and the
     /// quarantine, and used by `dry-run` to compare with what the file holds.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub key: Option<JsonPath>,
+    pub key: Option<SingularPath>,
     /// The file's format; by default taken from its extension.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub format: Option<FileFormat>,
@@ -607,7 +607,7 @@ pub struct HttpTarget {
     /// The kind of record on the target (`product`, `category`...): the ID map's namespace.
     pub entity: String,
     /// The record's key in the source system, e.g. `$.reference`.
-    pub key: JsonPath,
+    pub key: SingularPath,
     /// The request that creates a record.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub create: Option<Request>,
@@ -616,7 +616,7 @@ pub struct HttpTarget {
     pub update: Option<Request>,
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub id: Option<JsonPath>,
+    pub id: Option<SingularPath>,
     /// The API creates or updates a record by its own key in one request (Gomag's
     /// `product/inventory/json` by SKU, a PUT by code): every record is sent with `update`,
     /// `{target_id}` standing for its key, and the ID map keeps only what was sent. Sending
@@ -631,7 +631,7 @@ pub struct HttpTarget {
     /// when it was ever sent there, and forgotten by the ID map, e.g. `$.deleted` (like dlt's
     /// `hard_delete`); the field itself is not sent. An answer of 404 or 410 counts as deleted.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub delete_when: Option<JsonPath>,
+    pub delete_when: Option<SingularPath>,
     /// Many records in one request (WooCommerce's `/products/batch`): creates, updates and
     /// deletes are gathered and each record's own result in the answer is mapped back to it.
     /// With a batch, `create`, `update` and `delete` are not needed.
@@ -655,12 +655,12 @@ pub struct HttpTarget {
     /// A record for which this path holds a true value (or "1", "yes") is not sent at all,
     /// e.g. `$.no_sync`. Reported as skipped.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub skip: Option<JsonPath>,
+    pub skip: Option<SingularPath>,
     /// Fields left out of what is sent when the path holds a true value, e.g.
     /// `{ quantity: $.stock_managed_in_shop }`: "do not send stock for this product". Flags
     /// read by `skip`, `skip_fields` and `delete_when` are not sent themselves.
     #[serde(default, deserialize_with = "lenient::map")]
-    pub skip_fields: IndexMap<String, JsonPath>,
+    pub skip_fields: IndexMap<String, SingularPath>,
     /// Mapped fields the target has no place for, kept only as the `key`: e.g. the ERP's
     /// family code when the shop's categories have no code field. They are never sent.
     #[serde(default, deserialize_with = "lenient::vec")]
@@ -701,7 +701,7 @@ pub struct Batch {
     /// Where a record's error is in its result; a result holding one rejects that record
     /// with the error's `message`. Default `$.error`.
     #[serde(default, deserialize_with = "lenient::opt")]
-    pub error: Option<JsonPath>,
+    pub error: Option<SingularPath>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -710,7 +710,7 @@ pub struct ReadBeforeUpdate {
     /// The request that reads the record; `{target_id}` is its id, e.g. `/products/{target_id}`.
     pub request: Request,
     /// Where the record is in the answer, e.g. `$.product`.
-    pub record: JsonPath,
+    pub record: SingularPath,
     /// Fields the API returns but refuses to be sent, e.g. `[manufacturer_name, quantity]`.
     #[serde(default)]
     pub drop: Vec<String>,
@@ -724,7 +724,7 @@ pub struct MatchRule {
     pub name: String,
     /// The value to look for, in the mapped record, e.g. `$.ean13`. A record without it skips
     /// the rule.
-    pub value: JsonPath,
+    pub value: SingularPath,
     /// How the value is normalised before the lookup: `code` (trimmed, upper case), `phone`
     /// (E.164, e.g. `+40722123456`), `name` (lower case, no accents, single spaces).
     #[serde(default, deserialize_with = "lenient::opt")]

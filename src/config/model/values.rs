@@ -191,12 +191,13 @@ fn describe_path_error(text: &str) -> String {
     }
 }
 
+const PATH_HINT: &str =
+    "write a path from the record's root, e.g. `$.sku`, `$.lines[*].qty` or `$['field name']`";
+
 impl<'de> Deserialize<'de> for JsonPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, |text| {
-            JsonPath::parse(&text).map_err(|e| {
-                hinted(e, "write a path from the record's root, e.g. `$.sku`, `$.lines[*].qty` or `$['field name']`")
-            })
+            JsonPath::parse(&text).map_err(|e| hinted(e, PATH_HINT))
         })
     }
 }
@@ -208,6 +209,73 @@ impl Serialize for JsonPath {
 }
 
 string_schema!(JsonPath, "JsonPath", "A JSONPath (RFC 9535) from the record's root, e.g. `$.sku` or `$.lines[*].qty`.", "pattern": "^\\$");
+
+/// A path that names one value (RFC 9535's singular query: names and indexes only, e.g.
+/// `$.order.lines[0].sku`), for the places that take one value: a key, an id, a cursor, a flag.
+/// A path that may select several (`[*]`, `..`, a filter, a slice) is refused there, since
+/// keeping one of its matches would drop the others without a word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SingularPath(JsonPath);
+
+impl SingularPath {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let path = JsonPath::parse(text)?;
+        let query = jsonpath_rust::parser::parse_json_path(text).map_err(|e| e.to_string())?;
+        let singular = query.segments.iter().all(|s| {
+            matches!(
+                s,
+                jsonpath_rust::parser::model::Segment::Selector(
+                    jsonpath_rust::parser::model::Selector::Name(_)
+                        | jsonpath_rust::parser::model::Selector::Index(_)
+                )
+            )
+        });
+        if !singular {
+            return Err(format!(
+                "`{text}` may select several values, and this place takes one"
+            ));
+        }
+        Ok(SingularPath(path))
+    }
+}
+
+impl AsRef<JsonPath> for JsonPath {
+    fn as_ref(&self) -> &JsonPath {
+        self
+    }
+}
+
+impl AsRef<JsonPath> for SingularPath {
+    fn as_ref(&self) -> &JsonPath {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SingularPath {
+    type Target = JsonPath;
+    fn deref(&self) -> &JsonPath {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SingularPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, |text| {
+            JsonPath::parse(&text).map_err(|e| hinted(e, PATH_HINT))?;
+            SingularPath::parse(&text).map_err(|e| {
+                hinted(e, "name one value with field names and indexes, e.g. `$.sku` or `$.lines[0].sku`; a list is read by a map field, `split` or `records`")
+            })
+        })
+    }
+}
+
+impl Serialize for SingularPath {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+string_schema!(SingularPath, "SingularPath", "A JSONPath naming one value, with field names and indexes only, e.g. `$.sku` or `$.lines[0].sku`.", "pattern": "^\\$");
 
 /// A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,7 +45,7 @@ pub fn unwrap(mut response: Response) -> Response {
 
 /// An error as a person reads it. Odoo: `{code, message, data: {name, message}}`; Tryton:
 /// `["UserError", ["message", "description"]]`; others: `{code, message}`.
-fn describe(error: &Value) -> String {
+pub fn describe(error: &Value) -> String {
     match error {
         Value::Object(fields) => {
             let data = fields.get("data");

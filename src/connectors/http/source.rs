@@ -5,6 +5,7 @@
 //! last page a total announces, and at `max_pages` (default [`DEFAULT_MAX_PAGES`]). The reasons
 //! that mean the API misbehaves are logged as warnings naming them.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -213,10 +214,17 @@ impl HttpSource {
             let body = parse(plan, &response, &call)?;
             pages = announced_pages(&plan.paging, &response, &body).or(pages);
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
-            let (records, body) = take_records(plan.records.as_ref(), body);
-            if records.is_empty() {
-                warn_when_the_path_misses(plan.records.as_ref(), &body, &call);
+            if let Some(path) = &plan.records
+                && let Some(missing) = missing_field(path, &body)
+            {
+                return Err(ConnectorError::Format(format!(
+                    "{} {}: the answer has no `{missing}`, where `records` says the records are: {}",
+                    method_name(call.method),
+                    call.path,
+                    what_it_says(&body)
+                )));
             }
+            let (records, body) = take_records(plan.records.as_ref(), body);
             if previous_page == Some(fingerprint) && !records.is_empty() {
                 tracing::warn!(
                     path = %call.path,
@@ -228,12 +236,14 @@ impl HttpSource {
             previous_page = Some(fingerprint);
             let count = records.len() as u64;
             for record in records {
-                let item = match &plan.detail {
+                let items = match &plan.detail {
                     Some((request, path)) => detail(plan, request, path.as_ref(), &record)?,
-                    None => Item::Record(record),
+                    None => vec![Item::Record(record)],
                 };
-                if !emit(item) {
-                    return Ok(());
+                for item in items {
+                    if !emit(item) {
+                        return Ok(());
+                    }
                 }
             }
             next = next_page(plan, count, page, &response, &body, &mut followed);
@@ -329,21 +339,23 @@ fn same_call(a: &Call, b: &Call) -> bool {
     a.path == b.path && a.query == b.query && a.body == b.body
 }
 
-/// The listed record read again. An answer that is not a success or has no record is this
-/// record's problem (quarantined, the rest goes on); an API that stopped answering stops the job.
+/// The listed record read again: the record at `record`, or each of them when it finds a list
+/// (`$.lines` or `$[*]`: a detail may answer several). An answer that is not a success or has
+/// no record is this record's problem (quarantined, the rest goes on); an API that stopped
+/// answering stops the job.
 fn detail(
     plan: &HttpSourcePlan,
     request: &RequestPlan,
     path: Option<&CompiledPath>,
     listed: &Value,
-) -> Result<Item, ConnectorError> {
+) -> Result<Vec<Item>, ConnectorError> {
     let call = match request.render(listed, &|_| None, false) {
         Ok(call) => call,
         Err(reason) => {
-            return Ok(Item::Bad {
+            return Ok(vec![Item::Bad {
                 at: "detail".into(),
                 reason,
-            });
+            }]);
         }
     };
     let at = format!("{} {}", method_name(call.method), call.path);
@@ -360,22 +372,25 @@ fn detail(
     }
     if !response.is_success() {
         let reason = format!("HTTP {}: {}", response.status, response.excerpt());
-        return Ok(Item::Bad { at, reason });
+        return Ok(vec![Item::Bad { at, reason }]);
     }
     let body = match response.document() {
         Ok(body) => body,
-        Err(reason) => return Ok(Item::Bad { at, reason }),
+        Err(reason) => return Ok(vec![Item::Bad { at, reason }]),
     };
-    let record = match path {
-        Some(path) => path.get(&body).cloned(),
+    let found = match path {
+        Some(path) => path.value(&body).map(Cow::into_owned),
         None => Some(body),
     };
-    Ok(match record {
-        Some(record) => Item::Record(record),
-        None => Item::Bad {
+    Ok(match found {
+        Some(Value::Array(records)) if !records.is_empty() => {
+            records.into_iter().map(Item::Record).collect()
+        }
+        Some(Value::Array(_) | Value::Null) | None => vec![Item::Bad {
             at,
             reason: "the answer has no record where `record` says".into(),
-        },
+        }],
+        Some(record) => vec![Item::Record(record)],
     })
 }
 
@@ -478,21 +493,37 @@ fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Valu
     })
 }
 
-/// An empty page is normal; a response without the field `records` starts with is more likely
-/// a wrong path (or an error shaped as a success), which would read nothing, silently.
-fn warn_when_the_path_misses(path: Option<&CompiledPath>, body: &Value, call: &Call) {
-    let Some(field) = path.and_then(CompiledPath::first_field) else {
-        return;
-    };
-    if let Value::Object(map) = body
-        && !map.contains_key(field)
-    {
-        let fields: Vec<&str> = map.keys().map(String::as_str).take(10).collect();
-        tracing::warn!(
-            path = %call.path,
-            "`records` finds nothing: the response has no `{field}` (its fields: {})",
-            fields.join(", ")
-        );
+/// The field a page lacks on the way to its records, when it is not an agreed empty answer:
+/// an empty body, `[]` (PrestaShop's empty list), or null, `""` or an empty list on the way
+/// (XML's `<products/>`). A page without the path is an error shaped as a success (a JSON-RPC
+/// `{"error": ...}` at HTTP 200, a REST error object) or a wrong path: read as "no records",
+/// it would hide the error.
+fn missing_field<'p>(path: &'p CompiledPath, body: &Value) -> Option<&'p str> {
+    let mut at = body;
+    for name in path.leading_names() {
+        at = match at {
+            Value::Object(fields) => match fields.get(name) {
+                Some(value) => value,
+                None => return Some(name),
+            },
+            Value::Null => return None,
+            Value::String(s) if s.is_empty() => return None,
+            Value::Array(items) if items.is_empty() => return None,
+            _ => return Some(name),
+        };
+    }
+    None
+}
+
+/// What an answer says, for the error that quotes it: its error or message, else its start.
+fn what_it_says(body: &Value) -> String {
+    let said = ["error", "errors", "message", "detail"]
+        .iter()
+        .find_map(|name| body.get(name).filter(|v| !v.is_null()));
+    match said {
+        Some(Value::String(text)) => super::shorten(text),
+        Some(error) => super::shorten(&super::rpc::describe(error)),
+        None => super::shorten(&body.to_string()),
     }
 }
 

@@ -241,7 +241,7 @@ impl TokenAuth {
             expires_in: login
                 .expires_in
                 .as_ref()
-                .map(CompiledPath::compile)
+                .map(|path| CompiledPath::compile(path))
                 .transpose()?,
             lifetime: login
                 .lifetime
@@ -364,13 +364,21 @@ impl TokenAuth {
             Err(e) => return Err(format!("{what}: {e}")),
         };
         let items = match &self.token {
-            TokenAt::Body(path) => match path.get(&body) {
-                Some(Value::Array(items)) => items.iter().map(text_of).collect(),
+            // Every match of a path that may select several: `$.result[0:2]` is a list of two.
+            TokenAt::Body(path) => match path.value(&body).as_deref() {
+                // Tryton's `[user id, session, bus url]` has a null for the bus: an empty item.
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Null => Some(String::new()),
+                        other => text_of(other),
+                    })
+                    .collect(),
                 found => found.and_then(text_of).map(|text| vec![text]),
             },
             TokenAt::Cookie(name) => cookie(&response, name).map(|text| vec![text]),
         }
-        .filter(|items| !items.is_empty() && items.iter().all(|t| !t.is_empty()))
+        .filter(|items| items.iter().any(|t| !t.is_empty()))
         .ok_or_else(|| {
             format!("{what}: the answer has no token where `token` or `token_cookie` says")
         })?;
