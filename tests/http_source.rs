@@ -423,18 +423,13 @@ fn pull_outcome(api: &Api, source: &str) -> (i32, String, Vec<Value>) {
             api.url
         ),
     );
-    let out = w.syncline(&["run", "p.yaml"]);
+    let (code, said) = w.printed(&["run", "p.yaml"]);
     let records = if w.exists("out.ndjson") {
         w.ndjson("out.ndjson")
     } else {
         Vec::new()
     };
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), said, records)
+    (code, said, records)
 }
 
 #[test]

@@ -496,7 +496,7 @@ fn source_plan(
 fn projection(steps: &[StepPlan], cursor: Option<&CursorPlan>) -> Option<Vec<String>> {
     let mut fields = crate::steps::projection(steps)?;
     if let Some(cursor) = cursor {
-        for path in std::iter::once(&cursor.path).chain(&cursor.tie_breaker) {
+        for path in cursor.paths.iter().chain(&cursor.tie_breaker) {
             fields.push(path.first_field()?.to_string());
         }
         fields.sort();
@@ -521,9 +521,17 @@ fn source_key(key: &CompiledPath, steps: &[StepPlan]) -> Option<CompiledPath> {
 }
 
 fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
+    let fields: Vec<&model::SingularPath> = cursor.field.iter().chain(&cursor.fields).collect();
     Ok(CursorPlan {
-        path: compile_path(&cursor.field)?,
-        path_text: cursor.field.as_str().to_string(),
+        paths: fields
+            .iter()
+            .map(|f| compile_path(*f))
+            .collect::<Result<_, _>>()?,
+        path_text: fields
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         kind: cursor.kind,
         tie_breaker: cursor.tie_breaker.as_ref().map(compile_path).transpose()?,
         lookback: cursor.lookback.as_ref().map(|d| d.0),

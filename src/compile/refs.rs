@@ -55,6 +55,9 @@ pub fn check(c: &mut Checker) {
             }
         }
         file_format(c, &base, job.from.as_ref(), job.to.as_ref());
+        if let Some(cursor) = &job.cursor {
+            cursor_fields(c, &format!("{base}.cursor"), cursor);
+        }
         if let Some(Target::Http(http)) = &job.to
             && http.delete_when.is_some()
             && http.delete.is_none()
@@ -166,6 +169,23 @@ fn require(c: &mut Checker, parent: &str, key: &str, example: &str) {
         .at_opt(at)
         .hint(format!("e.g. `{example}`"));
     c.push(d);
+}
+
+/// A cursor reads `field` or `fields`, not both and not neither.
+fn cursor_fields(c: &mut Checker, at: &str, cursor: &crate::config::model::Cursor) {
+    let listed = format!("{at}.fields");
+    match (cursor.field.is_some(), c.loaded.index.contains(&listed)) {
+        (true, true) => {
+            let d = Diagnostic::error("cursor-fields", "a cursor has `field` or `fields`, not both")
+                .at_opt(c.key_at(&listed))
+                .hint("one field: `field: $.date_upd`; the greatest of several: `fields: [$.write_date, $.updated_at]`");
+            c.push(d);
+        }
+        (false, false) if !c.loaded.index.contains(&format!("{at}.field")) => {
+            require(c, at, "field", "field: $.date_upd");
+        }
+        _ => {}
+    }
 }
 
 fn check_names(c: &mut Checker) {

@@ -14,7 +14,8 @@ use crate::steps::{Record, text_of};
 
 #[derive(Debug)]
 pub struct CursorPlan {
-    pub path: CompiledPath,
+    /// Where the cursor value is; with several, the greatest value found.
+    pub paths: Vec<CompiledPath>,
     pub path_text: String,
     pub kind: CursorKind,
     pub tie_breaker: Option<CompiledPath>,
@@ -167,17 +168,28 @@ impl CursorPlan {
 
     /// The record's position; an error names what is missing.
     pub fn position(&self, record: &Record) -> Result<Position, String> {
-        let raw = self
-            .path
-            .get(record)
+        let mut greatest: Option<(Point, &Value)> = None;
+        for raw in self
+            .paths
+            .iter()
+            .filter_map(|path| path.get(record))
             .filter(|v| !v.is_null())
-            .ok_or_else(|| format!("no cursor value at {}", self.path_text))?;
-        let point = point(self.kind, raw).ok_or_else(|| {
-            format!(
-                "the cursor value {raw} at {} is not a {:?}",
-                self.path_text, self.kind
-            )
-        })?;
+        {
+            let point = point(self.kind, raw).ok_or_else(|| {
+                format!(
+                    "the cursor value {raw} at {} is not a {:?}",
+                    self.path_text, self.kind
+                )
+            })?;
+            if greatest
+                .as_ref()
+                .is_none_or(|(most, _)| point.partial_cmp(most) == Some(Ordering::Greater))
+            {
+                greatest = Some((point, raw));
+            }
+        }
+        let (point, raw) =
+            greatest.ok_or_else(|| format!("no cursor value at {}", self.path_text))?;
         let key = self
             .tie_breaker
             .as_ref()

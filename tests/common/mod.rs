@@ -10,6 +10,7 @@ pub mod prestashop;
 pub mod records;
 pub mod roapp;
 pub mod shop;
+pub mod tryton;
 pub mod woocommerce;
 
 use std::path::{Path, PathBuf};

@@ -68,6 +68,36 @@ pub struct HttpConnection {
     /// TLS settings for an `https://` base URL.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub tls: Option<Tls>,
+    /// How the connection's JSON-RPC calls (`rpc:` on a request) are written and read.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub rpc: Option<RpcSettings>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSettings {
+    /// The server's JSON-RPC dialect. Default `jsonrpc2`.
+    #[serde(default)]
+    pub dialect: RpcDialect,
+}
+
+/// How a JSON-RPC server wants its calls and writes its answers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RpcDialect {
+    /// `{"jsonrpc": "2.0", "method", "params", "id"}`; the answer's `result` or `error`.
+    #[default]
+    Jsonrpc2,
+    /// `{"method", "params", "id"}`; `error` is null on success.
+    Jsonrpc1,
+    /// Tryton: `{"id", "method", "params"}` exactly (with any other member the server answers
+    /// the bare result, and errors as HTML pages). Typed values (`{"__class__": "datetime",
+    /// ...}`, `Decimal`, `date`, `time`, `timedelta`, `bytes`) read as ISO text, exact decimal
+    /// text, seconds and base64; numbers with a fraction are sent as `Decimal` objects.
+    Tryton,
+    /// Odoo's `/jsonrpc` and `/web/dataset/call_kw`: JSON-RPC 2.0, errors as `{code, message,
+    /// data: {name, message}}`.
+    Odoo,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -277,7 +277,13 @@ fn default_page_param() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Cursor {
     /// The field holding the modification time, sequence number or token, e.g. `$.date_upd`.
-    pub field: SingularPath,
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub field: Option<SingularPath>,
+    /// Instead of `field`: several, the record's cursor being the greatest of those it holds
+    /// (nulls ignored), e.g. `[$.write_date, "$['template.'].write_date"]`: a price written
+    /// on Tryton's template changes the template's `write_date`, not the product's.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub fields: Vec<SingularPath>,
     /// How cursor values compare. Default `timestamp`.
     #[serde(default)]
     pub kind: CursorKind,

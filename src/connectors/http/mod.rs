@@ -13,13 +13,14 @@ pub mod target;
 pub mod token;
 pub mod transport;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::config::model::{self, Auth, BodyFormat, HttpConnection, Method};
+use crate::config::model::{self, Auth, BodyFormat, HttpConnection, Method, RpcDialect};
 use crate::config::secrets::Secrets;
 use crate::steps::Record;
 use crate::steps::map::Template;
@@ -82,13 +83,60 @@ impl Response {
         }
     }
 
-    /// The start of the body, for error reasons.
+    /// The start of the body, for error reasons; an HTML error page as its title and first
+    /// paragraph, not its markup.
     pub fn excerpt(&self) -> String {
         if let Some(error) = &self.rpc_error {
             return format!("JSON-RPC error: {error}");
         }
-        shorten(String::from_utf8_lossy(&self.body).trim())
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        let html = self
+            .header("content-type")
+            .is_some_and(|t| t.contains("html"))
+            || text.get(..14).is_some_and(|start| {
+                start.eq_ignore_ascii_case("<!doctype html") || start.starts_with("<html")
+            });
+        match html.then(|| html_summary(text)).flatten() {
+            Some(summary) => shorten(&summary),
+            None => shorten(text),
+        }
     }
+}
+
+/// An HTML page's `<title>` and the text of its first paragraph (trytond, Werkzeug, nginx
+/// error pages put the reason there).
+fn html_summary(page: &str) -> Option<String> {
+    let inner = |tag: &str| -> Option<String> {
+        let lower = page.to_ascii_lowercase();
+        let open = lower.find(&format!("<{tag}"))?;
+        let start = open + lower[open..].find('>')? + 1;
+        let end = start + lower[start..].find(&format!("</{tag}>"))?;
+        Some(plain_text(&page[start..end]))
+    };
+    let parts: Vec<String> = [inner("title"), inner("p").or_else(|| inner("h1"))]
+        .into_iter()
+        .flatten()
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(": "))
+}
+
+/// HTML text without its tags, its entities decoded, its spaces collapsed.
+fn plain_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    // XML's entities and character references; a page with others keeps them as written.
+    let out = quick_xml::escape::unescape(&text).map_or(Cow::Borrowed(text.as_str()), |t| t);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The start of a text, for error reasons.
@@ -148,8 +196,8 @@ pub struct Call {
     pub content_type: &'static str,
     /// Whether sending it twice does no harm: by default every method but POST and PATCH.
     pub repeatable: bool,
-    /// A JSON-RPC call: the answer's `result` becomes the body (see [`rpc`]).
-    pub rpc: bool,
+    /// A JSON-RPC call, in its dialect: the answer's `result` becomes the body (see [`rpc`]).
+    pub rpc: Option<RpcDialect>,
 }
 
 impl HttpClient {
@@ -197,7 +245,9 @@ impl HttpClient {
         }
         let base_url = connection.base_url.trim_end_matches('/').to_string();
         let token = match &connection.auth {
-            Some(Auth::Login(login)) => Some(TokenAuth::login(login, secrets)?),
+            Some(Auth::Login(login)) => {
+                Some(TokenAuth::login(login, rpc_dialect(connection), secrets)?)
+            }
             Some(Auth::Oauth2(oauth2)) => Some(TokenAuth::oauth2(oauth2, &base_url, secrets)?),
             _ => None,
         };
@@ -434,10 +484,9 @@ impl HttpClient {
             body,
             rpc_error: None,
         };
-        Ok(if call.rpc {
-            rpc::unwrap(response)
-        } else {
-            response
+        Ok(match call.rpc {
+            Some(dialect) => rpc::unwrap(response, dialect),
+            None => response,
         })
     }
 }
@@ -505,6 +554,8 @@ pub struct RequestPlan {
     xml_root: String,
     /// A JSON-RPC call: its method, and its params template (the body's role).
     rpc: Option<String>,
+    /// The connection's JSON-RPC dialect.
+    dialect: RpcDialect,
 }
 
 /// A body template, its strings parsed once.
@@ -583,6 +634,7 @@ impl RequestPlan {
             format: BodyFormat::Json,
             xml_root: String::new(),
             rpc: request.rpc.as_ref().map(|rpc| rpc.method.clone()),
+            dialect: RpcDialect::default(),
         })
     }
 
@@ -598,6 +650,7 @@ impl RequestPlan {
     pub fn encoded_as(mut self, connection: &HttpConnection) -> RequestPlan {
         if self.rpc.is_some() {
             // The envelope is JSON whatever the connection's other bodies are.
+            self.dialect = rpc_dialect(connection);
             return self;
         }
         self.format = connection.body;
@@ -633,7 +686,7 @@ impl RequestPlan {
                     None if send_record => record.clone(),
                     None => Value::Object(serde_json::Map::new()),
                 };
-                encode(&rpc::envelope(method, params))?
+                encode(&rpc::envelope(self.dialect, method, params))?
             }
             (None, Some(template), _) => encode(&template.render(record, extra)?)?,
             (None, None, true) => encode(record)?,
@@ -647,9 +700,18 @@ impl RequestPlan {
             body: (!content_type.is_empty()).then_some(body),
             content_type,
             repeatable: !matches!(self.method, Method::Post | Method::Patch),
-            rpc: self.rpc.is_some(),
+            rpc: self.rpc.is_some().then_some(self.dialect),
         })
     }
+}
+
+/// The dialect of a connection's JSON-RPC calls.
+pub fn rpc_dialect(connection: &HttpConnection) -> RpcDialect {
+    connection
+        .rpc
+        .as_ref()
+        .map(|r| r.dialect)
+        .unwrap_or_default()
 }
 
 /// Characters kept as they are in a path segment / a query component (RFC 3986 unreserved).
@@ -704,6 +766,22 @@ mod tests {
         ] {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
+    }
+
+    #[test]
+    fn an_html_error_page_is_its_title_and_first_paragraph() {
+        // As trytond 8.2 answers a call without its context.
+        let page = "<!doctype html>\n<html lang=en>\n<title>422 Unprocessable Entity</title>\n<h1>Unprocessable Entity</h1>\n<p>Missing context argument &amp; &#39;more&#39;</p>\n";
+        let response = Response {
+            status: 422,
+            headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+            body: page.as_bytes().to_vec(),
+            rpc_error: None,
+        };
+        assert_eq!(
+            response.excerpt(),
+            "422 Unprocessable Entity: Missing context argument & 'more'"
+        );
     }
 
     #[test]

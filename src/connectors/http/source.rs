@@ -426,7 +426,7 @@ fn page_params(param: &str, page: u64, size: &Option<(String, u64)>) -> Vec<(Str
 
 /// The request of the first page with `params` set (replacing parameters of the same name).
 fn with_params(first: &Call, params: &[(String, String)]) -> Call {
-    if first.rpc {
+    if first.rpc.is_some() {
         // A JSON-RPC call is paged inside its params.
         let mut body = first.body.clone().unwrap_or_default();
         for (name, value) in params {

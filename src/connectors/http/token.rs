@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{Call, Response, body, method_name};
-use crate::config::model::{BodyFormat, LoginAuth, Method, OAuth2Auth};
+use crate::config::model::{BodyFormat, LoginAuth, Method, OAuth2Auth, RpcDialect};
 use crate::config::secrets::Secrets;
 use crate::paths::CompiledPath;
 use crate::steps::text_of;
@@ -176,11 +176,16 @@ fn resolve_value(value: &Value, secrets: &Secrets) -> Result<Value, String> {
 }
 
 impl TokenAuth {
-    pub fn login(login: &LoginAuth, secrets: &Secrets) -> Result<TokenAuth, String> {
+    pub fn login(
+        login: &LoginAuth,
+        dialect: RpcDialect,
+        secrets: &Secrets,
+    ) -> Result<TokenAuth, String> {
         let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
         let request = &login.request;
         let body = match &request.rpc {
             Some(rpc) => Some(super::rpc::envelope(
+                dialect,
                 &rpc.method,
                 resolve_value(rpc.params.as_ref().unwrap_or(&Value::Null), secrets)?,
             )),
@@ -214,7 +219,7 @@ impl TokenAuth {
             body,
             // A login creates nothing that a second one would duplicate.
             repeatable: true,
-            rpc: request.rpc.is_some(),
+            rpc: request.rpc.is_some().then_some(dialect),
         };
         let placed = |values: &IndexMap<String, String>| -> Result<Vec<_>, String> {
             values
@@ -297,7 +302,7 @@ impl TokenAuth {
                 body: Some(form),
                 content_type,
                 repeatable: true,
-                rpc: false,
+                rpc: None,
             }),
             token: TokenAt::Body(path_of("$.access_token")?),
             expires_in: Some(path_of("$.expires_in")?),
