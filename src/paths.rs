@@ -121,6 +121,29 @@ impl CompiledPath {
         }
     }
 
+    /// The value a singular path names, to change it in place; `None` for a query.
+    pub fn get_mut<'a>(&self, value: &'a mut Value) -> Option<&'a mut Value> {
+        let CompiledPath::Direct(steps) = self else {
+            return None;
+        };
+        let mut at = value;
+        for step in steps {
+            at = match (step, at) {
+                (Step::Key(k), Value::Object(map)) => map.get_mut(k)?,
+                (Step::Index(i), Value::Array(items)) => {
+                    let index = if *i < 0 {
+                        items.len().checked_sub(i.unsigned_abs() as usize)?
+                    } else {
+                        *i as usize
+                    };
+                    items.get_mut(index)?
+                }
+                _ => return None,
+            };
+        }
+        Some(at)
+    }
+
     /// What the path reads as a field's value: the value a singular path names, and for a
     /// query that may select several (`$.lines[*].sku`) the list of every match, in document
     /// order, even when it finds one or none: the value's type does not depend on the data.

@@ -169,3 +169,238 @@ fn an_rpc_error_fails_the_job_with_the_servers_message() {
         "{text}"
     );
 }
+
+/// Shop orders (a file here: what matters is the ERP's side) into Tryton sales: the customer
+/// found by e-mail or created with an address, each line's product found by its code, the sale
+/// created with its lines in one call, then quoted and confirmed.
+fn sales_pipeline(after_create: &str) -> String {
+    format!(
+        r#"  customers:
+    from: {{ file: {{ path: orders.ndjson }} }}
+    map:
+      email: $.customer.email
+      name: $.customer.name
+      street: $.customer.street
+      city: $.customer.city
+    to:
+      http:
+        connection: tryton
+        entity: party
+        key: $.email
+        resolve:
+          - {{ name: email, value: $.email, request: {{ path: /rpc/, rpc: {{ method: model.party.party.search, params: [[[contact_mechanisms.value, "=", "{{value}}"]], 0, 2, null, {{ company: 1 }}] }} }}, ids: "$[*]" }}
+        on_match: link_only
+        create:
+          path: /rpc/
+          rpc:
+            method: model.party.party.create
+            params: [[{{ name: "{{name}}", contact_mechanisms: [[create, [{{ type: email, value: "{{email}}" }}]]], addresses: [[create, [{{ street: "{{street}}", city: "{{city}}" }}]]] }}], {{ company: 1 }}]
+        id: $[0]
+  sales:
+    needs: [customers]
+    from: {{ file: {{ path: orders.ndjson }} }}
+    steps:
+      - map:
+          reference: $.reference
+          party: {{ ref: party, key: $.customer.email, as: integer }}
+          lines: $.lines
+      - fetch:
+          connection: tryton
+          into: address
+          request: {{ path: /rpc/, rpc: {{ method: model.party.address.search, params: [[[party, "=", "{{party}}"]], 0, 1, [[id, ASC]], {{ company: 1 }}] }} }}
+          records: $[0]
+      - fetch:
+          connection: tryton
+          each: $.lines
+          into: product
+          request: {{ path: /rpc/, rpc: {{ method: model.product.product.search, params: [[[code, "=", "{{sku}}"]], 0, 1, null, {{ company: 1 }}] }} }}
+          records: $[0]
+          reason: "no product {{sku}} in Tryton"
+    map:
+      reference: $.reference
+      party: $.party
+      address: $.address
+      lines: {{ expr: 'rec.lines.map(|l| #{{ type: "line", product: l.product, quantity: l.quantity, unit: 1, unit_price: l.price }})' }}
+    to:
+      http:
+        connection: tryton
+        entity: sale
+        key: $.reference
+        resolve:
+          - {{ name: reference, value: $.reference, request: {{ path: /rpc/, rpc: {{ method: model.sale.sale.search, params: [[[reference, "=", "{{value}}"]], 0, 2, null, {{ company: 1 }}] }} }}, ids: "$[*]" }}
+        create:
+          path: /rpc/
+          rpc:
+            method: model.sale.sale.create
+            params: [[{{ reference: "{{reference}}", party: "{{party}}", invoice_address: "{{address}}", shipment_address: "{{address}}", payment_term: 1, lines: [[create, "{{lines}}"]] }}], {{ company: 1 }}]
+        id: $[0]
+        after_create:
+{after_create}
+        rollback:
+          - {{ path: /rpc/, rpc: {{ method: model.sale.sale.cancel, params: [["{{target_id}}"], {{ company: 1 }}] }} }}
+          - {{ path: /rpc/, rpc: {{ method: model.sale.sale.delete, params: [["{{target_id}}"], {{ company: 1 }}] }} }}
+"#
+    )
+}
+
+const QUOTE_AND_CONFIRM: &str = r#"          - { path: /rpc/, rpc: { method: model.sale.sale.quote, params: [["{target_id}"], { company: 1 }] } }
+          - { path: /rpc/, rpc: { method: model.sale.sale.confirm, params: [["{target_id}"], { company: 1 }] } }"#;
+
+fn order(reference: &str, email: &str, lines: &[(&str, u64, f64)]) -> String {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(sku, quantity, price)| json!({"sku": sku, "quantity": quantity, "price": price}))
+        .collect();
+    json!({
+        "reference": reference,
+        "customer": {"email": email, "name": format!("Buyer {email}"), "street": "1 Main Street", "city": "Springfield"},
+        "lines": lines,
+    })
+    .to_string()
+}
+
+fn sales(tryton: &Tryton, prefix: &str) -> Vec<Value> {
+    tryton.search_read(
+        "sale.sale",
+        json!([["reference", "like", format!("{prefix}%")]]),
+        &[
+            "reference",
+            "state",
+            "party",
+            "lines.product.code",
+            "lines.quantity",
+            "lines.unit_price",
+        ],
+    )
+}
+
+#[test]
+fn orders_become_confirmed_sales_with_their_lines_and_customers() {
+    let Some(tryton) = Tryton::get("orders_become_confirmed_sales_with_their_lines_and_customers")
+    else {
+        return;
+    };
+    let prefix = Tryton::unique("SO");
+    let (a, b) = (format!("{prefix}-A"), format!("{prefix}-B"));
+    tryton.create_product(&a, "Sale test A", "10.00");
+    tryton.create_product(&b, "Sale test B", "20.00");
+    // The second customer is in Tryton already, found by e-mail.
+    let known = format!("{}@known.example", prefix.to_lowercase());
+    let known_party = tryton.ok(
+        "model.party.party.create",
+        json!([[{"name": "Known Buyer",
+            "contact_mechanisms": [["create", [{"type": "email", "value": known}]]],
+            "addresses": [["create", [{"street": "2 Side Street"}]]]}], {"company": 1}]),
+    )[0]
+    .clone();
+    let new = format!("{}@new.example", prefix.to_lowercase());
+    let missing = format!("{prefix}-NOPE");
+    let orders = [
+        order(
+            &format!("{prefix}-1"),
+            &new,
+            &[(&a, 2, 12.34), (&b, 1, 20.0)],
+        ),
+        order(&format!("{prefix}-2"), &known, &[(&b, 3, 19.99)]),
+        order(
+            &format!("{prefix}-3"),
+            &new,
+            &[(&a, 1, 12.34), (&missing, 1, 5.0)],
+        ),
+    ];
+    let w = workdir(tryton, &sales_pipeline(QUOTE_AND_CONFIRM));
+    w.write("orders.ndjson", orders.join("\n") + "\n");
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 3, "one order is quarantined: {report:#}");
+    let reasons = common::job(&report, "sales")["reasons"].to_string();
+    assert!(
+        reasons.contains(&format!("no product {missing} in Tryton")),
+        "{report:#}"
+    );
+
+    let made = sales(tryton, &prefix);
+    let summary: Vec<(String, String, Vec<String>)> = made
+        .iter()
+        .map(|s| {
+            let codes = s["lines."]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["product."]["code"].as_str().unwrap().to_string())
+                .collect();
+            (
+                s["reference"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+                codes,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                format!("{prefix}-1"),
+                "processing".to_string(),
+                vec![a.clone(), b.clone()]
+            ),
+            (
+                format!("{prefix}-2"),
+                "processing".to_string(),
+                vec![b.clone()]
+            ),
+        ],
+        "two confirmed sales with every line; nothing of the third"
+    );
+    assert_eq!(
+        made[1]["party"], known_party,
+        "found by e-mail, not created again"
+    );
+    assert_eq!(
+        made[0]["lines."][0]["unit_price"],
+        json!({"__class__": "Decimal", "decimal": "12.34"}),
+        "a price with a fraction sent as a Decimal"
+    );
+    let parties = tryton.search_read(
+        "party.party",
+        json!([["contact_mechanisms.value", "in", [&new, &known]]]),
+        &["id"],
+    );
+    assert_eq!(parties.len(), 2, "one party per e-mail: {parties:?}");
+
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(
+        sales(tryton, &prefix).len(),
+        2,
+        "a second run creates nothing"
+    );
+    let delivered = common::job(&report, "sales")["delivered"].clone();
+    assert_eq!(delivered["created"], 0, "{report:#}");
+}
+
+#[test]
+fn a_sale_whose_workflow_fails_is_rolled_back_and_quarantined() {
+    let Some(tryton) = Tryton::get("a_sale_whose_workflow_fails_is_rolled_back_and_quarantined")
+    else {
+        return;
+    };
+    let prefix = Tryton::unique("RB");
+    let a = format!("{prefix}-A");
+    tryton.create_product(&a, "Rollback test", "10.00");
+    // `confirm` on a draft sale is refused: quote comes first.
+    let confirm_only = r#"          - { path: /rpc/, rpc: { method: model.sale.sale.confirm, params: [["{target_id}"], { company: 1 }] } }"#;
+    let w = workdir(tryton, &sales_pipeline(confirm_only));
+    let email = format!("{}@rollback.example", prefix.to_lowercase());
+    w.write(
+        "orders.ndjson",
+        order(&format!("{prefix}-1"), &email, &[(&a, 1, 10.0)]) + "\n",
+    );
+    let (code, report) = w.run("p.yaml", &["--secrets", ".secrets"]);
+    assert_eq!(code, 3, "{report:#}");
+    let reasons = common::job(&report, "sales")["reasons"].to_string();
+    assert!(reasons.contains("was rolled back"), "{reasons}");
+    assert!(
+        sales(tryton, &prefix).is_empty(),
+        "nothing is left in Tryton"
+    );
+}

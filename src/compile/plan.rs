@@ -15,6 +15,7 @@ use crate::config::model::{
 use crate::config::secrets::Secrets;
 use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
+use crate::connectors::http::fetch::HttpFetcher;
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
 use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan};
 use crate::connectors::http::{HttpClient, RequestPlan};
@@ -23,6 +24,7 @@ use crate::runtime::cursor::CursorPlan;
 use crate::state::Namespace;
 use crate::steps::StepPlan;
 use crate::steps::convert::Converter;
+use crate::steps::fetch::FetchStep;
 use crate::steps::filter::FilterStep;
 use crate::steps::group::GroupStep;
 use crate::steps::lookup::LookupStep;
@@ -157,7 +159,11 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         let mut steps = Vec::new();
         for (i, step) in job.steps.iter().enumerate() {
             let label = step.id.clone().unwrap_or_else(|| format!("steps[{i}]"));
-            steps.push(compile_step(step, label, &fields).map_err(fail)?);
+            let plan = match &step.fetch {
+                Some(fetch) => fetch_step(fetch, label, pipeline, context.secrets, &mut clients),
+                None => compile_step(step, label, &fields),
+            };
+            steps.push(plan.map_err(fail)?);
         }
         if !job.map.is_empty() {
             steps.push(StepPlan::Map(
@@ -326,6 +332,49 @@ fn compile_step(step: &model::Step, name: String, fields: &Fields) -> Result<Ste
     } else {
         return Err(at("does nothing".to_string()));
     })
+}
+
+/// A `fetch` step: its requests go through the connection's client.
+fn fetch_step(
+    fetch: &model::Fetch,
+    name: String,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HttpClients,
+) -> Result<StepPlan, String> {
+    let at = |e: String| format!("step `{name}`: {e}");
+    let connection = http_connection(&fetch.connection, pipeline).map_err(at)?;
+    let fetcher = HttpFetcher {
+        client: clients
+            .get(&fetch.connection, pipeline, secrets)
+            .map_err(at)?,
+        request: RequestPlan::compile(&fetch.request, connection).map_err(at)?,
+        records: fetch
+            .records
+            .as_ref()
+            .map(compile_path)
+            .transpose()
+            .map_err(at)?,
+    };
+    Ok(StepPlan::Fetch(FetchStep {
+        fetcher: Box::new(fetcher),
+        into: fetch.into.clone(),
+        each: fetch
+            .each
+            .as_ref()
+            .map(compile_path)
+            .transpose()
+            .map_err(at)?,
+        each_text: fetch.each.as_ref().map(|p| p.as_str().to_string()),
+        missing: fetch.missing,
+        reason: fetch
+            .reason
+            .as_deref()
+            .map(Template::parse)
+            .transpose()
+            .map_err(at)?,
+        name,
+    }))
 }
 
 fn map_step(
@@ -584,15 +633,17 @@ fn http_source_plan(
 ) -> Result<HttpSourcePlan, String> {
     use model::Paginate;
     let connection = http_connection(&http.connection, pipeline)?;
-    let request = RequestPlan::compile(&model::Request {
-        method: http.method,
-        path: http.path.clone(),
-        query: http.query.clone(),
-        headers: http.headers.clone(),
-        body: http.body.clone(),
-        rpc: http.rpc.clone(),
-    })?
-    .encoded_as(connection);
+    let request = RequestPlan::compile(
+        &model::Request {
+            method: http.method,
+            path: http.path.clone(),
+            query: http.query.clone(),
+            headers: http.headers.clone(),
+            body: http.body.clone(),
+            rpc: http.rpc.clone(),
+        },
+        connection,
+    )?;
     fn path<P: AsRef<model::JsonPath>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
         p.as_ref().map(compile_path).transpose()
     }
@@ -655,7 +706,7 @@ fn http_source_plan(
             .as_ref()
             .map(|detail| -> Result<_, String> {
                 Ok((
-                    RequestPlan::compile(&detail.request)?.encoded_as(connection),
+                    RequestPlan::compile(&detail.request, connection)?,
                     path(&detail.record)?,
                 ))
             })
@@ -691,15 +742,20 @@ fn keyed_plan(
     let connection = http_connection(&http.connection, pipeline)?;
     let request = |r: &Option<model::Request>| {
         r.as_ref()
-            .map(|r| RequestPlan::compile(r).map(|plan| plan.encoded_as(connection)))
+            .map(|r| RequestPlan::compile(r, connection))
             .transpose()
+    };
+    let requests = |list: &[model::Request]| {
+        list.iter()
+            .map(|r| RequestPlan::compile(r, connection))
+            .collect::<Result<Vec<_>, _>>()
     };
     let mut lookups = Vec::new();
     let mut resolve = Vec::new();
     for rule in &http.resolve {
         let at = |e: String| format!("resolve rule `{}`: {e}", rule.name);
         lookups.push((
-            RequestPlan::compile(&rule.request).map_err(at)?,
+            RequestPlan::compile(&rule.request, connection).map_err(at)?,
             compile_path(&rule.ids).map_err(at)?,
         ));
         resolve.push(ResolveRule {
@@ -719,6 +775,8 @@ fn keyed_plan(
         http: Arc::new(HttpTargetPlan {
             client,
             create: request(&http.create)?,
+            after_create: requests(&http.after_create)?,
+            rollback: requests(&http.rollback)?,
             update: request(&http.update)?,
             id: http.id.as_ref().map(compile_path).transpose()?,
             lookups,
@@ -727,7 +785,7 @@ fn keyed_plan(
                 .as_ref()
                 .map(|read| -> Result<ReadPlan, String> {
                     Ok(ReadPlan {
-                        request: RequestPlan::compile(&read.request)?.encoded_as(connection),
+                        request: RequestPlan::compile(&read.request, connection)?,
                         record: compile_path(&read.record)?,
                         drop: read.drop.clone(),
                     })
@@ -743,7 +801,7 @@ fn keyed_plan(
                         n.clone().unwrap_or_else(|| default.to_string())
                     };
                     Ok(BatchPlan {
-                        request: RequestPlan::compile(&batch.request)?.encoded_as(connection),
+                        request: RequestPlan::compile(&batch.request, connection)?,
                         size: batch.size.map_or(100, |s| s.max(1) as usize),
                         create: name(&batch.create, "create"),
                         update: name(&batch.update, "update"),

@@ -98,6 +98,15 @@ pub fn check(c: &mut Checker) {
             if let Some(map) = &step.map {
                 fields(c, &format!("{path}.map"), map, &mut used_tables, &scope);
             }
+            if let Some(fetch) = &step.fetch {
+                used_connections.push(fetch.connection.clone());
+                connection_ref(
+                    c,
+                    &format!("{path}.fetch.connection"),
+                    &fetch.connection,
+                    "http",
+                );
+            }
         }
         fields(
             c,

@@ -457,6 +457,11 @@ fn process(
         }
         // Quarantined before the checkpoint can pass them.
         settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
+        if let Some(reason) = chain.stopped() {
+            // Nothing of this batch goes on and the checkpoint stays: the next run reads it
+            // again.
+            return Err(reason.to_string());
+        }
         totals.read = report.read;
         totals.written += out.len() as u64;
         totals.rejected = rejections.total;
@@ -483,6 +488,9 @@ fn process(
     }
     chain.finish(&mut out, &mut rejected, &mut counts);
     settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
+    if let Some(reason) = chain.stopped() {
+        return Err(reason.to_string());
+    }
     report.filtered = counts.filtered;
     if !out.is_empty() && tx.send(ToWriter::Batch(out)).is_err() {
         return Err("the writer stopped".to_string());

@@ -232,9 +232,33 @@ pub fn transform(value: Value, transforms: &[Transform]) -> Value {
             Transform::Upper => s.to_uppercase(),
             Transform::Lower => s.to_lowercase(),
             Transform::Slug => slug(&s),
+            Transform::UrlSegment(n) => match url_segment(&s, *n) {
+                Some(segment) => segment.to_string(),
+                None => return Value::Null,
+            },
         };
     }
     Value::String(s)
+}
+
+/// The `n`th segment of a link's path (1 the first, -1 the last).
+fn url_segment(link: &str, n: i64) -> Option<&str> {
+    let after_scheme = link.split_once("://").map_or(link, |(_, rest)| rest);
+    let path = after_scheme.split(['?', '#']).next()?;
+    let path = if link.contains("://") {
+        path.split_once('/').map_or("", |(_, p)| p)
+    } else {
+        path.trim_start_matches('/')
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let index = match n {
+        0 => return None,
+        n if n > 0 => usize::try_from(n - 1).ok()?,
+        n => segments
+            .len()
+            .checked_sub(usize::try_from(n.unsigned_abs()).ok()?)?,
+    };
+    segments.get(index).copied()
 }
 
 /// `Café Noir 250g` -> `cafe-noir-250g`: ASCII letters and digits, accents folded, runs of
@@ -294,4 +318,20 @@ fn fold_accent(c: char) -> impl Iterator<Item = char> {
     };
     let single = if folded.is_empty() { Some(c) } else { None };
     single.into_iter().chain(folded.chars())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_segments_count_from_either_end() {
+        let link = "https://erp.example/api/orders/7/?format=json";
+        assert_eq!(url_segment(link, -2), Some("7"));
+        assert_eq!(url_segment(link, -1), Some(""));
+        assert_eq!(url_segment(link, 1), Some("api"));
+        assert_eq!(url_segment("/api/products/12", -1), Some("12"));
+        assert_eq!(url_segment(link, -9), None);
+        assert_eq!(url_segment(link, 0), None);
+    }
 }

@@ -3,6 +3,7 @@
 //! on). Everything a step needs (paths, tables, rhai ASTs) is compiled before the first record.
 
 pub mod convert;
+pub mod fetch;
 pub mod filter;
 pub mod group;
 pub mod lookup;
@@ -57,6 +58,7 @@ pub enum StepPlan {
     Split(split::SplitStep),
     Group(group::GroupStep),
     Script(script::ScriptStep),
+    Fetch(fetch::FetchStep),
 }
 
 /// The top-level fields of the source records that a chain of steps reads, when that is known
@@ -81,7 +83,8 @@ pub fn projection(steps: &[StepPlan]) -> Option<Vec<String>> {
             StepPlan::Lookup(l) => paths.push(&l.from),
             StepPlan::Split(s) => paths.push(&s.path),
             StepPlan::Group(g) => paths.push(&g.by),
-            StepPlan::Script(_) => return None,
+            // Scripts see whole records; a fetch's request may name any field.
+            StepPlan::Script(_) | StepPlan::Fetch(_) => return None,
         }
     }
     for path in paths {
@@ -102,6 +105,8 @@ pub struct Chain<'p> {
     /// The records between two steps, reused for every record so a run allocates them once.
     current: Vec<Record>,
     next: Vec<Record>,
+    /// Why the job must stop (an API a `fetch` reads cannot be read), once it must.
+    stopped: Option<String>,
 }
 
 /// What a chain did with one input record.
@@ -118,6 +123,7 @@ impl<'p> Chain<'p> {
             groups: steps.iter().map(|_| None).collect(),
             current: Vec::new(),
             next: Vec::new(),
+            stopped: None,
         }
     }
 
@@ -175,6 +181,21 @@ impl<'p> Chain<'p> {
                         continue;
                     }
                     StepPlan::Script(s) => s.apply(&record).map(|r| next.push(r)),
+                    StepPlan::Fetch(s) => match s.apply(record) {
+                        Ok(fetched) => {
+                            next.push(fetched);
+                            continue;
+                        }
+                        Err((failed, fetch::FetchFailure::Record(reason))) => {
+                            record = failed;
+                            Err(s.rejection(reason))
+                        }
+                        // Neither passed on nor quarantined: the next run reads it again.
+                        Err((_, fetch::FetchFailure::Stop(reason))) => {
+                            self.stopped.get_or_insert(reason);
+                            continue;
+                        }
+                    },
                 };
                 if let Err(mut rejection) = result {
                     rejection.resume_at = Some(index);
@@ -188,6 +209,11 @@ impl<'p> Chain<'p> {
         }
         out.append(&mut current);
         (self.current, self.next) = (current, next);
+    }
+
+    /// Why the job must stop, once a step said so.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
     }
 
     /// End of input: groups still gathering are emitted and run through the steps after them.

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod gomag;
+pub mod hyperlinked;
 pub mod odoo;
 pub mod prestashop;
 pub mod records;

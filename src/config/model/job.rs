@@ -327,6 +327,9 @@ pub struct Step {
     pub group: Option<Group>,
     /// A rhai snippet that receives the record as `rec` and may change it; `vars` holds the vars.
     pub script: Option<String>,
+    /// Reads related data from an API into a field of the record: an order's lines behind a
+    /// link, a party's address, each line's product.
+    pub fetch: Option<Fetch>,
 }
 
 impl Step {
@@ -339,6 +342,7 @@ impl Step {
             self.split.is_some(),
             self.group.is_some(),
             self.script.is_some(),
+            self.fetch.is_some(),
         ];
         STEP_KINDS
             .iter()
@@ -349,7 +353,46 @@ impl Step {
     }
 }
 
-pub const STEP_KINDS: &[&str] = &["map", "filter", "lookup", "split", "group", "script"];
+pub const STEP_KINDS: &[&str] = &[
+    "map", "filter", "lookup", "split", "group", "script", "fetch",
+];
+
+/// One request per record (or per item of one of its lists) whose answer lands in a field.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fetch {
+    /// An `http` connection.
+    pub connection: String,
+    /// The request; `{field}` reads the record (or the item, with `each`). A path that is a
+    /// single placeholder holding an absolute link the API gave (`path: "{lines}"`) is followed
+    /// as it is, and only under the connection's `base_url`.
+    pub request: Request,
+    /// Where in the answer what is kept is, e.g. `$.result` or `$[0].id` (default: the whole
+    /// answer, a list or an object, as it is).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub records: Option<JsonPath>,
+    /// The field that receives it.
+    pub into: String,
+    /// One request per item of this list, e.g. `$.lines`: each item is the request's record
+    /// and receives `into`; one item that fails rejects the whole record.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub each: Option<SingularPath>,
+    /// When the answer has nothing at `records` (or is empty): `reject` the record (default)
+    /// or `keep` it with null.
+    #[serde(default)]
+    pub missing: FetchMissing,
+    /// The rejection's reason when nothing is found, in words a person knows, a template over
+    /// the record (or the item), e.g. `no product {sku} in Tryton`.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchMissing {
+    #[default]
+    Reject,
+    Keep,
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -487,6 +530,10 @@ pub enum Transform {
     Lower,
     /// `Café Noir 250g` -> `cafe-noir-250g`.
     Slug,
+    /// A segment of a link's path, counted from 1 at the start or from -1 at the end (the
+    /// empty one after a trailing `/` included): `url_segment: -2` reads `7` from
+    /// `https://erp.example/api/orders/7/`. null when the link has no such segment.
+    UrlSegment(i64),
 }
 
 impl<'de> Deserialize<'de> for Field {
@@ -623,6 +670,15 @@ pub struct HttpTarget {
     /// Where the created record's id is in the create response, e.g. `$.product.id`.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub id: Option<SingularPath>,
+    /// Requests sent in order after a record is created, `{target_id}` its new id: workflow
+    /// buttons (Tryton's `quote`, then `confirm`). An RPC call answering null is a success.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub after_create: Vec<Request>,
+    /// When a request of `after_create` fails: the requests that undo the create (Tryton:
+    /// `cancel`, then `delete`), so that nothing half-made is left; the record is quarantined
+    /// with the failure. Without them the created record stays, and is linked.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub rollback: Vec<Request>,
     /// The API creates or updates a record by its own key in one request (Gomag's
     /// `product/inventory/json` by SKU, a PUT by code): every record is sent with `update`,
     /// `{target_id}` standing for its key, and the ID map keeps only what was sent. Sending

@@ -6,6 +6,7 @@
 //! a request is built; error messages name the method and path, never the query string.
 
 pub mod body;
+pub mod fetch;
 pub mod resilience;
 pub mod rpc;
 pub mod source;
@@ -187,7 +188,8 @@ impl std::fmt::Debug for HttpClient {
 #[derive(Clone)]
 pub struct Call {
     pub method: Method,
-    /// After the base URL, already escaped.
+    /// After the base URL, already escaped; or an absolute link an API gave, sent only when it
+    /// is under the base URL.
     pub path: String,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
@@ -418,11 +420,22 @@ impl HttpClient {
         let method = method_name(call.method);
         let fail = |(kind, reason): (TransportKind, String)| TransportError {
             method,
-            path: call.path.clone(),
+            // A link's query may hold a key.
+            path: call.path.split('?').next().unwrap_or_default().to_string(),
             reason,
             kind,
         };
-        let mut url = format!("{}{}", self.base_url, call.path);
+        let mut url = if is_link(&call.path) {
+            let Some(rest) = self.relative(&call.path) else {
+                return Err(fail((
+                    TransportKind::NotConnected,
+                    not_followed(&call.path),
+                )));
+            };
+            format!("{}{rest}", self.base_url)
+        } else {
+            format!("{}{}", self.base_url, call.path)
+        };
         let mut separator = if url.contains('?') { '&' } else { '?' };
         let defaults = self
             .query
@@ -615,7 +628,12 @@ impl Body {
 }
 
 impl RequestPlan {
-    pub fn compile(request: &model::Request) -> Result<RequestPlan, String> {
+    /// The request's template, its bodies encoded as `connection` says (`body: xml | form`,
+    /// JSON by default; a JSON-RPC envelope in the connection's dialect).
+    pub fn compile(
+        request: &model::Request,
+        connection: &HttpConnection,
+    ) -> Result<RequestPlan, String> {
         let templates = |map: &indexmap::IndexMap<String, String>| {
             map.iter()
                 .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
@@ -625,16 +643,25 @@ impl RequestPlan {
             Some(rpc) => rpc.params.as_ref(),
             None => request.body.as_ref(),
         };
+        let rpc = request.rpc.as_ref().map(|rpc| rpc.method.clone());
         Ok(RequestPlan {
             method: request.sent_method(),
             path: Template::parse(&request.path)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
             body: body.map(Body::compile).transpose()?,
-            format: BodyFormat::Json,
-            xml_root: String::new(),
-            rpc: request.rpc.as_ref().map(|rpc| rpc.method.clone()),
-            dialect: RpcDialect::default(),
+            // The envelope is JSON whatever the connection's other bodies are.
+            format: if rpc.is_some() {
+                BodyFormat::Json
+            } else {
+                connection.body
+            },
+            xml_root: connection
+                .xml_root
+                .clone()
+                .unwrap_or_else(|| "prestashop".to_string()),
+            rpc,
+            dialect: rpc_dialect(connection),
         })
     }
 
@@ -646,21 +673,6 @@ impl RequestPlan {
         self.rpc.is_some()
     }
 
-    /// Bodies encoded as the connection says (`body: xml | form`), JSON by default.
-    pub fn encoded_as(mut self, connection: &HttpConnection) -> RequestPlan {
-        if self.rpc.is_some() {
-            // The envelope is JSON whatever the connection's other bodies are.
-            self.dialect = rpc_dialect(connection);
-            return self;
-        }
-        self.format = connection.body;
-        self.xml_root = connection
-            .xml_root
-            .clone()
-            .unwrap_or_else(|| "prestashop".to_string());
-        self
-    }
-
     /// The call for `record`; `extra` answers `{target_id}` / `{value}`. `send_record` puts
     /// the record in the body when the template has none (create and update).
     pub fn render(
@@ -670,9 +682,14 @@ impl RequestPlan {
         send_record: bool,
     ) -> Result<Call, String> {
         let plain = |t: &str| t.to_string();
-        let path = self
-            .path
-            .render_with(record, extra, &|t| percent_encode(t, PATH))?;
+        // A single placeholder holding a link (`path: "{lines}"`) is the link as the API
+        // wrote it, not escaped whole.
+        let path = match self.path.render_single_value(record, extra) {
+            Some(Ok(Value::String(link))) if is_link(&link) => link,
+            _ => self
+                .path
+                .render_with(record, extra, &|t| percent_encode(t, PATH))?,
+        };
         let render_all = |list: &[(String, Template)]| {
             list.iter()
                 .map(|(k, t)| t.render_with(record, extra, &plain).map(|v| (k.clone(), v)))
@@ -703,6 +720,18 @@ impl RequestPlan {
             rpc: self.rpc.is_some().then_some(self.dialect),
         })
     }
+}
+
+/// Whether a request's path is an absolute link rather than a path after the base URL.
+pub fn is_link(path: &str) -> bool {
+    path.starts_with("http://") || path.starts_with("https://")
+}
+
+/// Why a link elsewhere than under the base URL is not followed (without its query, which may
+/// hold a key).
+pub fn not_followed(link: &str) -> String {
+    let shown = link.split(['?', '#']).next().unwrap_or_default();
+    format!("the link {shown} is not under the connection's base_url: not followed")
 }
 
 /// The dialect of a connection's JSON-RPC calls.

@@ -15,6 +15,10 @@ use crate::steps::{Record, id_value, text_of};
 pub struct HttpTargetPlan {
     pub client: Arc<HttpClient>,
     pub create: Option<RequestPlan>,
+    /// Sent after a create, in order (workflow buttons).
+    pub after_create: Vec<RequestPlan>,
+    /// Undo a create whose `after_create` failed.
+    pub rollback: Vec<RequestPlan>,
     pub update: Option<RequestPlan>,
     /// Where the created record's id is in the create response.
     pub id: Option<CompiledPath>,
@@ -107,6 +111,38 @@ impl HttpTarget {
             }
             _ => WriteError::MaybeApplied(e.to_string()),
         })
+    }
+
+    /// The create's follow-up requests; when one fails, the `rollback` requests undo the
+    /// create and the record is rejected with the failure. Without `rollback` the created
+    /// record stays as it is (its id is kept, so it is not created twice).
+    fn after_create(&self, id: &str, record: &Record) -> Result<(), WriteError> {
+        let extra = |name: &str| (name == "target_id").then(|| id.to_string());
+        let Some(failure) = self
+            .plan
+            .after_create
+            .iter()
+            .find_map(|request| self.call(request, record, &extra, false).err())
+        else {
+            return Ok(());
+        };
+        if self.plan.rollback.is_empty() {
+            tracing::warn!(
+                target_id = id,
+                "a request after the create failed, and the target has no `rollback`: the record stays as created: {failure}"
+            );
+            return Ok(());
+        }
+        for request in &self.plan.rollback {
+            if let Err(undo) = self.call(request, record, &extra, false) {
+                return Err(WriteError::Rejected(format!(
+                    "{failure}; and the rollback failed, so the record created as {id} is still on the target: {undo}"
+                )));
+            }
+        }
+        Err(WriteError::Rejected(format!(
+            "{failure} (the record created as {id} was rolled back)"
+        )))
     }
 
     /// A batch whose body template takes every record in one list (`"{records}"`), the
@@ -209,7 +245,7 @@ impl KeyedTarget for HttpTarget {
         let response = self.call(request, record, &|_| None, true)?;
         let body = response.document().map_err(WriteError::Rejected)?;
         let id_path = self.plan.id.as_ref();
-        id_path
+        let id = id_path
             .and_then(|p| p.get(&body))
             .and_then(text_of)
             .ok_or_else(|| {
@@ -218,7 +254,9 @@ impl KeyedTarget for HttpTarget {
                     id_path.map(|_| " where `id` says").unwrap_or(" (set `id`)"),
                     response.excerpt()
                 ))
-            })
+            })?;
+        self.after_create(&id, record)?;
+        Ok(id)
     }
 
     fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
