@@ -135,6 +135,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files and CI logs.
+        .with_ansi(stderr_color())
         .init();
     let cli = Cli::parse();
     let code = match cli.command {

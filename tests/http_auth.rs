@@ -257,3 +257,54 @@ jobs:
     assert_eq!(code, 0, "{text}");
     assert_eq!(w.ndjson("items.ndjson"), vec![json!({"id": 1})]);
 }
+
+#[test]
+fn debug_logs_name_every_request_and_the_login_without_secrets_or_colours() {
+    let api = Api::start(|r, _| {
+        if r.path.ends_with("/login") {
+            return Reply::json(json!({"token": "t0k-5e55i0n-77"}));
+        }
+        Reply::json(json!([{"id": 1}]))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", "API_KEY=k3y-in-the-query-123\n");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: logs
+connections:
+  api:
+    http:
+      base_url: "{url}"
+      auth:
+        login:
+          request: {{ method: POST, path: /login, query: {{ key: "${{secret.API_KEY}}" }} }}
+          token: $.token
+jobs:
+  items:
+    from: {{ http: {{ connection: api, path: /items, query: {{ since: "2026" }} }} }}
+    to: {{ file: {{ path: items.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let out = w.syncline_with_env(
+        &["run", "p.yaml", "--secrets", ".secrets"],
+        &[("SYNCLINE_LOG", "debug")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("POST /login -> 200") && stderr.contains("GET /items?since=2026 -> 200"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("k3y-in-the-query-123") && !stderr.contains("t0k-5e55i0n-77"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {stderr}"
+    );
+}

@@ -133,3 +133,20 @@ fn a_secret_that_looks_like_yaml_or_a_placeholder_is_never_interpreted() {
     assert_eq!(run.code, Some(0), "{}", run.stdout);
     assert_absent(&run, &["[unclosed {", "KEY8f2b6c1d9e0a7345"]);
 }
+
+#[test]
+fn a_short_or_common_secret_is_warned_about_by_name() {
+    let file = "SHOP_PATH=api-version-two\nSHOP_TOKEN=Admin\nSHOP_KEY=k3y\n";
+    let run = validate(file, &[], "human");
+    assert_eq!(run.code, Some(0), "a warning: {}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("the secret `SHOP_TOKEN` is a common word")
+            && run
+                .stdout
+                .contains("the secret `SHOP_KEY` is shorter than 8 characters")
+            && !run.stdout.contains("`SHOP_PATH` is"),
+        "{}",
+        run.stdout
+    );
+}

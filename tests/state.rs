@@ -65,10 +65,21 @@ fn a_second_run_over_unchanged_input_sends_nothing_and_a_changed_price_one_updat
     let (code, report) = run(&w);
     assert_eq!(code, 0);
     assert_eq!(delivered(&report, "products")["unchanged"], 3);
+    assert_eq!(
+        job(&report, "products")["written"],
+        0,
+        "unchanged is not written"
+    );
     assert!(
         shop.writes().is_empty(),
         "nothing is sent again: {:?}",
         shop.writes()
+    );
+    let (_, text) = w.printed(&["run", "p.yaml", "--secrets", ".secrets"]);
+    assert!(
+        text.contains("products: 3 read, 0 written, 3 unchanged,")
+            && text.contains("1 job: 0 records written"),
+        "{text}"
     );
 
     w.write("products.csv", CATALOG.replace("Table,99", "Table,89.9"));

@@ -259,8 +259,10 @@ fn order(reference: &str, email: &str, lines: &[(&str, u64, f64)]) -> String {
     .to_string()
 }
 
+/// The sales whose reference starts with `prefix`, by reference (they are created a few at a
+/// time, in any order).
 fn sales(tryton: &Tryton, prefix: &str) -> Vec<Value> {
-    tryton.search_read(
+    let mut found = tryton.search_read(
         "sale.sale",
         json!([["reference", "like", format!("{prefix}%")]]),
         &[
@@ -271,7 +273,9 @@ fn sales(tryton: &Tryton, prefix: &str) -> Vec<Value> {
             "lines.quantity",
             "lines.unit_price",
         ],
-    )
+    );
+    found.sort_by_key(|s| s["reference"].as_str().unwrap_or_default().to_string());
+    found
 }
 
 #[test]

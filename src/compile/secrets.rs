@@ -29,6 +29,33 @@ pub fn check(c: &mut Checker, secrets: &Secrets) {
                 .label("used here")
                 .hint("check the value in the `--secrets` file or the environment (a trailing newline is a common cause)");
             c.push(d);
+        } else if let Some(weak) = weak(value) {
+            let d = Diagnostic::warning(
+                "secret-weak",
+                format!(
+                    "the secret `{}` {weak}: reports and logs show `[redacted]` wherever its text appears, in ids, URLs and names too",
+                    usage.name
+                ),
+            )
+            .at(usage.span)
+            .label("used here")
+            .hint("use a long, random credential (a dedicated API user or key)");
+            c.push(d);
         }
+    }
+}
+
+/// Why a secret's value is easily found elsewhere, when it is.
+fn weak(value: &str) -> Option<&'static str> {
+    const COMMON: &[&str] = &[
+        "admin", "password", "passwd", "secret", "changeme", "letmein", "welcome", "qwerty",
+        "123456", "12345678", "root", "test", "guest", "user", "demo",
+    ];
+    if COMMON.iter().any(|w| value.eq_ignore_ascii_case(w)) {
+        Some("is a common word")
+    } else if value.chars().count() < 8 {
+        Some("is shorter than 8 characters")
+    } else {
+        None
     }
 }

@@ -153,7 +153,11 @@ fn execute(
             .unwrap_or_else(|_| Err("the writer stopped unexpectedly".to_string()));
         let processed = processed.map(|_| ());
         processed.and(read).and(written).map(|outcome| {
-            report.written = outcome.written;
+            // A keyed target writes only what changed: unchanged and skipped records are
+            // counted apart, not as written.
+            report.written = outcome.delivered.map_or(outcome.written, |d| {
+                d.created + d.updated + d.linked + d.deleted
+            });
             report.delivered = outcome.delivered;
             rejections.merge(outcome.rejections);
             if outcome.committed {

@@ -165,11 +165,17 @@ impl RunReport {
         };
         for job in &self.jobs {
             let _ = match &job.status {
-                JobStatus::Succeeded => writeln!(
-                    out,
-                    "{}: {} read, {} {verb}, {} filtered out, {} rejected ({:.2}s)",
-                    job.job, job.read, job.written, job.filtered, job.rejected, job.seconds
-                ),
+                JobStatus::Succeeded => {
+                    let unchanged = job
+                        .delivered
+                        .map(|d| format!(", {} unchanged", d.unchanged))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{}: {} read, {} {verb}{unchanged}, {} filtered out, {} rejected ({:.2}s)",
+                        job.job, job.read, job.written, job.filtered, job.rejected, job.seconds
+                    )
+                }
                 JobStatus::Failed(reason) => {
                     writeln!(out, "{}: FAILED after {} read: {reason}", job.job, job.read)
                 }
@@ -241,11 +247,20 @@ fn summary(report: &RunReport) -> String {
         "written"
     };
     let mut text = format!(
-        "{} jobs: {written} records {verb}, {rejected} rejected",
-        report.jobs.len()
+        "{}: {written} records {verb}, {rejected} rejected",
+        count(report.jobs.len(), "job", "jobs")
     );
     if failed > 0 {
-        let _ = write!(text, ", {failed} jobs did not succeed");
+        let _ = write!(
+            text,
+            ", {} not succeed",
+            count(failed, "job did", "jobs did")
+        );
     }
     text
+}
+
+/// `1 job`, `2 jobs`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

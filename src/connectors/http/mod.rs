@@ -200,6 +200,8 @@ pub struct Call {
     pub repeatable: bool,
     /// A JSON-RPC call, in its dialect: the answer's `result` becomes the body (see [`rpc`]).
     pub rpc: Option<RpcDialect>,
+    /// It carries credentials (a login): logged by its path only.
+    pub secret: bool,
 }
 
 impl HttpClient {
@@ -473,10 +475,12 @@ impl HttpClient {
                     "the request cannot be built (check the base URL)".to_string(),
                 ))
             })?;
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| fail(transport_reason(e)))?;
+        let started = std::time::Instant::now();
+        let mut response = self.agent.run(request).map_err(|e| {
+            let failure = fail(transport_reason(e));
+            tracing::debug!(%failure, "request failed");
+            failure
+        })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -491,6 +495,18 @@ impl HttpClient {
             .limit(256 * 1024 * 1024)
             .read_to_vec()
             .map_err(|e| fail(transport_reason(e)))?;
+        // The connection's own query and the token's may hold keys: only the call's is shown.
+        tracing::debug!(
+            "{method} {}{} -> {status} ({} bytes, {:.1} ms)",
+            call.path.split('?').next().unwrap_or_default(),
+            if call.secret {
+                String::new()
+            } else {
+                shown_query(&call.query)
+            },
+            body.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         let response = Response {
             status,
             headers,
@@ -718,7 +734,18 @@ impl RequestPlan {
             content_type,
             repeatable: !matches!(self.method, Method::Post | Method::Patch),
             rpc: self.rpc.is_some().then_some(self.dialect),
+            secret: false,
         })
+    }
+}
+
+/// A call's own query parameters as a log shows them.
+fn shown_query(query: &[(String, String)]) -> String {
+    let parts: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
     }
 }
 

@@ -220,6 +220,7 @@ impl TokenAuth {
             // A login creates nothing that a second one would duplicate.
             repeatable: true,
             rpc: request.rpc.is_some().then_some(dialect),
+            secret: true,
         };
         let placed = |values: &IndexMap<String, String>| -> Result<Vec<_>, String> {
             values
@@ -303,6 +304,7 @@ impl TokenAuth {
                 content_type,
                 repeatable: true,
                 rpc: None,
+                secret: true,
             }),
             token: TokenAt::Body(path_of("$.access_token")?),
             expires_in: Some(path_of("$.expires_in")?),
