@@ -326,10 +326,15 @@ fn deferred_references_are_retried_by_the_next_run() {
     w.write("p.yaml", with_categories(&shop, "defer"));
     w.write("families.csv", "code,name\nF1,Chairs\n");
     w.write("products.csv", "ref,family\nA1,F1\nA3,F9\n");
-    let (code, report) = w.run("p.yaml", &[]);
+    let (code, report) = w.run("p.yaml", &["--quarantine", "rejected.ndjson"]);
     assert_eq!(code, 0, "a deferred record is not an error: {report:#}");
     assert_eq!(job(&report, "products")["deferred"], 1);
     assert_eq!(shop.records("product").len(), 1);
+    assert_eq!(w.read("rejected.ndjson"), "", "deferred, not rejected");
+    // Still waiting: replayed and read again from the file, it is one deferral.
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(job(&report, "products")["deferred"], 1, "{report:#}");
     // F9 arrives; the product waiting for it goes through, once.
     w.write("families.csv", "code,name\nF1,Chairs\nF9,Lamps\n");
     let (code, report) = w.run("p.yaml", &[]);

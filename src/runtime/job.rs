@@ -516,7 +516,9 @@ fn settle(
     for (record, rejection) in rejected.drain(..) {
         let key = quarantine_key(job, &record);
         if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {
-            report.deferred += 1;
+            if rejections.defer(&key) {
+                report.deferred += 1;
+            }
         } else {
             rejections.add(&rejection, key.clone());
         }
@@ -566,7 +568,8 @@ fn quarantine(
         deferred,
         settled_at: None,
     };
-    if let Some(file) = ctx.quarantine {
+    // A deferred record waits for the next run: it is not a rejection to look at.
+    if let Some(file) = ctx.quarantine.filter(|_| !deferred) {
         let line = serde_json::json!({
             "job": entry.job,
             "step": entry.step,

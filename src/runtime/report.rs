@@ -74,6 +74,9 @@ impl JobReport {
 pub struct Rejections {
     pub total: u64,
     groups: Vec<ReasonCount>,
+    /// The keys deferred so far: a record read twice in a run (replayed, then read again
+    /// through a look-back) is one deferral.
+    deferred: std::collections::HashSet<String>,
 }
 
 const EXAMPLES_PER_REASON: usize = 3;
@@ -82,6 +85,11 @@ const EXAMPLES_PER_REASON: usize = 3;
 const MAX_REASONS: usize = 1000;
 
 impl Rejections {
+    /// Whether `key` is deferred for the first time in this run.
+    pub fn defer(&mut self, key: &str) -> bool {
+        self.deferred.insert(key.to_string())
+    }
+
     pub fn add(&mut self, rejection: &Rejection, key: String) {
         self.total += 1;
         let known = self
