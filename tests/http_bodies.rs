@@ -124,3 +124,101 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[test]
+fn a_read_before_update_that_finds_nothing_updates_with_the_mapped_fields() {
+    // The read answers an empty list (a PrestaShop filter that matched nothing): the update
+    // goes out with what was mapped instead of being rejected.
+    let next = AtomicU64::new(1);
+    let api = Api::start(move |r, _| match r.method.as_str() {
+        "POST" => Reply::json(json!({"product": {"id": next.fetch_add(1, Ordering::Relaxed)}})),
+        "GET" => Reply::json(json!({"products": []})),
+        _ => Reply::json(json!({})),
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(
+            &api,
+            "",
+            r#"        create: { method: POST, path: /products }
+        update: { method: PUT, path: "/products/{target_id}" }
+        id: $.product.id
+        read_before_update: { request: { path: "/products/{target_id}" }, record: "$.products[0]" }"#,
+        ),
+    );
+    w.write("products.csv", "ref,price,name\nA1,10,Chair\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    w.write("products.csv", "ref,price,name\nA1,12,Chair\n");
+    let before = api.request_count();
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(common::delivered(&report, "products")["updated"], 1);
+    let sent: Value = serde_json::from_str(&api.body(api.request_count() - 1)).unwrap();
+    assert_eq!(
+        sent,
+        json!({"reference": "A1", "price": 12, "name": "Chair"})
+    );
+    assert_eq!(api.request_count() - before, 2, "one read, one update");
+}
+
+#[test]
+fn fields_not_sent_still_fill_the_path_and_name_the_record() {
+    // Shopify-like nested ids: the parent's id is in the path, not in the body; the key is
+    // the ERP's code, which the target has no field for.
+    let api = Api::start(|r, _| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        if body["name"] == "Broken" {
+            return Reply::status(422, json!({"errors": {"name": ["is reserved"]}}));
+        }
+        Reply::json(json!({"variant": {"id": 40, "path": r.path}}))
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: nested
+connections:
+  shop:
+    http: {{ base_url: "{url}" }}
+jobs:
+  variants:
+    from: {{ file: {{ path: variants.csv }} }}
+    map:
+      code: $.code
+      product_id: $.product
+      name: $.name
+    to:
+      http:
+        connection: shop
+        entity: variant
+        key: $.code
+        not_sent: [code, product_id]
+        create: {{ method: POST, path: "/products/{{product_id}}/variants" }}
+        id: $.variant.id
+"#,
+            url = api.url
+        ),
+    );
+    w.write(
+        "variants.csv",
+        "code,product,name\nV-1,7,Blue\nV-2,7,Broken\n",
+    );
+    let (code, report) = w.run("p.yaml", &["--quarantine", "rejected.ndjson"]);
+    assert_eq!(code, 3, "{report:#}");
+    let first: Value = serde_json::from_str(&api.body(0)).unwrap();
+    assert_eq!(
+        first,
+        json!({"name": "Blue"}),
+        "neither the code nor the parent id is sent"
+    );
+    let rejected = w.ndjson("rejected.ndjson");
+    assert_eq!(rejected[0]["key"], "V-2", "named by its code: {rejected:?}");
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("POST /products/7/variants")
+    );
+}

@@ -17,7 +17,7 @@ use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::fetch::HttpFetcher;
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
-use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan};
+use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::paths::CompiledPath;
 use crate::runtime::cursor::CursorPlan;
@@ -83,10 +83,6 @@ pub struct KeyedPlan {
     pub skip: Option<CompiledPath>,
     /// Records for which this holds a true value are deleted on the target.
     pub delete_when: Option<CompiledPath>,
-    /// `not_sent`, and the top-level fields `skip`, `skip_fields` and `delete_when` read
-    /// (`$.deleted` -> `deleted`): flags for syncline. Never sent.
-    pub control_fields: Vec<String>,
-    pub skip_fields: Vec<(String, CompiledPath)>,
     /// Writes in flight at once (the connection's `concurrency`).
     pub concurrency: usize,
 }
@@ -793,6 +789,14 @@ fn keyed_plan(
                 .transpose()?,
             delete: request(&http.delete)?,
             upsert: http.upsert,
+            unsent: Unsent {
+                control_fields: control_fields(http)?,
+                skip_fields: http
+                    .skip_fields
+                    .iter()
+                    .map(|(field, path)| compile_path(path).map(|p| (field.clone(), p)))
+                    .collect::<Result<_, _>>()?,
+            },
             batch: http
                 .batch
                 .as_ref()
@@ -820,12 +824,6 @@ fn keyed_plan(
         on_match: http.on_match,
         skip: http.skip.as_ref().map(compile_path).transpose()?,
         delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
-        control_fields: control_fields(http)?,
-        skip_fields: http
-            .skip_fields
-            .iter()
-            .map(|(field, path)| compile_path(path).map(|p| (field.clone(), p)))
-            .collect::<Result<_, _>>()?,
     })
 }
 

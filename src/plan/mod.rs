@@ -207,12 +207,13 @@ fn keyed_changes(
                 Decision::Skipped => summary.skip += 1,
                 Decision::Update { target_id } => {
                     summary.update += 1;
+                    let sent = plan.http.unsent.sent(&prepared.payload);
                     let fields = match target.read(&target_id, &prepared.payload) {
-                        Ok(Some(current)) => sent_fields_diff(&current, &prepared.payload),
-                        Ok(None) => new_values(prepared.payload),
+                        Ok(Some(current)) => sent_fields_diff(&current, &sent),
+                        Ok(None) => new_values(sent.into_owned()),
                         Err(e) => {
                             tracing::warn!(key = %prepared.key, "the target record could not be read: {e}");
-                            new_values(prepared.payload)
+                            new_values(sent.into_owned())
                         }
                     };
                     changes.push(Change::Update {
@@ -227,8 +228,8 @@ fn keyed_changes(
                 Decision::Create { .. } => {
                     summary.create += 1;
                     changes.push(Change::Create {
+                        record: plan.http.unsent.sent(&prepared.payload).into_owned(),
                         key: Some(prepared.key),
-                        record: prepared.payload,
                     });
                 }
             },

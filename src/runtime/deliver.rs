@@ -20,8 +20,6 @@ use std::sync::mpsc::{Receiver, Sender as Channel, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
-use serde_json::Value;
-
 use crate::compile::plan::{KeyedPlan, ResolveRule};
 use crate::config::model::Normalize;
 use crate::connectors::KeyedTarget;
@@ -30,7 +28,7 @@ use crate::runtime::link_reader::LinkReader;
 use crate::runtime::outbox::Outbox;
 use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
-use crate::steps::{Record, Rejection, convert::fold_accents, text_of};
+use crate::steps::{Record, Rejection, convert::fold_accents, text_of, truthy};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
 /// crash: at most this many records need a person's check.
@@ -84,6 +82,8 @@ impl Decision {
 
 pub(crate) struct Prepared {
     pub key: String,
+    /// The record as the steps made it: the target sends it without its `not_sent` fields
+    /// and flags, which its request templates may still read.
     pub payload: Record,
     pub fingerprint: Fingerprint,
     pub decision: Decision,
@@ -591,10 +591,12 @@ pub(crate) fn decide(
         .delete_when
         .as_ref()
         .is_some_and(|p| p.get(&record).is_some_and(truthy));
-    let payload = without_opted_out_fields(plan, record);
+    // What is sent, without the fields the record opted out of and syncline's own flags; the
+    // record keeps them, for request templates and to be named if it is rejected.
     buffer.clear();
-    let _ = serde_json::to_writer(&mut *buffer, &payload);
+    let _ = serde_json::to_writer(&mut *buffer, &plan.http.unsent.sent(&record));
     let fingerprint = Fingerprint::of(buffer);
+    let payload = record;
     let left_over = left_over.get(&key).map(|p| p.operation);
     let mut at_stored_id = false;
     let decision = match links.link(&key)? {
@@ -633,36 +635,6 @@ pub(crate) fn decide(
         at_stored_id,
         window: 0,
     }))
-}
-
-/// The record minus the fields it opted out of and the flags that decided it.
-fn without_opted_out_fields(plan: &KeyedPlan, mut record: Record) -> Record {
-    let drop: Vec<&str> = plan
-        .skip_fields
-        .iter()
-        .filter(|(_, path)| path.get(&record).is_some_and(truthy))
-        .map(|(field, _)| field.as_str())
-        .chain(plan.control_fields.iter().map(String::as_str))
-        .collect();
-    if let Value::Object(map) = &mut record {
-        for field in drop {
-            map.shift_remove(field);
-        }
-    }
-    record
-}
-
-/// A flag's value: true, non-zero numbers, "1", "true", "yes", "y", "oui", "da".
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => matches!(
-            s.trim().to_lowercase().as_str(),
-            "1" | "true" | "yes" | "y" | "oui" | "o" | "da"
-        ),
-        _ => false,
-    }
 }
 
 /// The value as the rule compares it; `None` when nothing is left to look for.

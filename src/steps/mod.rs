@@ -252,3 +252,16 @@ pub fn id_value(id: &str) -> Value {
         _ => Value::String(id.to_string()),
     }
 }
+
+/// A flag's value: true, non-zero numbers, "1", "true", "yes", "y", "oui", "da".
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => matches!(
+            s.trim().to_lowercase().as_str(),
+            "1" | "true" | "yes" | "y" | "oui" | "o" | "da"
+        ),
+        _ => false,
+    }
+}

@@ -723,8 +723,9 @@ pub struct HttpTarget {
     /// read by `skip`, `skip_fields` and `delete_when` are not sent themselves.
     #[serde(default, deserialize_with = "lenient::map")]
     pub skip_fields: IndexMap<String, SingularPath>,
-    /// Mapped fields the target has no place for, kept only as the `key`: e.g. the ERP's
-    /// family code when the shop's categories have no code field. They are never sent.
+    /// Mapped fields the target has no place for: never in the body, but still the `key`,
+    /// and readable by the requests' templates (`/products/{product_id}/variants`). E.g. the
+    /// ERP's family code when the shop's categories have no code field.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub not_sent: Vec<String>,
 }

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::config::model::{self, Auth, BodyFormat, HttpConnection, Method, RpcDialect};
 use crate::config::secrets::Secrets;
+use crate::paths::CompiledPath;
 use crate::steps::Record;
 use crate::steps::map::Template;
 use resilience::{RateLimiter, RetryPolicy, TransportKind};
@@ -614,13 +615,15 @@ impl Body {
         })
     }
 
+    /// The body: its placeholders read `record`, `"{record}"` is `sent`.
     fn render(
         &self,
         record: &Record,
+        sent: &Record,
         extra: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Value, String> {
         Ok(match self {
-            Body::Record => record.clone(),
+            Body::Record => sent.clone(),
             // `"{price}"` keeps the field's type; `"{target_id}"` is a number when it is one.
             Body::Text(t) => match t.render_single_value(record, extra) {
                 Some(value) => value?,
@@ -629,13 +632,13 @@ impl Body {
             Body::List(items) => Value::Array(
                 items
                     .iter()
-                    .map(|i| i.render(record, extra))
+                    .map(|i| i.render(record, sent, extra))
                     .collect::<Result<_, _>>()?,
             ),
             Body::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(k, b)| b.render(record, extra).map(|v| (k.clone(), v)))
+                    .map(|(k, b)| b.render(record, sent, extra).map(|v| (k.clone(), v)))
                     .collect::<Result<_, _>>()?,
             ),
             Body::Value(v) => v.clone(),
@@ -697,6 +700,18 @@ impl RequestPlan {
         extra: &dyn Fn(&str) -> Option<String>,
         send_record: bool,
     ) -> Result<Call, String> {
+        self.render_sending(record, send_record.then_some(record), extra)
+    }
+
+    /// The call whose templates read `record` and whose body is `sent` (`"{record}"`, or the
+    /// whole body when the template has none): a write sends less than the record holds
+    /// (`not_sent` fields, flags), and its path may still need them.
+    pub fn render_sending(
+        &self,
+        record: &Record,
+        sent: Option<&Record>,
+        extra: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Call, String> {
         let plain = |t: &str| t.to_string();
         // A single placeholder holding a link (`path: "{lines}"`) is the link as the API
         // wrote it, not escaped whole.
@@ -712,18 +727,19 @@ impl RequestPlan {
                 .collect::<Result<Vec<_>, _>>()
         };
         let encode = |v: &Value| body::encode(self.format, &self.xml_root, v);
-        let (body, content_type) = match (&self.rpc, &self.body, send_record) {
+        let whole = sent.unwrap_or(record);
+        let (body, content_type) = match (&self.rpc, &self.body, sent) {
             (Some(method), template, _) => {
-                let params = match template {
-                    Some(template) => template.render(record, extra)?,
-                    None if send_record => record.clone(),
-                    None => Value::Object(serde_json::Map::new()),
+                let params = match (template, sent) {
+                    (Some(template), _) => template.render(record, whole, extra)?,
+                    (None, Some(sent)) => sent.clone(),
+                    (None, None) => Value::Object(serde_json::Map::new()),
                 };
                 encode(&rpc::envelope(self.dialect, method, params))?
             }
-            (None, Some(template), _) => encode(&template.render(record, extra)?)?,
-            (None, None, true) => encode(record)?,
-            (None, None, false) => (Vec::new(), ""),
+            (None, Some(template), _) => encode(&template.render(record, whole, extra)?)?,
+            (None, None, Some(sent)) => encode(sent)?,
+            (None, None, None) => (Vec::new(), ""),
         };
         Ok(Call {
             method: self.method,
@@ -737,6 +753,28 @@ impl RequestPlan {
             secret: false,
         })
     }
+}
+
+/// The field an answer lacks on the way to `path`, when it is not an agreed empty answer:
+/// an empty body, `[]` (PrestaShop's empty list), or null, `""` or an empty list on the way
+/// (XML's `<products/>`). A page without the path is an error shaped as a success (a JSON-RPC
+/// `{"error": ...}` at HTTP 200, a REST error object) or a wrong path: read as "no records",
+/// it would hide the error.
+pub fn missing_field<'p>(path: &'p CompiledPath, body: &Value) -> Option<&'p str> {
+    let mut at = body;
+    for name in path.leading_names() {
+        at = match at {
+            Value::Object(fields) => match fields.get(name) {
+                Some(value) => value,
+                None => return Some(name),
+            },
+            Value::Null => return None,
+            Value::String(s) if s.is_empty() => return None,
+            Value::Array(items) if items.is_empty() => return None,
+            _ => return Some(name),
+        };
+    }
+    None
 }
 
 /// A call's own query parameters as a log shows them.

@@ -215,7 +215,7 @@ impl HttpSource {
             pages = announced_pages(&plan.paging, &response, &body).or(pages);
             let fingerprint = crate::state::Fingerprint::of(&response.body).0;
             if let Some(path) = &plan.records
-                && let Some(missing) = missing_field(path, &body)
+                && let Some(missing) = super::missing_field(path, &body)
             {
                 return Err(ConnectorError::Format(format!(
                     "{} {}: the answer has no `{missing}`, where `records` says the records are: {}",
@@ -491,28 +491,6 @@ fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Valu
     document.map_err(|e| {
         ConnectorError::Format(format!("{} {}: {e}", method_name(call.method), call.path))
     })
-}
-
-/// The field a page lacks on the way to its records, when it is not an agreed empty answer:
-/// an empty body, `[]` (PrestaShop's empty list), or null, `""` or an empty list on the way
-/// (XML's `<products/>`). A page without the path is an error shaped as a success (a JSON-RPC
-/// `{"error": ...}` at HTTP 200, a REST error object) or a wrong path: read as "no records",
-/// it would hide the error.
-fn missing_field<'p>(path: &'p CompiledPath, body: &Value) -> Option<&'p str> {
-    let mut at = body;
-    for name in path.leading_names() {
-        at = match at {
-            Value::Object(fields) => match fields.get(name) {
-                Some(value) => value,
-                None => return Some(name),
-            },
-            Value::Null => return None,
-            Value::String(s) if s.is_empty() => return None,
-            Value::Array(items) if items.is_empty() => return None,
-            _ => return Some(name),
-        };
-    }
-    None
 }
 
 /// What an answer says, for the error that quotes it: its error or message, else its start.

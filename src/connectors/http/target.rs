@@ -1,6 +1,7 @@
 //! Writing records to an HTTP API, one request each; which request (create, update, lookup) is
 //! decided by the runtime from the ID map.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -9,7 +10,7 @@ use super::resilience::TransportKind;
 use super::{Call, HttpClient, RequestPlan, Response, method_name, shorten};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
-use crate::steps::{Record, id_value, text_of};
+use crate::steps::{Record, id_value, text_of, truthy};
 
 #[derive(Debug)]
 pub struct HttpTargetPlan {
@@ -30,6 +31,41 @@ pub struct HttpTargetPlan {
     /// Writes create or update by the record's key (`upsert`): safe to send again, and
     /// records without a target id are sent with `update` at their key.
     pub upsert: bool,
+    pub unsent: Unsent,
+}
+
+/// The fields of a record that are not sent: the ones it opts out of, and syncline's own.
+#[derive(Debug, Default)]
+pub struct Unsent {
+    /// `not_sent`, and the top-level fields `skip`, `skip_fields` and `delete_when` read
+    /// (`$.deleted` -> `deleted`): flags for syncline.
+    pub control_fields: Vec<String>,
+    /// Left out when their path holds a true value.
+    pub skip_fields: Vec<(String, CompiledPath)>,
+}
+
+impl Unsent {
+    /// What is sent of `record` (the record itself when it keeps every field).
+    pub fn sent<'r>(&self, record: &'r Record) -> Cow<'r, Record> {
+        let drop: Vec<&str> = self
+            .skip_fields
+            .iter()
+            .filter(|(_, path)| path.get(record).is_some_and(truthy))
+            .map(|(field, _)| field.as_str())
+            .chain(self.control_fields.iter().map(String::as_str))
+            .filter(|field| record.get(field).is_some())
+            .collect();
+        if drop.is_empty() {
+            return Cow::Borrowed(record);
+        }
+        let mut sent = record.clone();
+        if let Value::Object(map) = &mut sent {
+            for field in drop {
+                map.shift_remove(field);
+            }
+        }
+        Cow::Owned(sent)
+    }
 }
 
 /// A batch endpoint (see the model's `Batch`).
@@ -83,15 +119,17 @@ impl HttpTarget {
         HttpTarget { plan, client }
     }
 
+    /// Sends `request` for `record`; `sent` is the body (what is sent of the record), `None`
+    /// for requests that send no record (lookups, deletes, workflow calls).
     fn call(
         &self,
         request: &RequestPlan,
         record: &Record,
+        sent: Option<&Record>,
         extra: &dyn Fn(&str) -> Option<String>,
-        send_record: bool,
     ) -> Result<Response, WriteError> {
         let mut call = request
-            .render(record, extra, send_record)
+            .render_sending(record, sent, extra)
             .map_err(WriteError::Rejected)?;
         call.repeatable |= self.plan.upsert;
         self.send(&call)
@@ -122,7 +160,7 @@ impl HttpTarget {
             .plan
             .after_create
             .iter()
-            .find_map(|request| self.call(request, record, &extra, false).err())
+            .find_map(|request| self.call(request, record, None, &extra).err())
         else {
             return Ok(());
         };
@@ -134,7 +172,7 @@ impl HttpTarget {
             return Ok(());
         }
         for request in &self.plan.rollback {
-            if let Err(undo) = self.call(request, record, &extra, false) {
+            if let Err(undo) = self.call(request, record, None, &extra) {
                 return Err(WriteError::Rejected(format!(
                     "{failure}; and the rollback failed, so the record created as {id} is still on the target: {undo}"
                 )));
@@ -155,12 +193,16 @@ impl HttpTarget {
         let mut records = Vec::new();
         for write in writes {
             match write {
-                BatchWrite::Create(record) => records.push((*record).clone()),
+                BatchWrite::Create(record) => {
+                    records.push(self.plan.unsent.sent(record).into_owned())
+                }
                 // An upsert's record names itself by its key.
                 BatchWrite::Update(_, record) if self.plan.upsert => {
-                    records.push((*record).clone())
+                    records.push(self.plan.unsent.sent(record).into_owned())
                 }
-                BatchWrite::Update(id, record) => records.push(with_id(plan, id, record)),
+                BatchWrite::Update(id, record) => {
+                    records.push(with_id(plan, id, &self.plan.unsent.sent(record)))
+                }
                 BatchWrite::Delete(_) => {}
             }
         }
@@ -210,17 +252,21 @@ impl HttpTarget {
         };
         let id = target_id.to_string();
         let response = self
-            .call(
-                &read.request,
-                record,
-                &|name| (name == "target_id").then(|| id.clone()),
-                false,
-            )
+            .call(&read.request, record, None, &|name| {
+                (name == "target_id").then(|| id.clone())
+            })
             .map_err(WriteError::repeatable)?;
-        let body = response.document().map_err(WriteError::Rejected)?;
+        let body = match response.document() {
+            Ok(body) => body,
+            // Nothing read (an empty answer): the update goes without it.
+            Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => return Ok(None),
+            Err(e) => return Err(WriteError::Rejected(e)),
+        };
         match read.record.get(&body) {
-            Some(current) => Ok(Some(current.clone())),
-            None => Err(WriteError::Rejected(format!(
+            Some(current) if !current.is_null() => Ok(Some(current.clone())),
+            // An empty list, null, `[]`: the target has nothing to lay the fields over.
+            _ if super::missing_field(&read.record, &body).is_none() => Ok(None),
+            _ => Err(WriteError::Rejected(format!(
                 "the record read is not where `record` says: {}",
                 response.excerpt()
             ))),
@@ -242,7 +288,8 @@ impl KeyedTarget for HttpTarget {
                 "the target has no `create` request: new records cannot be sent".into(),
             )
         })?;
-        let response = self.call(request, record, &|_| None, true)?;
+        let sent = self.plan.unsent.sent(record);
+        let response = self.call(request, record, Some(&sent), &|_| None)?;
         let body = response.document().map_err(WriteError::Rejected)?;
         let id_path = self.plan.id.as_ref();
         let id = id_path
@@ -268,21 +315,17 @@ impl KeyedTarget for HttpTarget {
         let id = target_id.to_string();
         let extra = |name: &str| (name == "target_id").then(|| id.clone());
         let current = self.current(target_id, record)?;
-        let merged;
-        let record = match (&self.plan.read_before_update, current) {
-            (Some(read), Some(mut current)) => {
-                overlay(&mut current, record);
-                if let Value::Object(fields) = &mut current {
-                    for name in &read.drop {
-                        fields.shift_remove(name);
-                    }
+        let mut sent = self.plan.unsent.sent(record);
+        if let (Some(read), Some(mut current)) = (&self.plan.read_before_update, current) {
+            overlay(&mut current, &sent);
+            if let Value::Object(fields) = &mut current {
+                for name in &read.drop {
+                    fields.shift_remove(name);
                 }
-                merged = current;
-                &merged
             }
-            _ => record,
-        };
-        self.call(request, record, &extra, true)
+            sent = Cow::Owned(current);
+        }
+        self.call(request, record, Some(&sent), &extra)
             .map_err(WriteError::repeatable)?;
         Ok(())
     }
@@ -334,8 +377,12 @@ impl KeyedTarget for HttpTarget {
         let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
         for write in writes {
             match write {
-                BatchWrite::Create(record) => creates.push((*record).clone()),
-                BatchWrite::Update(id, record) => updates.push(with_id(plan, id, record)),
+                BatchWrite::Create(record) => {
+                    creates.push(self.plan.unsent.sent(record).into_owned())
+                }
+                BatchWrite::Update(id, record) => {
+                    updates.push(with_id(plan, id, &self.plan.unsent.sent(record)))
+                }
                 BatchWrite::Delete(id) => deletes.push(id_value(id)),
             }
         }
@@ -394,12 +441,9 @@ impl KeyedTarget for HttpTarget {
         };
         let value = value.to_string();
         let response = self
-            .call(
-                request,
-                record,
-                &|name| (name == "value").then(|| value.clone()),
-                false,
-            )
+            .call(request, record, None, &|name| {
+                (name == "value").then(|| value.clone())
+            })
             .map_err(WriteError::repeatable)?;
         // PrestaShop answers `[]` instead of an object when nothing matched.
         let body = match response.document() {
