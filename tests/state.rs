@@ -293,6 +293,71 @@ fn references_between_entities_resolve_through_the_id_maps() {
 }
 
 #[test]
+fn references_read_another_connections_id_map_both_ways() {
+    // Order lines from the shop name the shop's product ids; the ERP export wants the codes.
+    let shop = Shop::start();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: shop-sync
+connections:
+  shop: {{ http: {{ base_url: "{url}" }} }}
+jobs:
+  products:
+    from: {{ file: {{ path: products.csv }} }}
+    map: {{ reference: $.ref }}
+    to:
+      http: {{ connection: shop, entity: product, key: $.reference, create: {{ method: POST, path: /products }}, update: {{ method: PUT, path: "/products/{{target_id}}" }}, id: $.product.id }}
+  lines:
+    needs: [products]
+    from: {{ file: {{ path: lines.ndjson }} }}
+    map:
+      order: $.order
+      code: {{ ref: product, connection: shop, from_target_id: $.shop_product }}
+      again: {{ ref: product, connection: shop, key: $.expected }}
+    to: {{ file: {{ path: erp-lines.ndjson }} }}
+"#,
+            url = shop.url
+        ),
+    );
+    w.write("products.csv", "ref\nA1\nA2\n");
+    w.write("lines.ndjson", "");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    let id_of = |reference: &str| {
+        shop.records("product")
+            .iter()
+            .find(|p| p["reference"] == reference)
+            .unwrap()["id"]
+            .to_string()
+            .trim_matches('"')
+            .to_string()
+    };
+    let (a1, a2) = (id_of("A1"), id_of("A2"));
+    w.write(
+        "lines.ndjson",
+        format!(
+            "{{\"order\":\"W1\",\"shop_product\":\"{a2}\",\"expected\":\"A2\"}}\n{{\"order\":\"W2\",\"shop_product\":\"{a1}\",\"expected\":\"A1\"}}\n{{\"order\":\"W3\",\"shop_product\":\"999\",\"expected\":\"A1\"}}\n"
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(
+        w.ndjson("erp-lines.ndjson"),
+        vec![
+            json!({"order": "W1", "code": "A2", "again": a2}),
+            json!({"order": "W2", "code": "A1", "again": a1}),
+        ]
+    );
+    let reasons = job(&report, "lines")["reasons"].to_string();
+    assert!(
+        reasons.contains("the product `999` on `shop` is not one syncline wrote or linked"),
+        "{reasons}"
+    );
+}
+
+#[test]
 fn a_quarantined_record_that_later_goes_through_leaves_the_open_list() {
     let shop = Shop::start();
     let w = Workdir::new();

@@ -423,14 +423,22 @@ fn map_step(
                 } else if let Some(template) = &spec.template {
                     ValueSource::Template(Template::parse(template).map_err(at)?)
                 } else if let Some(entity) = &spec.reference {
-                    let key = spec
-                        .key
-                        .as_ref()
-                        .ok_or_else(|| at("`ref` needs `key`".to_string()))?;
+                    let (key, backwards) = match (&spec.key, &spec.from_target_id) {
+                        (Some(key), None) => (key, false),
+                        (None, Some(id)) => (id, true),
+                        _ => {
+                            return Err(at("`ref` needs `key` or `from_target_id`".to_string()));
+                        }
+                    };
+                    let mut ns = (fields.refs)(entity);
+                    if let Some(connection) = &spec.connection {
+                        ns.connection = connection.clone();
+                    }
                     ValueSource::Ref(Reference {
-                        ns: (fields.refs)(entity),
+                        ns,
                         key: compile_path(key).map_err(at)?,
                         key_text: key.as_str().to_string(),
+                        backwards,
                     })
                 } else {
                     return Err(at("no value source".to_string()));

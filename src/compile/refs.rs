@@ -25,19 +25,22 @@ pub fn check(c: &mut Checker) {
     check_names(c);
     let mut used_connections = Vec::new();
     let mut used_tables = Vec::new();
-    let entities: Vec<String> = c
+    let entities: Vec<(String, String)> = c
         .pipeline
         .jobs
         .values()
         .filter_map(|j| match &j.to {
-            Some(Target::Http(h)) => Some(h.entity.clone()),
+            Some(Target::Http(h)) => Some((h.connection.clone(), h.entity.clone())),
             _ => None,
         })
         .collect();
     for (name, job) in &c.pipeline.jobs {
         let base = format!("jobs.{name}");
         let scope = RefScope {
-            keyed_target: matches!(job.to, Some(Target::Http(_)) | None),
+            target_connection: match &job.to {
+                Some(Target::Http(h)) => Some(h.connection.as_str()),
+                _ => None,
+            },
             entities: &entities,
         };
         require(c, &base, "from", "from: { file: { path: articles.csv } }");
@@ -134,6 +137,19 @@ pub fn check(c: &mut Checker) {
             .at_opt(c.at(&format!("connections.{name}.http.auth.login")))
             .hint("`token: $.token` for a token in the answer, `token_cookie: session_id` for a cookie");
             c.push(d);
+        }
+    }
+    // A `ref` that reads another connection's ID map uses it.
+    for job in c.pipeline.jobs.values() {
+        let maps = job.steps.iter().filter_map(|s| s.map.as_ref());
+        for map in maps.chain(std::iter::once(&job.map)) {
+            for field in map.values() {
+                if let Field::Spec(spec) = field
+                    && let Some(connection) = &spec.connection
+                {
+                    used_connections.push(connection.clone());
+                }
+            }
         }
     }
     for name in c.pipeline.connections.keys() {
@@ -259,10 +275,11 @@ fn table_ref(c: &mut Checker, path: &str, name: &str) {
 
 /// What `ref` fields of a job may name.
 struct RefScope<'a> {
-    /// References resolve through the ID map of the job's own target connection.
-    keyed_target: bool,
-    /// The entities the pipeline's jobs write.
-    entities: &'a [String],
+    /// References resolve through the ID map of the job's own target connection, unless they
+    /// name another; `None` when the job does not write to an API.
+    target_connection: Option<&'a str>,
+    /// The entities the pipeline's jobs write, with the connection each is written to.
+    entities: &'a [(String, String)],
 }
 
 fn fields(
@@ -290,48 +307,89 @@ fn fields(
                 .hint("give exactly one of `path`, `const`, `expr`, `template` or `ref`");
             c.push(d);
         }
-        match (&spec.reference, &spec.key) {
-            (Some(entity), key) => {
+        match (&spec.reference, &spec.key, &spec.from_target_id) {
+            (Some(entity), key, backwards) => {
                 let at = format!("{path}.ref");
-                if key.is_none() {
-                    let d = Diagnostic::error(
-                        "field-option",
-                        "`ref` needs `key`: where the referenced record's source key is",
-                    )
-                    .at_opt(c.key_at(&at))
-                    .hint(format!("e.g. `{{ ref: {entity}, key: $.family_code }}`"));
+                if key.is_some() == backwards.is_some() {
+                    let message = if key.is_none() {
+                        "`ref` needs `key` (the referenced record's source key) or `from_target_id` (a target id, read backwards)"
+                    } else {
+                        "`ref` takes `key` or `from_target_id`, not both"
+                    };
+                    let d = Diagnostic::error("field-option", message)
+                        .at_opt(c.key_at(&at))
+                        .hint(format!("e.g. `{{ ref: {entity}, key: $.family_code }}`"));
                     c.push(d);
                 }
-                if !scope.keyed_target {
-                    let d = Diagnostic::error("field-option", "`ref` resolves through the ID map of the job's target, and this job does not write to an `http` target")
-                        .at_opt(c.at(&at))
-                        .hint("references are target ids: use them in jobs that write to an API");
-                    c.push(d);
-                } else if !scope.entities.contains(entity) {
-                    let hint = did_you_mean(entity, scope.entities.iter().map(String::as_str))
-                        .unwrap_or_else(|| {
+                let connection = spec.connection.as_deref().or(scope.target_connection);
+                match connection {
+                    None => {
+                        let d = Diagnostic::error("field-option", "`ref` resolves through the ID map of the job's target, and this job does not write to an `http` target")
+                            .at_opt(c.at(&at))
+                            .hint("name the connection whose ID map is read: `{ ref: product, connection: shop, key: $.sku }`");
+                        c.push(d);
+                    }
+                    Some(connection)
+                        if !scope
+                            .entities
+                            .iter()
+                            .any(|(conn, e)| conn == connection && e == entity) =>
+                    {
+                        let written: Vec<&str> = scope
+                            .entities
+                            .iter()
+                            .filter(|(conn, _)| conn == connection)
+                            .map(|(_, e)| e.as_str())
+                            .collect();
+                        let elsewhere: Vec<&str> = scope
+                            .entities
+                            .iter()
+                            .filter(|(_, e)| e == entity)
+                            .map(|(conn, _)| conn.as_str())
+                            .collect();
+                        let hint = if !elsewhere.is_empty() {
                             format!(
-                                "the entities this pipeline writes are {}",
-                                one_of(scope.entities.iter().map(String::as_str))
+                                "`{entity}` is written to {}: add `connection: {}`",
+                                one_of(elsewhere.iter().copied()),
+                                elsewhere[0]
                             )
-                        });
-                    let d = Diagnostic::error(
-                        "unknown-entity",
-                        format!("no job of this pipeline writes the entity `{entity}`"),
-                    )
-                    .at_opt(c.at(&at))
-                    .label("no such entity")
-                    .hint(hint);
-                    c.push(d);
+                        } else {
+                            did_you_mean(entity, written.iter().copied()).unwrap_or_else(|| {
+                                format!(
+                                    "the entities written to `{connection}` are {}",
+                                    one_of(written.iter().copied())
+                                )
+                            })
+                        };
+                        let d = Diagnostic::error(
+                            "unknown-entity",
+                            format!("no job of this pipeline writes the entity `{entity}` to `{connection}`: every record would be rejected"),
+                        )
+                        .at_opt(c.at(&at))
+                        .label("no such entity there")
+                        .hint(hint);
+                        c.push(d);
+                    }
+                    Some(_) => {}
                 }
             }
-            (None, Some(_)) => {
-                let d = Diagnostic::error("field-option", "`key` only applies to `ref`")
-                    .at_opt(c.key_at(&format!("{path}.key")))
-                    .hint("to read a value, use `path`");
-                c.push(d);
+            (None, key, backwards) => {
+                for (name, set) in [
+                    ("key", key.is_some()),
+                    ("from_target_id", backwards.is_some()),
+                    ("connection", spec.connection.is_some()),
+                ] {
+                    if set {
+                        let d = Diagnostic::error(
+                            "field-option",
+                            format!("`{name}` only applies to `ref`"),
+                        )
+                        .at_opt(c.key_at(&format!("{path}.{name}")))
+                        .hint("to read a value, use `path`");
+                        c.push(d);
+                    }
+                }
             }
-            (None, None) => {}
         }
         if let Some(table) = &spec.table {
             used_tables.push(table.clone());

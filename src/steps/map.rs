@@ -44,19 +44,23 @@ pub enum ValueSource {
     Ref(Reference),
 }
 
-/// `{ ref: category, key: $.family }`.
+/// `{ ref: category, key: $.family }`, or backwards `{ ref: product, from_target_id: $.id }`.
 #[derive(Debug)]
 pub struct Reference {
     pub ns: Namespace,
+    /// Where the value looked up is.
     pub key: CompiledPath,
     pub key_text: String,
+    /// The value is a target id, and the reference its source key.
+    pub backwards: bool,
 }
 
 impl Reference {
-    /// The referenced record's target id. A missing key is the record's fault; a key the ID map
-    /// does not hold yet may be a matter of time (see the job's `missing_refs`).
+    /// The referenced record's target id (or source key, backwards). A missing value is the
+    /// record's fault; one the ID map does not hold yet may be a matter of time (see the
+    /// job's `missing_refs`).
     fn resolve(&self, record: &Record, state: Option<&dyn StateStore>) -> Result<Value, Rejection> {
-        let key =
+        let value =
             self.key.get(record).and_then(text_of).ok_or_else(|| {
                 Rejection::new("", format!("missing value at `{}`", self.key_text))
             })?;
@@ -66,14 +70,23 @@ impl Reference {
                 "references need the state, which this run does not have",
             )
         })?;
+        let (entity, connection) = (&self.ns.entity, &self.ns.connection);
+        if self.backwards {
+            return match state.key_for_id(&self.ns, &value) {
+                Ok(Some(key)) => Ok(Value::String(key)),
+                Ok(None) => Err(Rejection::missing_ref(format!(
+                    "the {entity} `{value}` on `{connection}` is not one syncline wrote or linked (no source key for it in the ID map)"
+                ))),
+                Err(e) => Err(Rejection::new("", e.to_string())),
+            };
+        }
         let link = state
-            .link(&self.ns, &key)
+            .link(&self.ns, &value)
             .map_err(|e| Rejection::new("", e.to_string()))?;
         match link.and_then(|l| l.target_id) {
             Some(id) => Ok(Value::String(id)),
             None => Err(Rejection::missing_ref(format!(
-                "the {} `{key}` has no id on `{}` yet (it was not written by the job that sends `{}`, or was rejected)",
-                self.ns.entity, self.ns.connection, self.ns.entity
+                "the {entity} `{value}` has no id on `{connection}` yet (it was not written by the job that sends `{entity}`, or was rejected)"
             ))),
         }
     }

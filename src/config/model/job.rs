@@ -459,6 +459,14 @@ pub struct FieldSpec {
     /// With `ref`: the referenced record's key in the source system.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub key: Option<SingularPath>,
+    /// With `ref`, instead of `key`: a target id, whose source key is the value (the ID map
+    /// read backwards), e.g. `{ ref: product, connection: shop, from_target_id:
+    /// $.product_id }`: an order line naming the shop's product id gives the ERP's code.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub from_target_id: Option<SingularPath>,
+    /// With `ref`: the connection whose ID map is read, when it is not the job's target's
+    /// (a shop order's lines read the shop's product map while writing to the ERP).
+    pub connection: Option<String>,
     /// Translate the value through this table.
     pub table: Option<String>,
     /// Convert the value: `string`, `integer`, `decimal`, `number`, `boolean`, `date`, `datetime`.
