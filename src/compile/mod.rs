@@ -11,6 +11,7 @@ mod refs;
 mod scripts;
 mod secrets;
 mod tables;
+mod templates;
 
 pub use refs::format_from_extension;
 
@@ -95,5 +96,6 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     tables::check(&mut checker);
     scripts::check(&mut checker);
     secrets::check(&mut checker, secrets);
+    templates::check(&mut checker);
     checker.diagnostics
 }

@@ -236,6 +236,17 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The names of its placeholders, as written (`line.sku` for `{line.sku}`).
+    pub fn names(&self) -> Vec<&str> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Field(name, _) => Some(name.as_str()),
+                Part::Text(_) => None,
+            })
+            .collect()
+    }
+
     pub fn paths(&self) -> Vec<&CompiledPath> {
         self.parts
             .iter()

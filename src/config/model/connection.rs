@@ -211,8 +211,8 @@ pub struct Request {
     pub headers: IndexMap<String, String>,
     /// The body; by default the record itself.
     pub body: Option<serde_json::Value>,
-    /// A JSON-RPC call (Odoo, Tryton): POSTed as `{"jsonrpc": "2.0", "method", "params", "id"}`;
-    /// paths read the answer's `result`, and an `error` in the answer fails the call.
+    /// A JSON-RPC call (Odoo, Tryton), in the connection's `rpc.dialect`: paths read the
+    /// answer's `result`, and an `error` in the answer fails the call.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub rpc: Option<RpcCall>,
 }

@@ -1,0 +1,136 @@
+//! The request templates of an API target read the record the job maps: a `{name}` that the
+//! map does not produce would fail every record at run time, so it is reported here.
+
+use serde_json::Value;
+
+use super::Checker;
+use crate::config::model::{Job, Request, Target};
+use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
+use crate::steps::map::Template;
+
+pub fn check(c: &mut Checker) {
+    for (name, job) in &c.pipeline.jobs {
+        let Some(Target::Http(http)) = &job.to else {
+            continue;
+        };
+        let Some(mapped) = mapped_fields(job) else {
+            continue;
+        };
+        let base = format!("jobs.{name}.to.http");
+        let mut requests: Vec<(String, &Request, &[&str])> = Vec::new();
+        let with_id: &[&str] = &["target_id"];
+        for (key, request) in [("create", &http.create), ("update", &http.update)] {
+            let provided: &[&str] = if key == "update" { with_id } else { &[] };
+            if let Some(request) = request {
+                requests.push((format!("{base}.{key}"), request, provided));
+            }
+        }
+        if let Some(request) = &http.delete {
+            requests.push((format!("{base}.delete"), request, with_id));
+        }
+        if let Some(read) = &http.read_before_update {
+            requests.push((
+                format!("{base}.read_before_update.request"),
+                &read.request,
+                with_id,
+            ));
+        }
+        for (list, key) in [
+            (&http.after_create, "after_create"),
+            (&http.rollback, "rollback"),
+        ] {
+            for (i, request) in list.iter().enumerate() {
+                requests.push((format!("{base}.{key}[{i}]"), request, with_id));
+            }
+        }
+        for (i, rule) in http.resolve.iter().enumerate() {
+            requests.push((
+                format!("{base}.resolve[{i}].request"),
+                &rule.request,
+                &["value"],
+            ));
+        }
+        for (path, request, provided) in requests {
+            for (at, text) in template_strings(&path, request) {
+                let Ok(template) = Template::parse(text) else {
+                    continue;
+                };
+                for used in template.names() {
+                    let field = used.split(['.', '[']).next().unwrap_or(used);
+                    let known = mapped.contains(&field)
+                        || provided.contains(&field)
+                        || ["record", "records"].contains(&field);
+                    if !known {
+                        unmapped(c, &at, used, &mapped, provided);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fields of the record a job's target receives, when its last step is a map.
+fn mapped_fields(job: &Job) -> Option<Vec<&str>> {
+    let last = if job.map.is_empty() {
+        job.steps.last()?.map.as_ref()?
+    } else {
+        &job.map
+    };
+    Some(last.keys().map(String::as_str).collect())
+}
+
+/// Every string of a request that is a template, with its place.
+fn template_strings<'r>(path: &str, request: &'r Request) -> Vec<(String, &'r str)> {
+    let mut found = vec![(format!("{path}.path"), request.path.as_str())];
+    for (what, map) in [("query", &request.query), ("headers", &request.headers)] {
+        for (key, value) in map {
+            found.push((format!("{path}.{what}.{key}"), value.as_str()));
+        }
+    }
+    if let Some(body) = &request.body {
+        strings(&format!("{path}.body"), body, &mut found);
+    }
+    if let Some(params) = request.rpc.as_ref().and_then(|rpc| rpc.params.as_ref()) {
+        strings(&format!("{path}.rpc.params"), params, &mut found);
+    }
+    found
+}
+
+fn strings<'v>(path: &str, value: &'v Value, out: &mut Vec<(String, &'v str)>) {
+    match value {
+        Value::String(text) => out.push((path.to_string(), text)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings(&format!("{path}[{i}]"), item, out);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                strings(&format!("{path}.{key}"), item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn unmapped(c: &mut Checker, at: &str, used: &str, mapped: &[&str], provided: &[&str]) {
+    let offered = || {
+        let mut names: Vec<&str> = mapped.to_vec();
+        names.extend_from_slice(provided);
+        names
+    };
+    let hint = did_you_mean(used, offered()).unwrap_or_else(|| {
+        format!(
+            "the job's map produces {}; map `{used}` (with `not_sent: [{used}]` to keep it out of the body)",
+            one_of(offered()).replace(" or ", " and ")
+        )
+    });
+    let d = Diagnostic::error(
+        "template-field",
+        format!("`{{{used}}}` is not a field of the record this target receives: every record would be rejected"),
+    )
+    .at_opt(c.at(at))
+    .label("not mapped")
+    .hint(hint);
+    c.push(d);
+}
