@@ -138,6 +138,34 @@ fn a_product_the_shop_has_under_its_ean_is_linked_not_duplicated() {
         json!({"reference": "OLD-2", "name": "Table (shop)", "ean13": "3760000000028"}),
     );
     let w = workdir(&pipeline(&shop, RESOLVE_BY_EAN), CATALOG);
+    // The dry-run asks the target as the run will: a link, not a create.
+    let out = w.syncline(&[
+        "dry-run",
+        "p.yaml",
+        "--secrets",
+        ".secrets",
+        "--format",
+        "json",
+    ]);
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = &plan["jobs"][0]["summary"];
+    assert_eq!(
+        (summary["create"].clone(), summary["link"].clone()),
+        (json!(2), json!(1)),
+        "{plan:#}"
+    );
+    let link = plan["jobs"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "link")
+        .unwrap();
+    assert_eq!(link["key"], "A2");
+    assert_eq!(
+        link["target_id"].to_string().trim_matches('"'),
+        existing.to_string()
+    );
+    assert!(shop.writes().is_empty(), "a dry run sends nothing");
     let (code, report) = run(&w);
     assert_eq!(code, 0, "{report:#}");
     let d = delivered(&report, "products");

@@ -13,8 +13,8 @@
 //! ```
 //! Records are compared with what the target holds now, by the target's `key`; without a key
 //! every record is a `create`. For an API target, "what it holds" is the state: a record
-//! without an id in the ID map is a `create` (or a link, when a `resolve` rule finds it on the
-//! target during the run), one whose fingerprint differs is an `update` whose fields carry only
+//! without an id in the ID map is a `create`, or a `link` when a `resolve` rule finds it on the
+//! target (the plan asks the target, as the run would), one whose fingerprint differs is an `update` whose fields carry only
 //! `to` (the target's current values are not read yet), `skip` counts records opted out. `remove` lists what a file target holds and would no longer hold.
 //! Unchanged records are counted, not listed.
 
@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::compile::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
+use crate::config::model::OnMatch;
 use crate::connectors::Item;
 use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
@@ -33,6 +34,7 @@ use crate::runtime::RunOutcome;
 use crate::runtime::deliver::{Decision, decide};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
+use crate::runtime::sender::{Resolved, resolve};
 use crate::state::{StateStore, pending_writes};
 use crate::steps::{Record, text_of};
 
@@ -61,6 +63,8 @@ pub struct Summary {
     pub reject: u64,
     /// Opted out by the target's `skip`.
     pub skip: u64,
+    /// Found on the target by a `resolve` rule: linked (and updated, unless `link_only`).
+    pub link: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +80,14 @@ pub enum Change {
     },
     Remove {
         key: String,
+    },
+    /// Found on the target by a `resolve` rule; `fields` are what the update after the link
+    /// changes (none with `on_match: link_only`).
+    Link {
+        key: String,
+        target_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fields: Option<Map<String, Value>>,
     },
     Reject {
         key: String,
@@ -225,13 +237,42 @@ fn keyed_changes(
                     summary.remove += 1;
                     changes.push(Change::Remove { key: prepared.key });
                 }
-                Decision::Create { .. } => {
-                    summary.create += 1;
-                    changes.push(Change::Create {
-                        record: plan.http.unsent.sent(&prepared.payload).into_owned(),
-                        key: Some(prepared.key),
-                    });
-                }
+                // The run looks for it with the `resolve` rules first; so does the plan.
+                Decision::Create { .. } => match resolve(plan, &mut target, &prepared.payload) {
+                    Ok(Resolved::Found(target_id)) => {
+                        summary.link += 1;
+                        let fields = (plan.on_match == OnMatch::Update).then(|| {
+                            let sent = plan.http.unsent.sent(&prepared.payload);
+                            match target.read(&target_id, &prepared.payload) {
+                                Ok(Some(current)) => sent_fields_diff(&current, &sent),
+                                _ => new_values(sent.into_owned()),
+                            }
+                        });
+                        changes.push(Change::Link {
+                            key: prepared.key,
+                            target_id,
+                            fields,
+                        });
+                    }
+                    Ok(Resolved::Ambiguous(reason)) => {
+                        summary.reject += 1;
+                        changes.push(Change::Reject {
+                            key: prepared.key,
+                            step: "target".to_string(),
+                            reason,
+                        });
+                    }
+                    found => {
+                        if let Err(e) = found {
+                            tracing::warn!(key = %prepared.key, "the resolve rules could not be asked: {e}");
+                        }
+                        summary.create += 1;
+                        changes.push(Change::Create {
+                            record: plan.http.unsent.sent(&prepared.payload).into_owned(),
+                            key: Some(prepared.key),
+                        });
+                    }
+                },
             },
             Ok(Err((_, rejection))) => {
                 summary.reject += 1;
@@ -331,8 +372,19 @@ impl DryRunPlan {
             let _ = match &job.status {
                 JobStatus::Succeeded => writeln!(
                     out,
-                    "{} -> {}: {} to create, {} to update, {} unchanged, {} to remove, {} rejected",
-                    job.job, job.target, s.create, s.update, s.unchanged, s.remove, s.reject
+                    "{} -> {}: {} to create, {}{} to update, {} unchanged, {} to remove, {} rejected",
+                    job.job,
+                    job.target,
+                    s.create,
+                    if s.link > 0 {
+                        format!("{} to link to existing records, ", s.link)
+                    } else {
+                        String::new()
+                    },
+                    s.update,
+                    s.unchanged,
+                    s.remove,
+                    s.reject
                 ),
                 JobStatus::Failed(reason) => writeln!(out, "{}: would fail: {reason}", job.job),
                 JobStatus::Skipped(reason) => {
@@ -356,6 +408,9 @@ impl DryRunPlan {
                         writeln!(out, "  ~ {key}: {}", parts.join(", "))
                     }
                     Change::Remove { key } => writeln!(out, "  - {key}"),
+                    Change::Link { key, target_id, .. } => {
+                        writeln!(out, "  = {key}: linked to {target_id}")
+                    }
                     Change::Reject { key, step, reason } => {
                         writeln!(out, "  ! {key}: {reason} ({step})")
                     }

@@ -5,7 +5,7 @@
 use crate::compile::plan::KeyedPlan;
 use crate::config::model::OnMatch;
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
-use crate::steps::{Rejection, text_of};
+use crate::steps::{Record, Rejection, text_of};
 
 use super::deliver::{Decision, DeliveryError, Prepared, normalize};
 
@@ -64,10 +64,54 @@ enum Planned {
     Delete(String),
 }
 
-enum Resolved {
+/// What the `resolve` rules found of a record on the target.
+pub(crate) enum Resolved {
     Found(String),
     Ambiguous(String),
     NotFound,
+}
+
+/// Looks for `record` on the target with the `resolve` rules, in order; the first rule that
+/// finds exactly one record decides. `Err`: the target cannot be asked now.
+pub(crate) fn resolve(
+    plan: &KeyedPlan,
+    target: &mut dyn KeyedTarget,
+    record: &Record,
+) -> Result<Resolved, String> {
+    for (index, rule) in plan.resolve.iter().enumerate() {
+        let Some(value) = rule.value.get(record).and_then(text_of) else {
+            continue;
+        };
+        let Some(value) = normalize(rule, &value) else {
+            continue;
+        };
+        let mut ids = match target.find(index, record, &value) {
+            Ok(ids) => ids,
+            Err(WriteError::Rejected(reason)) => {
+                return Ok(Resolved::Ambiguous(format!(
+                    "the `{}` lookup failed: {reason}",
+                    rule.name
+                )));
+            }
+            Err(WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason)) => {
+                return Err(reason);
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        match ids.len() {
+            0 => continue,
+            1 => return Ok(Resolved::Found(ids.remove(0))),
+            n => {
+                return Ok(Resolved::Ambiguous(format!(
+                    "{n} target records match by {} `{value}` (ids {}): not guessing which one",
+                    rule.name,
+                    ids.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(Resolved::NotFound)
 }
 
 pub(crate) struct Sender<'a> {
@@ -289,39 +333,6 @@ impl<'a> Sender<'a> {
 
     /// Tries the rules in order; the first that finds exactly one record wins.
     fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
-        for (index, rule) in self.plan.resolve.iter().enumerate() {
-            let Some(value) = rule.value.get(&p.payload).and_then(text_of) else {
-                continue;
-            };
-            let Some(value) = normalize(rule, &value) else {
-                continue;
-            };
-            let mut ids = match self.target.find(index, &p.payload, &value) {
-                Ok(ids) => ids,
-                Err(WriteError::Rejected(reason)) => {
-                    return Ok(Resolved::Ambiguous(format!(
-                        "the `{}` lookup failed: {reason}",
-                        rule.name
-                    )));
-                }
-                Err(WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason)) => {
-                    return Err(DeliveryError::Target(reason));
-                }
-            };
-            ids.sort();
-            ids.dedup();
-            match ids.len() {
-                0 => continue,
-                1 => return Ok(Resolved::Found(ids.remove(0))),
-                n => {
-                    return Ok(Resolved::Ambiguous(format!(
-                        "{n} target records match by {} `{value}` (ids {}): not guessing which one",
-                        rule.name,
-                        ids.join(", ")
-                    )));
-                }
-            }
-        }
-        Ok(Resolved::NotFound)
+        resolve(self.plan, self.target.as_mut(), &p.payload).map_err(DeliveryError::Target)
     }
 }
