@@ -36,6 +36,8 @@ fn store() -> &'static SledStore {
                         link: Link {
                             target_id: Some((100_000 + i).to_string()),
                             fingerprint: Some(Fingerprint::of(format!("payload {i}").as_bytes())),
+                            // A product's eight mapped fields, as the ID map keeps them.
+                            fields: (0..8).map(|f| (f, i as u32)).collect(),
                             synced_at: 1_760_000_000,
                         },
                     })

@@ -625,6 +625,12 @@ fn a_dry_run_reads_the_state_and_changes_nothing() {
         ),
         (json!("A2"), json!(89.9))
     );
+    let named: Vec<&String> = update["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        named,
+        ["price"],
+        "only what changed since the last write: {update}"
+    );
     assert!(shop.writes().is_empty(), "a dry run sends nothing");
     // And it stored nothing: the real run still has the same work to do.
     let (_, report) = run(&w);

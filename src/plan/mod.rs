@@ -31,11 +31,11 @@ use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
-use crate::runtime::deliver::{Decision, decide};
+use crate::runtime::deliver::{Decision, decide, hash32};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::sender::{Resolved, resolve};
-use crate::state::{StateStore, pending_writes};
+use crate::state::{FieldPrint, StateStore, pending_writes};
 use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
@@ -222,10 +222,10 @@ fn keyed_changes(
                     let sent = plan.http.unsent.sent(&prepared.payload);
                     let fields = match target.read(&target_id, &prepared.payload) {
                         Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                        Ok(None) => new_values(sent.into_owned()),
+                        Ok(None) => new_values(sent.into_owned(), &prepared.previous),
                         Err(e) => {
                             tracing::warn!(key = %prepared.key, "the target record could not be read: {e}");
-                            new_values(sent.into_owned())
+                            new_values(sent.into_owned(), &prepared.previous)
                         }
                     };
                     changes.push(Change::Update {
@@ -245,7 +245,7 @@ fn keyed_changes(
                             let sent = plan.http.unsent.sent(&prepared.payload);
                             match target.read(&target_id, &prepared.payload) {
                                 Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                                _ => new_values(sent.into_owned()),
+                                _ => new_values(sent.into_owned(), &[]),
                             }
                         });
                         changes.push(Change::Link {
@@ -316,10 +316,20 @@ fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
 }
 
 /// `{ field: { to } }` for every field sent: the target cannot be read, `from` is unknown.
-fn new_values(payload: Record) -> Map<String, Value> {
+/// The fields of `payload` whose value differs from what was last sent (by the ID map's field
+/// hashes; every field when they are not known), with the value they would get.
+fn new_values(payload: Record, previous: &[FieldPrint]) -> Map<String, Value> {
+    let changed = |name: &str, value: &Value| {
+        let print = (
+            hash32(name.as_bytes()),
+            hash32(&serde_json::to_vec(value).unwrap_or_default()),
+        );
+        previous.is_empty() || !previous.contains(&print)
+    };
     match payload {
         Value::Object(map) => map
             .into_iter()
+            .filter(|(name, to)| changed(name, to))
             .map(|(name, to)| (name, serde_json::json!({ "to": to })))
             .collect(),
         _ => Map::new(),

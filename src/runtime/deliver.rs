@@ -20,6 +20,8 @@ use std::sync::mpsc::{Receiver, Sender as Channel, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
+use serde_json::Value;
+
 use crate::compile::plan::{KeyedPlan, ResolveRule};
 use crate::config::model::Normalize;
 use crate::connectors::KeyedTarget;
@@ -27,7 +29,9 @@ use crate::paths::CompiledPath;
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::outbox::Outbox;
 use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
-use crate::state::{Change, Fingerprint, Link, Operation, Pending, StateError, StateStore, now};
+use crate::state::{
+    Change, FieldPrint, Fingerprint, Link, Operation, Pending, StateError, StateStore, now,
+};
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of, truthy};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
@@ -91,6 +95,10 @@ pub(crate) struct Prepared {
     pub at_stored_id: bool,
     /// The outbox window that recorded the write.
     pub window: u64,
+    /// Each field of what is sent, hashed (kept in the ID map).
+    pub fields: Vec<FieldPrint>,
+    /// The same, as last sent (from the ID map): what an update changes.
+    pub previous: Vec<FieldPrint>,
 }
 
 pub struct Delivery<'a> {
@@ -493,7 +501,7 @@ impl<'a> Delivery<'a> {
     }
 
     /// Keeps what one write did: its id, fingerprint and acknowledgement, or its rejection.
-    fn account(&mut self, p: Prepared, result: Result<Sent, Refusal>) {
+    fn account(&mut self, mut p: Prepared, result: Result<Sent, Refusal>) {
         let target_id = match result {
             Ok(Sent::Created(id)) => {
                 self.delivered.created += 1;
@@ -537,6 +545,7 @@ impl<'a> Delivery<'a> {
             link: Link {
                 target_id: Some(target_id),
                 fingerprint: Some(p.fingerprint),
+                fields: std::mem::take(&mut p.fields),
                 synced_at: now(),
             },
         });
@@ -585,6 +594,8 @@ pub(crate) fn decide(
             decision: Decision::Skipped,
             at_stored_id: false,
             window: 0,
+            fields: Vec::new(),
+            previous: Vec::new(),
         }));
     }
     let deleted = plan
@@ -593,10 +604,9 @@ pub(crate) fn decide(
         .is_some_and(|p| p.get(&record).is_some_and(truthy));
     // What is sent, without the fields the record opted out of and syncline's own flags; the
     // record keeps them, for request templates and to be named if it is rejected.
-    buffer.clear();
-    let _ = serde_json::to_writer(&mut *buffer, &plan.http.unsent.sent(&record));
-    let fingerprint = Fingerprint::of(buffer);
+    let (fingerprint, fields) = fingerprints(&plan.http.unsent.sent(&record), buffer);
     let payload = record;
+    let mut previous = Vec::new();
     let left_over = left_over.get(&key).map(|p| p.operation);
     let mut at_stored_id = false;
     let decision = match links.link(&key)? {
@@ -610,12 +620,14 @@ pub(crate) fn decide(
         Some(Link {
             target_id: Some(id),
             fingerprint: sent,
+            fields: sent_fields,
             ..
         }) => {
             if sent == Some(fingerprint) && left_over.is_none() {
                 Decision::Unchanged
             } else {
                 at_stored_id = true;
+                previous = sent_fields;
                 Decision::Update { target_id: id }
             }
         }
@@ -634,7 +646,41 @@ pub(crate) fn decide(
         decision,
         at_stored_id,
         window: 0,
+        fields,
+        previous,
     }))
+}
+
+/// The fingerprint of what is sent, and of each of its top-level fields: the record is
+/// written into `buffer` as `serde_json` writes it (so fingerprints stored by earlier builds
+/// still match), each field's value hashed on the way.
+fn fingerprints(sent: &Record, buffer: &mut Vec<u8>) -> (Fingerprint, Vec<FieldPrint>) {
+    buffer.clear();
+    let mut fields = Vec::new();
+    match sent {
+        Value::Object(map) => {
+            buffer.push(b'{');
+            for (i, (name, value)) in map.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *buffer, name);
+                buffer.push(b':');
+                let start = buffer.len();
+                let _ = serde_json::to_writer(&mut *buffer, value);
+                fields.push((hash32(name.as_bytes()), hash32(&buffer[start..])));
+            }
+            buffer.push(b'}');
+        }
+        other => {
+            let _ = serde_json::to_writer(&mut *buffer, other);
+        }
+    }
+    (Fingerprint::of(buffer), fields)
+}
+
+pub fn hash32(bytes: &[u8]) -> u32 {
+    xxhash_rust::xxh3::xxh3_64(bytes) as u32
 }
 
 /// The value as the rule compares it; `None` when nothing is left to look for.
@@ -676,6 +722,18 @@ pub fn e164(value: &str, country_code: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_are_of_the_bytes_serde_json_writes() {
+        // Fingerprints stored by earlier builds were of serde_json's bytes: they must match.
+        let record = serde_json::json!({"name": "Caf\u{e9} \"noir\"\n", "price": 12.5, "tags": [1, {"a": null}]});
+        let mut buffer = Vec::new();
+        let (fingerprint, fields) = fingerprints(&record, &mut buffer);
+        assert_eq!(buffer, serde_json::to_vec(&record).unwrap());
+        assert_eq!(fingerprint, Fingerprint::of(&buffer));
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields[1], (hash32(b"price"), hash32(b"12.5")));
+    }
 
     #[test]
     fn phones_become_e164() {

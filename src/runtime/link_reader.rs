@@ -54,6 +54,7 @@ fn forgotten() -> Link {
     Link {
         target_id: None,
         fingerprint: None,
+        fields: Vec::new(),
         synced_at: 0,
     }
 }
@@ -302,6 +303,7 @@ mod tests {
         Link {
             target_id: Some(id.to_string()),
             fingerprint: None,
+            fields: Vec::new(),
             synced_at: 0,
         }
     }

@@ -151,6 +151,8 @@ mod tests {
             },
             at_stored_id: true,
             window: 0,
+            fields: Vec::new(),
+            previous: Vec::new(),
         }
     }
 

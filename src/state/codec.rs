@@ -130,8 +130,10 @@ pub fn split_key(key: &[u8], count: usize) -> Result<KeyParts<'_>, StateError> {
 
 const HAS_FINGERPRINT: u8 = 1;
 const HAS_ID: u8 = 2;
+const HAS_FIELDS: u8 = 4;
 
-/// version, flags, [fingerprint 16], synced_at 8, [id bytes]: about 30 bytes an entry.
+/// version, flags, [fingerprint 16], [field count 2, (name 4, value 4) each], synced_at 8,
+/// [id bytes]: about 30 bytes an entry, and 8 a field.
 pub fn encode_link(link: &Link) -> Vec<u8> {
     let mut out = Vec::with_capacity(26 + link.target_id.as_ref().map_or(0, String::len));
     encode_link_into(link, &mut out);
@@ -147,10 +149,21 @@ pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
     if link.target_id.is_some() {
         flags |= HAS_ID;
     }
+    let fields = &link.fields[..link.fields.len().min(usize::from(u16::MAX))];
+    if !fields.is_empty() {
+        flags |= HAS_FIELDS;
+    }
     out.push(FORMAT);
     out.push(flags);
     if let Some(fp) = link.fingerprint {
         out.extend_from_slice(&fp.0.to_be_bytes());
+    }
+    if !fields.is_empty() {
+        out.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+        for (name, value) in fields {
+            out.extend_from_slice(&name.to_be_bytes());
+            out.extend_from_slice(&value.to_be_bytes());
+        }
     }
     out.extend_from_slice(&link.synced_at.to_be_bytes());
     out.extend_from_slice(id.as_bytes());
@@ -176,12 +189,26 @@ pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
     } else {
         None
     };
+    let mut fields = Vec::new();
+    if flags & HAS_FIELDS != 0 {
+        let count: [u8; 2] = take(2)?.try_into().map_err(|_| bad())?;
+        for _ in 0..u16::from_be_bytes(count) {
+            let pair = take(8)?;
+            let half = |i: usize| -> Result<u32, StateError> {
+                Ok(u32::from_be_bytes(
+                    pair[i..i + 4].try_into().map_err(|_| bad())?,
+                ))
+            };
+            fields.push((half(0)?, half(4)?));
+        }
+    }
     let raw: [u8; 8] = take(8)?.try_into().map_err(|_| bad())?;
     let target_id =
         (flags & HAS_ID != 0).then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
     Ok(Link {
         target_id,
         fingerprint,
+        fields,
         synced_at: i64::from_be_bytes(raw),
     })
 }
@@ -228,16 +255,19 @@ mod tests {
             Link {
                 target_id: Some("42".into()),
                 fingerprint: Some(Fingerprint(u128::MAX - 7)),
+                fields: vec![(1, 2), (u32::MAX, 0)],
                 synced_at: 1_700_000_000,
             },
             Link {
                 target_id: None,
                 fingerprint: Some(Fingerprint(1)),
+                fields: Vec::new(),
                 synced_at: -1,
             },
             Link {
                 target_id: Some(String::new()),
                 fingerprint: None,
+                fields: vec![(7, 7)],
                 synced_at: 0,
             },
         ] {
@@ -246,6 +276,8 @@ mod tests {
         assert!(decode_link(&[]).is_err());
         assert!(decode_link(&[9, 0]).is_err());
         assert!(decode_link(&[FORMAT, HAS_FINGERPRINT, 1, 2]).is_err());
+        // Says 3 fields and holds 1.
+        assert!(decode_link(&[FORMAT, HAS_FIELDS, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2]).is_err());
     }
 
     #[test]

@@ -61,6 +61,8 @@ impl Entry {
                     link: Link {
                         target_id,
                         fingerprint,
+                        // Not exported: a plan after an import lists every field of an update.
+                        fields: Vec::new(),
                         synced_at,
                     },
                 }

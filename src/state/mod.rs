@@ -53,6 +53,10 @@ impl fmt::Display for JobId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub u128);
 
+/// A field's name and value, hashed to 32 bits each: enough to tell which fields changed in a
+/// plan (the 128-bit fingerprint decides what is sent).
+pub type FieldPrint = (u32, u32);
+
 impl Fingerprint {
     pub fn of(bytes: &[u8]) -> Self {
         Fingerprint(xxhash_rust::xxh3::xxh3_128(bytes))
@@ -72,6 +76,9 @@ pub struct Link {
     pub target_id: Option<String>,
     /// What was last sent; none when the record was linked but never written.
     pub fingerprint: Option<Fingerprint>,
+    /// Each top-level field last sent, as (name, value) hashes: which fields an update
+    /// changes, for dry-run plans. Empty when not known (states of earlier builds).
+    pub fields: Vec<FieldPrint>,
     /// Unix seconds of the last successful write or link.
     pub synced_at: i64,
 }
