@@ -222,3 +222,93 @@ jobs:
             .contains("POST /products/7/variants")
     );
 }
+
+#[test]
+fn a_document_whose_lines_go_one_request_each_is_all_or_nothing() {
+    // An ERP API that takes an order's header, then each line: a line it refuses removes the
+    // header again, and the order is quarantined whole with the line's reason.
+    let api = Api::start(move |r, _| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        match (r.method.as_str(), r.path.ends_with("/lines")) {
+            // W1 is order 101, W2 order 102 (they are sent at the same time).
+            ("POST", false) => Reply::json(
+                json!({"id": format!("10{}", &body["reference"].as_str().unwrap_or("W0")[1..])}),
+            ),
+            ("POST", true) if body["sku"] == "GONE" => {
+                Reply::status(422, json!({"message": "unknown article GONE"}))
+            }
+            _ => Reply::json(json!({"ok": true})),
+        }
+    });
+    let w = Workdir::new();
+    w.write(
+        "orders.ndjson",
+        [
+            json!({"reference": "W1", "lines": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}),
+            json!({"reference": "W2", "lines": [{"sku": "A", "qty": 1}, {"sku": "GONE", "qty": 1}]}),
+        ]
+        .map(|o| o.to_string())
+        .join("\n"),
+    );
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: documents
+connections:
+  erp:
+    http: {{ base_url: "{url}" }}
+jobs:
+  orders:
+    from: {{ file: {{ path: orders.ndjson }} }}
+    map:
+      reference: $.reference
+      lines: $.lines
+    to:
+      http:
+        connection: erp
+        entity: order
+        key: $.reference
+        not_sent: [lines]
+        create: {{ method: POST, path: /orders }}
+        id: $.id
+        lines: {{ each: $.lines, request: {{ method: POST, path: "/orders/{{target_id}}/lines" }} }}
+        rollback: [{{ method: DELETE, path: "/orders/{{target_id}}" }}]
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &["--quarantine", "rejected.ndjson"]);
+    assert_eq!(code, 3, "{report:#}");
+    let requests = api.requests.lock().unwrap().clone();
+    let seen: Vec<String> = requests.iter().map(|(path, _, _)| path.clone()).collect();
+    let w1: Vec<&String> = seen
+        .iter()
+        .filter(|p| p.starts_with("/api/orders/101"))
+        .collect();
+    assert_eq!(
+        w1,
+        ["/api/orders/101/lines", "/api/orders/101/lines"],
+        "{seen:?}"
+    );
+    let first_line = requests
+        .iter()
+        .find(|(path, _, _)| path == "/api/orders/101/lines")
+        .unwrap();
+    let line: Value = serde_json::from_slice(&first_line.2).unwrap();
+    assert_eq!(line, json!({"sku": "A", "qty": 2}), "the line is the body");
+    assert!(
+        seen.contains(&"/api/orders/102".to_string()),
+        "W2's header is removed: {seen:?}"
+    );
+    let rejected = w.ndjson("rejected.ndjson");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["key"], "W2");
+    let reason = rejected[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("line 2")
+            && reason.contains("unknown article GONE")
+            && reason.contains("rolled back"),
+        "{reason}"
+    );
+}

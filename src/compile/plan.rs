@@ -779,6 +779,16 @@ fn keyed_plan(
         http: Arc::new(HttpTargetPlan {
             client,
             create: request(&http.create)?,
+            lines: http
+                .lines
+                .as_ref()
+                .map(|lines| -> Result<_, String> {
+                    Ok((
+                        compile_path(&lines.each)?,
+                        RequestPlan::compile(&lines.request, connection)?,
+                    ))
+                })
+                .transpose()?,
             after_create: requests(&http.after_create)?,
             rollback: requests(&http.rollback)?,
             update: request(&http.update)?,

@@ -74,6 +74,23 @@ pub fn check(c: &mut Checker) {
             .hint("e.g. `delete: { method: DELETE, path: \"/products/{target_id}\" }`");
             c.push(d);
         }
+        if let Some(Target::Http(http)) = &job.to
+            && (http.lines.is_some() || !http.after_create.is_empty())
+            && http.rollback.is_empty()
+        {
+            let what = if http.lines.is_some() {
+                "lines"
+            } else {
+                "after_create"
+            };
+            let d = Diagnostic::warning(
+                "no-rollback",
+                format!("without `rollback`, a document whose `{what}` fail stays on the target half-made (linked, not sent again)"),
+            )
+            .at_opt(c.key_at(&format!("{base}.to.http.{what}")))
+            .hint("add the requests that undo a create, e.g. `rollback: [{ method: DELETE, path: \"/orders/{target_id}\" }]`");
+            c.push(d);
+        }
         for (i, step) in job.steps.iter().enumerate() {
             let path = format!("{base}.steps[{i}]");
             let kinds = step.kinds();

@@ -682,9 +682,16 @@ pub struct HttpTarget {
     /// buttons (Tryton's `quote`, then `confirm`). An RPC call answering null is a success.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub after_create: Vec<Request>,
-    /// When a request of `after_create` fails: the requests that undo the create (Tryton:
-    /// `cancel`, then `delete`), so that nothing half-made is left; the record is quarantined
-    /// with the failure. Without them the created record stays, and is linked.
+    /// For targets that take a document's lines one request each: after the create, one
+    /// request per item of `each`, whose fields its templates read (`{target_id}` is the
+    /// document's new id) and which is its body, e.g. `{ each: $.lines, request: { method:
+    /// POST, path: "/orders/{target_id}/lines" } }`. A line that fails undoes the document
+    /// with `rollback`, so no half-made document is left. Sent with creates only.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub lines: Option<LinesWrite>,
+    /// When a line or a request of `after_create` fails: the requests that undo the create
+    /// (Tryton: `cancel`, then `delete`), so that nothing half-made is left; the record is
+    /// quarantined with the failure. Without them the created record stays, and is linked.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub rollback: Vec<Request>,
     /// The API creates or updates a record by its own key in one request (Gomag's
@@ -736,6 +743,17 @@ pub struct HttpTarget {
     /// ERP's family code when the shop's categories have no code field.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub not_sent: Vec<String>,
+}
+
+/// A document's lines written one request each, after the document.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinesWrite {
+    /// The list of lines in the record, e.g. `$.lines`.
+    pub each: SingularPath,
+    /// The request for one line; its templates read the line, and `{target_id}` is the
+    /// document's id.
+    pub request: Request,
 }
 
 /// A batch endpoint. Its body is built by syncline, e.g. for WooCommerce

@@ -16,7 +16,9 @@ use crate::steps::{Record, id_value, text_of, truthy};
 pub struct HttpTargetPlan {
     pub client: Arc<HttpClient>,
     pub create: Option<RequestPlan>,
-    /// Sent after a create, in order (workflow buttons).
+    /// A document's lines, one request each, after its create.
+    pub lines: Option<(CompiledPath, RequestPlan)>,
+    /// Sent after a create and its lines, in order (workflow buttons).
     pub after_create: Vec<RequestPlan>,
     /// Undo a create whose `after_create` failed.
     pub rollback: Vec<RequestPlan>,
@@ -156,12 +158,12 @@ impl HttpTarget {
     /// record stays as it is (its id is kept, so it is not created twice).
     fn after_create(&self, id: &str, record: &Record) -> Result<(), WriteError> {
         let extra = |name: &str| (name == "target_id").then(|| id.to_string());
-        let Some(failure) = self
-            .plan
-            .after_create
-            .iter()
-            .find_map(|request| self.call(request, record, None, &extra).err())
-        else {
+        let Some(failure) = self.write_lines(record, &extra).err().or_else(|| {
+            self.plan
+                .after_create
+                .iter()
+                .find_map(|request| self.call(request, record, None, &extra).err())
+        }) else {
             return Ok(());
         };
         if self.plan.rollback.is_empty() {
@@ -181,6 +183,27 @@ impl HttpTarget {
         Err(WriteError::Rejected(format!(
             "{failure} (the record created as {id} was rolled back)"
         )))
+    }
+
+    /// Each line of a created document, one request each, in order; the first failure names
+    /// its line.
+    fn write_lines(
+        &self,
+        record: &Record,
+        extra: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), WriteError> {
+        let Some((each, request)) = &self.plan.lines else {
+            return Ok(());
+        };
+        let lines = match each.get(record) {
+            Some(Value::Array(lines)) => lines.as_slice(),
+            _ => &[],
+        };
+        for (n, line) in lines.iter().enumerate() {
+            self.call(request, line, Some(line), extra)
+                .map_err(|e| WriteError::Rejected(format!("line {}: {e}", n + 1)))?;
+        }
+        Ok(())
     }
 
     /// A batch whose body template takes every record in one list (`"{records}"`), the
