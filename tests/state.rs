@@ -584,6 +584,55 @@ fn a_cursor_reads_only_what_changed_since_the_checkpoint() {
 }
 
 #[test]
+fn a_cursor_may_be_the_greatest_of_several_fields_or_computed() {
+    // Tryton's shape: a price written on the template changes the template's write_date
+    // (null until it is first written), not the product's.
+    let w = Workdir::new();
+    let pipeline = |cursor: &str| {
+        format!(
+            "version: 1\nname: cursors\njobs:\n  items:\n    from: {{ file: {{ path: items.ndjson }} }}\n    cursor: {cursor}\n    map: {{ id: $.id }}\n    to: {{ file: {{ path: out.ndjson }} }}\n"
+        )
+    };
+    let ids = |w: &Workdir| -> Vec<String> {
+        w.ndjson("out.ndjson")
+            .iter()
+            .map(|r| r["id"].to_string())
+            .collect()
+    };
+    w.write(
+        "p.yaml",
+        pipeline(r#"{ fields: [$.write_date, "$['template.'].write_date"], tie_breaker: $.id }"#),
+    );
+    let items = |template_2: &str| {
+        format!(
+            "{{\"id\":1,\"write_date\":\"2026-12-01 10:00:00.5\",\"template.\":{{\"write_date\":null}}}}\n{{\"id\":2,\"write_date\":\"2026-12-01 09:00:00\",\"template.\":{{\"write_date\":{template_2}}}}}\n"
+        )
+    };
+    w.write("items.ndjson", items("null"));
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert_eq!(ids(&w), ["1", "2"]);
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert!(ids(&w).is_empty(), "nothing changed");
+    w.write("items.ndjson", items("\"2026-12-02 08:00:00\""));
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert_eq!(ids(&w), ["2"], "its template changed");
+
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(r#"{ expr: 'rec.day + " " + rec.time', tie_breaker: $.id }"#),
+    );
+    w.write(
+        "items.ndjson",
+        "{\"id\":1,\"day\":\"2026-12-01\",\"time\":\"10:00:00\"}\n",
+    );
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    w.write("items.ndjson", "{\"id\":1,\"day\":\"2026-12-01\",\"time\":\"10:00:00\"}\n{\"id\":2,\"day\":\"2026-12-01\",\"time\":\"11:00:00\"}\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert_eq!(ids(&w), ["2"]);
+}
+
+#[test]
 fn a_dry_run_reads_the_state_and_changes_nothing() {
     let shop = Shop::start();
     let w = workdir(&pipeline(&shop, ""), CATALOG);

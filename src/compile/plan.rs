@@ -178,7 +178,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         let cursor = job
             .cursor
             .as_ref()
-            .map(cursor_plan)
+            .map(|cursor| cursor_plan(cursor, &scripts))
             .transpose()
             .map_err(fail)?;
         let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
@@ -549,6 +549,10 @@ fn source_plan(
 fn projection(steps: &[StepPlan], cursor: Option<&CursorPlan>) -> Option<Vec<String>> {
     let mut fields = crate::steps::projection(steps)?;
     if let Some(cursor) = cursor {
+        // An expression sees the whole record.
+        if cursor.expr.is_some() {
+            return None;
+        }
         for path in cursor.paths.iter().chain(&cursor.tie_breaker) {
             fields.push(path.first_field()?.to_string());
         }
@@ -573,9 +577,19 @@ fn source_key(key: &CompiledPath, steps: &[StepPlan]) -> Option<CompiledPath> {
         })
 }
 
-fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
+fn cursor_plan(cursor: &model::Cursor, scripts: &Arc<Scripts>) -> Result<CursorPlan, String> {
     let fields: Vec<&model::SingularPath> = cursor.field.iter().chain(&cursor.fields).collect();
+    let expr = cursor
+        .expr
+        .as_deref()
+        .map(|e| {
+            scripts
+                .compile_expression(e)
+                .map(|ast| (scripts.clone(), ast))
+        })
+        .transpose()?;
     Ok(CursorPlan {
+        expr,
         paths: fields
             .iter()
             .map(|f| compile_path(*f))
@@ -584,7 +598,8 @@ fn cursor_plan(cursor: &model::Cursor) -> Result<CursorPlan, String> {
             .iter()
             .map(|f| f.as_str())
             .collect::<Vec<_>>()
-            .join(", "),
+            .join(", ")
+            + cursor.expr.as_deref().unwrap_or_default(),
         kind: cursor.kind,
         tie_breaker: cursor.tie_breaker.as_ref().map(compile_path).transpose()?,
         lookback: cursor.lookback.as_ref().map(|d| d.0),

@@ -58,8 +58,8 @@ pub fn check(c: &mut Checker) {
             }
         }
         file_format(c, &base, job.from.as_ref(), job.to.as_ref());
-        if let Some(cursor) = &job.cursor {
-            cursor_fields(c, &format!("{base}.cursor"), cursor);
+        if job.cursor.is_some() {
+            cursor_fields(c, &format!("{base}.cursor"));
         }
         if let Some(Target::Http(http)) = &job.to
             && http.delete_when.is_some()
@@ -213,20 +213,24 @@ fn require(c: &mut Checker, parent: &str, key: &str, example: &str) {
     c.push(d);
 }
 
-/// A cursor reads `field` or `fields`, not both and not neither.
-fn cursor_fields(c: &mut Checker, at: &str, cursor: &crate::config::model::Cursor) {
-    let listed = format!("{at}.fields");
-    match (cursor.field.is_some(), c.loaded.index.contains(&listed)) {
-        (true, true) => {
-            let d = Diagnostic::error("cursor-fields", "a cursor has `field` or `fields`, not both")
-                .at_opt(c.key_at(&listed))
-                .hint("one field: `field: $.date_upd`; the greatest of several: `fields: [$.write_date, $.updated_at]`");
+/// A cursor reads one of `field`, `fields` or `expr`.
+fn cursor_fields(c: &mut Checker, at: &str) {
+    let given: Vec<&str> = ["field", "fields", "expr"]
+        .into_iter()
+        .filter(|key| c.loaded.index.contains(&format!("{at}.{key}")))
+        .collect();
+    match given.as_slice() {
+        [] => require(c, at, "field", "field: $.date_upd"),
+        [_] => {}
+        [_, second, ..] => {
+            let d = Diagnostic::error(
+                "cursor-fields",
+                format!("a cursor has one of `field`, `fields` or `expr`, not {}", one_of(given.iter().copied()).replace(" or ", " and ")),
+            )
+            .at_opt(c.key_at(&format!("{at}.{second}")))
+            .hint("one field: `field: $.date_upd`; the greatest of several: `fields: [$.write_date, $.updated_at]`; computed: `expr: rec.date + \" \" + rec.time`");
             c.push(d);
         }
-        (false, false) if !c.loaded.index.contains(&format!("{at}.field")) => {
-            require(c, at, "field", "field: $.date_upd");
-        }
-        _ => {}
     }
 }
 

@@ -45,6 +45,13 @@ pub fn check(c: &mut Checker) {
                 }
             }
         }
+        if let Some(expr) = job.cursor.as_ref().and_then(|c| c.expr.as_ref()) {
+            snippets.push((
+                format!("jobs.{name}.cursor.expr"),
+                expr,
+                Snippet::Expression,
+            ));
+        }
         for (field, spec) in &job.map {
             if let Field::Spec(spec) = spec
                 && let Some(expr) = &spec.expr

@@ -10,12 +10,16 @@ use serde_json::Value;
 use crate::config::model::CursorKind;
 use crate::paths::CompiledPath;
 use crate::state::Checkpoint;
+use crate::steps::script::{Scripts, to_json};
 use crate::steps::{Record, text_of};
+use rhai::AST;
 
 #[derive(Debug)]
 pub struct CursorPlan {
     /// Where the cursor value is; with several, the greatest value found.
     pub paths: Vec<CompiledPath>,
+    /// Or what computes it from the record.
+    pub expr: Option<(std::sync::Arc<Scripts>, AST)>,
     pub path_text: String,
     pub kind: CursorKind,
     pub tie_breaker: Option<CompiledPath>,
@@ -168,11 +172,21 @@ impl CursorPlan {
 
     /// The record's position; an error names what is missing.
     pub fn position(&self, record: &Record) -> Result<Position, String> {
+        let computed = match &self.expr {
+            Some((scripts, ast)) => Some(
+                scripts
+                    .eval(ast, record)
+                    .and_then(|v| to_json(&v))
+                    .map_err(|e| format!("the cursor's expression: {e}"))?,
+            ),
+            None => None,
+        };
         let mut greatest: Option<(Point, &Value)> = None;
         for raw in self
             .paths
             .iter()
             .filter_map(|path| path.get(record))
+            .chain(computed.as_ref())
             .filter(|v| !v.is_null())
         {
             let point = point(self.kind, raw).ok_or_else(|| {

@@ -255,8 +255,9 @@ fn summary(report: &RunReport) -> String {
         "written"
     };
     let mut text = format!(
-        "{}: {written} records {verb}, {rejected} rejected",
-        count(report.jobs.len(), "job", "jobs")
+        "{}: {} {verb}, {rejected} rejected",
+        count(report.jobs.len(), "job", "jobs"),
+        count(written as usize, "record", "records")
     );
     if failed > 0 {
         let _ = write!(

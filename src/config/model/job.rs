@@ -284,6 +284,9 @@ pub struct Cursor {
     /// on Tryton's template changes the template's `write_date`, not the product's.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub fields: Vec<SingularPath>,
+    /// Instead of `field`: a rhai expression over the source record `rec`, for a cursor value
+    /// that no field holds as it is, e.g. `rec.date + " " + rec.time`.
+    pub expr: Option<String>,
     /// How cursor values compare. Default `timestamp`.
     #[serde(default)]
     pub kind: CursorKind,
