@@ -102,12 +102,7 @@ impl CompiledPath {
                     at = match (step, at) {
                         (Step::Key(k), Value::Object(map)) => map.get(k)?,
                         (Step::Index(i), Value::Array(items)) => {
-                            let index = if *i < 0 {
-                                items.len().checked_sub(i.unsigned_abs() as usize)?
-                            } else {
-                                *i as usize
-                            };
-                            items.get(index)?
+                            items.get(position(*i, items.len())?)?
                         }
                         _ => return None,
                     };
@@ -131,12 +126,8 @@ impl CompiledPath {
             at = match (step, at) {
                 (Step::Key(k), Value::Object(map)) => map.get_mut(k)?,
                 (Step::Index(i), Value::Array(items)) => {
-                    let index = if *i < 0 {
-                        items.len().checked_sub(i.unsigned_abs() as usize)?
-                    } else {
-                        *i as usize
-                    };
-                    items.get_mut(index)?
+                    let len = items.len();
+                    items.get_mut(position(*i, len)?)?
                 }
                 _ => return None,
             };
@@ -162,6 +153,15 @@ impl CompiledPath {
             CompiledPath::Direct(_) => self.get(value).into_iter().collect(),
             CompiledPath::Query(q) => query(q, value),
         }
+    }
+}
+
+/// Where index `i` is in a list of `len` items (negative: from the end).
+fn position(i: i64, len: usize) -> Option<usize> {
+    if i < 0 {
+        len.checked_sub(i.unsigned_abs() as usize)
+    } else {
+        Some(i as usize)
     }
 }
 

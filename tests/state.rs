@@ -45,6 +45,19 @@ fn run(w: &Workdir) -> (i32, Value) {
     w.run("p.yaml", &["--secrets", ".secrets"])
 }
 
+/// The plan `syncline dry-run` prints.
+fn dry_run(w: &Workdir) -> Value {
+    let out = w.syncline(&[
+        "dry-run",
+        "p.yaml",
+        "--secrets",
+        ".secrets",
+        "--format",
+        "json",
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn delivered(report: &Value, name: &str) -> Value {
     job(report, name)["delivered"].clone()
 }
@@ -139,15 +152,7 @@ fn a_product_the_shop_has_under_its_ean_is_linked_not_duplicated() {
     );
     let w = workdir(&pipeline(&shop, RESOLVE_BY_EAN), CATALOG);
     // The dry-run asks the target as the run will: a link, not a create.
-    let out = w.syncline(&[
-        "dry-run",
-        "p.yaml",
-        "--secrets",
-        ".secrets",
-        "--format",
-        "json",
-    ]);
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = dry_run(&w);
     let summary = &plan["jobs"][0]["summary"];
     assert_eq!(
         (summary["create"].clone(), summary["link"].clone()),
@@ -642,15 +647,7 @@ fn a_dry_run_reads_the_state_and_changes_nothing() {
         "products.csv",
         CATALOG.replace("Table,99", "Table,89.9") + "A4,Desk,150,3760000000042\n",
     );
-    let out = w.syncline(&[
-        "dry-run",
-        "p.yaml",
-        "--secrets",
-        ".secrets",
-        "--format",
-        "json",
-    ]);
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = dry_run(&w);
     let summary = &plan["jobs"][0]["summary"];
     assert_eq!(
         (

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{HttpClient, RequestPlan, method_name};
+use super::{HttpClient, ReadFailure, RequestPlan, read_for_record};
 use crate::paths::CompiledPath;
 use crate::steps::Record;
 use crate::steps::fetch::{FetchFailure, Fetcher};
@@ -24,31 +24,10 @@ impl Fetcher for HttpFetcher {
             .request
             .render(scope, &|_| None, false)
             .map_err(FetchFailure::Record)?;
-        if super::is_link(&call.path) && self.client.relative(&call.path).is_none() {
-            return Err(FetchFailure::Record(super::not_followed(&call.path)));
-        }
-        let at = format!("{} {}", method_name(call.method), call.path);
-        let response = self
-            .client
-            .send(&call)
-            .map_err(|e| FetchFailure::Stop(e.to_string()))?;
-        if response.status >= 500 || response.status == 429 {
-            return Err(FetchFailure::Stop(format!(
-                "{at}: HTTP {}: {}",
-                response.status,
-                response.excerpt()
-            )));
-        }
-        if !response.is_success() {
-            return Err(FetchFailure::Record(format!(
-                "{at}: HTTP {}: {}",
-                response.status,
-                response.excerpt()
-            )));
-        }
-        let answer = response
-            .document()
-            .map_err(|e| FetchFailure::Record(format!("{at}: {e}")))?;
+        let answer = read_for_record(&self.client, &call).map_err(|failure| match failure {
+            ReadFailure::Record { at, reason } => FetchFailure::Record(format!("{at}: {reason}")),
+            ReadFailure::Api(reason) => FetchFailure::Stop(reason),
+        })?;
         Ok(match &self.records {
             Some(path) => path.value(&answer).map(Cow::into_owned),
             None => Some(answer),

@@ -777,6 +777,41 @@ pub fn missing_field<'p>(path: &'p CompiledPath, body: &Value) -> Option<&'p str
     None
 }
 
+/// Why something read for one record (its detail, a related resource) was not had.
+pub enum ReadFailure {
+    /// This record's problem (a 4xx, an unreadable answer, a link elsewhere): it is rejected,
+    /// the rest go on. `at` names the request.
+    Record { at: String, reason: String },
+    /// The API does not answer (unreachable, 5xx or 429 after the retries): the job stops.
+    Api(String),
+}
+
+/// Sends `call` for one record and reads its answer: XML or JSON, as the answer says.
+pub fn read_for_record(client: &HttpClient, call: &Call) -> Result<Value, ReadFailure> {
+    let at = format!(
+        "{} {}",
+        method_name(call.method),
+        call.path.split('?').next().unwrap_or_default()
+    );
+    if is_link(&call.path) && client.relative(&call.path).is_none() {
+        let reason = not_followed(&call.path);
+        return Err(ReadFailure::Record { at, reason });
+    }
+    let response = client
+        .send(call)
+        .map_err(|e| ReadFailure::Api(e.to_string()))?;
+    let status = format!("HTTP {}: {}", response.status, response.excerpt());
+    if response.status >= 500 || response.status == 429 {
+        return Err(ReadFailure::Api(format!("{at}: {status}")));
+    }
+    if !response.is_success() {
+        return Err(ReadFailure::Record { at, reason: status });
+    }
+    response
+        .document()
+        .map_err(|reason| ReadFailure::Record { at, reason })
+}
+
 /// A call's own query parameters as a log shows them.
 fn shown_query(query: &[(String, String)]) -> String {
     let parts: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -794,7 +829,7 @@ pub fn is_link(path: &str) -> bool {
 
 /// Why a link elsewhere than under the base URL is not followed (without its query, which may
 /// hold a key).
-pub fn not_followed(link: &str) -> String {
+fn not_followed(link: &str) -> String {
     let shown = link.split(['?', '#']).next().unwrap_or_default();
     format!("the link {shown} is not under the connection's base_url: not followed")
 }

@@ -359,24 +359,13 @@ fn detail(
         }
     };
     let at = format!("{} {}", method_name(call.method), call.path);
-    let response = plan
-        .client
-        .send(&call)
-        .map_err(|e| ConnectorError::Format(e.to_string()))?;
-    if response.status >= 500 || response.status == 429 {
-        return Err(ConnectorError::Format(format!(
-            "{at}: HTTP {}: {}",
-            response.status,
-            response.excerpt()
-        )));
-    }
-    if !response.is_success() {
-        let reason = format!("HTTP {}: {}", response.status, response.excerpt());
-        return Ok(vec![Item::Bad { at, reason }]);
-    }
-    let body = match response.document() {
+    let body = match super::read_for_record(&plan.client, &call) {
         Ok(body) => body,
-        Err(reason) => return Ok(vec![Item::Bad { at, reason }]),
+        // Named by its request: each record's own quarantine entry.
+        Err(super::ReadFailure::Record { at, reason }) => {
+            return Ok(vec![Item::Bad { at, reason }]);
+        }
+        Err(super::ReadFailure::Api(reason)) => return Err(ConnectorError::Format(reason)),
     };
     let found = match path {
         Some(path) => path.value(&body).map(Cow::into_owned),
