@@ -408,3 +408,62 @@ fn a_sale_whose_workflow_fails_is_rolled_back_and_quarantined() {
         "nothing is left in Tryton"
     );
 }
+
+#[test]
+fn an_upsert_refused_by_the_server_is_quarantined_with_its_message() {
+    let Some(tryton) =
+        Tryton::get("an_upsert_refused_by_the_server_is_quarantined_with_its_message")
+    else {
+        return;
+    };
+    let code = Tryton::unique("UP");
+    tryton.create_product(&code, "Upsert test", "10.00");
+    let template = tryton.search_read("product.template", json!([["code", "=", code]]), &["id"])[0]
+        ["id"]
+        .clone();
+    // Prices by template id: a write answering null succeeds; a write on an id Tryton does not
+    // have is refused with Tryton's words.
+    let w = workdir(
+        tryton,
+        r#"  prices:
+    from: { file: { path: prices.ndjson } }
+    map:
+      template: { path: $.template, as: integer }
+      list_price: { path: $.price, as: decimal, scale: 2 }
+    to:
+      http:
+        connection: tryton
+        entity: template_price
+        key: $.template
+        upsert: true
+        not_sent: [template]
+        update: { path: /rpc/, rpc: { method: model.product.template.write, params: [["{target_id}"], "{record}", { company: 1 }] } }
+"#,
+    );
+    w.write(
+        "prices.ndjson",
+        format!(
+            "{{\"template\":{template},\"price\":12.34}}\n{{\"template\":999999,\"price\":1}}\n"
+        ),
+    );
+    let (code_, report) = w.run(
+        "p.yaml",
+        &["--secrets", ".secrets", "--quarantine", "rejected.ndjson"],
+    );
+    assert_eq!(code_, 3, "{report:#}");
+    let price = tryton.search_read(
+        "product.template",
+        json!([["code", "=", code]]),
+        &["list_price"],
+    )[0]["list_price"]
+        .clone();
+    assert_eq!(price, json!({"__class__": "Decimal", "decimal": "12.34"}));
+    let rejected = w.ndjson("rejected.ndjson");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["key"], "999999");
+    let reason = rejected[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("JSON-RPC error") && reason.contains("999999"),
+        "{reason}"
+    );
+}
