@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use syncline::runtime::link_reader::LinkReader;
 use syncline::state::sled_store::{self, SledStore};
-use syncline::state::{Change, Fingerprint, Link, Namespace, StateStore};
+use syncline::state::{Change, FieldHashes, Fingerprint, Link, Namespace, StateStore};
 
 const ENTRIES: u64 = 1_000_000;
 
@@ -36,9 +36,12 @@ fn store() -> &'static SledStore {
                         link: Link {
                             target_id: Some((100_000 + i).to_string()),
                             fingerprint: Some(Fingerprint::of(format!("payload {i}").as_bytes())),
-                            // A product's eight mapped fields, as the ID map keeps them.
-                            fields: (0..8).map(|f| (f, i as u32)).collect(),
                             synced_at: 1_760_000_000,
+                        },
+                        // A product's eight mapped fields, hashed, as a write keeps them.
+                        fields: FieldHashes {
+                            names: 1,
+                            values: (0..8).map(|f| f ^ i as u32).collect(),
                         },
                     })
                     .collect();

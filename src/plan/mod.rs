@@ -31,11 +31,11 @@ use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
-use crate::runtime::deliver::{Decision, decide, hash32};
+use crate::runtime::deliver::{Decision, decide, hash32, next_name};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::sender::{Resolved, resolve};
-use crate::state::{FieldPrint, StateStore, pending_writes};
+use crate::state::{FieldHashes, StateStore, pending_writes};
 use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
@@ -220,12 +220,15 @@ fn keyed_changes(
                 Decision::Update { target_id } => {
                     summary.update += 1;
                     let sent = plan.http.unsent.sent(&prepared.payload);
+                    let previous = state
+                        .field_hashes(&plan.ns, &prepared.key)
+                        .unwrap_or_default();
                     let fields = match target.read(&target_id, &prepared.payload) {
                         Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                        Ok(None) => new_values(sent.into_owned(), &prepared.previous),
+                        Ok(None) => new_values(sent.into_owned(), &previous),
                         Err(e) => {
                             tracing::warn!(key = %prepared.key, "the target record could not be read: {e}");
-                            new_values(sent.into_owned(), &prepared.previous)
+                            new_values(sent.into_owned(), &previous)
                         }
                     };
                     changes.push(Change::Update {
@@ -245,7 +248,7 @@ fn keyed_changes(
                             let sent = plan.http.unsent.sent(&prepared.payload);
                             match target.read(&target_id, &prepared.payload) {
                                 Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                                _ => new_values(sent.into_owned(), &[]),
+                                _ => new_values(sent.into_owned(), &FieldHashes::default()),
                             }
                         });
                         changes.push(Change::Link {
@@ -317,23 +320,28 @@ fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
 
 /// `{ field: { to } }` for every field sent: the target cannot be read, `from` is unknown.
 /// The fields of `payload` whose value differs from what was last sent (by the ID map's field
-/// hashes; every field when they are not known), with the value they would get.
-fn new_values(payload: Record, previous: &[FieldPrint]) -> Map<String, Value> {
-    let changed = |name: &str, value: &Value| {
-        let print = (
-            hash32(name.as_bytes()),
-            hash32(&serde_json::to_vec(value).unwrap_or_default()),
-        );
-        previous.is_empty() || !previous.contains(&print)
+/// hashes; every field when they are not known or the fields are not the same ones), with the
+/// value they would get.
+fn new_values(payload: Record, previous: &FieldHashes) -> Map<String, Value> {
+    let Value::Object(map) = payload else {
+        return Map::new();
     };
-    match payload {
-        Value::Object(map) => map
-            .into_iter()
-            .filter(|(name, to)| changed(name, to))
-            .map(|(name, to)| (name, serde_json::json!({ "to": to })))
-            .collect(),
-        _ => Map::new(),
-    }
+    let names = map.keys().fold(0, |names, name| next_name(names, name));
+    let comparable = names == previous.names && map.len() == previous.values.len();
+    map.into_iter()
+        .zip(
+            previous
+                .values
+                .iter()
+                .map(Some)
+                .chain(std::iter::repeat(None)),
+        )
+        .filter(|((_, to), before)| {
+            let hash = hash32(&serde_json::to_vec(to).unwrap_or_default());
+            !comparable || *before != Some(&hash)
+        })
+        .map(|((name, to), _)| (name, serde_json::json!({ "to": to })))
+        .collect()
 }
 
 /// The fields an update would send that differ from the target's record (its other fields

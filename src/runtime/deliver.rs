@@ -30,7 +30,7 @@ use crate::runtime::link_reader::LinkReader;
 use crate::runtime::outbox::Outbox;
 use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{
-    Change, FieldPrint, Fingerprint, Link, Operation, Pending, StateError, StateStore, now,
+    Change, FieldHashes, Fingerprint, Link, Operation, Pending, StateError, StateStore, now,
 };
 use crate::steps::{Record, Rejection, convert::fold_accents, text_of, truthy};
 
@@ -95,10 +95,8 @@ pub(crate) struct Prepared {
     pub at_stored_id: bool,
     /// The outbox window that recorded the write.
     pub window: u64,
-    /// Each field of what is sent, hashed (kept in the ID map).
-    pub fields: Vec<FieldPrint>,
-    /// The same, as last sent (from the ID map): what an update changes.
-    pub previous: Vec<FieldPrint>,
+    /// What is sent, field by field (kept in the ID map, for dry-run plans).
+    pub fields: FieldHashes,
 }
 
 pub struct Delivery<'a> {
@@ -545,9 +543,9 @@ impl<'a> Delivery<'a> {
             link: Link {
                 target_id: Some(target_id),
                 fingerprint: Some(p.fingerprint),
-                fields: std::mem::take(&mut p.fields),
                 synced_at: now(),
             },
+            fields: std::mem::take(&mut p.fields),
         });
         self.answered(&p, false);
     }
@@ -594,8 +592,7 @@ pub(crate) fn decide(
             decision: Decision::Skipped,
             at_stored_id: false,
             window: 0,
-            fields: Vec::new(),
-            previous: Vec::new(),
+            fields: FieldHashes::default(),
         }));
     }
     let deleted = plan
@@ -606,7 +603,6 @@ pub(crate) fn decide(
     // record keeps them, for request templates and to be named if it is rejected.
     let (fingerprint, fields) = fingerprints(&plan.http.unsent.sent(&record), buffer);
     let payload = record;
-    let mut previous = Vec::new();
     let left_over = left_over.get(&key).map(|p| p.operation);
     let mut at_stored_id = false;
     let decision = match links.link(&key)? {
@@ -620,14 +616,12 @@ pub(crate) fn decide(
         Some(Link {
             target_id: Some(id),
             fingerprint: sent,
-            fields: sent_fields,
             ..
         }) => {
             if sent == Some(fingerprint) && left_over.is_none() {
                 Decision::Unchanged
             } else {
                 at_stored_id = true;
-                previous = sent_fields;
                 Decision::Update { target_id: id }
             }
         }
@@ -647,16 +641,15 @@ pub(crate) fn decide(
         at_stored_id,
         window: 0,
         fields,
-        previous,
     }))
 }
 
-/// The fingerprint of what is sent, and of each of its top-level fields: the record is
-/// written into `buffer` as `serde_json` writes it (so fingerprints stored by earlier builds
-/// still match), each field's value hashed on the way.
-fn fingerprints(sent: &Record, buffer: &mut Vec<u8>) -> (Fingerprint, Vec<FieldPrint>) {
+/// The fingerprint of what is sent, and its field hashes: the record is written into `buffer`
+/// as `serde_json` writes it (so fingerprints stored by earlier builds still match), each
+/// field's value hashed on the way.
+fn fingerprints(sent: &Record, buffer: &mut Vec<u8>) -> (Fingerprint, FieldHashes) {
     buffer.clear();
-    let mut fields = Vec::new();
+    let mut fields = FieldHashes::default();
     match sent {
         Value::Object(map) => {
             buffer.push(b'{');
@@ -668,7 +661,8 @@ fn fingerprints(sent: &Record, buffer: &mut Vec<u8>) -> (Fingerprint, Vec<FieldP
                 buffer.push(b':');
                 let start = buffer.len();
                 let _ = serde_json::to_writer(&mut *buffer, value);
-                fields.push((hash32(name.as_bytes()), hash32(&buffer[start..])));
+                fields.names = next_name(fields.names, name);
+                fields.values.push(hash32(&buffer[start..]));
             }
             buffer.push(b'}');
         }
@@ -677,6 +671,11 @@ fn fingerprints(sent: &Record, buffer: &mut Vec<u8>) -> (Fingerprint, Vec<FieldP
         }
     }
     (Fingerprint::of(buffer), fields)
+}
+
+/// The hash of a list of field names with `name` added at its end.
+pub fn next_name(names: u32, name: &str) -> u32 {
+    names.rotate_left(5) ^ hash32(name.as_bytes())
 }
 
 pub fn hash32(bytes: &[u8]) -> u32 {
@@ -731,8 +730,8 @@ mod tests {
         let (fingerprint, fields) = fingerprints(&record, &mut buffer);
         assert_eq!(buffer, serde_json::to_vec(&record).unwrap());
         assert_eq!(fingerprint, Fingerprint::of(&buffer));
-        assert_eq!(fields.len(), 3);
-        assert_eq!(fields[1], (hash32(b"price"), hash32(b"12.5")));
+        assert_eq!(fields.values.len(), 3);
+        assert_eq!(fields.values[1], hash32(b"12.5"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use hashbrown::HashTable;
 
-use crate::state::{Change, Link, Namespace, StateError, StateStore, codec};
+use crate::state::{Change, FieldHashes, Link, Namespace, StateError, StateStore, codec};
 
 /// Entries per range read.
 const WINDOW: usize = 512;
@@ -54,7 +54,6 @@ fn forgotten() -> Link {
     Link {
         target_id: None,
         fingerprint: None,
-        fields: Vec::new(),
         synced_at: 0,
     }
 }
@@ -267,7 +266,7 @@ impl LinkIndex {
     fn insert(&mut self, key: &str, link: &Link) {
         let at = self.bytes.len();
         self.bytes.extend_from_slice(key.as_bytes());
-        codec::encode_link_into(link, &mut self.bytes);
+        codec::encode_link_into(link, &FieldHashes::default(), &mut self.bytes);
         // Offsets fit: the index is dropped past MAX_INDEX_BYTES, far below 4 GiB.
         let span = Span {
             at: at as u32,
@@ -303,7 +302,6 @@ mod tests {
         Link {
             target_id: Some(id.to_string()),
             fingerprint: None,
-            fields: Vec::new(),
             synced_at: 0,
         }
     }
@@ -318,6 +316,7 @@ mod tests {
                 key: format!("K{i:05}"),
                 same_id: false,
                 link: link(i),
+                fields: FieldHashes::default(),
             })
             .collect();
         store.apply(changes).unwrap();
@@ -356,12 +355,14 @@ mod tests {
                 ns: ns.clone(),
                 key: "K00001".into(),
                 same_id: false,
+                fields: FieldHashes::default(),
                 link: link(77),
             },
             Change::Link {
                 ns: ns.clone(),
                 key: "K00003".into(),
                 same_id: false,
+                fields: FieldHashes::default(),
                 link: link(78),
             },
         ];

@@ -151,8 +151,7 @@ mod tests {
             },
             at_stored_id: true,
             window: 0,
-            fields: Vec::new(),
-            previous: Vec::new(),
+            fields: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Fingerprint, JobId, Link, Namespace, StateError};
+use super::{FieldHashes, Fingerprint, JobId, Link, Namespace, StateError};
 
 /// The layout written by this version.
 pub const FORMAT: u8 = 1;
@@ -132,15 +132,22 @@ const HAS_FINGERPRINT: u8 = 1;
 const HAS_ID: u8 = 2;
 const HAS_FIELDS: u8 = 4;
 
-/// version, flags, [fingerprint 16], [field count 2, (name 4, value 4) each], synced_at 8,
-/// [id bytes]: about 30 bytes an entry, and 8 a field.
+/// version, flags, [fingerprint 16], [field count 2, names 4, values 4 each], synced_at 8,
+/// [id bytes]: about 30 bytes an entry and 4 a field. The field hashes are an optional part,
+/// so entries written without them still read.
 pub fn encode_link(link: &Link) -> Vec<u8> {
-    let mut out = Vec::with_capacity(26 + link.target_id.as_ref().map_or(0, String::len));
-    encode_link_into(link, &mut out);
+    encode_link_with(link, &FieldHashes::default())
+}
+
+pub fn encode_link_with(link: &Link, fields: &FieldHashes) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        32 + fields.values.len() * 4 + link.target_id.as_ref().map_or(0, String::len),
+    );
+    encode_link_into(link, fields, &mut out);
     out
 }
 
-pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
+pub fn encode_link_into(link: &Link, fields: &FieldHashes, out: &mut Vec<u8>) {
     let id = link.target_id.as_deref().unwrap_or("");
     let mut flags = 0;
     if link.fingerprint.is_some() {
@@ -149,8 +156,8 @@ pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
     if link.target_id.is_some() {
         flags |= HAS_ID;
     }
-    let fields = &link.fields[..link.fields.len().min(usize::from(u16::MAX))];
-    if !fields.is_empty() {
+    let values = &fields.values[..fields.values.len().min(usize::from(u16::MAX))];
+    if !values.is_empty() {
         flags |= HAS_FIELDS;
     }
     out.push(FORMAT);
@@ -158,10 +165,10 @@ pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
     if let Some(fp) = link.fingerprint {
         out.extend_from_slice(&fp.0.to_be_bytes());
     }
-    if !fields.is_empty() {
-        out.extend_from_slice(&(fields.len() as u16).to_be_bytes());
-        for (name, value) in fields {
-            out.extend_from_slice(&name.to_be_bytes());
+    if !values.is_empty() {
+        out.extend_from_slice(&(values.len() as u16).to_be_bytes());
+        out.extend_from_slice(&fields.names.to_be_bytes());
+        for value in values {
             out.extend_from_slice(&value.to_be_bytes());
         }
     }
@@ -170,6 +177,17 @@ pub fn encode_link_into(link: &Link, out: &mut Vec<u8>) {
 }
 
 pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
+    decode_link_parts(bytes, false).map(|(link, _)| link)
+}
+
+/// The field hashes an ID-map entry holds (empty when it holds none).
+pub fn decode_link_fields(bytes: &[u8]) -> Result<FieldHashes, StateError> {
+    decode_link_parts(bytes, true).map(|(_, fields)| fields)
+}
+
+/// The link, and its field hashes when `with_fields` (skipped otherwise: a rerun's thousands
+/// of lookups never allocate for them).
+fn decode_link_parts(bytes: &[u8], with_fields: bool) -> Result<(Link, FieldHashes), StateError> {
     let bad = || StateError::Format(format!("an ID-map entry of {} bytes", bytes.len()));
     match bytes.first() {
         Some(&FORMAT) => {}
@@ -189,28 +207,29 @@ pub fn decode_link(bytes: &[u8]) -> Result<Link, StateError> {
     } else {
         None
     };
-    let mut fields = Vec::new();
+    let mut fields = FieldHashes::default();
     if flags & HAS_FIELDS != 0 {
         let count: [u8; 2] = take(2)?.try_into().map_err(|_| bad())?;
-        for _ in 0..u16::from_be_bytes(count) {
-            let pair = take(8)?;
-            let half = |i: usize| -> Result<u32, StateError> {
-                Ok(u32::from_be_bytes(
-                    pair[i..i + 4].try_into().map_err(|_| bad())?,
-                ))
-            };
-            fields.push((half(0)?, half(4)?));
+        let count = usize::from(u16::from_be_bytes(count));
+        let names: [u8; 4] = take(4)?.try_into().map_err(|_| bad())?;
+        let values = take(4 * count)?;
+        if with_fields {
+            fields.names = u32::from_be_bytes(names);
+            fields.values = values
+                .chunks_exact(4)
+                .map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+                .collect();
         }
     }
     let raw: [u8; 8] = take(8)?.try_into().map_err(|_| bad())?;
     let target_id =
         (flags & HAS_ID != 0).then(|| String::from_utf8_lossy(&bytes[at..]).into_owned());
-    Ok(Link {
+    let link = Link {
         target_id,
         fingerprint,
-        fields,
         synced_at: i64::from_be_bytes(raw),
-    })
+    };
+    Ok((link, fields))
 }
 
 /// The version byte, then the text.
@@ -255,19 +274,16 @@ mod tests {
             Link {
                 target_id: Some("42".into()),
                 fingerprint: Some(Fingerprint(u128::MAX - 7)),
-                fields: vec![(1, 2), (u32::MAX, 0)],
                 synced_at: 1_700_000_000,
             },
             Link {
                 target_id: None,
                 fingerprint: Some(Fingerprint(1)),
-                fields: Vec::new(),
                 synced_at: -1,
             },
             Link {
                 target_id: Some(String::new()),
                 fingerprint: None,
-                fields: vec![(7, 7)],
                 synced_at: 0,
             },
         ] {
@@ -276,8 +292,20 @@ mod tests {
         assert!(decode_link(&[]).is_err());
         assert!(decode_link(&[9, 0]).is_err());
         assert!(decode_link(&[FORMAT, HAS_FINGERPRINT, 1, 2]).is_err());
-        // Says 3 fields and holds 1.
-        assert!(decode_link(&[FORMAT, HAS_FIELDS, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2]).is_err());
+        let fields = FieldHashes {
+            names: 9,
+            values: vec![1, u32::MAX],
+        };
+        let link = Link {
+            target_id: Some("7".into()),
+            fingerprint: Some(Fingerprint(3)),
+            synced_at: 5,
+        };
+        let bytes = encode_link_with(&link, &fields);
+        assert_eq!(decode_link(&bytes).unwrap(), link, "the fields are skipped");
+        assert_eq!(decode_link_fields(&bytes).unwrap(), fields);
+        // Says 2 values and holds 1.
+        assert!(decode_link(&bytes[..bytes.len() - 17]).is_err());
     }
 
     #[test]

@@ -58,11 +58,10 @@ impl Entry {
                     ns,
                     key,
                     same_id: false,
+                    fields: Default::default(),
                     link: Link {
                         target_id,
                         fingerprint,
-                        // Not exported: a plan after an import lists every field of an update.
-                        fields: Vec::new(),
                         synced_at,
                     },
                 }

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::export::Entry;
 use super::{
-    Change, Checkpoint, JobId, Link, Namespace, OutboxWindow, Pending, Quarantined, StateError,
-    StateStore,
+    Change, Checkpoint, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending, Quarantined,
+    StateError, StateStore,
 };
 
 /// Called with each entry of a scan; returns whether to go on.
@@ -133,6 +133,13 @@ impl<K: Kv> StateStore for KvStore<K> {
         )
     }
 
+    fn field_hashes(&self, ns: &Namespace, key: &str) -> Result<FieldHashes, StateError> {
+        match self.kv.get(&codec::ns_key(LINK, ns, key))? {
+            Some(bytes) => codec::decode_link_fields(&bytes),
+            None => Ok(FieldHashes::default()),
+        }
+    }
+
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
         self.kv
             .get(&codec::ns_key(REVERSE, ns, target_id))?
@@ -197,6 +204,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     key,
                     link,
                     same_id,
+                    fields,
                 } => {
                     batch.extend(self.register(&ns)?);
                     let link_key = codec::ns_key(LINK, &ns, &key);
@@ -226,7 +234,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                             Some(codec::encode_text(&key)),
                         ));
                     }
-                    batch.push((link_key, Some(codec::encode_link(&link))));
+                    batch.push((link_key, Some(codec::encode_link_with(&link, &fields))));
                 }
                 Change::Unlink { ns, key } => {
                     let link_key = codec::ns_key(LINK, &ns, &key);

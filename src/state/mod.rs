@@ -53,9 +53,14 @@ impl fmt::Display for JobId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub u128);
 
-/// A field's name and value, hashed to 32 bits each: enough to tell which fields changed in a
-/// plan (the 128-bit fingerprint decides what is sent).
-pub type FieldPrint = (u32, u32);
+/// What was sent, field by field: a hash of the field names in order, and each value's hash,
+/// 32 bits each: enough to tell which fields an update changes in a plan (the 128-bit
+/// fingerprint decides what is sent). Empty when not known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldHashes {
+    pub names: u32,
+    pub values: Vec<u32>,
+}
 
 impl Fingerprint {
     pub fn of(bytes: &[u8]) -> Self {
@@ -76,9 +81,6 @@ pub struct Link {
     pub target_id: Option<String>,
     /// What was last sent; none when the record was linked but never written.
     pub fingerprint: Option<Fingerprint>,
-    /// Each top-level field last sent, as (name, value) hashes: which fields an update
-    /// changes, for dry-run plans. Empty when not known (states of earlier builds).
-    pub fields: Vec<FieldPrint>,
     /// Unix seconds of the last successful write or link.
     pub synced_at: i64,
 }
@@ -157,6 +159,8 @@ pub enum Change {
         ns: Namespace,
         key: String,
         link: Link,
+        /// What was sent, field by field (read only by dry-run plans). Empty: none sent.
+        fields: FieldHashes,
         /// The ID map already holds `link.target_id` for the key (an update): its reverse
         /// entry stands, and the old link need not be read.
         same_id: bool,
@@ -225,6 +229,8 @@ pub trait StateStore: Send + Sync {
         from: &str,
         limit: usize,
     ) -> Result<Vec<(String, Link)>, StateError>;
+    /// What was last sent for `key`, field by field; empty when not known.
+    fn field_hashes(&self, ns: &Namespace, key: &str) -> Result<FieldHashes, StateError>;
     /// The reverse direction: which source key a target id belongs to.
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError>;
     fn checkpoint(&self, job: &JobId) -> Result<Option<Checkpoint>, StateError>;
@@ -263,6 +269,9 @@ pub struct ReadOnly<S>(pub S);
 impl<S: StateStore> StateStore for ReadOnly<S> {
     fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError> {
         self.0.link(ns, key)
+    }
+    fn field_hashes(&self, ns: &Namespace, key: &str) -> Result<FieldHashes, StateError> {
+        self.0.field_hashes(ns, key)
     }
     fn key_for_id(&self, ns: &Namespace, target_id: &str) -> Result<Option<String>, StateError> {
         self.0.key_for_id(ns, target_id)
