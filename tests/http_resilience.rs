@@ -234,3 +234,66 @@ fn a_leaky_bucket_limit_takes_its_burst_and_never_overflows() {
         "no request found the bucket full"
     );
 }
+
+#[test]
+fn an_answer_the_connection_names_a_refusal_is_quarantined_not_held_in_doubt() {
+    // PrestaShop answers a create it refuses with HTTP 500 and its errors: nothing was made.
+    let api = common::api::Api::start(|r, _| {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        if body["name"] == "" {
+            return common::api::Reply::status(
+                500,
+                serde_json::json!({"errors": [{"code": 85, "message": "Property Category->name is empty"}]}),
+            );
+        }
+        common::api::Reply::json(serde_json::json!({"category": {"id": 7}}))
+    });
+    let pipeline = |refused_when: &str| {
+        format!(
+            r#"version: 1
+name: refusals
+connections:
+  shop:
+    http: {{ base_url: "{url}", retry: {{ attempts: 3, backoff: 10ms..20ms }}{refused_when} }}
+jobs:
+  categories:
+    from: {{ file: {{ path: families.csv }} }}
+    map: {{ code: $.code, name: $.name }}
+    to:
+      http: {{ connection: shop, entity: category, key: $.code, not_sent: [code], create: {{ method: POST, path: /categories }}, update: {{ method: PUT, path: "/categories/{{target_id}}" }}, id: $.category.id }}
+"#,
+            url = api.url
+        )
+    };
+    let w = Workdir::new();
+    w.write("families.csv", "code,name\nF1,Chairs\nF2,\n");
+    w.write(
+        "p.yaml",
+        pipeline(", refused_when: { status: [500], body: $.errors }"),
+    );
+    for attempt in 1..=2 {
+        let before = api.request_count();
+        let (code, report) = run(&w);
+        assert_eq!(code, 3, "run {attempt}: {report:#}");
+        let reasons = job(&report, "categories")["reasons"].to_string();
+        assert!(
+            reasons.contains("refused: Property Category->name is empty (code 85)")
+                && !reasons.contains("earlier run"),
+            "run {attempt}: {reasons}"
+        );
+        let sent = api.request_count() - before;
+        assert_eq!(
+            sent,
+            if attempt == 1 { 2 } else { 1 },
+            "F2 sent once a run, never in doubt"
+        );
+    }
+    // Without it, the same answer leaves the create in doubt: never sent blindly again.
+    let w = Workdir::new();
+    w.write("families.csv", "code,name\nF2,\n");
+    w.write("p.yaml", pipeline(""));
+    run(&w);
+    let before = api.request_count();
+    let (_, report) = run(&w);
+    assert_eq!(api.request_count(), before, "{report:#}");
+}

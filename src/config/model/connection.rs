@@ -71,6 +71,22 @@ pub struct HttpConnection {
     /// How the connection's JSON-RPC calls (`rpc:` on a request) are written and read.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub rpc: Option<RpcSettings>,
+    /// Answers that are definite refusals although their status says "server error", e.g.
+    /// PrestaShop's `{ status: [500], body: $.errors }`: the write was not applied, so it is
+    /// quarantined once with the API's message instead of being retried and held in doubt.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub refused_when: Option<RefusedWhen>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedWhen {
+    /// The statuses, e.g. `[500]`.
+    pub status: Vec<u16>,
+    /// Where the answer's errors are, e.g. `$.errors`: only an answer that holds something
+    /// there is a refusal. Without it, every answer with one of the statuses is.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub body: Option<SingularPath>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

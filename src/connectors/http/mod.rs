@@ -49,6 +49,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The `error` of a JSON-RPC answer (whose status is 200 all the same).
     pub rpc_error: Option<String>,
+    /// What the API said when the answer is a definite refusal (the connection's
+    /// `refused_when`): nothing was applied.
+    pub refused: Option<String>,
 }
 
 impl Response {
@@ -175,6 +178,8 @@ pub struct HttpClient {
     token: Option<Arc<TokenAuth>>,
     /// The header that carries idempotency keys, when the API reads them.
     idempotency_key: Option<String>,
+    /// Answers that are refusals whatever their status says.
+    refused_when: Option<Arc<(Vec<u16>, Option<CompiledPath>)>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -290,6 +295,18 @@ impl HttpClient {
             query,
             token: token.map(Arc::new),
             idempotency_key: connection.idempotency_key.clone(),
+            refused_when: connection
+                .refused_when
+                .as_ref()
+                .map(|r| -> Result<_, String> {
+                    let body = r
+                        .body
+                        .as_ref()
+                        .map(|p| CompiledPath::compile(p))
+                        .transpose()?;
+                    Ok(Arc::new((r.status.clone(), body)))
+                })
+                .transpose()?,
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
             limiter: Arc::new(RateLimiter::new(connection.rate_limit.as_ref())),
         })
@@ -310,7 +327,25 @@ impl HttpClient {
             limiter: self.limiter.clone(),
             token: self.token.clone(),
             idempotency_key: self.idempotency_key.clone(),
+            refused_when: self.refused_when.clone(),
         }
+    }
+
+    /// What the API said, when `response` is one the connection's `refused_when` names.
+    fn refusal(&self, response: &Response) -> Option<String> {
+        let (statuses, body) = self.refused_when.as_deref()?;
+        if !statuses.contains(&response.status) {
+            return None;
+        }
+        let Some(path) = body else {
+            return Some(response.excerpt());
+        };
+        let document = response.document().ok()?;
+        let said = path.get(&document).filter(|v| !is_empty(v))?;
+        Some(match said {
+            Value::String(text) => text.clone(),
+            other => rpc::describe(other),
+        })
     }
 
     /// `url` after the base URL, when it is under it (a next-page link); `None` elsewhere.
@@ -379,7 +414,9 @@ impl HttpClient {
                 return outcome;
             }
             let wait = match &outcome {
-                Ok(response) if response.is_success() => return outcome,
+                Ok(response) if response.is_success() || response.refused.is_some() => {
+                    return outcome;
+                }
                 Ok(response) => {
                     let status = response.status;
                     if !self.retry.retries_status(status) || (unsafe_to_repeat && status != 429) {
@@ -508,12 +545,14 @@ impl HttpClient {
             body.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        let response = Response {
+        let mut response = Response {
             status,
             headers,
             body,
             rpc_error: None,
+            refused: None,
         };
+        response.refused = self.refusal(&response);
         Ok(match call.rpc {
             Some(dialect) => rpc::unwrap(response, dialect),
             None => response,
@@ -801,6 +840,10 @@ pub fn read_for_record(client: &HttpClient, call: &Call) -> Result<Value, ReadFa
         .send(call)
         .map_err(|e| ReadFailure::Api(e.to_string()))?;
     let status = format!("HTTP {}: {}", response.status, response.excerpt());
+    if let Some(said) = &response.refused {
+        let reason = format!("HTTP {}: refused: {said}", response.status);
+        return Err(ReadFailure::Record { at, reason });
+    }
     if response.status >= 500 || response.status == 429 {
         return Err(ReadFailure::Api(format!("{at}: {status}")));
     }
@@ -810,6 +853,17 @@ pub fn read_for_record(client: &HttpClient, call: &Call) -> Result<Value, ReadFa
     response
         .document()
         .map_err(|reason| ReadFailure::Record { at, reason })
+}
+
+/// Null, or an empty text, list or object.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        _ => false,
+    }
 }
 
 /// A call's own query parameters as a log shows them.
@@ -906,6 +960,7 @@ mod tests {
             headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
             body: page.as_bytes().to_vec(),
             rpc_error: None,
+            refused: None,
         };
         assert_eq!(
             response.excerpt(),

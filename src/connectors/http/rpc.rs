@@ -132,7 +132,7 @@ mod tryton {
 }
 
 /// An error as a person reads it. Odoo: `{code, message, data: {name, message}}`; Tryton:
-/// `["UserError", ["message", "description"]]`; others: `{code, message}`.
+/// `["UserError", ["message", "description"]]`; others: `{code, message}`, or a list of them.
 pub fn describe(error: &Value) -> String {
     match error {
         Value::Object(fields) => {
@@ -166,6 +166,8 @@ fn collect_texts(values: &[Value], out: &mut Vec<String>) {
         match value {
             Value::String(s) if !s.is_empty() => out.push(s.clone()),
             Value::Array(inner) => collect_texts(inner, out),
+            // A REST API's list of errors (PrestaShop's `[{code, message}]`).
+            Value::Object(_) => out.push(describe(value)),
             _ => {}
         }
     }

@@ -539,6 +539,15 @@ fn classify(call: &Call, response: Response) -> Result<Response, WriteError> {
     if response.is_success() {
         return Ok(response);
     }
+    if let Some(said) = &response.refused {
+        // The API says it refused: nothing was applied, whatever the status.
+        return Err(WriteError::Rejected(format!(
+            "{} {}: HTTP {}: refused: {said}",
+            method_name(call.method),
+            call.path,
+            response.status
+        )));
+    }
     if let Some(error) = &response.rpc_error {
         // The server answered and refused this call.
         return Err(WriteError::Rejected(format!(
