@@ -638,6 +638,38 @@ fn a_cursor_may_be_the_greatest_of_several_fields_or_computed() {
 }
 
 #[test]
+fn an_import_file_gets_only_what_earlier_runs_did_not_write() {
+    // Orders read again (a look-back, a date_upd moved by a status) are not exported twice.
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        "version: 1\nname: export\njobs:\n  orders:\n    from: { file: { path: orders.ndjson } }\n    map: { order: $.id, total: $.total }\n    to: { file: { path: erp-import.ndjson, key: $.order, only_changed: true } }\n",
+    );
+    let orders = |second_total: u32| {
+        format!("{{\"id\":\"W1\",\"total\":10}}\n{{\"id\":\"W2\",\"total\":{second_total}}}\n")
+    };
+    let exported = |w: &Workdir| -> Vec<String> {
+        w.ndjson("erp-import.ndjson")
+            .iter()
+            .map(|r| r["order"].as_str().unwrap().to_string())
+            .collect()
+    };
+    w.write("orders.ndjson", orders(20));
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert_eq!(exported(&w), ["W1", "W2"]);
+    let (code, text) = w.printed(&["run", "p.yaml"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(exported(&w).is_empty(), "nothing new");
+    assert!(
+        text.contains("orders: 2 read, 0 written, 2 unchanged"),
+        "{text}"
+    );
+    w.write("orders.ndjson", orders(25));
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    assert_eq!(exported(&w), ["W2"], "only the changed order");
+}
+
+#[test]
 fn a_dry_run_reads_the_state_and_changes_nothing() {
     let shop = Shop::start();
     let w = workdir(&pipeline(&shop, ""), CATALOG);

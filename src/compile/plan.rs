@@ -68,7 +68,8 @@ pub enum SourcePlan {
 
 #[derive(Debug)]
 pub enum TargetPlan {
-    File(FileSpec),
+    /// A file, and with `only_changed` the ID-map namespace of what earlier runs wrote to it.
+    File(FileSpec, Option<Namespace>),
     /// Records addressed one by one through the ID map.
     Keyed(KeyedPlan),
     Unsupported(String),
@@ -869,14 +870,21 @@ fn target_plan(
     clients: &mut HttpClients,
 ) -> Result<TargetPlan, String> {
     Ok(match target {
-        Target::File(f) => TargetPlan::File(file_spec(
-            file_dir(f.connection.as_deref(), pipeline, base_dir)?,
-            &f.path,
-            f.format,
-            f.encoding,
-            f.csv.as_ref(),
-            f.records.as_ref(),
-        )?),
+        Target::File(f) => TargetPlan::File(
+            file_spec(
+                file_dir(f.connection.as_deref(), pipeline, base_dir)?,
+                &f.path,
+                f.format,
+                f.encoding,
+                f.csv.as_ref(),
+                f.records.as_ref(),
+            )?,
+            f.only_changed.then(|| Namespace {
+                pipeline: pipeline_name.to_string(),
+                connection: f.connection.clone().unwrap_or_else(|| "file".to_string()),
+                entity: f.path.clone(),
+            }),
+        ),
         Target::Http(http) => {
             TargetPlan::Keyed(keyed_plan(http, pipeline, pipeline_name, secrets, clients)?)
         }

@@ -74,6 +74,18 @@ pub fn check(c: &mut Checker) {
             .hint("e.g. `delete: { method: DELETE, path: \"/products/{target_id}\" }`");
             c.push(d);
         }
+        if let Some(Target::File(file)) = &job.to
+            && file.only_changed
+            && file.key.is_none()
+        {
+            let d = Diagnostic::error(
+                "missing-key",
+                "`only_changed` needs the target's `key`: records are compared with what earlier runs wrote by it",
+            )
+            .at_opt(c.key_at(&format!("{base}.to.file.only_changed")))
+            .hint("e.g. `key: $.order`");
+            c.push(d);
+        }
         if let Some(Target::Http(http)) = &job.to
             && (http.lines.is_some() || !http.after_create.is_empty())
             && http.rollback.is_empty()

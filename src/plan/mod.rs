@@ -128,7 +128,7 @@ fn job_plan(
     let mut summary = Summary::default();
     let mut changes = Vec::new();
     let target = match &job.target {
-        TargetPlan::File(spec) => spec.path.display().to_string(),
+        TargetPlan::File(spec, _) => spec.path.display().to_string(),
         TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
         TargetPlan::Unsupported(reason) => reason.clone(),
     };
@@ -299,7 +299,7 @@ fn keyed_changes(
 
 /// What a file target holds now, by key; `None` without a key or a readable file.
 fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
-    let (TargetPlan::File(spec), Some(key)) = (&job.target, &job.key) else {
+    let (TargetPlan::File(spec, _), Some(key)) = (&job.target, &job.key) else {
         return None;
     };
     let mut held = HashMap::new();

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::cursor::{Position, Watermark};
 use super::deliver::{Delivery, DeliveryError, OpenQuarantine};
+use super::only_changed::WrittenBefore;
 use super::report::{JobReport, JobStatus, Rejections};
 use crate::compile::plan::{JobPlan, SourcePlan, TargetPlan};
 use crate::config::model::MissingRefs;
@@ -112,7 +113,7 @@ fn execute(
 ) -> Result<Committed, String> {
     let writer = match (&job.target, ctx.collect) {
         (_, Some(_)) => Writer::Collect,
-        (TargetPlan::File(spec), None) => {
+        (TargetPlan::File(spec, _), None) => {
             Writer::File(spec.open_sink().map_err(|e| e.to_string())?)
         }
         (TargetPlan::Keyed(keyed), None) => {
@@ -276,12 +277,23 @@ fn write_all(
             let mut open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
                 .map_err(|e| e.to_string())?;
             let mut settled = Vec::new();
+            let mut before = match (&job.target, &job.key) {
+                (TargetPlan::File(_, Some(ns)), Some(key)) => {
+                    Some(WrittenBefore::new(ns.clone(), key, ctx.state))
+                }
+                _ => None,
+            };
             for message in rx {
                 match message {
                     ToWriter::Batch(records) => {
-                        outcome.written += records.len() as u64;
                         if let Some(sink) = sink.as_mut() {
                             for record in &records {
+                                if let Some(before) = before.as_mut()
+                                    && !before.wanted(record).map_err(|e| e.to_string())?
+                                {
+                                    continue;
+                                }
+                                outcome.written += 1;
                                 sink.write(record).map_err(|e| e.to_string())?;
                             }
                         }
@@ -300,6 +312,10 @@ fn write_all(
                         }
                         outcome.committed = true;
                         let mut changes = std::mem::take(&mut settled);
+                        if let Some(before) = before.take() {
+                            outcome.delivered = Some(before.counts);
+                            changes.extend(before.into_changes());
+                        }
                         changes.extend(end.or(progress.take()).map(checkpoint));
                         if !changes.is_empty() {
                             ctx.state.apply(changes).map_err(|e| e.to_string())?;

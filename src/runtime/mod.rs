@@ -5,6 +5,7 @@ pub mod cursor;
 pub mod deliver;
 pub mod job;
 pub mod link_reader;
+pub mod only_changed;
 mod outbox;
 pub mod report;
 pub mod sender;

@@ -661,6 +661,11 @@ pub struct FileTarget {
     /// `$.records.record`).
     #[serde(default, deserialize_with = "lenient::opt")]
     pub records: Option<JsonPath>,
+    /// Write only records that are new or changed since an earlier run wrote them (by `key`,
+    /// remembered in the state once the file is in place): for an ERP's import folder, where
+    /// an order read again (a look-back, a moved `date_upd`) must not be imported twice.
+    #[serde(default)]
+    pub only_changed: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
