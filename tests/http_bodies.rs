@@ -314,3 +314,53 @@ jobs:
         "{reason}"
     );
 }
+
+#[test]
+fn create_only_fields_go_with_the_create_and_never_with_an_update() {
+    // A shop manager hides a product or rewords its URL: the hourly run must not undo it.
+    let api = shop_api();
+    let w = Workdir::new();
+    let write = |state: &str| {
+        w.write(
+            "p.yaml",
+            pipeline(
+                &api,
+                "",
+                r#"        create_only: [state, link_rewrite]
+        create: { method: POST, path: /products }
+        update: { method: PUT, path: "/products/{target_id}" }
+        id: $.product.id"#,
+            )
+            .replace(
+                "      name: $.name\n",
+                &format!("      name: $.name\n      state: \"{state}\"\n      link_rewrite: {{ path: $.name, transform: [slug] }}\n"),
+            ),
+        );
+    };
+    write("1");
+    w.write("products.csv", "ref,price,name\nA1,10,Chaise Bistrot\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    let created: Value = serde_json::from_str(&api.body(0)).unwrap();
+    assert_eq!(created["state"], "1");
+    assert_eq!(created["link_rewrite"], "chaise-bistrot");
+    // A create-only field alone changes nothing on the target.
+    write("0");
+    let (_, report) = w.run("p.yaml", &[]);
+    assert_eq!(
+        common::delivered(&report, "products")["unchanged"],
+        1,
+        "{report:#}"
+    );
+    w.write("products.csv", "ref,price,name\nA1,12,Chaise Bistrot\n");
+    let (_, report) = w.run("p.yaml", &[]);
+    assert_eq!(
+        common::delivered(&report, "products")["updated"],
+        1,
+        "{report:#}"
+    );
+    let updated: Value = serde_json::from_str(&api.body(api.request_count() - 1)).unwrap();
+    assert_eq!(
+        updated,
+        json!({"reference": "A1", "price": 12, "name": "Chaise Bistrot"})
+    );
+}

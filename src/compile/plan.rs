@@ -824,6 +824,7 @@ fn keyed_plan(
             delete: request(&http.delete)?,
             upsert: http.upsert,
             unsent: Unsent {
+                create_only: http.create_only.clone(),
                 control_fields: control_fields(http)?,
                 skip_fields: http
                     .skip_fields

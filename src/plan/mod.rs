@@ -219,7 +219,7 @@ fn keyed_changes(
                 Decision::Skipped => summary.skip += 1,
                 Decision::Update { target_id } => {
                     summary.update += 1;
-                    let sent = plan.http.unsent.sent(&prepared.payload);
+                    let sent = plan.http.unsent.sent(&prepared.payload, false);
                     let previous = state
                         .field_hashes(&plan.ns, &prepared.key)
                         .unwrap_or_default();
@@ -245,7 +245,7 @@ fn keyed_changes(
                     Ok(Resolved::Found(target_id)) => {
                         summary.link += 1;
                         let fields = (plan.on_match == OnMatch::Update).then(|| {
-                            let sent = plan.http.unsent.sent(&prepared.payload);
+                            let sent = plan.http.unsent.sent(&prepared.payload, false);
                             match target.read(&target_id, &prepared.payload) {
                                 Ok(Some(current)) => sent_fields_diff(&current, &sent),
                                 _ => new_values(sent.into_owned(), &FieldHashes::default()),
@@ -271,7 +271,7 @@ fn keyed_changes(
                         }
                         summary.create += 1;
                         changes.push(Change::Create {
-                            record: plan.http.unsent.sent(&prepared.payload).into_owned(),
+                            record: plan.http.unsent.sent(&prepared.payload, true).into_owned(),
                             key: Some(prepared.key),
                         });
                     }

@@ -601,7 +601,7 @@ pub(crate) fn decide(
         .is_some_and(|p| p.get(&record).is_some_and(truthy));
     // What is sent, without the fields the record opted out of and syncline's own flags; the
     // record keeps them, for request templates and to be named if it is rejected.
-    let (fingerprint, fields) = fingerprints(&plan.http.unsent.sent(&record), buffer);
+    let (fingerprint, fields) = fingerprints(&plan.http.unsent.sent(&record, false), buffer);
     let payload = record;
     let left_over = left_over.get(&key).map(|p| p.operation);
     let mut at_stored_id = false;

@@ -751,6 +751,11 @@ pub struct HttpTarget {
     /// ERP's family code when the shop's categories have no code field.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub not_sent: Vec<String>,
+    /// Mapped fields sent when the record is created and never in updates, e.g. `[state,
+    /// link_rewrite]`: what the target's users set afterwards (a product hidden by hand, a
+    /// reworded URL) is not undone by the next run. A change in them alone sends nothing.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub create_only: Vec<String>,
 }
 
 /// A document's lines written one request each, after the document.

@@ -44,17 +44,26 @@ pub struct Unsent {
     pub control_fields: Vec<String>,
     /// Left out when their path holds a true value.
     pub skip_fields: Vec<(String, CompiledPath)>,
+    /// Sent with creates only (`create_only`): left out of updates and of the fingerprint, so
+    /// what the target's users change there afterwards stays.
+    pub create_only: Vec<String>,
 }
 
 impl Unsent {
-    /// What is sent of `record` (the record itself when it keeps every field).
-    pub fn sent<'r>(&self, record: &'r Record) -> Cow<'r, Record> {
+    /// What is sent of `record` by a create (`creating`) or an update (the record itself when
+    /// it keeps every field).
+    pub fn sent<'r>(&self, record: &'r Record, creating: bool) -> Cow<'r, Record> {
+        let create_only = (!creating)
+            .then_some(&self.create_only)
+            .into_iter()
+            .flatten();
         let drop: Vec<&str> = self
             .skip_fields
             .iter()
             .filter(|(_, path)| path.get(record).is_some_and(truthy))
             .map(|(field, _)| field.as_str())
             .chain(self.control_fields.iter().map(String::as_str))
+            .chain(create_only.map(String::as_str))
             .filter(|field| record.get(field).is_some())
             .collect();
         if drop.is_empty() {
@@ -217,14 +226,14 @@ impl HttpTarget {
         for write in writes {
             match write {
                 BatchWrite::Create(record) => {
-                    records.push(self.plan.unsent.sent(record).into_owned())
+                    records.push(self.plan.unsent.sent(record, true).into_owned())
                 }
                 // An upsert's record names itself by its key.
                 BatchWrite::Update(_, record) if self.plan.upsert => {
-                    records.push(self.plan.unsent.sent(record).into_owned())
+                    records.push(self.plan.unsent.sent(record, false).into_owned())
                 }
                 BatchWrite::Update(id, record) => {
-                    records.push(with_id(plan, id, &self.plan.unsent.sent(record)))
+                    records.push(with_id(plan, id, &self.plan.unsent.sent(record, false)))
                 }
                 BatchWrite::Delete(_) => {}
             }
@@ -311,7 +320,7 @@ impl KeyedTarget for HttpTarget {
                 "the target has no `create` request: new records cannot be sent".into(),
             )
         })?;
-        let sent = self.plan.unsent.sent(record);
+        let sent = self.plan.unsent.sent(record, true);
         let response = self.call(request, record, Some(&sent), &|_| None)?;
         let body = response.document().map_err(WriteError::Rejected)?;
         let id_path = self.plan.id.as_ref();
@@ -338,7 +347,7 @@ impl KeyedTarget for HttpTarget {
         let id = target_id.to_string();
         let extra = |name: &str| (name == "target_id").then(|| id.clone());
         let current = self.current(target_id, record)?;
-        let mut sent = self.plan.unsent.sent(record);
+        let mut sent = self.plan.unsent.sent(record, false);
         if let (Some(read), Some(mut current)) = (&self.plan.read_before_update, current) {
             overlay(&mut current, &sent);
             if let Value::Object(fields) = &mut current {
@@ -401,10 +410,10 @@ impl KeyedTarget for HttpTarget {
         for write in writes {
             match write {
                 BatchWrite::Create(record) => {
-                    creates.push(self.plan.unsent.sent(record).into_owned())
+                    creates.push(self.plan.unsent.sent(record, true).into_owned())
                 }
                 BatchWrite::Update(id, record) => {
-                    updates.push(with_id(plan, id, &self.plan.unsent.sent(record)))
+                    updates.push(with_id(plan, id, &self.plan.unsent.sent(record, false)))
                 }
                 BatchWrite::Delete(id) => deletes.push(id_value(id)),
             }
