@@ -364,3 +364,73 @@ fn create_only_fields_go_with_the_create_and_never_with_an_update() {
         json!({"reference": "A1", "price": 12, "name": "Chaise Bistrot"})
     );
 }
+
+#[test]
+fn a_translated_field_is_written_in_its_language() {
+    // PrestaShop's `name` and `link_rewrite` are per language: a plain string is refused.
+    let api = shop_api();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(
+            &api,
+            "      body: xml",
+            "        create: { method: POST, path: /products, body: { product: \"{record}\" } }\n        id: $.product.id",
+        )
+        .replace(
+            "      name: $.name\n",
+            "      name: { path: $.name, lang: \"1\" }\n      link_rewrite: { path: $.name, transform: [slug], lang: \"1\" }\n",
+        ),
+    );
+    w.write("products.csv", "ref,price,name\nA1,23.9,Chaise Bistrot\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        api.body(0).contains(concat!(
+            r#"<name><language id="1">Chaise Bistrot</language></name>"#,
+            r#"<link_rewrite><language id="1">chaise-bistrot</language></link_rewrite>"#
+        )),
+        "{}",
+        api.body(0)
+    );
+}
+
+#[test]
+fn an_update_answered_with_something_unreadable_is_not_taken_as_done() {
+    // PHP notices printed before the webservice's answer: the status says 200, the write may
+    // not have gone through.
+    let api = Api::start(|r, _| match r.method.as_str() {
+        "POST" => Reply::json(json!({"product": {"id": 1}})),
+        _ => Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: "Notice: Undefined index: id_shop in /var/www/classes/Product.php on line 42"
+                .into(),
+        },
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(
+            &api,
+            "",
+            "        create: { method: POST, path: /products }\n        update: { method: PUT, path: \"/products/{target_id}\" }\n        id: $.product.id",
+        ),
+    );
+    w.write("products.csv", "ref,price,name\nA1,10,Chair\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    w.write("products.csv", "ref,price,name\nA1,12,Chair\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 3, "{report:#}");
+    assert!(
+        report.to_string().contains("Undefined index: id_shop"),
+        "{report:#}"
+    );
+    // Not remembered as sent: the next run tries again.
+    let (_, report) = w.run("p.yaml", &[]);
+    assert_eq!(
+        common::delivered(&report, "products")["unchanged"],
+        0,
+        "{report:#}"
+    );
+}

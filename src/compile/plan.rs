@@ -395,6 +395,7 @@ fn map_step(
                 transforms: Vec::new(),
                 default: None,
                 required: false,
+                lang: None,
             },
             Field::Constant(value) => MappedField {
                 name: field.clone(),
@@ -404,6 +405,7 @@ fn map_step(
                 transforms: Vec::new(),
                 default: None,
                 required: false,
+                lang: None,
             },
             Field::Spec(spec) => {
                 if spec.timezone.is_some() {
@@ -468,6 +470,7 @@ fn map_step(
                     transforms: spec.transform.clone(),
                     default: spec.default.clone(),
                     required: spec.required,
+                    lang: spec.lang.clone(),
                 }
             }
         };

@@ -29,6 +29,9 @@ pub struct MappedField {
     pub transforms: Vec<Transform>,
     pub default: Option<Value>,
     pub required: bool,
+    /// A translated field in this language: the value becomes `[{"id": lang, "value": ...}]`
+    /// (PrestaShop's `<name><language id="1">...</language></name>`).
+    pub lang: Option<String>,
 }
 
 #[derive(Debug)]
@@ -185,6 +188,9 @@ impl MappedField {
         }
         if !self.transforms.is_empty() {
             value = transform(value, &self.transforms);
+        }
+        if let Some(lang) = &self.lang {
+            value = serde_json::json!([{ "id": lang, "value": value }]);
         }
         Ok(value)
     }

@@ -472,6 +472,10 @@ pub struct FieldSpec {
     pub connection: Option<String>,
     /// Translate the value through this table.
     pub table: Option<String>,
+    /// Write the value as a translated field in this language, after the conversions and
+    /// transforms: `[{ id: "1", value: ... }]`, which an XML body writes as PrestaShop's
+    /// `<language id="1">...</language>`. E.g. `{ path: $.name, lang: "${vars.lang}" }`.
+    pub lang: Option<String>,
     /// Convert the value: `string`, `integer`, `decimal`, `number`, `boolean`, `date`, `datetime`.
     #[serde(rename = "as")]
     #[serde(default, deserialize_with = "lenient::opt")]

@@ -357,8 +357,19 @@ impl KeyedTarget for HttpTarget {
             }
             sent = Cow::Owned(current);
         }
-        self.call(request, record, Some(&sent), &extra)
+        let response = self
+            .call(request, record, Some(&sent), &extra)
             .map_err(WriteError::repeatable)?;
+        // A success whose answer is not the API's format is a failure in disguise (PHP
+        // notices before PrestaShop's XML, an HTML page from a proxy).
+        if !response.body.iter().all(u8::is_ascii_whitespace)
+            && let Err(e) = response.document()
+        {
+            return Err(WriteError::Rejected(format!(
+                "the update's answer is not readable ({e}): {}",
+                response.excerpt()
+            )));
+        }
         Ok(())
     }
 
