@@ -103,6 +103,10 @@ pub struct ReadPlan {
 
 /// `changes` laid over `base`: objects merged field by field, anything else replaced.
 fn overlay(base: &mut Value, changes: &Value) {
+    if let Some(merged) = merge_translations(base, changes) {
+        *base = merged;
+        return;
+    }
     match (base, changes) {
         (Value::Object(base), Value::Object(changes)) => {
             for (name, value) in changes {
@@ -116,6 +120,60 @@ fn overlay(base: &mut Value, changes: &Value) {
         }
         (base, changes) => *base = changes.clone(),
     }
+}
+
+/// A translated field written in some languages (`[{id, value}]`) laid over the field as read,
+/// language by language: the languages not written keep their text. The field as read is the
+/// same list (JSON) or PrestaShop's XML `{language: [{"@id", "#text"}]}` (one language: an
+/// object). `None` when `changes` is not a translated field.
+fn merge_translations(base: &Value, changes: &Value) -> Option<Value> {
+    let written = changes.as_array()?;
+    // Exactly `{id, value}` (or `{@id, #text}`): a list of `{id}` alone is something else
+    // (PrestaShop's associations), replaced whole.
+    let pair = |item: &Value, id: &str, text: &str| -> Option<(String, Value)> {
+        let fields = item.as_object().filter(|f| f.len() == 2)?;
+        Some((text_of(fields.get(id)?)?, fields.get(text)?.clone()))
+    };
+    // As XML is read: its other attributes (`xlink:href`) aside.
+    let element = |item: &Value| -> Option<(String, Value)> {
+        let fields = item.as_object()?;
+        let text = fields
+            .get("#text")
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
+        Some((text_of(fields.get("@id")?)?, text))
+    };
+    let written: Vec<(String, Value)> = written
+        .iter()
+        .map(|item| pair(item, "id", "value"))
+        .collect::<Option<_>>()?;
+    if written.is_empty() {
+        return None;
+    }
+    let read: Vec<(String, Value)> = match base {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| pair(item, "id", "value"))
+            .collect::<Option<_>>()?,
+        Value::Object(fields) => match fields.get("language")? {
+            Value::Array(items) => items.iter().map(element).collect::<Option<_>>()?,
+            one => vec![element(one)?],
+        },
+        _ => return None,
+    };
+    let mut merged = read;
+    for (id, value) in written {
+        match merged.iter_mut().find(|(known, _)| *known == id) {
+            Some(slot) => slot.1 = value,
+            None => merged.push((id, value)),
+        }
+    }
+    Some(Value::Array(
+        merged
+            .into_iter()
+            .map(|(id, value)| serde_json::json!({ "id": id, "value": value }))
+            .collect(),
+    ))
 }
 
 pub struct HttpTarget {
@@ -591,4 +649,41 @@ fn classify(call: &Call, response: Response) -> Result<Response, WriteError> {
         400..=499 => WriteError::Rejected(reason),
         _ => WriteError::MaybeApplied(reason),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_translation_written_keeps_the_other_languages() {
+        let written = json!([{"id": "1", "value": "Chair"}]);
+        let mut json_read = json!({"name": [{"id": "1", "value": "Old"}, {"id": "2", "value": "Chaise"}], "price": 1});
+        overlay(&mut json_read, &json!({"name": written, "price": 2}));
+        assert_eq!(
+            json_read,
+            json!({"name": [{"id": "1", "value": "Chair"}, {"id": "2", "value": "Chaise"}], "price": 2})
+        );
+        // PrestaShop's XML, read: two languages, then one (an object, not a list).
+        let mut xml_read = json!({"name": {"language": [{"@id": "1", "#text": "Old"}, {"@id": "2", "#text": "Chaise"}]}});
+        overlay(&mut xml_read, &json!({"name": written}));
+        assert_eq!(
+            xml_read["name"],
+            json!([{"id": "1", "value": "Chair"}, {"id": "2", "value": "Chaise"}])
+        );
+        let mut one = json!({"name": {"language": {"@id": "2", "@xlink:href": "http://shop/api/languages/2", "#text": "Chaise"}}});
+        overlay(&mut one, &json!({"name": written}));
+        assert_eq!(
+            one["name"],
+            json!([{"id": "2", "value": "Chaise"}, {"id": "1", "value": "Chair"}])
+        );
+        // Any other list is replaced whole, as before.
+        let mut tags = json!({"tags": ["a", "b"], "categories": [{"id": 2}, {"id": 3}]});
+        overlay(
+            &mut tags,
+            &json!({"tags": ["c"], "categories": [{"id": 5}]}),
+        );
+        assert_eq!(tags, json!({"tags": ["c"], "categories": [{"id": 5}]}));
+    }
 }
