@@ -135,6 +135,37 @@ impl CompiledPath {
         Some(at)
     }
 
+    /// Puts `new` where a singular path names, making the objects and lists on the way
+    /// (a list is filled with nulls up to the index). `false` when the path is a query, or
+    /// a value on the way is neither an object nor a list of the kind the step needs.
+    pub fn set(&self, value: &mut Value, new: Value) -> bool {
+        let CompiledPath::Direct(steps) = self else {
+            return false;
+        };
+        let mut at = value;
+        for step in steps {
+            if at.is_null() {
+                *at = match step {
+                    Step::Key(_) => Value::Object(serde_json::Map::new()),
+                    Step::Index(_) => Value::Array(Vec::new()),
+                };
+            }
+            at = match (step, at) {
+                (Step::Key(k), Value::Object(map)) => map.entry(k.clone()).or_insert(Value::Null),
+                (Step::Index(i), Value::Array(items)) if *i >= 0 => {
+                    let index = *i as usize;
+                    if items.len() <= index {
+                        items.resize(index + 1, Value::Null);
+                    }
+                    &mut items[index]
+                }
+                _ => return false,
+            };
+        }
+        *at = new;
+        true
+    }
+
     /// What the path reads as a field's value: the value a singular path names, and for a
     /// query that may select several (`$.lines[*].sku`) the list of every match, in document
     /// order, even when it finds one or none: the value's type does not depend on the data.

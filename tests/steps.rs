@@ -261,3 +261,20 @@ fn scripts_change_the_record_and_errors_quarantine_it() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn a_field_named_by_a_path_is_put_in_place() {
+    // PrestaShop's product lists its categories under `associations`.
+    let input = [json!({"id": 1, "family": 7, "second": 9})];
+    let (code, _, out) = run(
+        "",
+        "",
+        "      id: $.id\n      \"associations.categories[0].id\": $.family\n      \"associations.categories[1].id\": $.second\n      associations.note: { const: kept }\n",
+        &input,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        [json!({"id": 1, "associations": {"categories": [{"id": 7}, {"id": 9}], "note": "kept"}})]
+    );
+}

@@ -331,6 +331,15 @@ fn compile_step(step: &model::Step, name: String, fields: &Fields) -> Result<Ste
     })
 }
 
+/// Where a map field whose name is a path (`associations.categories[0].id`) puts its value.
+fn nested_place(name: &str) -> Result<Option<CompiledPath>, String> {
+    if !name.contains(['.', '[']) {
+        return Ok(None);
+    }
+    let path = model::SingularPath::parse(&format!("$.{name}"))?;
+    compile_path(&path).map(Some)
+}
+
 /// A `fetch` step: its requests go through the connection's client.
 fn fetch_step(
     fetch: &model::Fetch,
@@ -395,6 +404,7 @@ fn map_step(
                 transforms: Vec::new(),
                 default: None,
                 required: false,
+                nested: nested_place(field).map_err(at)?,
                 lang: None,
             },
             Field::Constant(value) => MappedField {
@@ -405,6 +415,7 @@ fn map_step(
                 transforms: Vec::new(),
                 default: None,
                 required: false,
+                nested: nested_place(field).map_err(at)?,
                 lang: None,
             },
             Field::Spec(spec) => {
@@ -470,6 +481,7 @@ fn map_step(
                     transforms: spec.transform.clone(),
                     default: spec.default.clone(),
                     required: spec.required,
+                    nested: nested_place(field).map_err(at)?,
                     lang: spec.lang.clone(),
                 }
             }

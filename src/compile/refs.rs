@@ -323,6 +323,19 @@ fn fields(
     scope: &RefScope,
 ) {
     for (name, field) in fields {
+        if name.contains(['.', '['])
+            && let Err(e) = crate::config::model::SingularPath::parse(&format!("$.{name}"))
+        {
+            let d = Diagnostic::error(
+                "field-name",
+                format!("the field name `{name}` is read as a place in the record, and {e}"),
+            )
+            .at_opt(c.key_at(&format!("{path}.{name}")))
+            .hint(
+                "a nested place is written with names and indexes: `associations.categories[0].id`",
+            );
+            c.push(d);
+        }
         let Field::Spec(spec) = field else { continue };
         let path = format!("{path}.{name}");
         let sources = spec.sources();

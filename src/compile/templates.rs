@@ -76,7 +76,12 @@ fn mapped_fields(job: &Job) -> Option<Vec<&str>> {
     } else {
         &job.map
     };
-    Some(last.keys().map(String::as_str).collect())
+    // A field named by a path (`associations.categories[0].id`) makes its first name.
+    Some(
+        last.keys()
+            .map(|k| k.split(['.', '[']).next().unwrap_or(k))
+            .collect(),
+    )
 }
 
 /// Every string of a request that is a template, with its place.

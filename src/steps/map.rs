@@ -29,6 +29,9 @@ pub struct MappedField {
     pub transforms: Vec<Transform>,
     pub default: Option<Value>,
     pub required: bool,
+    /// Where the value goes when the field's name is a path of names and indexes
+    /// (`associations.categories[0].id`); `None`: a field of that name.
+    pub nested: Option<CompiledPath>,
     /// A translated field in this language: the value becomes `[{"id": lang, "value": ...}]`
     /// (PrestaShop's `<name><language id="1">...</language></name>`).
     pub lang: Option<String>,
@@ -119,7 +122,18 @@ impl MapStep {
                     .value(record)
                     .map_err(|reason| Rejection::new(step(), reason))?,
             };
-            out.insert(field.name.clone(), value);
+            match &field.nested {
+                Some(place) => {
+                    let mut nested = Value::Object(std::mem::take(&mut out));
+                    place.set(&mut nested, value);
+                    if let Value::Object(fields) = nested {
+                        out = fields;
+                    }
+                }
+                None => {
+                    out.insert(field.name.clone(), value);
+                }
+            }
         }
         Ok(Value::Object(out))
     }
