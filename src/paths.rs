@@ -116,25 +116,6 @@ impl CompiledPath {
         }
     }
 
-    /// The value a singular path names, to change it in place; `None` for a query.
-    pub fn get_mut<'a>(&self, value: &'a mut Value) -> Option<&'a mut Value> {
-        let CompiledPath::Direct(steps) = self else {
-            return None;
-        };
-        let mut at = value;
-        for step in steps {
-            at = match (step, at) {
-                (Step::Key(k), Value::Object(map)) => map.get_mut(k)?,
-                (Step::Index(i), Value::Array(items)) => {
-                    let len = items.len();
-                    items.get_mut(position(*i, len)?)?
-                }
-                _ => return None,
-            };
-        }
-        Some(at)
-    }
-
     /// Puts `new` where a singular path names, making the objects and lists on the way
     /// (a list is filled with nulls up to the index). `false` when the path is a query, or
     /// a value on the way is neither an object nor a list of the kind the step needs.

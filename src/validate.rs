@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::compile;
-use crate::config::{self, secrets::Secrets, source::SourceMap};
+use crate::config::{self, secrets::Secrets};
+use crate::diagnostics::source::SourceMap;
 use crate::diagnostics::{self, Diagnostic, JsonDiagnostic, RenderOptions};
 
 /// What `validate` found.

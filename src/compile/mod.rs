@@ -5,6 +5,7 @@
 //! between jobs, connections and tables, the `needs` graph, tables read backwards, rhai
 //! snippets, and where secrets end up.
 
+pub mod cursor;
 mod dag;
 pub mod plan;
 mod refs;
@@ -18,7 +19,7 @@ pub use refs::format_from_extension;
 use crate::config::LoadedPipeline;
 use crate::config::model::Pipeline;
 use crate::config::secrets::Secrets;
-use crate::config::source::{SourceMap, Span};
+use crate::diagnostics::source::{SourceMap, Span};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 
 /// What every check reads, and where it reports.

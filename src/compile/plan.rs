@@ -8,19 +8,19 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::cursor::CursorPlan;
 use crate::config::LoadedPipeline;
 use crate::config::model::{
     self, Connection, Field, FileFormat, MissingRefs, Normalize, OnMatch, Pipeline, Source, Target,
 };
 use crate::config::secrets::Secrets;
-use crate::config::source::SourceMap;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::fetch::HttpFetcher;
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
 use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use crate::connectors::http::{HttpClient, RequestPlan};
+use crate::diagnostics::source::SourceMap;
 use crate::paths::CompiledPath;
-use crate::runtime::cursor::CursorPlan;
 use crate::state::Namespace;
 use crate::steps::StepPlan;
 use crate::steps::convert::Converter;

@@ -7,7 +7,7 @@ use super::Checker;
 use crate::config::model::{
     Auth, Connection, Conversion, Field, FileFormat, STEP_KINDS, Source, Target,
 };
-use crate::config::source::Span;
+use crate::diagnostics::source::Span;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 
 pub fn check(c: &mut Checker) {

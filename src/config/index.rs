@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::node::{Node, ScalarStyle, Value};
-use super::source::{SourceMap, Span};
+use crate::diagnostics::source::{SourceMap, Span};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Place {

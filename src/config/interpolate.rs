@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::node::{Node, Value};
 use super::secrets::{Secrets, is_valid_name};
-use super::source::{SourceMap, Span};
+use crate::diagnostics::source::{SourceMap, Span};
 use crate::diagnostics::{Diagnostic, did_you_mean};
 
 const NAMESPACES: [&str; 3] = ["env", "vars", "secret"];

@@ -8,19 +8,18 @@ pub mod merge;
 pub mod model;
 pub mod node;
 pub mod secrets;
-pub mod source;
 pub mod yaml;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::{FileId, SourceMap, Span};
 use index::SpanIndex;
 use interpolate::{Interpolator, SecretUse};
 use model::Pipeline;
 use node::{Node, Value};
 use secrets::Secrets;
-use source::{FileId, SourceMap, Span};
 
 /// Files larger than this are not pipelines; refusing them keeps a stray dump from eating memory.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;

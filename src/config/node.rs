@@ -3,7 +3,7 @@
 //! Overlays are merged on this tree (so a merged value still points into the file that set it),
 //! and the typed model is deserialized from it by [`super::de`].
 
-use super::source::Span;
+use crate::diagnostics::source::Span;
 
 #[derive(Debug, Clone)]
 pub struct Node {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle as YamlStyle, Tag};
 
 use super::node::{Entry, Node, Scalar, ScalarStyle, Value};
-use super::source::{FileId, SourceFile, Span};
 use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::{FileId, SourceFile, Span};
 
 /// Deeper than any sensible pipeline; keeps every recursive walk of the tree far from the stack's end.
 pub const MAX_DEPTH: usize = 64;

@@ -31,11 +31,11 @@ use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
-use crate::runtime::deliver::{Decision, decide, hash32, next_name};
+use crate::runtime::decision::{Decision, decide};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::sender::{Resolved, resolve};
-use crate::state::{FieldHashes, StateStore, pending_writes};
+use crate::state::{FieldHashes, StateStore, fingerprint, pending_writes};
 use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
@@ -323,24 +323,16 @@ fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
 /// hashes; every field when they are not known or the fields are not the same ones), with the
 /// value they would get.
 fn new_values(payload: Record, previous: &FieldHashes) -> Map<String, Value> {
+    let (_, now) = fingerprint(&payload, &mut Vec::new());
     let Value::Object(map) = payload else {
         return Map::new();
     };
-    let names = map.keys().fold(0, |names, name| next_name(names, name));
-    let comparable = names == previous.names && map.len() == previous.values.len();
+    let comparable = now.names == previous.names && now.values.len() == previous.values.len();
     map.into_iter()
-        .zip(
-            previous
-                .values
-                .iter()
-                .map(Some)
-                .chain(std::iter::repeat(None)),
-        )
-        .filter(|((_, to), before)| {
-            let hash = hash32(&serde_json::to_vec(to).unwrap_or_default());
-            !comparable || *before != Some(&hash)
-        })
-        .map(|((name, to), _)| (name, serde_json::json!({ "to": to })))
+        .zip(now.values)
+        .enumerate()
+        .filter(|(i, (_, hash))| !comparable || previous.values[*i] != *hash)
+        .map(|(_, ((name, to), _))| (name, serde_json::json!({ "to": to })))
         .collect()
 }
 

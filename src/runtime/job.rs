@@ -14,10 +14,12 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::cursor::{Position, Watermark};
-use super::deliver::{Delivery, DeliveryError, OpenQuarantine};
+use super::decision::DeliveryError;
+use super::deliver::Delivery;
 use super::only_changed::WrittenBefore;
+use super::quarantine::OpenQuarantine;
 use super::report::{JobReport, JobStatus, Rejections};
+use crate::compile::cursor::{Position, Watermark};
 use crate::compile::plan::{JobPlan, SourcePlan, TargetPlan};
 use crate::config::model::MissingRefs;
 use crate::connectors::http::target::HttpTarget;
@@ -247,7 +249,7 @@ fn read_all(
 struct WriterOutcome {
     written: u64,
     committed: bool,
-    delivered: Option<super::deliver::Delivered>,
+    delivered: Option<super::decision::Delivered>,
     rejections: Rejections,
 }
 

@@ -3,8 +3,8 @@
 //! place, with the checkpoint.
 
 use crate::paths::CompiledPath;
-use crate::runtime::deliver::Delivered;
-use crate::state::{Change, Fingerprint, Link, Namespace, StateError, StateStore, now};
+use crate::runtime::decision::Delivered;
+use crate::state::{Change, Link, Namespace, StateError, StateStore, fingerprint, now};
 use crate::steps::{Record, text_of};
 
 pub struct WrittenBefore<'a> {
@@ -34,9 +34,7 @@ impl<'a> WrittenBefore<'a> {
         let Some(key) = self.key.get(record).and_then(text_of) else {
             return Ok(true);
         };
-        self.buffer.clear();
-        let _ = serde_json::to_writer(&mut self.buffer, record);
-        let fingerprint = Fingerprint::of(&self.buffer);
+        let (fingerprint, _) = fingerprint(record, &mut self.buffer);
         let before = self.state.link(&self.ns, &key)?;
         match before.and_then(|l| l.fingerprint) {
             Some(sent) if sent == fingerprint => {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::deliver::Delivered;
+use super::decision::Delivered;
 use crate::steps::Rejection;
 
 #[derive(Debug, Clone, Serialize)]

@@ -7,7 +7,7 @@ use crate::config::model::OnMatch;
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::steps::{Record, Rejection, text_of};
 
-use super::deliver::{Decision, DeliveryError, Prepared, normalize};
+use super::decision::{Decision, DeliveryError, Prepared, normalize};
 
 /// What a write did on the target; each holds the record's target id.
 pub(crate) enum Sent {

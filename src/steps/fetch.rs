@@ -66,8 +66,8 @@ impl FetchStep {
                 Err(failure) => return Err((record, failure)),
             }
         }
-        if let Some(list) = each.get_mut(&mut record) {
-            *list = Value::Array(done);
+        if !done.is_empty() {
+            each.set(&mut record, Value::Array(done));
         }
         Ok(record)
     }

@@ -88,6 +88,11 @@ impl Response {
         }
     }
 
+    /// Whether the answer has no body (or only spaces).
+    pub fn is_blank(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
     /// The start of the body, for error reasons; an HTML error page as its title and first
     /// paragraph, not its markup.
     pub fn excerpt(&self) -> String {
@@ -162,6 +167,14 @@ pub struct TransportError {
     pub kind: TransportKind,
 }
 
+/// Answers the connection names definite refusals (`refused_when`).
+#[derive(Debug)]
+struct RefusedWhen {
+    statuses: Vec<u16>,
+    /// Where the answer's errors are; `None`: any answer with one of the statuses.
+    errors: Option<CompiledPath>,
+}
+
 pub struct HttpClient {
     /// Its pool of connections.
     agent: ureq::Agent,
@@ -179,7 +192,7 @@ pub struct HttpClient {
     /// The header that carries idempotency keys, when the API reads them.
     idempotency_key: Option<String>,
     /// Answers that are refusals whatever their status says.
-    refused_when: Option<Arc<(Vec<u16>, Option<CompiledPath>)>>,
+    refused_when: Option<Arc<RefusedWhen>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -299,12 +312,14 @@ impl HttpClient {
                 .refused_when
                 .as_ref()
                 .map(|r| -> Result<_, String> {
-                    let body = r
-                        .body
-                        .as_ref()
-                        .map(|p| CompiledPath::compile(p))
-                        .transpose()?;
-                    Ok(Arc::new((r.status.clone(), body)))
+                    Ok(Arc::new(RefusedWhen {
+                        statuses: r.status.clone(),
+                        errors: r
+                            .body
+                            .as_ref()
+                            .map(|p| CompiledPath::compile(p))
+                            .transpose()?,
+                    }))
                 })
                 .transpose()?,
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
@@ -333,19 +348,16 @@ impl HttpClient {
 
     /// What the API said, when `response` is one the connection's `refused_when` names.
     fn refusal(&self, response: &Response) -> Option<String> {
-        let (statuses, body) = self.refused_when.as_deref()?;
-        if !statuses.contains(&response.status) {
+        let refused = self.refused_when.as_deref()?;
+        if !refused.statuses.contains(&response.status) {
             return None;
         }
-        let Some(path) = body else {
+        let Some(path) = &refused.errors else {
             return Some(response.excerpt());
         };
         let document = response.document().ok()?;
         let said = path.get(&document).filter(|v| !is_empty(v))?;
-        Some(match said {
-            Value::String(text) => text.clone(),
-            other => rpc::describe(other),
-        })
+        Some(rpc::describe(said))
     }
 
     /// `url` after the base URL, when it is under it (a next-page link); `None` elsewhere.
@@ -460,8 +472,7 @@ impl HttpClient {
         let method = method_name(call.method);
         let fail = |(kind, reason): (TransportKind, String)| TransportError {
             method,
-            // A link's query may hold a key.
-            path: call.path.split('?').next().unwrap_or_default().to_string(),
+            path: shown_path(&call.path).to_string(),
             reason,
             kind,
         };
@@ -536,7 +547,7 @@ impl HttpClient {
         // The connection's own query and the token's may hold keys: only the call's is shown.
         tracing::debug!(
             "{method} {}{} -> {status} ({} bytes, {:.1} ms)",
-            call.path.split('?').next().unwrap_or_default(),
+            shown_path(&call.path),
             if call.secret {
                 String::new()
             } else {
@@ -827,11 +838,7 @@ pub enum ReadFailure {
 
 /// Sends `call` for one record and reads its answer: XML or JSON, as the answer says.
 pub fn read_for_record(client: &HttpClient, call: &Call) -> Result<Value, ReadFailure> {
-    let at = format!(
-        "{} {}",
-        method_name(call.method),
-        call.path.split('?').next().unwrap_or_default()
-    );
+    let at = format!("{} {}", method_name(call.method), shown_path(&call.path));
     if is_link(&call.path) && client.relative(&call.path).is_none() {
         let reason = not_followed(&call.path);
         return Err(ReadFailure::Record { at, reason });
@@ -884,8 +891,13 @@ pub fn is_link(path: &str) -> bool {
 /// Why a link elsewhere than under the base URL is not followed (without its query, which may
 /// hold a key).
 fn not_followed(link: &str) -> String {
-    let shown = link.split(['?', '#']).next().unwrap_or_default();
+    let shown = shown_path(link);
     format!("the link {shown} is not under the connection's base_url: not followed")
+}
+
+/// A path or link as errors and logs show it: without its query, which may hold a key.
+fn shown_path(path: &str) -> &str {
+    path.split(['?', '#']).next().unwrap_or_default()
 }
 
 /// The dialect of a connection's JSON-RPC calls.

@@ -157,6 +157,7 @@ pub fn describe(error: &Value) -> String {
             collect_texts(parts, &mut texts);
             texts.join(": ")
         }
+        Value::String(text) => text.clone(),
         other => other.to_string(),
     }
 }

@@ -461,7 +461,7 @@ fn fetch(plan: &HttpSourcePlan, call: &Call) -> Result<Response, ConnectorError>
 /// The page as a document; a JSON page's records keep only the fields the job reads, when the
 /// plan says (see [`HttpSourcePlan::project`]).
 fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Value, ConnectorError> {
-    if response.body.iter().all(u8::is_ascii_whitespace) {
+    if response.is_blank() {
         return Ok(Value::Null);
     }
     let document = match &plan.projection {
@@ -487,11 +487,7 @@ fn what_it_says(body: &Value) -> String {
     let said = ["error", "errors", "message", "detail"]
         .iter()
         .find_map(|name| body.get(name).filter(|v| !v.is_null()));
-    match said {
-        Some(Value::String(text)) => super::shorten(text),
-        Some(error) => super::shorten(&super::rpc::describe(error)),
-        None => super::shorten(&body.to_string()),
-    }
+    super::shorten(&said.map_or_else(|| body.to_string(), super::rpc::describe))
 }
 
 /// The records of a page, moved out of it when the path is names only (no copy); what is left

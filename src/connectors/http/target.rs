@@ -349,7 +349,7 @@ impl HttpTarget {
         let body = match response.document() {
             Ok(body) => body,
             // Nothing read (an empty answer): the update goes without it.
-            Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => return Ok(None),
+            Err(_) if response.is_blank() => return Ok(None),
             Err(e) => return Err(WriteError::Rejected(e)),
         };
         match read.record.get(&body) {
@@ -420,7 +420,7 @@ impl KeyedTarget for HttpTarget {
             .map_err(WriteError::repeatable)?;
         // A success whose answer is not the API's format is a failure in disguise (PHP
         // notices before PrestaShop's XML, an HTML page from a proxy).
-        if !response.body.iter().all(u8::is_ascii_whitespace)
+        if !response.is_blank()
             && let Err(e) = response.document()
         {
             return Err(WriteError::Rejected(format!(
