@@ -434,3 +434,34 @@ fn an_update_answered_with_something_unreadable_is_not_taken_as_done() {
         "{report:#}"
     );
 }
+
+#[test]
+fn an_update_in_one_language_keeps_the_others() {
+    // The shop has French and English names; the ERP writes French only.
+    let api = Api::start(|r, _| match r.method.as_str() {
+        "POST" => Reply::json(json!({"product": {"id": 1}})),
+        "GET" => Reply::json(json!({"product": {"id": 1, "reference": "A1", "price": 10,
+            "name": [{"id": "1", "value": "Chaise"}, {"id": "2", "value": "Chair"}]}})),
+        _ => Reply::json(json!({"product": {"id": 1}})),
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        pipeline(
+            &api,
+            "",
+            "        create: { method: POST, path: /products }\n        update: { method: PUT, path: \"/products/{target_id}\" }\n        id: $.product.id\n        read_before_update: { request: { path: \"/products/{target_id}\" }, record: $.product }",
+        )
+        .replace("      name: $.name\n", "      name: { path: $.name, lang: \"1\" }\n"),
+    );
+    w.write("products.csv", "ref,price,name\nA1,10,Chaise\n");
+    assert_eq!(w.run("p.yaml", &[]).0, 0);
+    w.write("products.csv", "ref,price,name\nA1,12,Chaise bistrot\n");
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let sent: Value = serde_json::from_str(&api.body(api.request_count() - 1)).unwrap();
+    assert_eq!(
+        sent["name"],
+        json!([{"id": "1", "value": "Chaise bistrot"}, {"id": "2", "value": "Chair"}])
+    );
+}

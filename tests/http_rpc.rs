@@ -168,3 +168,43 @@ fn a_refused_login_names_odoos_error_and_never_the_password() {
     );
     assert!(!text.contains("wrong-Password-77"), "{text}");
 }
+
+#[test]
+fn a_json_rpc_1_server_gets_its_envelope_and_a_null_error_is_success() {
+    // JSON-RPC 1.0: `{method, params, id}`, answered `{result, error: null, id}`.
+    let api = common::api::Api::start(|r, _| {
+        let call: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let members: Vec<&String> = call
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        if members != ["method", "params", "id"] {
+            return common::api::Reply::json(
+                json!({"result": null, "error": format!("bad envelope {members:?}"), "id": call["id"]}),
+            );
+        }
+        common::api::Reply::json(
+            json!({"result": [{"code": "A1"}], "error": null, "id": call["id"]}),
+        )
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: rpc1
+connections:
+  legacy:
+    http: {{ base_url: "{url}", rpc: {{ dialect: jsonrpc1 }} }}
+jobs:
+  items:
+    from: {{ http: {{ connection: legacy, path: /rpc, rpc: {{ method: items.list, params: [] }} }} }}
+    to: {{ file: {{ path: items.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(w.ndjson("items.ndjson"), vec![json!({"code": "A1"})]);
+}
