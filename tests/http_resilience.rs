@@ -269,7 +269,7 @@ jobs:
     w.write("families.csv", "code,name\nF1,Chairs\nF2,\n");
     w.write(
         "p.yaml",
-        pipeline(", refused_when: { status: [500], body: $.errors }"),
+        pipeline(", refused_when: [{ status: [500], body: $.errors }]"),
     );
     for attempt in 1..=2 {
         let before = api.request_count();
@@ -296,4 +296,65 @@ jobs:
     let before = api.request_count();
     let (_, report) = run(&w);
     assert_eq!(api.request_count(), before, "{report:#}");
+}
+
+#[test]
+fn an_error_page_holding_the_named_text_is_a_refusal_and_others_stay_in_doubt() {
+    // PrestaShop's order history dies with an HTML page for an unknown order or state.
+    let api = common::api::Api::start(|r, _| {
+        let body = String::from_utf8_lossy(&r.body);
+        let page = if body.contains("\"99\"") {
+            "<html><body><p>Invalid new order status</p></body></html>"
+        } else {
+            "<html><body><p>Fatal error: out of memory</p></body></html>"
+        };
+        common::api::Reply {
+            status: 500,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: page.into(),
+        }
+    });
+    let w = Workdir::new();
+    w.write("states.csv", "order,state\n99,4\n7,4\n");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: states
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+      retry: {{ attempts: 2, backoff: 10ms..20ms }}
+      refused_when:
+        - {{ status: [500], body: $.errors }}
+        - {{ status: [500], text: Invalid new order status }}
+jobs:
+  states:
+    from: {{ file: {{ path: states.csv }} }}
+    map: {{ id_order: $.order, id_order_state: $.state }}
+    to:
+      http: {{ connection: shop, entity: order_history, key: $.id_order, create: {{ method: POST, path: /order_histories }}, id: $.id }}
+"#,
+            url = api.url
+        ),
+    );
+    let (code, report) = run(&w);
+    assert_ne!(code, 0, "{report:#}");
+    let reasons = job(&report, "states")["reasons"].to_string();
+    assert!(
+        reasons.contains("refused: Invalid new order status"),
+        "{reasons}"
+    );
+    // The page without the text is held in doubt (a create is not sent blindly again).
+    let asked: Vec<String> = (0..api.request_count()).map(|n| api.body(n)).collect();
+    assert_eq!(asked.iter().filter(|b| b.contains("\"99\"")).count(), 1);
+    assert_eq!(asked.iter().filter(|b| b.contains("\"7\"")).count(), 1);
+    assert!(!reasons.contains("refused: Fatal error"), "{reasons}");
+    let (_, report) = run(&w);
+    assert_eq!(
+        api.request_count(),
+        3,
+        "only the refused state is sent again: {report:#}"
+    );
 }

@@ -72,10 +72,11 @@ pub struct HttpConnection {
     #[serde(default, deserialize_with = "lenient::opt")]
     pub rpc: Option<RpcSettings>,
     /// Answers that are definite refusals although their status says "server error", e.g.
-    /// PrestaShop's `{ status: [500], body: $.errors }`: the write was not applied, so it is
+    /// PrestaShop's `[{ status: [500], body: $.errors }]`: the write was not applied, so it is
     /// quarantined once with the API's message instead of being retried and held in doubt.
-    #[serde(default, deserialize_with = "lenient::opt")]
-    pub refused_when: Option<RefusedWhen>,
+    /// An answer is a refusal when one of the rules names it.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub refused_when: Vec<RefusedWhen>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -84,9 +85,14 @@ pub struct RefusedWhen {
     /// The statuses, e.g. `[500]`.
     pub status: Vec<u16>,
     /// Where the answer's errors are, e.g. `$.errors`: only an answer that holds something
-    /// there is a refusal. Without it, every answer with one of the statuses is.
+    /// there is a refusal.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub body: Option<SingularPath>,
+    /// Text the answer holds, e.g. `Invalid new order status` (an error page that is not the
+    /// API's format): only an answer that contains it is a refusal. Without `body` and `text`,
+    /// every answer with one of the statuses is.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

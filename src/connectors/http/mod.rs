@@ -167,12 +167,14 @@ pub struct TransportError {
     pub kind: TransportKind,
 }
 
-/// Answers the connection names definite refusals (`refused_when`).
+/// Answers the connection names definite refusals (one rule of `refused_when`).
 #[derive(Debug)]
 struct RefusedWhen {
     statuses: Vec<u16>,
-    /// Where the answer's errors are; `None`: any answer with one of the statuses.
+    /// Where the answer's errors are, when the rule names them.
     errors: Option<CompiledPath>,
+    /// Text the answer must hold, when the rule names one.
+    text: Option<String>,
 }
 
 pub struct HttpClient {
@@ -192,7 +194,7 @@ pub struct HttpClient {
     /// The header that carries idempotency keys, when the API reads them.
     idempotency_key: Option<String>,
     /// Answers that are refusals whatever their status says.
-    refused_when: Option<Arc<RefusedWhen>>,
+    refused_when: Arc<[RefusedWhen]>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -310,18 +312,19 @@ impl HttpClient {
             idempotency_key: connection.idempotency_key.clone(),
             refused_when: connection
                 .refused_when
-                .as_ref()
+                .iter()
                 .map(|r| -> Result<_, String> {
-                    Ok(Arc::new(RefusedWhen {
+                    Ok(RefusedWhen {
                         statuses: r.status.clone(),
                         errors: r
                             .body
                             .as_ref()
                             .map(|p| CompiledPath::compile(p))
                             .transpose()?,
-                    }))
+                        text: r.text.clone(),
+                    })
                 })
-                .transpose()?,
+                .collect::<Result<_, _>>()?,
             retry: RetryPolicy::from_config(connection.retry.as_ref()),
             limiter: Arc::new(RateLimiter::new(connection.rate_limit.as_ref())),
         })
@@ -348,16 +351,23 @@ impl HttpClient {
 
     /// What the API said, when `response` is one the connection's `refused_when` names.
     fn refusal(&self, response: &Response) -> Option<String> {
-        let refused = self.refused_when.as_deref()?;
-        if !refused.statuses.contains(&response.status) {
-            return None;
-        }
-        let Some(path) = &refused.errors else {
-            return Some(response.excerpt());
-        };
-        let document = response.document().ok()?;
-        let said = path.get(&document).filter(|v| !is_empty(v))?;
-        Some(rpc::describe(said))
+        self.refused_when.iter().find_map(|rule| {
+            if !rule.statuses.contains(&response.status) {
+                return None;
+            }
+            if let Some(text) = &rule.text {
+                let body = String::from_utf8_lossy(&response.body);
+                if !body.contains(text.as_str()) {
+                    return None;
+                }
+            }
+            let Some(path) = &rule.errors else {
+                return Some(response.excerpt());
+            };
+            let document = response.document().ok()?;
+            let said = path.get(&document).filter(|v| !is_empty(v))?;
+            Some(rpc::describe(said))
+        })
     }
 
     /// `url` after the base URL, when it is under it (a next-page link); `None` elsewhere.
