@@ -840,6 +840,7 @@ fn keyed_plan(
             upsert: http.upsert,
             unsent: Unsent {
                 create_only: http.create_only.clone(),
+                languages: http.languages.clone(),
                 control_fields: control_fields(http)?,
                 skip_fields: http
                     .skip_fields

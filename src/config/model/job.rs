@@ -760,6 +760,12 @@ pub struct HttpTarget {
     /// reworded URL) is not undone by the next run. A change in them alone sends nothing.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub create_only: Vec<String>,
+    /// The target's languages, e.g. a PrestaShop shop's language ids `["1", "2"]`. A created
+    /// record has each translated field (`lang`) in every one of them, its text copied into
+    /// those it was not written in (PrestaShop answers a create that lacks a language with an
+    /// error); an update writes its own language only.
+    #[serde(default, deserialize_with = "lenient::vec")]
+    pub languages: Vec<String>,
 }
 
 /// A document's lines written one request each, after the document.

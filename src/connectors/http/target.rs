@@ -47,12 +47,53 @@ pub struct Unsent {
     /// Sent with creates only (`create_only`): left out of updates and of the fingerprint, so
     /// what the target's users change there afterwards stays.
     pub create_only: Vec<String>,
+    /// The target's languages: a create writes each translated field in all of them.
+    pub languages: Vec<String>,
 }
 
 impl Unsent {
     /// What is sent of `record` by a create (`creating`) or an update (the record itself when
     /// it keeps every field).
     pub fn sent<'r>(&self, record: &'r Record, creating: bool) -> Cow<'r, Record> {
+        let sent = self.kept(record, creating);
+        if !creating || self.languages.is_empty() {
+            return sent;
+        }
+        let mut sent = sent.into_owned();
+        if let Value::Object(fields) = &mut sent {
+            for value in fields.values_mut() {
+                self.in_every_language(value);
+            }
+        }
+        Cow::Owned(sent)
+    }
+
+    /// A translated field (`[{id, value}]`) given the languages it lacks, with the text of
+    /// the first it has.
+    fn in_every_language(&self, field: &mut Value) {
+        let Value::Array(items) = field else { return };
+        let translated = !items.is_empty()
+            && items.iter().all(|item| {
+                item.as_object().is_some_and(|f| {
+                    f.len() == 2 && f.contains_key("id") && f.contains_key("value")
+                })
+            });
+        if !translated {
+            return;
+        }
+        let text = items[0]["value"].clone();
+        for language in &self.languages {
+            if !items
+                .iter()
+                .any(|item| text_of(&item["id"]).as_deref() == Some(language))
+            {
+                items.push(serde_json::json!({ "id": language, "value": text }));
+            }
+        }
+    }
+
+    /// `record` without the fields a create (`creating`) or an update leaves out.
+    fn kept<'r>(&self, record: &'r Record, creating: bool) -> Cow<'r, Record> {
         let create_only = (!creating)
             .then_some(&self.create_only)
             .into_iter()
@@ -685,5 +726,37 @@ mod tests {
             &json!({"tags": ["c"], "categories": [{"id": 5}]}),
         );
         assert_eq!(tags, json!({"tags": ["c"], "categories": [{"id": 5}]}));
+    }
+
+    #[test]
+    fn a_create_writes_a_translated_field_in_every_language_and_an_update_in_its_own() {
+        let unsent = Unsent {
+            languages: vec!["1".into(), "2".into()],
+            create_only: vec!["state".into()],
+            ..Unsent::default()
+        };
+        let record = json!({
+            "name": [{"id": "1", "value": "Chair"}],
+            "associations": {"categories": [{"id": "5"}]},
+            "tags": [{"id": "1"}],
+            "state": "1",
+        });
+        assert_eq!(
+            unsent.sent(&record, true).into_owned(),
+            json!({
+                "name": [{"id": "1", "value": "Chair"}, {"id": "2", "value": "Chair"}],
+                "associations": {"categories": [{"id": "5"}]},
+                "tags": [{"id": "1"}],
+                "state": "1",
+            })
+        );
+        assert_eq!(
+            unsent.sent(&record, false).into_owned(),
+            json!({
+                "name": [{"id": "1", "value": "Chair"}],
+                "associations": {"categories": [{"id": "5"}]},
+                "tags": [{"id": "1"}],
+            })
+        );
     }
 }
