@@ -1,15 +1,17 @@
 //! End to end against the Gomag double: products written as `data=<JSON>` form fields (a
 //! product the shop already has is linked by SKU and left alone), price and stock through
 //! `product/inventory/json` by SKU, batched in one combined call (an upsert: only what changed
-//! is sent again), orders read
-//! from lists keyed by id, page by page, from the last change on; statuses pushed back with
-//! Romanian labels.
+//! is sent again), orders read from lists keyed by id, page by page, newest first: Gomag
+//! filters orders on the day they were placed, not on their last change, so the days of a
+//! look-back are read again and only the orders that changed are kept; statuses pushed back
+//! with Romanian labels; all within the shop's leaky buckets. Then the double's own rules, asked
+//! directly.
 
 mod common;
 
 use common::Workdir;
 use common::gomag::{API_KEY, Gomag, SHOP};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn pipeline(gomag: &Gomag) -> String {
     format!(
@@ -21,6 +23,7 @@ connections:
       base_url: "{url}"
       auth: {{ headers: {{ Apikey: "${{secret.GOMAG_KEY}}", ApiShop: "{SHOP}" }} }}
       body: form
+      rate_limit: "4/s, burst 8"
 tables:
   gomag_status:
     map: {{ LIVRAT: Livrata, ANULAT: Anulata }}
@@ -77,14 +80,14 @@ jobs:
         query: {{ dateFrom: "{{cursor}}", limit: "100" }}
         records: $.orders
         paginate: {{ page_number: {{ total_pages: $.pages }} }}
-    cursor: {{ field: $.updated, tie_breaker: $.id, initial: "2026-01-01 00:00:00" }}
+    cursor: {{ expr: 'rec.date.sub_string(0, 10)', tie_breaker: $.id, initial: "2026-01-01", lookback: 30d }}
     map:
       id: $.id
       number: $.number
       status: $.status
       customer: $.billing.email
       lines: $.items
-    to: {{ file: {{ path: orders.ndjson }} }}
+    to: {{ file: {{ path: orders.ndjson, key: $.id, only_changed: true }} }}
 "#,
         url = gomag.url()
     )
@@ -104,7 +107,9 @@ fn catalog(prices: &[(usize, &str)]) -> String {
 
 #[test]
 fn products_inventory_orders_and_statuses_against_gomag() {
-    let gomag = Gomag::start();
+    // A shop whose buckets take 5 requests a second, 10 at once (the numbers bapp-connectors'
+    // README.md gives); the pipeline stays under them.
+    let gomag = Gomag::start_with_limits(5.0, 10.0);
     let order_ids: Vec<u64> = {
         let mut store = gomag.store.lock().unwrap();
         store.insert(
@@ -113,15 +118,12 @@ fn products_inventory_orders_and_statuses_against_gomag() {
         );
         (0..120)
             .map(|n| {
-                store.insert(
-                    "orders",
-                    json!({
-                        "number": format!("{}", 5000 + n),
-                        "status": "Comanda noua",
-                        "billing": {"email": format!("client{n}@example.ro")},
-                        "items": {"1": {"sku": "G0001", "quantity": "1", "price": "11.90"}},
-                    }),
-                )
+                store.insert_order(json!({
+                    "number": format!("{}", 5000 + n),
+                    "status": "Comanda noua",
+                    "billing": {"email": format!("client{n}@example.ro")},
+                    "items": {"1": {"sku": "G0001", "quantity": "1", "price": "11.90"}},
+                }))
             })
             .collect()
     };
@@ -168,7 +170,10 @@ fn products_inventory_orders_and_statuses_against_gomag() {
         120,
         "every order, over 2 pages of a keyed list"
     );
-    assert_eq!(orders[0]["customer"], "client0@example.ro");
+    assert!(
+        orders.iter().any(|o| o["customer"] == "client0@example.ro"),
+        "the oldest order too, on the last page"
+    );
 
     // One price changes in the ERP; one order changes in the shop; the ERP delivered two.
     // G0005 was deleted by hand in the shop and its price changes too: that line of the
@@ -233,16 +238,22 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             "Anulata"
         );
     }
+    // Every order of the look-back's days is read again; only the three that changed are kept.
     let changed = w.sorted_field("orders.ndjson", "number");
     assert_eq!(changed, vec!["5000", "5001", "5050"]);
 
-    // G0005's price back to what the shop last took: a third run sends nothing and reads no
+    // G0005's price back to what the shop last took: a third run sends nothing and imports no
     // order again.
     w.write("products.csv", catalog(&[(1, "12.50")]));
     gomag.store.lock().unwrap().writes.clear();
     w.run_ok();
     assert!(gomag.store.lock().unwrap().writes.is_empty());
     assert!(w.ndjson("orders.ndjson").is_empty());
+    assert_eq!(
+        gomag.store.lock().unwrap().refused,
+        0,
+        "never past the shop's buckets"
+    );
 }
 
 #[test]
@@ -261,13 +272,13 @@ fn a_missing_api_key_header_is_reported_with_gomags_error() {
 
 #[test]
 fn the_shipped_gomag_template_runs_against_the_double() {
+    // A shop with Gomag's default limits: one request a second.
     let gomag = Gomag::start();
     {
         let mut store = gomag.store.lock().unwrap();
         store.insert("products", json!({"sku": "G0002", "name": "Din magazin"}));
         for n in 0..3 {
-            store.insert(
-                "orders",
+            store.insert_order(
                 json!({"number": format!("{}", 7000 + n), "status": "Comanda noua",
                        "billing": {"email": format!("c{n}@example.ro"), "phone": "0722000000"},
                        "items": [{"sku": "G0001", "quantity": "1"}]}),
@@ -329,4 +340,205 @@ fn the_shipped_gomag_template_runs_against_the_double() {
     assert_eq!(store.product("G0001").unwrap()["price"], 189);
     let first: u64 = first_order.parse().unwrap();
     assert_eq!(store.get("orders", first).unwrap()["status"], "Livrata");
+    assert_eq!(
+        store.refused, 0,
+        "the template stays within the default limits"
+    );
+}
+
+/// A request to the double as a client of Gomag sends it: its status, its rate-limit headers
+/// and its body.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn ask(gomag: &Gomag, call: &str, user_agent: &str, data: Option<Value>) -> Answer {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let url = format!("{}/{call}", gomag.url());
+    let answer = match data {
+        None => agent
+            .get(&url)
+            .header("Apikey", API_KEY)
+            .header("ApiShop", SHOP)
+            .header("User-Agent", user_agent)
+            .call(),
+        Some(data) => {
+            let form = format!(
+                "data={}",
+                data.to_string()
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            );
+            agent
+                .post(&url)
+                .header("Apikey", API_KEY)
+                .header("ApiShop", SHOP)
+                .header("User-Agent", user_agent)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(form.as_bytes())
+        }
+    };
+    let mut answer = answer.unwrap();
+    let headers = answer
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let text = answer.body_mut().read_to_string().unwrap();
+    Answer {
+        status: answer.status().as_u16(),
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+const AGENT: &str = "erp-connector/1.0";
+
+#[test]
+fn past_its_leaky_bucket_gomag_answers_429_and_its_headers_tell_the_limits() {
+    // Gomag: gomag-mcp README.md: a leaky bucket for reads and one for writes, their rate,
+    // burst and what remains in `Api-RateLimit-*` headers, 429 past it.
+    let gomag = Gomag::start();
+    let first = ask(&gomag, "product/read/json", AGENT, None);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("Api-RateLimit-Read"), Some("1"));
+    assert_eq!(first.header("Api-RateLimit-Read-Burst"), Some("2"));
+    assert_eq!(first.header("Api-RateLimit-Read-Remaining"), Some("1"));
+    let second = ask(&gomag, "product/read/json", AGENT, None);
+    assert_eq!(second.header("Api-RateLimit-Read-Remaining"), Some("0"));
+    let third = ask(&gomag, "product/read/json", AGENT, None);
+    assert_eq!(third.status, 429, "{}", third.body);
+    assert_eq!(gomag.store.lock().unwrap().refused, 1);
+    // Writes have a bucket of their own.
+    let write = ask(
+        &gomag,
+        "product/write/json",
+        AGENT,
+        Some(json!([{"sku": "B1", "name": "Banca"}])),
+    );
+    assert_eq!(write.status, 200, "{}", write.body);
+    assert_eq!(write.header("Api-RateLimit-Write-Remaining"), Some("1"));
+    // A second later the read bucket has room again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(ask(&gomag, "product/read/json", AGENT, None).status, 200);
+}
+
+#[test]
+fn postmans_default_user_agent_is_refused() {
+    // Gomag: gomag-mcp client.py ("Gomag rejects the default PostmanRuntime value").
+    let gomag = Gomag::start_with_limits(50.0, 50.0);
+    let postman = ask(&gomag, "product/read/json", "PostmanRuntime/7.39.0", None);
+    assert_eq!(postman.status, 403, "{}", postman.body);
+    assert_eq!(ask(&gomag, "product/read/json", AGENT, None).status, 200);
+}
+
+#[test]
+fn orders_come_newest_first_and_date_from_is_the_day_they_were_placed() {
+    // Gomag: gomag-mcp tools/order.py (`dateFrom`: orders placed on or after a YYYY-MM-DD
+    // day); the order readers that stop at the first order older than the day they want.
+    let gomag = Gomag::start_with_limits(50.0, 50.0);
+    let ids: Vec<u64> = {
+        let mut store = gomag.store.lock().unwrap();
+        (0..3)
+            .map(|n| {
+                store.insert_order(
+                    json!({"number": format!("{}", 9000 + n), "status": "Comanda noua"}),
+                )
+            })
+            .collect()
+    };
+    // A status changed later does not move the order.
+    gomag
+        .store
+        .lock()
+        .unwrap()
+        .touch("orders", ids[0], "status", json!("Livrata"));
+    let all = ask(&gomag, "order/read/json?dateFrom=2026-11-01", AGENT, None);
+    assert_eq!(all.status, 200, "{}", all.body);
+    let listed: Vec<&str> = all.body["orders"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| o["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["9002", "9001", "9000"], "the newest first");
+    let first = &all.body["orders"][ids[0].to_string()];
+    assert_eq!(first["status"], "Livrata");
+    assert!(
+        first.get("updated").is_none(),
+        "no last-change time on an order: {first}"
+    );
+    assert!(first["date"].as_str().unwrap().starts_with("2026-11-01 "));
+    let later = ask(&gomag, "order/read/json?dateFrom=2026-11-02", AGENT, None);
+    assert_eq!(later.body["total"], 0, "{}", later.body);
+    let until = ask(&gomag, "order/read/json?dateTo=2026-10-31", AGENT, None);
+    assert_eq!(until.body["total"], 0, "{}", until.body);
+    let timed = ask(
+        &gomag,
+        "order/read/json?dateFrom=2026-11-01%2010:00:00",
+        AGENT,
+        None,
+    );
+    assert_eq!(timed.status, 400, "a day, not a time: {}", timed.body);
+}
+
+#[test]
+fn a_product_is_patched_by_its_id_or_its_sku() {
+    // Gomag: gomag-mcp tools/product.py ("Must include an identifier field (id or sku)").
+    let gomag = Gomag::start_with_limits(50.0, 50.0);
+    let id = gomag
+        .store
+        .lock()
+        .unwrap()
+        .insert("products", json!({"sku": "P1", "name": "Vechi"}));
+    let by_sku = ask(
+        &gomag,
+        "product/patch/json",
+        AGENT,
+        Some(json!([{"sku": "P1", "name": "Nou"}])),
+    );
+    assert_eq!(by_sku.status, 200, "{}", by_sku.body);
+    assert_eq!(
+        gomag.store.lock().unwrap().product("P1").unwrap()["name"],
+        "Nou"
+    );
+    let by_id = ask(
+        &gomag,
+        "product/patch/json",
+        AGENT,
+        Some(json!([{"id": id.to_string(), "name": "Altul"}])),
+    );
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    assert_eq!(
+        gomag.store.lock().unwrap().product("P1").unwrap()["name"],
+        "Altul"
+    );
+    let unknown = ask(
+        &gomag,
+        "product/patch/json",
+        AGENT,
+        Some(json!([{"sku": "NONE", "name": "x"}])),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
 }

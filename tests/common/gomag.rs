@@ -1,13 +1,23 @@
-//! A Gomag API double (shared/reference/apis.md; no public spec, as community clients see it):
-//! `Apikey` + `ApiShop` headers and a User-Agent of the client's own (else
-//! `{"error":100,...}`), writes as form fields `data=<JSON>`, lists as objects keyed by id
-//! with `total`/`page`/`pages`, `limit` at most 100; `product/read|write|patch/json`,
-//! `product/inventory/json` (price and stock by SKU, the one combined call; a result a line,
-//! an unknown SKU refused on its own line), `order/read/json`
-//! (`dateFrom` on the last change, oldest first), `order/status/json` (status by order id);
-//! Romanian status labels. Ids are strings.
+//! A Gomag API double. Gomag publishes no specification: the rules below are those of the
+//! community clients named in shared/reference/apis.md ("Gomag"), each cited beside it:
+//! - gomag-mcp (github.com/florinel-chis/gomag-mcp, README.md, src/gomag_mcp/client.py and
+//!   tools/*.py), written from Gomag's own Postman collection;
+//! - bapp-connectors (github.com/bapp-open/bapp-connectors,
+//!   src/bapp_connectors/providers/shop/gomag/{client,adapter,mappers,manifest}.py, README.md,
+//!   tests/shop/gomag/*.py);
+//! - two order readers that page through `order/read/json` by hand (a TypeScript connector
+//!   and an Apps Script, both seen through the code search; their repositories are not named
+//!   there).
+//!
+//! In short: `Apikey` + `ApiShop` headers and a User-Agent of the client's own, writes as form
+//! fields `data=<JSON>`, lists as objects keyed by id with `total`/`page`/`pages`, `limit` at
+//! most 100; `product/read|write|patch/json`, `product/inventory/json` (price and stock by SKU,
+//! the one combined call), `order/read/json` (newest first, `dateFrom`/`dateTo` on the day the
+//! order was placed), `order/status/json` (status by order id); a leaky bucket per shop for
+//! reads and one for writes, 429 past it. Ids are strings.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
@@ -17,6 +27,9 @@ use super::shop::decode;
 
 pub const API_KEY: &str = "gm-5b0e1c7d2a";
 pub const SHOP: &str = "https://magazin.example.ro";
+// Gomag: shared/reference/apis.md ("Status labels are Romanian"). Statuses are the shop's
+// own, and bapp-connectors' README.md lists "Comanda NEW" where apis.md has "Comanda noua":
+// the sources disagree on the new order's label, the double keeps apis.md's.
 pub const STATUSES: [&str; 5] = [
     "Comanda noua",
     "In curs de procesare",
@@ -24,6 +37,49 @@ pub const STATUSES: [&str; 5] = [
     "Anulata",
     "Retur",
 ];
+/// Requests a second and burst of each of a shop's buckets unless a test says otherwise.
+// Gomag: gomag-mcp README.md ("Api-RateLimit-Read: Read request processing rate (req/s,
+// default 1)", the same for writes); bapp-connectors manifest.py (`requests_per_second=1,
+// burst=2`, the numbers its tests/shop/gomag/test_integration.py runs against the live API).
+// bapp-connectors' README.md says "5 req/s, burst 10": the sources disagree, the double takes
+// the default the Postman collection gives. The burst is not documented anywhere: 2 is the
+// least a live client was seen to get.
+pub const RATE: f64 = 1.0;
+pub const BURST: f64 = 2.0;
+
+/// One of a shop's leaky buckets: `burst` requests at most, leaking `rate` a second.
+// Gomag: gomag-mcp README.md ("The Gomag API implements a Leaky Bucket algorithm applied per
+// shop", read and write counted apart); shared/reference/apis.md ("leaky bucket, 429").
+pub struct Bucket {
+    rate: f64,
+    burst: f64,
+    level: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, burst: f64) -> Bucket {
+        Bucket {
+            rate,
+            burst,
+            level: 0.0,
+            at: Instant::now(),
+        }
+    }
+
+    /// One more request: the requests left, or `None` when the bucket is full (refused).
+    fn take(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        let leaked = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.level = (self.level - leaked).max(0.0);
+        self.at = now;
+        if self.level + 1.0 > self.burst + 1e-9 {
+            return None;
+        }
+        self.level += 1.0;
+        Some((self.burst - self.level).floor().max(0.0) as u64)
+    }
+}
 
 pub struct Store {
     pub records: Records,
@@ -31,18 +87,27 @@ pub struct Store {
     pub writes: Vec<(String, String)>,
     /// The lines of each `product/inventory/json` call.
     pub inventory_calls: Vec<usize>,
+    reads: Bucket,
+    written: Bucket,
+    /// Requests refused with 429.
+    pub refused: usize,
 }
 
-impl Default for Store {
-    fn default() -> Self {
+impl Store {
+    fn new(rate: f64, burst: f64) -> Store {
         Store {
             records: Records::new(Style {
                 string_ids: true,
                 modified: "updated",
+                // Gomag: bapp-connectors README.md ("The API returns dates in ISO format or
+                // `%Y-%m-%d %H:%M:%S`"); shared/reference/apis.md (`updated=YYYY-MM-DD`).
                 time: local_time,
             }),
             writes: Vec::new(),
             inventory_calls: Vec::new(),
+            reads: Bucket::new(rate, burst),
+            written: Bucket::new(rate, burst),
+            refused: 0,
         }
     }
 }
@@ -57,6 +122,23 @@ impl Store {
     fn product_id(&self, sku: &str) -> Option<u64> {
         self.product(sku)?["id"].as_str()?.parse().ok()
     }
+
+    /// An order placed in the shop now: its `date` is the time it was placed.
+    // Gomag: shared/reference/apis.md (an order's `id`, `number`, `date`, `status`...);
+    // bapp-connectors mappers.py (`date_added` or `date`).
+    pub fn insert_order(&mut self, order: Value) -> u64 {
+        let id = self.insert("orders", order);
+        let placed = self.get("orders", id).map(|o| o["updated"].clone());
+        if let Some(order) = self
+            .records
+            .resources
+            .get_mut("orders")
+            .and_then(|orders| orders.get_mut(&id))
+        {
+            order["date"] = placed.unwrap_or(Value::Null);
+        }
+        id
+    }
 }
 
 pub struct Gomag {
@@ -65,24 +147,40 @@ pub struct Gomag {
 }
 
 impl Gomag {
+    /// A shop with the documented default limits ([`RATE`] a second, bursts of [`BURST`]).
     pub fn start() -> Gomag {
-        let store = Arc::new(Mutex::new(Store::default()));
+        Gomag::start_with_limits(RATE, BURST)
+    }
+
+    /// A shop whose buckets take `rate` requests a second, `burst` at most at once.
+    pub fn start_with_limits(rate: f64, burst: f64) -> Gomag {
+        let store = Arc::new(Mutex::new(Store::new(rate, burst)));
         let shared = store.clone();
         let api = Api::start(move |r, _| answer(r, &mut shared.lock().unwrap()));
         Gomag { api, store }
     }
 
     /// The base URL a pipeline uses: `.../api/v1`.
+    // Gomag: bapp-connectors manifest.py and gomag-mcp README.md
+    // (`https://api.gomag.ro/api/v1/`).
     pub fn url(&self) -> String {
         format!("{}/v1", self.api.url)
     }
 }
 
+/// An error as Gomag words it: `{"error": code, "message": ...}`.
+// Gomag: shared/reference/apis.md (`{"error":100,"message":"Missing Api User"}`); the
+// bapp-connectors test tests/shop/gomag/test_order_status_catalog_unit.py shows the same
+// two members (`{"error": "404", "message": ["NO DATA"]}`). The HTTP status of an error is
+// not documented: the double keeps its 400. The codes other than 100 are the double's own.
 fn error(code: u64, message: &str) -> Reply {
     Reply::status(400, json!({"error": code, "message": message}))
 }
 
 /// The `data` form field, parsed.
+// Gomag: bapp-connectors client.py (`data={"data": json.dumps(payload)}`); gomag-mcp
+// client.py ("a single form field `data` whose value is a JSON string"). gomag-mcp sends it as
+// multipart/form-data, bapp-connectors as urlencoded: the double reads urlencoded forms.
 fn data(r: &Request) -> Option<Value> {
     let body = String::from_utf8_lossy(&r.body).into_owned();
     let form: Vec<(String, String)> = body
@@ -95,6 +193,8 @@ fn data(r: &Request) -> Option<Value> {
 }
 
 /// A list as Gomag sends it: an object keyed by id.
+// Gomag: bapp-connectors mappers.py ("The Gomag API returns products as a dict keyed by
+// product ID, not as a list"); shared/reference/apis.md (`{"total":..,"orders":{"123":{...}}}`).
 fn keyed(records: Vec<Value>) -> Value {
     Value::Object(
         records
@@ -104,54 +204,145 @@ fn keyed(records: Vec<Value>) -> Value {
     )
 }
 
+/// A `YYYY-MM-DD` query parameter: `Err` when it is given in another form.
+// Gomag: gomag-mcp tools/product.py (`updated`: "on/after this date (YYYY-MM-DD)") and
+// tools/order.py (`date_from`/`date_to` sent as `dateFrom`/`dateTo`, "YYYY-MM-DD");
+// shared/reference/apis.md (`updated=YYYY-MM-DD`). What Gomag answers to another form is not
+// documented: the double refuses it, so that a pipeline sends the documented one.
+fn day<'a>(r: &'a Request, name: &str) -> Result<Option<&'a str>, Reply> {
+    match param(r, name) {
+        None => Ok(None),
+        Some(d) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() && d.len() == 10 => {
+            Ok(Some(d))
+        }
+        Some(d) => Err(error(
+            11,
+            &format!("{name} `{d}` is not a date (YYYY-MM-DD)"),
+        )),
+    }
+}
+
+/// The day part of a `YYYY-MM-DD HH:MM:SS` time.
+fn day_of(time: &Value) -> &str {
+    time.as_str().map_or("", |t| t.get(..10).unwrap_or(t))
+}
+
 fn answer(r: &Request, store: &mut Store) -> Reply {
+    // Gomag: gomag-mcp README.md ("All requests require both the `ApiShop` and `Apikey`
+    // headers"); bapp-connectors adapter.py (MultiHeaderAuth `ApiShop` + `Apikey`); the answer
+    // to a missing or wrong key: shared/reference/apis.md.
     if r.header("apikey") != Some(API_KEY) || r.header("apishop") != Some(SHOP) {
         return error(100, "Missing Api User");
     }
-    if r.header("user-agent")
-        .is_none_or(|ua| ua.is_empty() || ua.starts_with("ureq"))
-    {
+    // Gomag: gomag-mcp client.py ("User-Agent → custom (Gomag rejects the default
+    // PostmanRuntime value)"); shared/reference/apis.md ("a custom User-Agent is required").
+    // No source gives the answer's status or body: the double's 403 is kept. A library's
+    // default (ureq's `ureq/x.y`) is refused like Postman's, as no custom one.
+    if r.header("user-agent").is_none_or(|ua| {
+        ua.trim().is_empty() || ua.starts_with("ureq") || ua.starts_with("PostmanRuntime")
+    }) {
         return Reply::status(403, json!({"error": 403, "message": "Forbidden"}));
     }
     let Some(call) = r.path.strip_prefix("/api/v1/") else {
         return error(404, "Unknown method");
     };
+    // Gomag: gomag-mcp README.md: reads and writes have buckets of their own, each answered
+    // in `Api-RateLimit-{Read,Write}`, `-Burst` and `-Remaining` headers "present on every
+    // response until the limit is reached", and 429 past it; client.py retries a 429 after at
+    // least a second. The body and any `Retry-After` of a 429 are not documented: the double
+    // sends none of the headers and its own body.
+    let (kind, bucket) = if r.method == "GET" {
+        ("Read", &mut store.reads)
+    } else {
+        ("Write", &mut store.written)
+    };
+    let (rate, burst) = (bucket.rate, bucket.burst);
+    let Some(remaining) = bucket.take() else {
+        store.refused += 1;
+        return Reply::status(429, json!({"error": 429, "message": "Too Many Requests"}));
+    };
+    let reply = route(r, call, store);
+    reply
+        .header(&format!("Api-RateLimit-{kind}"), rate.to_string())
+        .header(&format!("Api-RateLimit-{kind}-Burst"), burst.to_string())
+        .header(
+            &format!("Api-RateLimit-{kind}-Remaining"),
+            remaining.to_string(),
+        )
+}
+
+fn route(r: &Request, call: &str, store: &mut Store) -> Reply {
+    // Gomag: gomag-mcp tools/product.py and tools/order.py (`limit`: "Results per page
+    // (1–100)"); bapp-connectors client.py (`limit=100` by default). What Gomag does with a
+    // larger limit is not documented: the double keeps its refusal. The default when none is
+    // given is not documented either: the double keeps 100.
     let limit: usize = param(r, "limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(100);
     if limit > 100 {
         return error(10, "limit must be at most 100");
     }
+    // Gomag: bapp-connectors client.py and gomag-mcp tools/*.py (`page`, from 1).
     let page: usize = param(r, "page")
         .and_then(|p| p.parse().ok())
         .unwrap_or(1)
         .max(1);
     match (r.method.as_str(), call) {
+        // Gomag: gomag-mcp tools/product.py (GET `product/read/json`, filters `id`, `sku`,
+        // `updated`: "modified on/after this date"); bapp-connectors client.py.
         ("GET", "product/read/json") => {
+            let updated = match day(r, "updated") {
+                Ok(updated) => updated,
+                Err(refused) => return refused,
+            };
             let products: Vec<Value> = store
                 .all("products")
                 .into_iter()
                 .filter(|p| param(r, "sku").is_none_or(|sku| p["sku"] == sku))
                 .filter(|p| param(r, "id").is_none_or(|id| p["id"] == id))
+                .filter(|p| updated.is_none_or(|from| day_of(&p["updated"]) >= from))
                 .collect();
             list("products", products, page, limit)
         }
+        // Gomag: gomag-mcp tools/order.py (GET `order/read/json`, filters `id`, `number`,
+        // `status`, `dateFrom`/`dateTo`: orders "placed on/after" / "on/before" this date,
+        // YYYY-MM-DD). No source shows a filter on an order's last change: an order changed
+        // after it was placed is found again only by reading its day again. The order of the
+        // list: the TypeScript connector and the Apps Script that read it page by page stop at
+        // the first order placed before the day they want, so they get the newest first.
         ("GET", "order/read/json") => {
+            let (from, to) = match (day(r, "dateFrom"), day(r, "dateTo")) {
+                (Ok(from), Ok(to)) => (from, to),
+                (Err(refused), _) | (_, Err(refused)) => return refused,
+            };
             let mut orders: Vec<Value> = store
                 .all("orders")
                 .into_iter()
+                .filter(|o| param(r, "id").is_none_or(|id| o["id"] == id))
+                .filter(|o| param(r, "number").is_none_or(|n| o["number"] == n))
                 .filter(|o| param(r, "status").is_none_or(|s| o["status"] == s))
-                .filter(|o| {
-                    param(r, "dateFrom")
-                        .is_none_or(|from| o["updated"].as_str().is_some_and(|at| at >= from))
+                .filter(|o| from.is_none_or(|from| day_of(&o["date"]) >= from))
+                .filter(|o| to.is_none_or(|to| day_of(&o["date"]) <= to))
+                .map(|mut o| {
+                    // The double's own bookkeeping: no source shows a last-change time on an
+                    // order (shared/reference/apis.md lists `date`, not one).
+                    if let Some(o) = o.as_object_mut() {
+                        o.remove("updated");
+                    }
+                    o
                 })
                 .collect();
-            orders.sort_by(|a, b| {
-                (a["updated"].as_str(), a["id"].as_str())
-                    .cmp(&(b["updated"].as_str(), b["id"].as_str()))
-            });
+            let newest_first = |o: &Value| {
+                let id: u64 = o["id"].as_str().and_then(|i| i.parse().ok()).unwrap_or(0);
+                (o["date"].as_str().unwrap_or("").to_string(), id)
+            };
+            orders.sort_by_key(|o| std::cmp::Reverse(newest_first(o)));
             list("orders", orders, page, limit)
         }
+        // Gomag: bapp-connectors client.py (`create_product(payload: list[dict])`, POST
+        // `product/write/json`); gomag-mcp tools/product.py ("JSON array of product objects").
+        // The answer's shape and the refusal of an SKU already used are not documented: the
+        // double keeps its own (`{"total", "products": [{"id", "sku"}]}`).
         ("POST", "product/write/json") => {
             let Some(Value::Array(products)) = data(r) else {
                 return error(20, "data must be a JSON list of products");
@@ -168,25 +359,44 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
             }
             Reply::json(json!({"total": written.len(), "products": written}))
         }
+        // Gomag: gomag-mcp tools/product.py (POST `product/patch/json`, "Must include an
+        // identifier field (id or sku)"). bapp-connectors mappers.py sends `product_id` and
+        // `sku`: the sources disagree on the id's name, the double keeps `id` and takes `sku`
+        // as both send it. The answer is not documented: the double keeps `{"total": n}`.
         ("POST", "product/patch/json") => {
             let Some(Value::Array(products)) = data(r) else {
                 return error(20, "data must be a JSON list of products");
             };
+            let mut patched = 0;
             for product in products {
                 // Ids are strings in Gomag's answers; PHP takes numbers as well.
-                let id = product["id"]
+                let by_id = product["id"]
                     .as_u64()
                     .or_else(|| product["id"].as_str().and_then(|id| id.parse().ok()));
+                let id = by_id.or_else(|| {
+                    product["sku"]
+                        .as_str()
+                        .and_then(|sku| store.product_id(sku))
+                });
                 let fields = product.as_object().cloned().unwrap_or_default();
                 if !id.is_some_and(|id| store.set("products", id, &fields)) {
                     return error(22, "product not found");
                 }
-                store
-                    .writes
-                    .push(("product/patch".into(), product["id"].to_string()));
+                let which = match by_id {
+                    Some(_) => product["id"].to_string(),
+                    None => product["sku"].to_string(),
+                };
+                store.writes.push(("product/patch".into(), which));
+                patched += 1;
             }
-            Reply::json(json!({"total": 1}))
+            Reply::json(json!({"total": patched}))
         }
+        // Gomag: gomag-mcp tools/product.py (POST `product/inventory/json`, lines of `sku`,
+        // `price`, `stock`, `specialPrice`); shared/reference/apis.md (the same, "the one
+        // combined stock+price call"). bapp-connectors mappers.py writes `quantity` and
+        // `special_price`: the sources disagree, the double keeps gomag-mcp's names. The
+        // answer (a result a line, an unknown SKU refused on its own line) is not documented:
+        // the double keeps its own.
         ("POST", "product/inventory/json") => {
             let Some(Value::Array(lines)) = data(r) else {
                 return error(20, "data must be a JSON list");
@@ -211,11 +421,21 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
             }
             Reply::json(json!({"total": results.len(), "products": results}))
         }
+        // Gomag: the sources disagree on how a status is set. gomag-mcp tools/order.py: POST
+        // `order/status/json` with `data={"id", "status", "notifyCustomer", "note"}`;
+        // bapp-connectors client.py (April 2026): GET `order/status/json?order_id=&status=`;
+        // its later tests/shop/gomag/test_order_status_catalog_unit.py (commit de6fcd0) says the
+        // live API refused that form ("NO DATA") and takes POST
+        // `data={"orders": [{"order": <id>, "status": <status id>}]}`, answered
+        // `{"error": "200"}`. shared/reference/apis.md records the disagreement. The double
+        // keeps its rule, gomag-mcp's: the order's id and the status label.
         ("POST", "order/status/json") => {
             let Some(change) = data(r) else {
                 return error(20, "data must be a JSON object");
             };
-            let id = change["id"].as_str().and_then(|id| id.parse().ok());
+            let id = change["id"]
+                .as_u64()
+                .or_else(|| change["id"].as_str().and_then(|id| id.parse().ok()));
             let status = change["status"].as_str().unwrap_or_default();
             if !STATUSES.contains(&status) {
                 return error(30, &format!("unknown status `{status}`"));
@@ -234,6 +454,10 @@ fn answer(r: &Request, store: &mut Store) -> Reply {
     }
 }
 
+/// A page of a list: `total`, `page`, `pages` and the records keyed by id.
+// Gomag: gomag-mcp README.md ("Paginated list endpoints include: total, page, pages"); the
+// Boomag PHP client seen through the code search reads `pages`; bapp-connectors mappers.py
+// (the records keyed by id).
 fn list(name: &str, records: Vec<Value>, page: usize, limit: usize) -> Reply {
     let total = records.len();
     let pages = total.div_ceil(limit).max(1);
