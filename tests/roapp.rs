@@ -20,7 +20,7 @@ connections:
     http:
       base_url: "{url}"
       auth: {{ bearer: {{ token: "${{secret.ROAPP_KEY}}" }} }}
-      rate_limit: 5/2s            # under RO App's 3 a second, with room for the network's jitter
+      rate_limit: "5/2s, burst 1" # at most 3 in any second: RO App refuses a 4th
 tables:
   cartum_status:
     map: {{ new: 1, processing: 2, shipped: 3, done: 4 }}
