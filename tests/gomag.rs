@@ -4,13 +4,13 @@
 //! is sent again), orders read from lists keyed by id, page by page, newest first: Gomag
 //! filters orders on the day they were placed, not on their last change, so the days of a
 //! look-back are read again and only the orders that changed are kept; statuses pushed back
-//! with Romanian labels; all within the shop's leaky buckets. Then the double's own rules, asked
-//! directly.
+//! by the shop's status ids and the orders' internal ids, as the live API takes them; all
+//! within the shop's leaky buckets. Then the double's own rules, asked directly.
 
 mod common;
 
 use common::Workdir;
-use common::gomag::{API_KEY, Gomag, SHOP};
+use common::gomag::{API_KEY, Gomag, SHOP, STATUSES};
 use serde_json::{Value, json};
 
 fn pipeline(gomag: &Gomag) -> String {
@@ -26,7 +26,7 @@ connections:
       rate_limit: "4/s, burst 8"
 tables:
   gomag_status:
-    map: {{ LIVRAT: Livrata, ANULAT: Anulata }}
+    map: {{ LIVRAT: 2, ANULAT: 4 }}
     unmapped: reject
 jobs:
   products:
@@ -62,15 +62,15 @@ jobs:
   order_status:
     from: {{ file: {{ path: erp_status.csv }} }}
     map:
-      id: $.order
+      order: {{ path: $.order, as: integer }}
       status: {{ path: $.etat, table: gomag_status }}
     to:
       http:
         connection: gomag
         entity: order_status
-        key: $.id
+        key: $.order
         upsert: true
-        update: {{ method: POST, path: /order/status/json, body: {{ data: "{{record}}" }} }}
+        update: {{ method: POST, path: /order/status/json, body: {{ data: {{ orders: [ {{ order: "{{order}}", status: "{{status}}" }} ] }} }} }}
   orders:
     needs: [order_status]
     from:
@@ -120,7 +120,7 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             .map(|n| {
                 store.insert_order(json!({
                     "number": format!("{}", 5000 + n),
-                    "status": "Comanda noua",
+                    "status": "Comanda NEW",
                     "billing": {"email": format!("client{n}@example.ro")},
                     "items": {"1": {"sku": "G0001", "quantity": "1", "price": "11.90"}},
                 }))
@@ -187,12 +187,7 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             .parse()
             .unwrap();
         store.remove("products", g5);
-        store.touch(
-            "orders",
-            order_ids[50],
-            "status",
-            json!("In curs de procesare"),
-        );
+        assert!(store.set_status(order_ids[50], 3), "In curs de procesare");
     }
     w.write("products.csv", catalog(&[(1, "12.50"), (5, "99")]));
     w.write(
@@ -229,13 +224,20 @@ fn products_inventory_orders_and_statuses_against_gomag() {
             "only the changed products"
         );
         assert_eq!(store.product("G0001").unwrap()["price"], 12.5);
+        // The shop took them: its status ids 2 and 4, by the orders' internal ids.
+        let order = |n: usize| store.get("orders", order_ids[n]).unwrap();
         assert_eq!(
-            store.get("orders", order_ids[0]).unwrap()["status"],
-            "Livrata"
+            (order(0)["statusId"].as_str(), order(0)["status"].as_str()),
+            (Some("2"), Some("Livrata"))
         );
         assert_eq!(
-            store.get("orders", order_ids[1]).unwrap()["status"],
-            "Anulata"
+            (order(1)["statusId"].as_str(), order(1)["status"].as_str()),
+            (Some("4"), Some("Anulata"))
+        );
+        assert_eq!(
+            order(2)["statusId"],
+            "1",
+            "the others are left as they were"
         );
     }
     // Every order of the look-back's days is read again; only the three that changed are kept.
@@ -279,7 +281,7 @@ fn the_shipped_gomag_template_runs_against_the_double() {
         store.insert("products", json!({"sku": "G0002", "name": "Din magazin"}));
         for n in 0..3 {
             store.insert_order(
-                json!({"number": format!("{}", 7000 + n), "status": "Comanda noua",
+                json!({"number": format!("{}", 7000 + n), "status": "Comanda NEW",
                        "billing": {"email": format!("c{n}@example.ro"), "phone": "0722000000"},
                        "items": [{"sku": "G0001", "quantity": "1"}]}),
             );
@@ -324,22 +326,46 @@ fn the_shipped_gomag_template_runs_against_the_double() {
     }
     assert_eq!(w.ndjson("erp-import/gomag-orders.ndjson").len(), 3);
 
-    // A price changes; the ERP delivers an order.
-    let first_order = gomag.store.lock().unwrap().all("orders")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // A price changes; the ERP delivers an order and cancels another. The ERP knows them by
+    // the internal id the orders job imported (`order`), not by their number.
+    let imported = w.ndjson("erp-import/gomag-orders.ndjson");
+    let id_of = |number: &str| {
+        let order = imported.iter().find(|o| o["number"] == number).unwrap();
+        order["order"].as_str().unwrap().to_string()
+    };
+    let (delivered, cancelled) = (id_of("7000"), id_of("7001"));
+    assert_ne!(delivered, "7000", "the internal id is not the number");
     w.write("erp-export/products.csv", products("189"));
     w.write(
         "erp-export/order-status.csv",
-        format!("gomag_order,status\n{first_order},LIVRATA\n"),
+        format!("gomag_order,status\n{delivered},LIVRATA\n{cancelled},ANULATA\n"),
     );
     run(&w);
     let store = gomag.store.lock().unwrap();
     assert_eq!(store.inventory_calls, vec![3, 1], "only the changed price");
     assert_eq!(store.product("G0001").unwrap()["price"], 189);
-    let first: u64 = first_order.parse().unwrap();
-    assert_eq!(store.get("orders", first).unwrap()["status"], "Livrata");
+    // The template's table maps LIVRATA to the shop's status 2 and ANULATA to 4.
+    let order = |id: &str| store.get("orders", id.parse().unwrap()).unwrap();
+    assert_eq!(
+        (
+            order(&delivered)["statusId"].as_str(),
+            order(&delivered)["status"].as_str()
+        ),
+        (Some("2"), Some("Livrata"))
+    );
+    assert_eq!(
+        (
+            order(&cancelled)["statusId"].as_str(),
+            order(&cancelled)["status"].as_str()
+        ),
+        (Some("4"), Some("Anulata"))
+    );
+    let untouched = store
+        .all("orders")
+        .into_iter()
+        .find(|o| o["number"] == "7002")
+        .unwrap();
+    assert_eq!(untouched["statusId"], "1", "{untouched}");
     assert_eq!(
         store.refused, 0,
         "the template stays within the default limits"
@@ -463,17 +489,13 @@ fn orders_come_newest_first_and_date_from_is_the_day_they_were_placed() {
         (0..3)
             .map(|n| {
                 store.insert_order(
-                    json!({"number": format!("{}", 9000 + n), "status": "Comanda noua"}),
+                    json!({"number": format!("{}", 9000 + n), "status": "Comanda NEW"}),
                 )
             })
             .collect()
     };
     // A status changed later does not move the order.
-    gomag
-        .store
-        .lock()
-        .unwrap()
-        .touch("orders", ids[0], "status", json!("Livrata"));
+    assert!(gomag.store.lock().unwrap().set_status(ids[0], 2));
     let all = ask(&gomag, "order/read/json?dateFrom=2026-11-01", AGENT, None);
     assert_eq!(all.status, 200, "{}", all.body);
     let listed: Vec<&str> = all.body["orders"]
@@ -541,4 +563,85 @@ fn a_product_is_patched_by_its_id_or_its_sku() {
         Some(json!([{"sku": "NONE", "name": "x"}])),
     );
     assert_eq!(unknown.status, 400, "{}", unknown.body);
+}
+
+#[test]
+fn a_status_is_set_by_its_id_on_the_orders_internal_id_and_the_old_form_changes_nothing() {
+    // Gomag: bapp-connectors tests/shop/gomag/test_order_status_catalog_unit.py (live,
+    // 2026-10-06): `data={"orders":[{"order":<internal id>,"status":<status id>}]}` answered
+    // `{"error":"200"}`; the name/number form `{"error":"404","message":["NO DATA"]}`.
+    let gomag = Gomag::start_with_limits(50.0, 50.0);
+    let (first, second) = {
+        let mut store = gomag.store.lock().unwrap();
+        let first = store.insert_order(json!({"number": "2045", "status": "Comanda NEW"}));
+        let second = store.insert_order(json!({"number": "2046", "status": "Comanda NEW"}));
+        (first, second)
+    };
+    let order = |id: u64| gomag.store.lock().unwrap().get("orders", id).unwrap();
+    assert_eq!(order(first)["statusId"], "1", "{}", order(first));
+
+    // The shop's statuses, keyed by id, the merchant's own among them.
+    let listed = ask(&gomag, "order/status/read/json", AGENT, None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["1"], json!({"id": "1", "name": "Comanda NEW"}));
+    assert_eq!(
+        listed.body["9"],
+        json!({"id": "9", "name": "Pregatita de curier"})
+    );
+    assert_eq!(listed.body.as_object().unwrap().len(), STATUSES.len());
+
+    // The live form: applied to every order it names.
+    let live = ask(
+        &gomag,
+        "order/status/json",
+        AGENT,
+        Some(json!({"orders": [{"order": first, "status": 9}, {"order": second, "status": 2}]})),
+    );
+    assert_eq!(
+        (live.status, &live.body),
+        (200, &json!({"error": "200"})),
+        "{}",
+        live.body
+    );
+    assert_eq!(order(first)["statusId"], "9");
+    assert_eq!(order(first)["status"], "Pregatita de curier");
+    assert_eq!(order(second)["statusId"], "2");
+    let read = ask(&gomag, &format!("order/read/json?id={first}"), AGENT, None);
+    assert_eq!(
+        read.body["orders"][first.to_string()]["status"],
+        "Pregatita de curier",
+        "{}",
+        read.body
+    );
+
+    // What the live API does not take answers NO DATA and changes nothing: the old form (the
+    // order's id and the status's name, in a POST or as bapp-connectors' former GET with the
+    // customer's number), the number instead of the internal id, a status the shop does not
+    // have, ids as text, a list with one unknown order.
+    let no_data = json!({"error": "404", "message": ["NO DATA"]});
+    let refused = [
+        Some(json!({"id": first, "status": "Livrata"})),
+        Some(json!({"orders": [{"order": 2045, "status": 2}]})),
+        Some(json!({"orders": [{"order": first, "status": 7}]})),
+        Some(json!({"orders": [{"order": first.to_string(), "status": "2"}]})),
+        Some(json!({"orders": [{"order": first, "status": 2}, {"order": 999, "status": 2}]})),
+        None,
+    ];
+    gomag.store.lock().unwrap().writes.clear();
+    for data in refused {
+        let answer = match &data {
+            Some(data) => ask(&gomag, "order/status/json", AGENT, Some(data.clone())),
+            None => ask(
+                &gomag,
+                "order/status/json?order_id=2045&status=Livrata",
+                AGENT,
+                None,
+            ),
+        };
+        assert_eq!(answer.status, 200, "{data:?}: {}", answer.body);
+        assert_eq!(answer.body, no_data, "{data:?}");
+        assert_eq!(order(first)["statusId"], "9", "{data:?} changed nothing");
+        assert_eq!(order(first)["status"], "Pregatita de curier");
+    }
+    assert!(gomag.store.lock().unwrap().writes.is_empty());
 }

@@ -13,7 +13,9 @@
 //! fields `data=<JSON>`, lists as objects keyed by id with `total`/`page`/`pages`, `limit` at
 //! most 100; `product/read|write|patch/json`, `product/inventory/json` (price and stock by SKU,
 //! the one combined call), `order/read/json` (newest first, `dateFrom`/`dateTo` on the day the
-//! order was placed), `order/status/json` (status by order id); a leaky bucket per shop for
+//! order was placed), `order/status/read/json` (the shop's statuses by id) and
+//! `order/status/json` (`{"orders": [{"order": <internal id>, "status": <status id>}]}`, as
+//! measured on the live API; any other form answers `NO DATA`); a leaky bucket per shop for
 //! reads and one for writes, 429 past it. Ids are strings.
 
 use std::sync::{Arc, Mutex};
@@ -27,16 +29,38 @@ use super::shop::decode;
 
 pub const API_KEY: &str = "gm-5b0e1c7d2a";
 pub const SHOP: &str = "https://magazin.example.ro";
-// Gomag: shared/reference/apis.md ("Status labels are Romanian"). Statuses are the shop's
-// own, and bapp-connectors' README.md lists "Comanda NEW" where apis.md has "Comanda noua":
-// the sources disagree on the new order's label, the double keeps apis.md's.
-pub const STATUSES: [&str; 5] = [
-    "Comanda noua",
-    "In curs de procesare",
-    "Livrata",
-    "Anulata",
-    "Retur",
+/// The shop's order statuses, id and name, as `order/status/read/json` lists them.
+// Gomag: bapp-connectors tests/shop/gomag/test_order_status_catalog_unit.py (commit de6fcd0):
+// the list is an object keyed by id, `{"1": {"id": "1", "name": "Comanda NEW"}, "2": {"id":
+// "2", "name": "Livrata"}, "9": {"id": "9", "name": "Pregatita de curier"}}`, 9 being "a
+// status the merchant created" (that test's catalogue; the live measurement of 2026-10-06 it
+// records is of the update, below). Statuses are the shop's own: ids 1, 2 and 9 are that
+// test's, 3, 4 and 5 the double's (their names: shared/reference/apis.md, bapp-connectors
+// mappers.py). The new order's name: apis.md has "Comanda noua", bapp-connectors "Comanda NEW"
+// (README.md, mappers.py and that test, the one source that shows it with its id): the double
+// keeps bapp-connectors'.
+pub const STATUSES: [(u64, &str); 6] = [
+    (1, "Comanda NEW"),
+    (2, "Livrata"),
+    (3, "In curs de procesare"),
+    (4, "Anulata"),
+    (5, "Retur"),
+    (9, "Pregatita de curier"),
 ];
+
+/// The name of the shop's status `id`.
+pub fn status_name(id: u64) -> Option<&'static str> {
+    STATUSES
+        .iter()
+        .find(|(s, _)| *s == id)
+        .map(|(_, name)| *name)
+}
+
+/// The id of the shop's status named `name`.
+pub fn status_id(name: &str) -> Option<u64> {
+    STATUSES.iter().find(|(_, n)| *n == name).map(|(id, _)| *id)
+}
+
 /// Requests a second and burst of each of a shop's buckets unless a test says otherwise.
 // Gomag: gomag-mcp README.md ("Api-RateLimit-Read: Read request processing rate (req/s,
 // default 1)", the same for writes); bapp-connectors manifest.py (`requests_per_second=1,
@@ -123,10 +147,22 @@ impl Store {
         self.product(sku)?["id"].as_str()?.parse().ok()
     }
 
-    /// An order placed in the shop now: its `date` is the time it was placed.
+    /// An order placed in the shop now: its `date` is the time it was placed, its status
+    /// given by name (`status`) or id (`statusId`), the other filled in.
     // Gomag: shared/reference/apis.md (an order's `id`, `number`, `date`, `status`...);
-    // bapp-connectors mappers.py (`date_added` or `date`).
-    pub fn insert_order(&mut self, order: Value) -> u64 {
+    // bapp-connectors mappers.py (`date_added` or `date`; the status's name read from
+    // `status_name`, else `status`). No source shows how an order carries its status's id:
+    // `statusId` is the double's own name for it (camelCase like `dateFrom`, `specialPrice`).
+    pub fn insert_order(&mut self, mut order: Value) -> u64 {
+        let by_id = (order["statusId"].as_u64())
+            .or_else(|| order["statusId"].as_str().and_then(|id| id.parse().ok()))
+            .and_then(status_name);
+        let by_name = order["status"].as_str().and_then(status_id);
+        match (by_id, by_name) {
+            (Some(name), None) => order["status"] = json!(name),
+            (None, Some(id)) => order["statusId"] = json!(id.to_string()),
+            _ => {}
+        }
         let id = self.insert("orders", order);
         let placed = self.get("orders", id).map(|o| o["updated"].clone());
         if let Some(order) = self
@@ -138,6 +174,18 @@ impl Store {
             order["date"] = placed.unwrap_or(Value::Null);
         }
         id
+    }
+
+    /// The order's status set to the shop's status `status` (id and name), as the back office
+    /// or `order/status/json` does; false when there is no such order or status.
+    pub fn set_status(&mut self, order: u64, status: u64) -> bool {
+        let Some(name) = status_name(status) else {
+            return false;
+        };
+        let mut fields = Map::new();
+        fields.insert("statusId".into(), json!(status.to_string()));
+        fields.insert("status".into(), json!(name));
+        self.set("orders", order, &fields)
     }
 }
 
@@ -171,10 +219,23 @@ impl Gomag {
 /// An error as Gomag words it: `{"error": code, "message": ...}`.
 // Gomag: shared/reference/apis.md (`{"error":100,"message":"Missing Api User"}`); the
 // bapp-connectors test tests/shop/gomag/test_order_status_catalog_unit.py shows the same
-// two members (`{"error": "404", "message": ["NO DATA"]}`). The HTTP status of an error is
-// not documented: the double keeps its 400. The codes other than 100 are the double's own.
+// two members (`{"error": "404", "message": ["NO DATA"]}`, see [`no_data`]). The HTTP status
+// of an error is not documented: the double keeps its 400. The codes other than 100 are the
+// double's own.
 fn error(code: u64, message: &str) -> Reply {
     Reply::status(400, json!({"error": code, "message": message}))
+}
+
+/// What Gomag answers to a status change it does not take: nothing is changed.
+// Gomag: bapp-connectors tests/shop/gomag/test_order_status_catalog_unit.py and client.py
+// `update_order_status` (commit de6fcd0; live, 2026-10-06): `{"error": "404", "message":
+// ["NO DATA"]}`, "changes nothing". The HTTP status that came with it is not recorded there:
+// the double answers 200 with that body. (bapp-connectors' client raises on any status that
+// is not 2xx while its old update ignored the answer's body, and the old form is said to have
+// changed nothing rather than to have failed: that suggests a 200, but it is an inference.) A
+// pipeline that wants this read as a refusal needs the answer's body looked at on a 200.
+fn no_data() -> Reply {
+    Reply::json(json!({"error": "404", "message": ["NO DATA"]}))
 }
 
 /// The `data` form field, parsed.
@@ -421,34 +482,59 @@ fn route(r: &Request, call: &str, store: &mut Store) -> Reply {
             }
             Reply::json(json!({"total": results.len(), "products": results}))
         }
-        // Gomag: the sources disagree on how a status is set. gomag-mcp tools/order.py: POST
-        // `order/status/json` with `data={"id", "status", "notifyCustomer", "note"}`;
-        // bapp-connectors client.py (April 2026): GET `order/status/json?order_id=&status=`;
-        // its later tests/shop/gomag/test_order_status_catalog_unit.py (commit de6fcd0) says the
-        // live API refused that form ("NO DATA") and takes POST
-        // `data={"orders": [{"order": <id>, "status": <status id>}]}`, answered
-        // `{"error": "200"}`. shared/reference/apis.md records the disagreement. The double
-        // keeps its rule, gomag-mcp's: the order's id and the status label.
+        // Gomag: bapp-connectors tests/shop/gomag/test_order_status_catalog_unit.py (GET
+        // `order/status/read/json`: an object keyed by status id, each `{"id", "name"}`, ids
+        // as strings, the merchant's own statuses among them).
+        ("GET", "order/status/read/json") => Reply::json(Value::Object(
+            STATUSES
+                .iter()
+                .map(|(id, name)| (id.to_string(), json!({"id": id.to_string(), "name": name})))
+                .collect(),
+        )),
+        // Gomag: bapp-connectors client.py `update_order_status` (commit de6fcd0): the GET
+        // form `order/status/json?order_id=<customer number>&status=<name>` "answers
+        // `{"error": "404", "message": ["NO DATA"]}` and leaves the order untouched"
+        // (measured on the live API, 2026-10-06).
+        ("GET", "order/status/json") => no_data(),
+        // Gomag: bapp-connectors tests/shop/gomag/test_order_status_catalog_unit.py and
+        // client.py `update_order_status` (commit de6fcd0; live, 2026-10-06): POST
+        // `data={"orders": [{"order": 55, "status": 9}]}`, the order's INTERNAL id (its `id`,
+        // not the `number` the customer sees) and the NUMERIC status id (as
+        // `order/status/read/json` lists them), answered `{"error": "200"}`, and the order
+        // moves; the name/number form answers NO DATA ([`no_data`]) and changes nothing.
+        // gomag-mcp tools/order.py's form, `data={"id", "status": <label>, ...}` (from the
+        // Postman collection, which the double took before), is not in the measurement: the
+        // double answers it NO DATA like any other form. Also the double's own, not measured:
+        // ids sent as text (`"55"`) are not taken (the live call sent numbers); an order or
+        // status the shop does not have answers NO DATA; a list with one such entry changes
+        // none of its orders.
         ("POST", "order/status/json") => {
-            let Some(change) = data(r) else {
-                return error(20, "data must be a JSON object");
+            let Some(Value::Array(changes)) = data(r).map(|d| d["orders"].clone()) else {
+                return no_data();
             };
-            let id = change["id"]
-                .as_u64()
-                .or_else(|| change["id"].as_str().and_then(|id| id.parse().ok()));
-            let status = change["status"].as_str().unwrap_or_default();
-            if !STATUSES.contains(&status) {
-                return error(30, &format!("unknown status `{status}`"));
+            let mut applied = Vec::new();
+            for change in &changes {
+                let order = change["order"]
+                    .as_u64()
+                    .filter(|id| store.get("orders", *id).is_some());
+                let status = change["status"]
+                    .as_u64()
+                    .filter(|s| status_name(*s).is_some());
+                let (Some(order), Some(status)) = (order, status) else {
+                    return no_data();
+                };
+                applied.push((order, status));
             }
-            let mut fields = Map::new();
-            fields.insert("status".into(), json!(status));
-            if !id.is_some_and(|id| store.set("orders", id, &fields)) {
-                return error(31, "order not found");
+            if applied.is_empty() {
+                return no_data();
             }
-            store
-                .writes
-                .push(("order/status".into(), change["id"].to_string()));
-            Reply::json(json!({"id": change["id"], "status": status}))
+            for (order, status) in applied {
+                store.set_status(order, status);
+                store
+                    .writes
+                    .push(("order/status".into(), order.to_string()));
+            }
+            Reply::json(json!({"error": "200"}))
         }
         _ => error(404, "Unknown method"),
     }
