@@ -370,6 +370,20 @@ fn the_shipped_gomag_template_runs_against_the_double() {
         store.refused, 0,
         "the template stays within the default limits"
     );
+    drop(store);
+
+    // A status for an order the shop does not have: Gomag answers 200 NO DATA and changes
+    // nothing; the template's `refused_when` quarantines it instead of counting it sent.
+    w.write(
+        "erp-export/order-status.csv",
+        format!("gomag_order,status\n{delivered},LIVRATA\n{cancelled},ANULATA\n999999,LIVRATA\n"),
+    );
+    let (code, report) = w.run_with_env("p.yaml", &["--secrets", ".secrets"], &env);
+    assert_eq!(code, 3, "{report:#}");
+    let reasons = common::job(&report, "order_status")["reasons"].to_string();
+    assert!(reasons.contains("refused: NO DATA"), "{reasons}");
+    let (code, report) = w.run_with_env("p.yaml", &["--secrets", ".secrets"], &env);
+    assert_eq!(code, 3, "still refused, never taken as sent: {report:#}");
 }
 
 /// A request to the double as a client of Gomag sends it: its status, its rate-limit headers

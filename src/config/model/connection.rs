@@ -71,10 +71,11 @@ pub struct HttpConnection {
     /// How the connection's JSON-RPC calls (`rpc:` on a request) are written and read.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub rpc: Option<RpcSettings>,
-    /// Answers that are definite refusals although their status says "server error", e.g.
-    /// PrestaShop's `[{ status: [500], body: $.errors }]`: the write was not applied, so it is
-    /// quarantined once with the API's message instead of being retried and held in doubt.
-    /// An answer is a refusal when one of the rules names it.
+    /// Answers that are definite refusals although their status says "server error" or
+    /// "OK", e.g. PrestaShop's `[{ status: [500], body: $.errors }]` or Gomag's `[{ status:
+    /// [200], text: NO DATA }]`: the write was not applied, so it is quarantined once with
+    /// the API's message instead of being retried, held in doubt or counted as sent. An
+    /// answer is a refusal when one of the rules names it; a read answered so fails.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub refused_when: Vec<RefusedWhen>,
 }

@@ -62,8 +62,10 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A 2xx that is neither a JSON-RPC error nor an answer `refused_when` names (Gomag
+    /// answers a status it will not set with 200 and `NO DATA`).
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status) && self.rpc_error.is_none()
+        (200..300).contains(&self.status) && self.rpc_error.is_none() && self.refused.is_none()
     }
 
     pub fn json(&self) -> Result<Value, String> {
