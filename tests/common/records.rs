@@ -29,6 +29,8 @@ pub struct Records {
     /// resource -> id -> record
     pub resources: BTreeMap<String, BTreeMap<u64, Value>>,
     next_id: u64,
+    /// The last id given in each resource, when each numbers its own (`ids_per_resource`).
+    next_ids: Option<BTreeMap<String, u64>>,
     clock: u64,
     style: Style,
 }
@@ -38,9 +40,32 @@ impl Records {
         Records {
             resources: BTreeMap::new(),
             next_id: 0,
+            next_ids: None,
             clock: 0,
             style,
         }
+    }
+
+    /// Each resource numbers its records from 1, as a table's AUTO_INCREMENT does.
+    pub fn ids_per_resource(mut self) -> Records {
+        self.next_ids = Some(BTreeMap::new());
+        self
+    }
+
+    /// The next id in `resource` (one sequence for all resources unless `ids_per_resource`).
+    pub fn new_id_in(&mut self, resource: &str) -> (u64, Value) {
+        let highest = self
+            .resources
+            .get(resource)
+            .and_then(|records| records.keys().next_back().copied())
+            .unwrap_or(0);
+        let Some(next_ids) = self.next_ids.as_mut() else {
+            return self.new_id();
+        };
+        let last = next_ids.entry(resource.to_string()).or_insert(0);
+        *last = (*last).max(highest) + 1;
+        let id = *last;
+        (id, self.id_value(id))
     }
 
     /// The next id, as the API writes it.
@@ -66,7 +91,7 @@ impl Records {
 
     /// A record made by hand in the API's back office, or by a create; returns its id.
     pub fn insert(&mut self, resource: &str, mut record: Value) -> u64 {
-        let (id, value) = self.new_id();
+        let (id, value) = self.new_id_in(resource);
         record["id"] = value;
         record[self.style.modified] = self.tick();
         self.resources
