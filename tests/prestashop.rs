@@ -106,7 +106,12 @@ fn catalog_orders_and_states_against_the_webservice() {
     let a2_id: u64 = a2["id"].as_str().unwrap().parse().unwrap();
     {
         let mut store = shop.store.lock().unwrap();
-        store.touch("products", a2_id, "description", json!("Chêne massif"));
+        store.touch(
+            "products",
+            a2_id,
+            "description",
+            json!([{"id": "1", "value": "Chêne massif"}]),
+        );
         store.touch("products", a2_id, "quantity", json!("7"));
         store.writes.clear();
         // Two orders change in the shop.
@@ -124,9 +129,10 @@ fn catalog_orders_and_states_against_the_webservice() {
     assert_eq!(common::delivered(&report, "products")["updated"], 1);
     assert_eq!(common::delivered(&report, "products")["unchanged"], 2);
     let a2 = shop.store.lock().unwrap().get("products", a2_id).unwrap();
-    assert_eq!(a2["price"], "25.5");
+    assert_eq!(a2["price"], "25.500000");
     assert_eq!(
-        a2["description"], "Chêne massif",
+        a2["description"],
+        json!([{"id": "1", "value": "Chêne massif"}]),
         "the back office's field survives the PUT"
     );
     assert_eq!(a2["name"], json!([{"id": "1", "value": "Produit"}]));
@@ -201,7 +207,7 @@ fn a_dry_run_reads_the_shop_for_a_real_field_diff_and_writes_nothing() {
     // Only the field that differs from the shop's record, with the shop's value.
     assert_eq!(
         update["fields"],
-        json!({"price": {"from": "20", "to": 25.5}}),
+        json!({"price": {"from": "20.000000", "to": 25.5}}),
         "{plan:#}"
     );
     assert!(
@@ -286,21 +292,23 @@ fn products_read_in_the_webservices_default_xml() {
 
 #[test]
 fn products_written_with_the_webservices_default_xml_answers() {
-    let shop = PrestaShop::start();
+    let shop = PrestaShop::start_with_languages(&["1", "2"]);
     let w = xml_workdir(
         &shop,
         r##"    from: { file: { path: products.csv } }
     map:
       reference: $.ref
+      name: { path: $.name, lang: "1" }
       price: { path: $.price, as: decimal, scale: 6 }
     to:
       http:
         connection: shop
         entity: product
         key: $.reference
+        languages: ["1", "2"]
         create: { method: POST, path: /products, body: { product: "{record}" } }
         update: { method: PUT, path: "/products/{target_id}", body: { product: "{record}" } }
-        read_before_update: { request: { path: "/products/{target_id}" }, record: $.prestashop.product, drop: [quantity] }
+        read_before_update: { request: { path: "/products/{target_id}" }, record: $.prestashop.product, drop: [quantity, manufacturer_name, position_in_category] }
         id: $.prestashop.product.id
         # A list gives ids as attributes: `<product id="9"/>`, one or many.
         resolve:
@@ -308,12 +316,11 @@ fn products_written_with_the_webservices_default_xml_answers() {
 "##,
     );
     // B1 was made by hand in the back office: found by its reference and linked.
-    let b1 = shop
-        .store
-        .lock()
-        .unwrap()
-        .insert("products", json!({"reference": "B1", "price": "5"}));
-    w.write("products.csv", "ref,price\nA1,10\nB1,5\n");
+    let b1 = shop.store.lock().unwrap().insert(
+        "products",
+        json!({"reference": "B1", "price": "5", "date_add": "2026-01-05 10:00:00"}),
+    );
+    w.write("products.csv", "ref,name,price\nA1,Chaise,10\nB1,Lampe,5\n");
     let report = w.run_ok();
     assert_eq!(common::delivered(&report, "products")["created"], 1);
     assert_eq!(common::delivered(&report, "products")["linked"], 1);
@@ -328,7 +335,7 @@ fn products_written_with_the_webservices_default_xml_answers() {
         let id = created["id"].as_str().unwrap().parse().unwrap();
         // The back office translates the name, files the product in two categories and
         // reports a read-only quantity.
-        let name = json!([{"id": "1", "value": "Chaise & table"}, {"id": "2", "value": "Chair"}]);
+        let name = json!([{"id": "1", "value": "Chaise"}, {"id": "2", "value": "Chair"}]);
         store.touch("products", id, "name", name);
         let categories = json!({"categories": [{"id": "2"}, {"id": "5"}]});
         store.touch("products", id, "associations", categories);
@@ -336,7 +343,10 @@ fn products_written_with_the_webservices_default_xml_answers() {
         id
     };
 
-    w.write("products.csv", "ref,price\nA1,12.5\nB1,6\n");
+    w.write(
+        "products.csv",
+        "ref,name,price\nA1,Chaise & table,12.5\nB1,Lampe,6\n",
+    );
     let report = w.run_ok();
     assert_eq!(
         common::delivered(&report, "products")["updated"],
@@ -344,161 +354,584 @@ fn products_written_with_the_webservices_default_xml_answers() {
         "{report:#}"
     );
     let linked = shop.store.lock().unwrap().get("products", b1).unwrap();
-    assert_eq!(linked["price"], "6", "B1 was linked to the product found");
+    assert_eq!(
+        linked["price"], "6.000000",
+        "B1 was linked to the product found"
+    );
     let product = shop.store.lock().unwrap().get("products", id).unwrap();
-    assert_eq!(product["price"], "12.5");
+    assert_eq!(product["price"], "12.500000");
     assert_eq!(
         product["name"],
         json!([{"id": "1", "value": "Chaise & table"}, {"id": "2", "value": "Chair"}]),
-        "the translations read in XML are written back"
+        "the name written in its language, the other read in XML and written back"
     );
     assert_eq!(
-        product["associations"],
-        json!({"categories": [{"id": "2"}, {"id": "5"}]})
+        product["associations"]["categories"],
+        json!([{"id": "2"}, {"id": "5"}])
     );
 }
 
-/// The shipped Sage template (`pipelines/prestashop/sage-erp-sync.yaml`), its SQL reads
-/// replaced by files of the same rows through an overlay (SQL sources do not run yet): a
-/// product the shop already had is linked, not created twice; stock reaches the stock rows
-/// PrestaShop made; orders reach the ERP's import with their id; an order's states, order
-/// then delivery note, both reach the shop.
-#[test]
-fn the_shipped_sage_template_runs_against_the_double() {
-    let shop = PrestaShop::start();
-    let (by_hand, by_hand_stock, order) = {
-        let mut store = shop.store.lock().unwrap();
-        let id = store.insert(
-            "products",
-            json!({"reference": "AR002", "name": "Lampe (saisie à la main)", "price": "12.000000"}),
-        );
-        let stock = store.insert(
-            "stock_availables",
-            json!({"id_product": id.to_string(), "id_product_attribute": "0", "quantity": "1",
-                   "depends_on_stock": "0", "out_of_stock": "2"}),
-        );
-        let order = store.insert(
-            "orders",
-            json!({"reference": "XKBKNABJK", "current_state": "2", "id_customer": "9",
-                   "date_add": "2026-11-20 10:00:00",
-                   "associations": {"order_rows": [
-                       {"product_reference": "AR001", "product_name": "Table", "product_quantity": "2",
-                        "unit_price_tax_excl": "149.000000"}]}}),
-        );
-        (id, stock, order)
-    };
-    let w = Workdir::new();
-    let template = common::repo_root().join("pipelines/prestashop/sage-erp-sync.yaml");
-    w.write(
-        "p.yaml",
-        format!(
-            r#"extends: {template}
+/// The shipped Sage template (`pipelines/prestashop/sage-erp-sync.yaml`) on a shop in two
+/// languages, its SQL reads replaced by files of the same rows through an overlay that also
+/// lists the shop's languages, as a client's repository would.
+struct Template {
+    shop: PrestaShop,
+    w: Workdir,
+    env: Vec<(String, String)>,
+}
+
+impl Template {
+    fn new() -> Template {
+        Template::extending("pipelines/prestashop/sage-erp-sync.yaml")
+    }
+
+    /// The pipeline at `path` in the repository, e.g. an overlay of the template.
+    fn extending(path: &str) -> Template {
+        let shop = PrestaShop::start_with_languages(&["1", "2"]);
+        let w = Workdir::new();
+        let template = common::repo_root().join(path);
+        w.write(
+            "p.yaml",
+            format!(
+                r#"extends: {template}
 name: sage-template-test
 connections:
   export: {{ file: {{ dir: erp-export }} }}
 jobs:
   categories:
     from: !replace {{ file: {{ connection: export, path: families.ndjson }} }}
+    to: {{ http: {{ languages: ["1", "2"] }} }}
   products:
     from: !replace {{ file: {{ connection: export, path: articles.ndjson }} }}
+    to: {{ http: {{ languages: ["1", "2"] }} }}
   stock:
     from: !replace {{ file: {{ connection: export, path: stock.ndjson }} }}
   order_states:
     from: !replace {{ file: {{ connection: export, path: documents.ndjson }} }}
 "#,
-            template = template.display()
-        ),
-    );
-    w.write(".secrets", format!("PS_WEBSERVICE_KEY={KEY}\n"));
-    w.write(
-        "erp-export/families.ndjson",
-        r#"{"FA_CodeFamille":"MEUBLE","FA_Intitule":"Meubles","cbModification":"2026-11-01 08:00:00"}
-"#,
-    );
-    w.write(
-        "erp-export/articles.ndjson",
-        r#"{"AR_Ref":"AR001","AR_Design":"Table chêne ","FA_CodeFamille":"MEUBLE","AR_PrixVen":149.0,"AR_UniteVen":"pièce","AR_Poids":12.5,"AR_CodeBarre":"3760000000011","AR_Sommeil":0,"cbModification":"2026-11-01 09:00:00"}
-{"AR_Ref":"AR002","AR_Design":"Lampe","FA_CodeFamille":"MEUBLE","AR_PrixVen":15.9,"AR_UniteVen":"pièce","AR_Poids":null,"AR_CodeBarre":null,"AR_Sommeil":0,"cbModification":"2026-11-01 09:00:01"}
-{"AR_Ref":"AR003","AR_Design":"Ancien modèle","FA_CodeFamille":"MEUBLE","AR_PrixVen":9.0,"AR_UniteVen":"pièce","AR_Poids":1.0,"AR_CodeBarre":null,"AR_Sommeil":1,"cbModification":"2026-11-01 09:00:02"}
-"#,
-    );
-    w.write(
-        "erp-export/stock.ndjson",
-        r#"{"AR_Ref":"AR001","AS_QteSto":5.0,"cbModification":"2026-11-01 09:30:00"}
-{"AR_Ref":"AR002","AS_QteSto":7.0,"cbModification":"2026-11-01 09:30:01"}
-"#,
-    );
-    let documents = |doc_type: u32, at: &str| {
-        format!(
-            r#"{{"DO_Piece":"BC00042","DO_Ref":"WEB{order}","DO_Type":{doc_type},"cbModification":"{at}"}}
-"#
-        )
-    };
-    w.write("erp-export/documents.ndjson", "");
-    let import_dir = w.path("erp-import");
-    let shop_url = shop.api.url.trim_end_matches("/api").to_string();
-    let env = [
-        ("SHOP_URL", shop_url.as_str()),
-        ("ERP_IMPORT_DIR", import_dir.to_str().unwrap()),
-    ];
-    let run = || w.run_ok_with_env(&env);
+                template = template.display()
+            ),
+        );
+        w.write(".secrets", format!("PS_WEBSERVICE_KEY={KEY}\n"));
+        for file in ["families", "articles", "stock", "documents"] {
+            w.write(&format!("erp-export/{file}.ndjson"), "");
+        }
+        let env = vec![
+            (
+                "SHOP_URL".to_string(),
+                shop.api.url.trim_end_matches("/api").to_string(),
+            ),
+            (
+                "ERP_IMPORT_DIR".to_string(),
+                w.path("erp-import").to_str().unwrap().to_string(),
+            ),
+        ];
+        Template { shop, w, env }
+    }
 
-    let report = run();
+    fn export(&self, file: &str, rows: &[Value]) {
+        let lines: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        self.w.write(&format!("erp-export/{file}.ndjson"), lines);
+    }
+
+    fn run(&self) -> (i32, Value) {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.w
+            .run_with_env("p.yaml", &["--secrets", ".secrets"], &env)
+    }
+
+    fn run_ok(&self) -> Value {
+        let (code, report) = self.run();
+        assert_eq!(code, 0, "{report:#}");
+        report
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, common::prestashop::Store> {
+        self.shop.store.lock().unwrap()
+    }
+
+    fn category(&self, name: &str) -> Value {
+        self.store()
+            .all("categories")
+            .into_iter()
+            .find(|c| c["name"][0]["value"] == name)
+            .unwrap_or_else(|| panic!("no category {name}"))
+    }
+
+    fn product(&self, reference: &str) -> Value {
+        self.store()
+            .all("products")
+            .into_iter()
+            .find(|p| p["reference"] == reference)
+            .unwrap_or_else(|| panic!("no product {reference}"))
+    }
+
+    /// The lines of the ERP's import file, as the last run wrote it (none when it wrote none).
+    fn imported(&self) -> Vec<String> {
+        let path = self.w.path("erp-import/web-orders.csv");
+        let Ok(bytes) = std::fs::read(path) else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn family(code: &str, name: &str, at: &str) -> Value {
+    json!({"FA_CodeFamille": code, "FA_Intitule": name, "cbModification": at})
+}
+
+fn article(reference: &str, name: &str, price: f64, at: &str) -> Value {
+    json!({"AR_Ref": reference, "AR_Design": name, "FA_CodeFamille": "MEUBLE", "AR_PrixVen": price,
+           "AR_UniteVen": "pièce", "AR_Poids": 12.5, "AR_CodeBarre": null, "AR_Sommeil": 0,
+           "cbModification": at})
+}
+
+fn text_in(field: &Value, language: &str) -> Value {
+    field
+        .as_array()
+        .and_then(|texts| texts.iter().find(|t| t["id"] == language))
+        .map(|t| t["value"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Points 1, 4 and 5 of PrestaShop's behaviour: names written per language (a plain string is
+/// a 500 on create), every language named on create (fewer is a 500), and the fields a POST
+/// would otherwise set to 0.
+#[test]
+fn the_template_creates_a_visible_sellable_taxed_catalog_in_every_language() {
+    let t = Template::new();
+    let by_hand = t.store().insert(
+        "products",
+        json!({"reference": "AR002", "name": [{"id": "1", "value": "Lampe (à la main)"}, {"id": "2", "value": "Lamp"}],
+               "price": "12.000000", "date_add": "2026-01-05 10:00:00", "state": "1"}),
+    );
+    t.export(
+        "families",
+        &[family("MEUBLE", "Meubles", "2026-11-01 08:00:00")],
+    );
+    t.export(
+        "articles",
+        &[
+            article("AR001", "Table chêne ", 149.0, "2026-11-01 09:00:00"),
+            article("AR002", "Lampe", 15.9, "2026-11-01 09:00:01"),
+            json!({"AR_Ref": "AR003", "AR_Design": "Ancien modèle", "FA_CodeFamille": "MEUBLE",
+                   "AR_PrixVen": 9.0, "AR_UniteVen": "pièce", "AR_Poids": 1.0, "AR_CodeBarre": null,
+                   "AR_Sommeil": 1, "cbModification": "2026-11-01 09:00:02"}),
+        ],
+    );
+    let report = t.run_ok();
     let products = common::delivered(&report, "products");
     assert_eq!(
         (products["created"].as_u64(), products["linked"].as_u64()),
         (Some(1), Some(1)),
         "{products}"
     );
-    assert_eq!(common::delivered(&report, "categories")["created"], 1);
-    let store = shop.store.lock().unwrap();
-    let category = &store.all("categories")[0];
-    assert_eq!(category["name"], "Meubles");
-    assert!(
-        category.get("FA_CodeFamille").is_none(),
-        "the key is not sent: {category}"
+    let category = t.category("Meubles");
+    assert_eq!(
+        category["name"],
+        json!([{"id": "1", "value": "Meubles"}, {"id": "2", "value": "Meubles"}]),
+        "named in both languages"
     );
-    let references: Vec<Value> = store
-        .all("products")
-        .iter()
-        .map(|p| p["reference"].clone())
-        .collect();
-    assert_eq!(references, [json!("AR002"), json!("AR001")], "no duplicate");
-    let lamp = store.get("products", by_hand).unwrap();
-    assert_eq!(lamp["price"], "15.9", "the linked product is updated");
-    let stock_of = |product: u64| {
-        store
-            .all("stock_availables")
-            .into_iter()
-            .find(|s| s["id_product"] == json!(product.to_string()))
-            .unwrap()
-    };
-    assert_eq!(stock_of(by_hand)["id"], by_hand_stock.to_string());
-    assert_eq!(stock_of(by_hand)["quantity"], "7");
-    let table = &store.all("products")[1];
-    assert_eq!(table["id_category_default"], category["id"]);
-    let table: u64 = table["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(stock_of(table)["quantity"], "5", "the row PrestaShop made");
-    drop(store);
-    let import = std::fs::read(import_dir.join("web-orders.csv")).unwrap();
-    let import = String::from_utf8_lossy(&import);
-    assert!(import.contains(&format!(";WEB{order};")), "{import}");
+    assert_eq!(text_in(&category["link_rewrite"], "2"), "meubles");
+    assert_eq!(category["id_parent"], "2", "under Home");
+    assert!(category.get("FA_CodeFamille").is_none(), "{category}");
 
-    // The ERP takes the order (state "processing"), then delivers it (state "shipped").
-    for (doc_type, at, state) in [
-        (1, "2026-11-20 11:00:00", "3"),
-        (3, "2026-11-21 09:00:00", "4"),
+    let table = t.product("AR001");
+    assert_eq!(text_in(&table["name"], "1"), "Table chêne");
+    assert_eq!(text_in(&table["name"], "2"), "Table chêne");
+    assert_eq!(text_in(&table["link_rewrite"], "1"), "table-chene");
+    for (field, value) in [
+        ("active", "1"),
+        ("state", "1"),
+        ("available_for_order", "1"),
+        ("show_price", "1"),
+        ("minimal_quantity", "1"),
+        ("id_tax_rules_group", "1"),
+        ("price", "149.000000"),
     ] {
-        w.write("erp-export/documents.ndjson", documents(doc_type, at));
-        let report = run();
-        let states = common::delivered(&report, "order_states");
-        assert_eq!(
-            states["created"].as_u64().unwrap() + states["updated"].as_u64().unwrap(),
-            1,
-            "{states}"
-        );
-        let current = shop.store.lock().unwrap().get("orders", order).unwrap();
-        assert_eq!(current["current_state"], state);
+        assert_eq!(table[field], value, "{field}: {table}");
     }
-    assert_eq!(shop.store.lock().unwrap().all("order_histories").len(), 2);
+    assert_eq!(table["id_category_default"], category["id"]);
+    assert_eq!(
+        table["associations"]["categories"],
+        json!([{"id": category["id"]}]),
+        "listed in its category"
+    );
+    let lamp = t.store().get("products", by_hand).unwrap();
+    assert_eq!(lamp["price"], "15.900000", "the product found is updated");
+    assert_eq!(
+        text_in(&lamp["name"], "2"),
+        "Lamp",
+        "its other language kept"
+    );
+    assert_eq!(
+        t.store().all("products").len(),
+        2,
+        "no duplicate, no dormant"
+    );
+}
+
+/// Points 3, 5 and 6: a category update without its read-only fields, translations in the
+/// other language and what the shop manager set kept, and no position or association written
+/// back.
+#[test]
+fn updates_leave_the_other_language_and_the_shop_managers_choices_alone() {
+    let t = Template::new();
+    t.export(
+        "families",
+        &[family("MEUBLE", "Meubles", "2026-11-01 08:00:00")],
+    );
+    t.export(
+        "articles",
+        &[article(
+            "AR001",
+            "Table chêne",
+            149.0,
+            "2026-11-01 09:00:00",
+        )],
+    );
+    t.run_ok();
+    let category: u64 = t.category("Meubles")["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let table: u64 = t.product("AR001")["id"].as_str().unwrap().parse().unwrap();
+    {
+        // The shop manager translates, rewords the URL, hides the product from search and
+        // files it in a second category.
+        let mut store = t.store();
+        let translated =
+            |one: &str, two: &str| json!([{"id": "1", "value": one}, {"id": "2", "value": two}]);
+        store.touch(
+            "categories",
+            category,
+            "name",
+            translated("Meubles", "Furniture"),
+        );
+        store.touch(
+            "products",
+            table,
+            "name",
+            translated("Table chêne", "Oak table"),
+        );
+        store.touch(
+            "products",
+            table,
+            "link_rewrite",
+            translated("table-en-chene", "oak-table"),
+        );
+        store.touch("products", table, "visibility", json!("catalog"));
+        store.touch(
+            "products",
+            table,
+            "associations",
+            json!({"categories": [{"id": category.to_string()}, {"id": "2"}]}),
+        );
+        store.position_rewrites.clear();
+    }
+    // The ERP renames the family and the article, and changes the price.
+    t.export(
+        "families",
+        &[family("MEUBLE", "Mobilier", "2026-11-02 08:00:00")],
+    );
+    t.export(
+        "articles",
+        &[article(
+            "AR001",
+            "Table en chêne",
+            159.0,
+            "2026-11-02 09:00:00",
+        )],
+    );
+    let report = t.run_ok();
+    assert_eq!(common::delivered(&report, "categories")["updated"], 1);
+    assert_eq!(common::delivered(&report, "products")["updated"], 1);
+    let store = t.store();
+    let category = store.get("categories", category).unwrap();
+    assert_eq!(
+        category["name"],
+        json!([{"id": "1", "value": "Mobilier"}, {"id": "2", "value": "Furniture"}])
+    );
+    let table = store.get("products", table).unwrap();
+    assert_eq!(
+        table["name"],
+        json!([{"id": "1", "value": "Table en chêne"}, {"id": "2", "value": "Oak table"}])
+    );
+    assert_eq!(
+        text_in(&table["link_rewrite"], "1"),
+        "table-en-chene",
+        "set once"
+    );
+    assert_eq!(table["price"], "159.000000");
+    assert_eq!(table["visibility"], "catalog");
+    assert_eq!(
+        table["associations"]["categories"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "associations not written back: {table}"
+    );
+    assert!(
+        store.position_rewrites.is_empty(),
+        "no position written back: {:?}",
+        store.position_rewrites
+    );
+}
+
+/// Point 2: stock through PATCH, the quantity alone; the JSON record would lack the row's
+/// required fields that are 0. On PrestaShop 1.7 (no PATCH), the example overlay reads the row
+/// in XML and PUTs it whole.
+#[test]
+fn stock_is_patched_on_the_row_prestashop_made() {
+    for (pipeline, method) in [
+        ("pipelines/prestashop/sage-erp-sync.yaml", "PATCH"),
+        ("examples/prestashop-1.7/stock-by-put.yaml", "PUT"),
+    ] {
+        stock_written(Template::extending(pipeline), method);
+    }
+}
+
+fn stock_written(t: Template, method: &str) {
+    t.export(
+        "families",
+        &[family("MEUBLE", "Meubles", "2026-11-01 08:00:00")],
+    );
+    t.export(
+        "articles",
+        &[article("AR001", "Table", 149.0, "2026-11-01 09:00:00")],
+    );
+    t.export(
+        "stock",
+        &[json!({"AR_Ref": "AR001", "AS_QteSto": 5.0, "cbModification": "2026-11-01 09:30:00"})],
+    );
+    let report = t.run_ok();
+    assert_eq!(
+        common::delivered(&report, "stock")["linked"],
+        1,
+        "{report:#}"
+    );
+    let table = t.product("AR001")["id"].as_str().unwrap().to_string();
+    let store = t.store();
+    let rows: Vec<Value> = store
+        .all("stock_availables")
+        .into_iter()
+        .filter(|s| s["id_product"] == table.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "the row PrestaShop made: {rows:?}");
+    assert_eq!(rows[0]["quantity"], "5");
+    assert_eq!(rows[0]["depends_on_stock"], "0");
+    assert_eq!(rows[0]["out_of_stock"], "2");
+    let methods: Vec<&str> = store
+        .writes
+        .iter()
+        .filter(|w| w.1 == "stock_availables")
+        .map(|w| w.0.as_str())
+        .collect();
+    assert_eq!(methods, [method]);
+}
+
+/// A create PrestaShop refuses is quarantined with its message on the first try; the others go
+/// on, and the refused article's stock waits for it.
+#[test]
+fn a_refused_create_is_quarantined_at_once_and_the_job_goes_on() {
+    let t = Template::new();
+    t.export(
+        "families",
+        &[family("MEUBLE", "Meubles", "2026-11-01 08:00:00")],
+    );
+    t.export(
+        "articles",
+        &[
+            article("AR001", "Table", 149.0, "2026-11-01 09:00:00"),
+            // `=` and `;` are not allowed in a product name (Validate::isCatalogName).
+            article("AR009", "Lot 2=1; promo", 10.0, "2026-11-01 09:00:01"),
+        ],
+    );
+    t.export(
+        "stock",
+        &[
+            json!({"AR_Ref": "AR001", "AS_QteSto": 5.0, "cbModification": "2026-11-01 09:30:00"}),
+            json!({"AR_Ref": "AR009", "AS_QteSto": 3.0, "cbModification": "2026-11-01 09:30:01"}),
+        ],
+    );
+    let (code, report) = t.run();
+    assert_eq!(code, 3, "{report:#}");
+    let products = common::job(&report, "products");
+    assert_eq!(products["delivered"]["created"], 1, "{products}");
+    let reasons = products["reasons"].to_string();
+    assert!(
+        reasons.contains("Property Product->name is not valid") && reasons.contains("AR009"),
+        "PrestaShop's message and the article's code: {reasons}"
+    );
+    assert_eq!(
+        common::delivered(&report, "stock")["linked"],
+        1,
+        "{report:#}"
+    );
+    let posts = t
+        .store()
+        .writes
+        .iter()
+        .filter(|w| w.0 == "POST" && w.1 == "products")
+        .count();
+    assert_eq!(posts, 1, "only the table was made");
+    let tried = (0..t.shop.api.request_count())
+        .filter(|&n| t.shop.api.body(n).contains("Lot 2=1"))
+        .count();
+    assert_eq!(tried, 1, "sent once, not retried");
+}
+
+/// Points 7 and 8: order states checked, and no order imported twice: not when the ERP's state
+/// moves its `date_upd`, not within the look-back, not when clocks go back.
+#[test]
+fn orders_are_imported_once_and_states_for_unknown_orders_are_quarantined() {
+    let t = Template::new();
+    let order_row = |id: u64, product: &str| {
+        json!({"id": id.to_string(), "product_reference": product, "product_name": "Table",
+               "product_quantity": "2", "unit_price_tax_excl": "149.000000"})
+    };
+    let order = t.store().insert(
+        "orders",
+        json!({"reference": "XKBKNABJK", "current_state": "2", "id_customer": "9", "valid": "1",
+               "date_add": "2026-11-01 10:00:00",
+               "associations": {"order_rows": [order_row(1, "AR001"), order_row(2, "AR002")]}}),
+    );
+    t.run_ok();
+    let first = t.imported();
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(first[0].contains(&format!(";WEB{order};")), "{first:?}");
+
+    // The ERP takes the order (state "processing"), and sends a state for an order the shop
+    // does not have.
+    t.export(
+        "documents",
+        &[
+            json!({"DO_Piece": "BC00042", "DO_Ref": format!("WEB{order}"), "DO_Type": 1, "cbModification": "2026-11-20 11:00:00"}),
+            json!({"DO_Piece": "BC00043", "DO_Ref": "WEB999", "DO_Type": 1, "cbModification": "2026-11-20 11:00:01"}),
+        ],
+    );
+    let before = t.shop.api.request_count();
+    let (code, report) = t.run();
+    assert_eq!(code, 3, "{report:#}");
+    let states = common::job(&report, "order_states");
+    assert_eq!(states["delivered"]["created"], 1, "{states}");
+    let reasons = states["reasons"].to_string();
+    assert!(
+        reasons.contains("Invalid new order status") && reasons.contains("999"),
+        "{reasons}"
+    );
+    let posted_999 = (before..t.shop.api.request_count())
+        .filter(|&n| t.shop.api.body(n).contains("<id_order>999</id_order>"))
+        .count();
+    assert_eq!(posted_999, 1, "refused on the first try");
+    assert_eq!(
+        t.store().get("orders", order).unwrap()["current_state"],
+        "3"
+    );
+    assert!(t.store().emails.is_empty(), "sendemail is off by default");
+    // The state moved the order's date_upd: the orders job read it again, exported nothing.
+    let (_, report) = t.run();
+    assert!(
+        common::job(&report, "orders")["read"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    assert!(t.imported().is_empty(), "{:?}", t.imported());
+
+    // Clocks go back: an order updated in the repeated hour is dated before the cursor.
+    let late = t.store().insert(
+        "orders",
+        json!({"reference": "LATEORDER", "current_state": "2", "id_customer": "10", "valid": "1",
+               "date_add": "2026-11-01 09:20:00",
+               "associations": {"order_rows": [order_row(3, "AR001")]}}),
+    );
+    t.store()
+        .records
+        .resources
+        .get_mut("orders")
+        .unwrap()
+        .get_mut(&late)
+        .unwrap()["date_upd"] = json!("2026-11-01 09:20:00");
+    let _ = t.run();
+    let imported = t.imported();
+    assert_eq!(imported.len(), 1, "{imported:?}");
+    assert!(
+        imported[0].contains(&format!(";WEB{late};")),
+        "{imported:?}"
+    );
+}
+
+/// A request to the double as a client sends it, with the key in the query: status and body.
+fn ask(shop: &PrestaShop, method: &str, path: &str, xml: Option<&str>) -> (u16, String) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let url = format!("{}{path}ws_key={KEY}&output_format=JSON", shop.api.url);
+    let body = xml.unwrap_or("").as_bytes();
+    let answer = match method {
+        "GET" => agent.get(&url).call(),
+        "PUT" => agent.put(&url).send(body),
+        _ => agent.post(&url).send(body),
+    };
+    let mut answer = answer.unwrap();
+    let text = answer.body_mut().read_to_string().unwrap();
+    (answer.status().as_u16(), text)
+}
+
+/// Point 8: the webservice's own rules a client meets: `<id>` in the body of a PUT or PATCH,
+/// ids per table, an empty 404, its error codes, decimals with six places.
+#[test]
+fn the_webservices_ids_errors_and_formats() {
+    let shop = PrestaShop::start();
+    let category = r#"<prestashop><category><name><language id="1">Chaises</language></name>
+        <link_rewrite><language id="1">chaises</language></link_rewrite><active>1</active>
+        <id_parent>2</id_parent></category></prestashop>"#;
+    let (status, body) = ask(&shop, "POST", "/categories?", Some(category));
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        created["category"]["id"], "3",
+        "ids per table: Root and Home are 1 and 2"
+    );
+    let (status, body) = ask(&shop, "PUT", "/categories/3?", Some(category));
+    assert_eq!(
+        (status, body.contains("\"code\":90")),
+        (400, true),
+        "{body}"
+    );
+    let (status, body) = ask(&shop, "GET", "/categories/99?", None);
+    assert_eq!((status, body.as_str()), (404, ""));
+    let (status, body) = ask(&shop, "GET", "/widgets?", None);
+    assert_eq!(
+        (status, body.contains("\"code\":27")),
+        (400, true),
+        "{body}"
+    );
+    let (status, body) = ask(&shop, "GET", "/categories?filter[colour]=[red]&", None);
+    assert_eq!(
+        (status, body.contains("\"code\":32")),
+        (400, true),
+        "{body}"
+    );
+    let product = r#"<prestashop><product><name><language id="1">Chaise</language></name>
+        <price>20</price></product></prestashop>"#;
+    let (status, body) = ask(&shop, "POST", "/products?", Some(product));
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(created["product"]["id"], "1");
+    // The create answers the object as sent; read back, the database's six places.
+    let (_, body) = ask(&shop, "GET", "/products/1?", None);
+    let read: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(read["product"]["price"], "20.000000", "{body}");
 }

@@ -29,6 +29,7 @@ use crate::config::model::OnMatch;
 use crate::connectors::Item;
 use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
+use crate::connectors::http::translations;
 use crate::paths::CompiledPath;
 use crate::runtime::RunOutcome;
 use crate::runtime::decision::{Decision, decide};
@@ -369,9 +370,12 @@ pub fn diff(old: &Record, new: &Record) -> Map<String, Value> {
     fields
 }
 
-/// Equal as the target would store them: a CSV holds `"1.5"` for the number 1.5.
+/// Equal as the target would store them: a CSV holds `"1.5"` for the number 1.5; a
+/// translated field holds its text in the languages it is written in.
 fn same(a: &Value, b: &Value) -> bool {
-    a == b || matches!((text_of(a), text_of(b)), (Some(x), Some(y)) if x == y)
+    a == b
+        || matches!((text_of(a), text_of(b)), (Some(x), Some(y)) if x == y)
+        || translations::holds(a, b, same) == Some(true)
 }
 
 impl DryRunPlan {

@@ -815,7 +815,7 @@ fn filter_matches(value: &Value, filter: &str) -> bool {
             let bound = |s: &str| {
                 !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ".:- ".contains(c))
             };
-            bound(*a) && bound(*b)
+            bound(a) && bound(b)
         });
         match (before, after, interval) {
             ("%", _, _) | (_, "%", _) => like(v, &format!("{before}{inner}{after}")),

@@ -38,7 +38,8 @@ pub struct HttpConnection {
     /// Headers sent with every request.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// Query parameters sent with every request (e.g. `output_format: JSON`).
+    /// Query parameters sent with every request (e.g. `output_format: JSON`); a request's
+    /// own parameter of the same name replaces one.
     #[serde(default)]
     pub query: IndexMap<String, String>,
     /// How requests are authenticated.
@@ -94,6 +95,11 @@ pub struct RefusedWhen {
     /// every answer with one of the statuses is.
     #[serde(default, deserialize_with = "lenient::opt")]
     pub text: Option<String>,
+    /// Text that makes an answer no refusal of this rule, e.g. PrestaShop's
+    /// `WebserviceOutputJSON.php`: a warning raised while writing the answer, after the
+    /// record was saved. Such an answer stays in doubt.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub unless: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

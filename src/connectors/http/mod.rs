@@ -12,6 +12,7 @@ pub mod rpc;
 pub mod source;
 pub mod target;
 pub mod token;
+pub mod translations;
 pub mod transport;
 
 use std::borrow::Cow;
@@ -177,6 +178,8 @@ struct RefusedWhen {
     errors: Option<CompiledPath>,
     /// Text the answer must hold, when the rule names one.
     text: Option<String>,
+    /// Text the answer must not hold, when the rule names one.
+    unless: Option<String>,
 }
 
 pub struct HttpClient {
@@ -324,6 +327,7 @@ impl HttpClient {
                             .map(|p| CompiledPath::compile(p))
                             .transpose()?,
                         text: r.text.clone(),
+                        unless: r.unless.clone(),
                     })
                 })
                 .collect::<Result<_, _>>()?,
@@ -357,11 +361,17 @@ impl HttpClient {
             if !rule.statuses.contains(&response.status) {
                 return None;
             }
-            if let Some(text) = &rule.text {
-                let body = String::from_utf8_lossy(&response.body);
-                if !body.contains(text.as_str()) {
-                    return None;
-                }
+            let body = String::from_utf8_lossy(&response.body);
+            if rule
+                .text
+                .as_ref()
+                .is_some_and(|t| !body.contains(t.as_str()))
+                || rule
+                    .unless
+                    .as_ref()
+                    .is_some_and(|t| body.contains(t.as_str()))
+            {
+                return None;
             }
             let Some(path) = &rule.errors else {
                 return Some(response.excerpt());
@@ -500,10 +510,12 @@ impl HttpClient {
             format!("{}{}", self.base_url, call.path)
         };
         let mut separator = if url.contains('?') { '&' } else { '?' };
+        // A request's own parameter replaces the connection's of the same name.
         let defaults = self
             .query
             .iter()
             .chain(token.iter().flat_map(|t| &t.query))
+            .filter(|(k, _)| !call.query.iter().any(|(name, _)| name == k))
             .map(|(k, v)| (k.as_str(), v.expose_secret()));
         let specific = call.query.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         for (name, value) in defaults.chain(specific) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::resilience::TransportKind;
+use super::translations;
 use super::{Call, HttpClient, RequestPlan, Response, method_name, shorten};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::paths::CompiledPath;
@@ -71,22 +72,13 @@ impl Unsent {
     /// A translated field (`[{id, value}]`) given the languages it lacks, with the text of
     /// the first it has.
     fn in_every_language(&self, field: &mut Value) {
-        let Value::Array(items) = field else { return };
-        let translated = !items.is_empty()
-            && items.iter().all(|item| {
-                item.as_object().is_some_and(|f| {
-                    f.len() == 2 && f.contains_key("id") && f.contains_key("value")
-                })
-            });
-        if !translated {
+        let Some(written) = translations::written(field) else {
             return;
-        }
-        let text = items[0]["value"].clone();
+        };
+        let Value::Array(items) = field else { return };
+        let text = written[0].1.clone();
         for language in &self.languages {
-            if !items
-                .iter()
-                .any(|item| text_of(&item["id"]).as_deref() == Some(language))
-            {
+            if !written.iter().any(|(id, _)| id == language) {
                 items.push(serde_json::json!({ "id": language, "value": text }));
             }
         }
@@ -144,7 +136,7 @@ pub struct ReadPlan {
 
 /// `changes` laid over `base`: objects merged field by field, anything else replaced.
 fn overlay(base: &mut Value, changes: &Value) {
-    if let Some(merged) = merge_translations(base, changes) {
+    if let Some(merged) = translations::merge(base, changes) {
         *base = merged;
         return;
     }
@@ -161,60 +153,6 @@ fn overlay(base: &mut Value, changes: &Value) {
         }
         (base, changes) => *base = changes.clone(),
     }
-}
-
-/// A translated field written in some languages (`[{id, value}]`) laid over the field as read,
-/// language by language: the languages not written keep their text. The field as read is the
-/// same list (JSON) or PrestaShop's XML `{language: [{"@id", "#text"}]}` (one language: an
-/// object). `None` when `changes` is not a translated field.
-fn merge_translations(base: &Value, changes: &Value) -> Option<Value> {
-    let written = changes.as_array()?;
-    // Exactly `{id, value}` (or `{@id, #text}`): a list of `{id}` alone is something else
-    // (PrestaShop's associations), replaced whole.
-    let pair = |item: &Value, id: &str, text: &str| -> Option<(String, Value)> {
-        let fields = item.as_object().filter(|f| f.len() == 2)?;
-        Some((text_of(fields.get(id)?)?, fields.get(text)?.clone()))
-    };
-    // As XML is read: its other attributes (`xlink:href`) aside.
-    let element = |item: &Value| -> Option<(String, Value)> {
-        let fields = item.as_object()?;
-        let text = fields
-            .get("#text")
-            .cloned()
-            .unwrap_or(Value::String(String::new()));
-        Some((text_of(fields.get("@id")?)?, text))
-    };
-    let written: Vec<(String, Value)> = written
-        .iter()
-        .map(|item| pair(item, "id", "value"))
-        .collect::<Option<_>>()?;
-    if written.is_empty() {
-        return None;
-    }
-    let read: Vec<(String, Value)> = match base {
-        Value::Array(items) => items
-            .iter()
-            .map(|item| pair(item, "id", "value"))
-            .collect::<Option<_>>()?,
-        Value::Object(fields) => match fields.get("language")? {
-            Value::Array(items) => items.iter().map(element).collect::<Option<_>>()?,
-            one => vec![element(one)?],
-        },
-        _ => return None,
-    };
-    let mut merged = read;
-    for (id, value) in written {
-        match merged.iter_mut().find(|(known, _)| *known == id) {
-            Some(slot) => slot.1 = value,
-            None => merged.push((id, value)),
-        }
-    }
-    Some(Value::Array(
-        merged
-            .into_iter()
-            .map(|(id, value)| serde_json::json!({ "id": id, "value": value }))
-            .collect(),
-    ))
 }
 
 pub struct HttpTarget {
