@@ -255,8 +255,17 @@ fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, u8> {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.store(true, Ordering::Relaxed);
                 eprintln!(
-                    "interrupted: finishing the records in flight; nothing half-written is kept"
+                    "interrupted: finishing the records in flight; nothing half-written is kept \
+                     (Ctrl-C again stops at once)"
                 );
+            }
+            // Every write is in the outbox before it is sent: one cut short is checked at the
+            // next run, never sent blindly again.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted again: stopping now; the writes in flight are checked at the next run"
+                );
+                std::process::exit(130);
             }
         });
         syncline::runtime::run(plan, options, cancel.clone()).await

@@ -218,3 +218,64 @@ fn without_resolve_rules_a_create_left_unanswered_is_quarantined_not_sent_twice(
         "the others went through"
     );
 }
+
+/// Ctrl-C while writing to a slow API: the writes in flight finish, nothing is sent after them,
+/// the exit is 130 within seconds (the whole run takes about 30 s), and the rerun sends the rest
+/// exactly once.
+#[test]
+fn ctrl_c_against_a_slow_api_stops_within_the_writes_in_flight() {
+    let shop = Shop::start();
+    shop.set_delay(Duration::from_millis(300));
+    let w = Workdir::new();
+    w.write("p.yaml", pipeline(&shop));
+    w.write(
+        "products.csv",
+        catalog(0).lines().take(421).collect::<Vec<_>>().join("\n"),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+        .current_dir(w.dir.path())
+        .args(["run", "p.yaml", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while shop.writes().len() < 20 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let interrupted = Instant::now();
+    let sent_before = shop.writes().len();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let stopped_in = interrupted.elapsed();
+    assert_eq!(out.status.code(), Some(130));
+    let sent = shop.writes().len();
+    // The connection sends 4 at a time: at most those in flight were answered after Ctrl-C.
+    assert!(
+        sent - sent_before <= 8,
+        "{} writes after Ctrl-C (had {sent_before})",
+        sent - sent_before
+    );
+    assert!(
+        stopped_in < Duration::from_secs(5),
+        "took {stopped_in:?} to stop"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(common::job(&report, "products")["status"], "cancelled");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(shop.writes().len(), sent, "nothing sent after the exit");
+
+    shop.set_delay(Duration::ZERO);
+    let (code, report) = w.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let products = shop.records("product");
+    assert_eq!(products.len(), 420, "every record, once");
+    let posts = shop.writes().iter().filter(|w| w.method == "POST").count();
+    assert_eq!(posts, 420, "each created once");
+}

@@ -110,6 +110,7 @@ fn ctrl_c_stops_cleanly_and_leaves_the_target_untouched() {
     assert_eq!(out.status.code(), Some(130));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(job(&report, "j")["status"], "cancelled");
+    assert_eq!(job(&report, "j")["written"], 0, "the file was not replaced");
     assert_eq!(
         w.read("out.ndjson"),
         "{\"before\":true}\n",

@@ -54,6 +54,10 @@ pub struct Delivery<'a> {
     rejected: Vec<(Record, Rejection)>,
     /// The first failure that stops the job; nothing more is sent after it.
     failed: Option<DeliveryError>,
+    /// Ctrl-C: no window is handed out after it, and the senders send nothing more.
+    cancel: &'a AtomicBool,
+    /// Some writes were left unsent (Ctrl-C, or a failure): no checkpoint may pass them.
+    unsent: bool,
     open_quarantine: OpenQuarantine,
     pub delivered: Delivered,
 }
@@ -84,6 +88,7 @@ impl SenderPool {
         first: Sender<'a>,
         concurrency: usize,
         batched: bool,
+        cancel: &'a AtomicBool,
     ) -> SenderPool {
         let (work_tx, work_rx) = channel::<Work>();
         let (done_tx, done_rx) = channel::<Done>();
@@ -102,7 +107,8 @@ impl SenderPool {
                     let Ok(Work(writes)) = next else {
                         return;
                     };
-                    let outcomes: Vec<Option<Outcome>> = if stop.load(Ordering::Relaxed) {
+                    let stopped = stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed);
+                    let outcomes: Vec<Option<Outcome>> = if stopped {
                         writes.iter().map(|_| None).collect()
                     } else if batched {
                         sender.send_batch(&writes).into_iter().map(Some).collect()
@@ -182,6 +188,7 @@ impl<'a> Delivery<'a> {
         target: Box<dyn KeyedTarget>,
         state: &'a dyn StateStore,
         open_quarantine: OpenQuarantine,
+        cancel: &'a AtomicBool,
         scope: &'scope Scope<'scope, '_>,
     ) -> Result<Self, StateError>
     where
@@ -201,6 +208,7 @@ impl<'a> Delivery<'a> {
             Sender::new(plan, target),
             plan.concurrency,
             batch_size.is_some(),
+            cancel,
         );
         Ok(Delivery {
             plan,
@@ -215,6 +223,8 @@ impl<'a> Delivery<'a> {
             batch_size,
             rejected: Vec::new(),
             failed: None,
+            cancel,
+            unsent: false,
             open_quarantine,
             delivered: Delivered::default(),
         })
@@ -269,6 +279,10 @@ impl<'a> Delivery<'a> {
         };
         let mut prepared = prepared.into_iter().peekable();
         while prepared.peek().is_some() {
+            if self.cancel.load(Ordering::Relaxed) {
+                self.unsent = true;
+                return Ok(());
+            }
             let mut window = Vec::new();
             let mut creates = 0;
             while creates < creates_per_window
@@ -307,8 +321,13 @@ impl<'a> Delivery<'a> {
                         self.failed.get_or_insert(e);
                         self.answered(&p, true);
                     }
-                    // Not sent: stays in the outbox, for the next run.
-                    None => self.answered(&p, true),
+                    // Not sent (Ctrl-C, or a failure): nothing is in doubt but what an earlier
+                    // run left so.
+                    None => {
+                        self.unsent = true;
+                        let in_doubt = self.left_over.contains_key(&p.key);
+                        self.answered(&p, in_doubt);
+                    }
                 }
             }
             wait = false;
@@ -340,14 +359,16 @@ impl<'a> Delivery<'a> {
     }
 
     /// Waits until every write was answered, then stores what was acknowledged (and the
-    /// checkpoint, when given) in one atomic, durable write. Returns the records rejected
-    /// since the last call.
+    /// checkpoint, when given and no write before it was left unsent) in one atomic, durable
+    /// write. Returns the records rejected since the last call.
     pub fn commit(
         &mut self,
         checkpoint: Option<Change>,
     ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
         self.wait_for_all()?;
-        self.changes.extend(checkpoint);
+        if !self.unsent {
+            self.changes.extend(checkpoint);
+        }
         let changes = std::mem::take(&mut self.changes);
         self.store(changes)?;
         Ok(std::mem::take(&mut self.rejected))

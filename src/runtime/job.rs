@@ -329,6 +329,7 @@ fn write_all(
             }
             // The sender went away without `Commit`: the uncommitted sink is dropped, the
             // target untouched.
+            outcome.written = 0;
         }
         Writer::Keyed(target) => {
             let TargetPlan::Keyed(plan) = &job.target else {
@@ -340,8 +341,9 @@ fn write_all(
             std::thread::scope(|scope| -> Result<(), String> {
                 let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
                     .map_err(|e| e.to_string())?;
-                let mut delivery = Delivery::new(plan, key, target, ctx.state, open, scope)
-                    .map_err(|e| e.to_string())?;
+                let mut delivery =
+                    Delivery::new(plan, key, target, ctx.state, open, ctx.cancel, scope)
+                        .map_err(|e| e.to_string())?;
                 // Rejections come back as the target answers, maybe with a later batch.
                 let quarantine_all = |rejected: Vec<(Record, Rejection)>,
                                       outcome: &mut WriterOutcome|
@@ -358,6 +360,10 @@ fn write_all(
                 };
                 let result = (|| -> Result<(), DeliveryError> {
                     for message in rx {
+                        // Ctrl-C: what is in flight finishes, nothing more is sent.
+                        if ctx.cancel.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
                         match message {
                             ToWriter::Batch(records) => {
                                 outcome.written += records.len() as u64;
@@ -443,6 +449,11 @@ fn process(
     settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
     for batch in rx {
         for item in batch {
+            // Ctrl-C: the rest of the batch is not processed (steps may call APIs); the
+            // checkpoint stays before it.
+            if ctx.cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             match item {
                 Item::Record(record) => {
                     if let Some(cursor) = &job.cursor {
