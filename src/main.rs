@@ -128,13 +128,34 @@ enum Format {
     Json,
 }
 
+/// One log event, written to stderr with the secrets redacted when it is complete.
+struct RedactedStderr(Vec<u8>);
+
+impl Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedStderr {
+    fn drop(&mut self) {
+        let text = syncline::config::secrets::redact(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SYNCLINE_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactedStderr(Vec::new()))
         // Colour codes only for a person at a terminal, not in files and CI logs.
         .with_ansi(stderr_color())
         .init();

@@ -150,3 +150,225 @@ fn a_short_or_common_secret_is_warned_about_by_name() {
         run.stdout
     );
 }
+
+mod common;
+
+use common::api::{Api, Reply};
+use serde_json::json;
+
+/// The secrets of the leak test, each long enough to be searched for, some with characters
+/// that change when encoded.
+const LEAK_SECRETS: [(&str, &str); 6] = [
+    ("BASIC_USER", "basic-user-4471"),
+    ("BASIC_PASS", "Pa ss/w0rd&more"),
+    ("BEARER", "bearer.Tok3n+value"),
+    ("HEADER_KEY", "hdr-Key\"quoted\"-9"),
+    ("QUERY_KEY", "Sp3c+al/k&y=v"),
+    ("LOGIN_KEY", "login-key<xml>&amp"),
+];
+/// What the login answers: a secret got at run time.
+const LOGIN_TOKEN: &str = "session-T0ken/7788";
+
+/// Every form a secret may leak in: as it is, base64, percent-encoded (either case, `+` for a
+/// space), JSON-escaped (with PHP's `\/`).
+fn leak_forms(secret: &str) -> Vec<String> {
+    let encoded: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let json = serde_json::to_string(secret).unwrap();
+    let json = json.trim_matches('"').to_string();
+    vec![
+        secret.to_string(),
+        syncline::connectors::http::base64(secret.as_bytes()),
+        encoded.to_lowercase(),
+        encoded.replace("%20", "+"),
+        json.replace('/', "\\/"),
+        encoded,
+        json,
+    ]
+}
+
+/// A server that echoes each request (headers, query as sent and decoded, body) in a refusal,
+/// and in the records it lists.
+fn echo_server() -> Api {
+    Api::start(|r, _| {
+        let echo = json!({
+            "method": r.method,
+            "path": r.path,
+            "headers": r.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "query": r.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "query_sent": r.query.iter().map(|(k, v)| format!("{k}={}", leak_forms(v)[5])).collect::<Vec<_>>().join("&"),
+            "body": String::from_utf8_lossy(&r.body),
+            "body_base64": syncline::connectors::http::base64(&r.body),
+        });
+        match r.method.as_str() {
+            "POST" if r.path.ends_with("/login") => {
+                Reply::json(json!({"token": LOGIN_TOKEN, "echo": echo}))
+            }
+            "GET" => Reply::json(json!({"items": [{"id": "1", "echo": echo}]})),
+            _ => Reply::status(400, json!({"error": "refused", "you_sent": echo})),
+        }
+    })
+}
+
+#[test]
+fn secrets_echoed_by_a_server_are_in_no_output_and_no_file() {
+    let api = echo_server();
+    let w = common::Workdir::new();
+    let secrets: String = LEAK_SECRETS
+        .iter()
+        .map(|(name, value)| format!("{name}=\"{value}\"\n"))
+        .collect();
+    w.write(".secrets", secrets);
+    let auth = [
+        (
+            "basic",
+            r#"{ basic: { user: "${secret.BASIC_USER}", password: "${secret.BASIC_PASS}" } }"#,
+        ),
+        ("bearer", r#"{ bearer: { token: "${secret.BEARER}" } }"#),
+        (
+            "headers",
+            r#"{ headers: { X-Api-Key: "${secret.HEADER_KEY}" } }"#,
+        ),
+        ("query", r#"{ query: { api_key: "${secret.QUERY_KEY}" } }"#),
+        (
+            "login",
+            r#"{ login: { request: { method: POST, path: /login, body: { key: "${secret.LOGIN_KEY}" } }, token: $.token } }"#,
+        ),
+    ];
+    let mut pipeline = String::from("version: 1\nname: leaks\nconnections:\n");
+    for (name, auth) in auth {
+        pipeline.push_str(&format!(
+            "  {name}: {{ http: {{ base_url: \"{url}\", auth: {auth} }} }}\n",
+            url = api.url
+        ));
+    }
+    pipeline.push_str("jobs:\n");
+    for (name, _) in auth {
+        // A write refused with the request echoed, and a read whose record carries the
+        // request and is rejected by its map.
+        pipeline.push_str(&format!(
+            r#"  push_{name}:
+    from: {{ file: {{ path: items.csv }} }}
+    map: {{ code: $.code }}
+    to: {{ http: {{ connection: {name}, entity: item, key: $.code, create: {{ method: POST, path: /items }}, id: $.id }} }}
+  pull_{name}:
+    from: {{ http: {{ connection: {name}, path: /items, records: $.items }} }}
+    map: {{ id: $.id, echo: $.echo, missing: {{ path: $.nope, required: true }} }}
+    to: {{ file: {{ path: pulled_{name}.ndjson }} }}
+"#
+        ));
+    }
+    w.write("p.yaml", &pipeline);
+    w.write("items.csv", "code\nA1\n");
+
+    let logged = [("SYNCLINE_LOG", "debug")];
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut run = |label: &str, args: &[&str]| {
+        let out = w.syncline_with_env(args, &logged);
+        outputs.push((
+            format!("{label} stdout"),
+            String::from_utf8_lossy(&out.stdout).into(),
+        ));
+        outputs.push((
+            format!("{label} stderr"),
+            String::from_utf8_lossy(&out.stderr).into(),
+        ));
+        out
+    };
+    let out = run(
+        "run",
+        &[
+            "run",
+            "p.yaml",
+            "--secrets",
+            ".secrets",
+            "--format",
+            "json",
+            "--quarantine",
+            "q.ndjson",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    run("run (human)", &["run", "p.yaml", "--secrets", ".secrets"]);
+    run(
+        "dry-run",
+        &[
+            "dry-run",
+            "p.yaml",
+            "--secrets",
+            ".secrets",
+            "--format",
+            "json",
+        ],
+    );
+    run(
+        "dry-run (human)",
+        &["dry-run", "p.yaml", "--secrets", ".secrets"],
+    );
+    run(
+        "quarantine list",
+        &["state", "quarantine", "list", "p.yaml"],
+    );
+    run(
+        "export",
+        &["state", "export", "p.yaml", "--out", "export.jsonl"],
+    );
+    // Every file syncline wrote: the quarantine file, the export, the state's own files.
+    let mut files = vec![w.path("q.ndjson"), w.path("export.jsonl")];
+    let mut dirs = vec![w.path(".syncline")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 3, "the state was written: {files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        outputs.push((
+            file.display().to_string(),
+            String::from_utf8_lossy(&bytes).into(),
+        ));
+    }
+    let quarantined = std::fs::read_to_string(w.path("q.ndjson")).unwrap();
+    assert!(
+        quarantined.contains("you_sent") && quarantined.contains("[redacted]"),
+        "{quarantined}"
+    );
+
+    let basic_pair = format!("{}:{}", LEAK_SECRETS[0].1, LEAK_SECRETS[1].1);
+    let mut forms: Vec<(String, String)> = Vec::new();
+    for (name, value) in LEAK_SECRETS.iter().chain(&[("LOGIN_TOKEN", LOGIN_TOKEN)]) {
+        forms.extend(leak_forms(value).into_iter().map(|f| (name.to_string(), f)));
+    }
+    forms.push((
+        "basic pair".into(),
+        syncline::connectors::http::base64(basic_pair.as_bytes()),
+    ));
+    let mut leaks = Vec::new();
+    for (output, text) in &outputs {
+        for (name, form) in &forms {
+            if text.contains(form.as_str()) {
+                leaks.push(format!("{name} as {form:?} in {output}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}

@@ -22,6 +22,7 @@ use super::report::{JobReport, JobStatus, Rejections};
 use crate::compile::cursor::{Position, Watermark};
 use crate::compile::plan::{JobPlan, SourcePlan, TargetPlan};
 use crate::config::model::MissingRefs;
+use crate::config::secrets;
 use crate::connectors::http::target::HttpTarget;
 use crate::connectors::{ConnectorError, Item, Sink};
 use crate::state::{Change, Checkpoint, JobId, Quarantined, StateStore, now};
@@ -586,14 +587,18 @@ fn quarantine(
     record: Option<Record>,
 ) -> Change {
     let deferred = rejection.missing_ref && job.missing_refs == MissingRefs::Defer;
+    // Kept in the state and the quarantine file: as safe as what is printed (a server may
+    // echo a request's key in its refusal).
+    let mut record = record.unwrap_or(Value::Null);
+    secrets::redact_value(&mut record);
     let entry = Quarantined {
         job: job.name.clone(),
         step: rejection.step.clone(),
         resume_at: rejection.resume_at,
-        reason: rejection.reason.clone(),
-        key: key.to_string(),
+        reason: secrets::redact(&rejection.reason),
+        key: secrets::redact(key),
         at: now(),
-        record: record.unwrap_or(Value::Null),
+        record,
         deferred,
         settled_at: None,
     };

@@ -19,6 +19,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -102,7 +104,8 @@ impl Response {
         if let Some(error) = &self.rpc_error {
             return format!("JSON-RPC error: {error}");
         }
-        let text = String::from_utf8_lossy(&self.body);
+        // Redacted before it is shortened: a cut would leave part of a secret unrecognised.
+        let text = crate::config::secrets::redact(&String::from_utf8_lossy(&self.body));
         let text = text.trim();
         let html = self
             .header("content-type")
@@ -254,7 +257,9 @@ impl HttpClient {
                     resolve(user)?.expose_secret(),
                     resolve(password)?.expose_secret()
                 );
-                let value = format!("Basic {}", base64(pair.as_bytes()));
+                let encoded = base64(pair.as_bytes());
+                crate::config::secrets::protect_exact(&encoded);
+                let value = format!("Basic {encoded}");
                 headers.push(("Authorization".into(), SecretString::from(value)));
             }
             Some(Auth::Bearer { token }) => {
@@ -933,40 +938,22 @@ pub fn rpc_dialect(connection: &HttpConnection) -> RpcDialect {
         .unwrap_or_default()
 }
 
-/// Characters kept as they are in a path segment / a query component (RFC 3986 unreserved).
-const PATH: &[u8] = b"-._~";
-const QUERY: &[u8] = b"-._~[]";
+/// Characters encoded in a path segment / a query component: all but RFC 3986's unreserved
+/// (and `[]` in queries: PrestaShop's `filter[reference]`).
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+const QUERY: &AsciiSet = &PATH.remove(b'[').remove(b']');
 
-fn percent_encode(text: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+fn percent_encode(text: &str, set: &'static AsciiSet) -> String {
+    utf8_percent_encode(text, set).to_string()
 }
 
 /// RFC 4648 base64 (HTTP Basic credentials).
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

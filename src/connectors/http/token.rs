@@ -398,7 +398,14 @@ impl TokenAuth {
             .map_or(self.lifetime, Duration::from_secs_f64);
         tracing::debug!(?lifetime, "got a token");
         Ok(Token {
-            items: items.into_iter().map(SecretString::from).collect(),
+            items: items
+                .into_iter()
+                .map(|item| {
+                    // A token is a secret too: redacted wherever a server echoes it.
+                    crate::config::secrets::protect(&item);
+                    SecretString::from(item)
+                })
+                .collect(),
             refresh_at: Instant::now() + lifetime - MARGIN.min(lifetime / 10),
         })
     }
