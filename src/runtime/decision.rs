@@ -46,6 +46,9 @@ pub(crate) enum Decision {
     /// create.
     Create {
         after_crash: bool,
+        /// The create the crashed run left sent this same payload: found, the record needs
+        /// no update.
+        same_as_crashed: bool,
     },
 }
 
@@ -108,7 +111,8 @@ pub(crate) fn decide(
     // record keeps them, for request templates and to be named if it is rejected.
     let (fingerprint, fields) = fingerprint(&plan.http.unsent.sent(&record, false), buffer);
     let payload = record;
-    let left_over = left_over.get(&key).map(|p| p.operation);
+    let crashed = left_over.get(&key);
+    let left_over = crashed.map(|p| p.operation);
     let mut at_stored_id = false;
     let decision = match links.link(&key)? {
         Some(Link {
@@ -121,9 +125,12 @@ pub(crate) fn decide(
         Some(Link {
             target_id: Some(id),
             fingerprint: sent,
-            ..
+            synced_at,
         }) => {
-            if sent == Some(fingerprint) && left_over.is_none() {
+            // A write left over whose acknowledgement reached the ID map after it was
+            // recorded (the process was killed before its window closed) is not in doubt.
+            let acknowledged = crashed.is_none_or(|p| synced_at >= p.since);
+            if sent == Some(fingerprint) && acknowledged {
                 Decision::Unchanged
             } else {
                 at_stored_id = true;
@@ -136,6 +143,8 @@ pub(crate) fn decide(
         },
         _ => Decision::Create {
             after_crash: left_over == Some(Operation::Create),
+            same_as_crashed: crashed.and_then(|p| p.fingerprint.as_deref())
+                == Some(fingerprint.hex().as_str()),
         },
     };
     Ok(Ok(Prepared {

@@ -35,6 +35,10 @@ use crate::steps::{Record, Rejection, text_of};
 /// crash: at most this many records need a person's check.
 const UNVERIFIABLE_WINDOW: usize = 8;
 
+/// How long acknowledgements wait for the next durable write at most: a process killed
+/// loses at most this much of them (those are checked again through the outbox).
+const ACKNOWLEDGED_WITHIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub struct Delivery<'a> {
     plan: &'a KeyedPlan,
     key: &'a CompiledPath,
@@ -45,6 +49,10 @@ pub struct Delivery<'a> {
     outbox: Outbox,
     /// Changes waiting for the next durable write.
     changes: Vec<Change>,
+    /// When the last durable write was.
+    stored_at: std::time::Instant,
+    /// Keys of this batch whose write, left over by an earlier run, was acknowledged.
+    acknowledged_earlier: Vec<String>,
     /// Where payloads are serialised to be fingerprinted, reused.
     buffer: Vec<u8>,
     links: LinkReader<'a>,
@@ -218,6 +226,8 @@ impl<'a> Delivery<'a> {
             left_over,
             outbox,
             changes: Vec::new(),
+            stored_at: std::time::Instant::now(),
+            acknowledged_earlier: Vec::new(),
             buffer: Vec::new(),
             links: LinkReader::new(state, &plan.ns),
             batch_size,
@@ -260,6 +270,9 @@ impl<'a> Delivery<'a> {
                 Err(r) => self.rejected.push(r),
             }
         }
+        let settled = self.outbox.acknowledged_earlier(&self.acknowledged_earlier);
+        self.acknowledged_earlier.clear();
+        self.changes.extend(settled);
         self.send_all(writes)?;
         self.take_answers(false)?;
         Ok(std::mem::take(&mut self.rejected))
@@ -332,6 +345,10 @@ impl<'a> Delivery<'a> {
             }
             wait = false;
         }
+        if self.stored_at.elapsed() >= ACKNOWLEDGED_WITHIN && !self.changes.is_empty() {
+            let changes = std::mem::take(&mut self.changes);
+            self.store(changes)?;
+        }
         match self.failed.take() {
             Some(e) => {
                 // What the target acknowledged is kept before the job stops.
@@ -382,6 +399,7 @@ impl<'a> Delivery<'a> {
         // Before the write: when it fails, the job stops and the reader with it.
         self.links.committed(&changes);
         self.state.apply(changes)?;
+        self.stored_at = std::time::Instant::now();
         self.state.flush()
     }
 
@@ -409,6 +427,10 @@ impl<'a> Delivery<'a> {
                 ..
             }) => {
                 self.delivered.unchanged += 1;
+                // Left over by a run killed after its acknowledgement was stored.
+                if self.left_over.remove(key).is_some() {
+                    self.acknowledged_earlier.push(key.clone());
+                }
                 // The target already holds it as it is now: it went through.
                 if let Some(settled) = self.open_quarantine.settle(key) {
                     self.changes.push(settled);

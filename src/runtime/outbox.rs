@@ -26,17 +26,19 @@ struct Open {
 }
 
 /// What a write is recorded as; `None` for a decision that sends nothing.
-fn pending(decision: &Decision, since: i64) -> Option<Pending> {
-    let (operation, target_id) = match decision {
+fn pending(p: &Prepared, since: i64) -> Option<Pending> {
+    let (operation, target_id) = match &p.decision {
         Decision::Update { target_id } => (Operation::Update, Some(target_id.clone())),
         Decision::Delete { target_id } => (Operation::Delete, Some(target_id.clone())),
         Decision::Create { .. } => (Operation::Create, None),
         Decision::Unchanged | Decision::Skipped => return None,
     };
+    let fingerprint = (operation == Operation::Create).then(|| p.fingerprint.hex());
     Some(Pending {
         operation,
         target_id,
         since,
+        fingerprint,
     })
 }
 
@@ -78,7 +80,7 @@ impl Outbox {
         let mut writes = Vec::with_capacity(chunk.len());
         let mut superseded: HashSet<u64> = HashSet::new();
         for p in chunk.iter_mut() {
-            let Some(pending) = pending(&p.decision, since) else {
+            let Some(pending) = pending(p, since) else {
                 continue;
             };
             p.window = id;
@@ -87,16 +89,7 @@ impl Outbox {
             }
             writes.push((p.key.clone(), pending));
         }
-        let mut changes = Vec::with_capacity(1 + superseded.len());
-        for window in superseded {
-            if let Some(mut earlier) = self.earlier.remove(&window) {
-                earlier.retain(|(key, _)| self.earlier_by_key.get(key) == Some(&window));
-                if !earlier.is_empty() {
-                    self.earlier.insert(window, earlier.clone());
-                }
-                changes.push(self.entry(window, earlier));
-            }
-        }
+        let mut changes = self.rewrite_earlier(superseded);
         if !writes.is_empty() {
             self.open.insert(
                 id,
@@ -111,6 +104,31 @@ impl Outbox {
         Ok(changes)
     }
 
+    /// Earlier runs' writes found acknowledged after all (the ID map holds them, stored
+    /// after they were recorded): the changes that take them out of their windows.
+    pub fn acknowledged_earlier(&mut self, keys: &[String]) -> Vec<Change> {
+        let windows = keys
+            .iter()
+            .filter_map(|key| self.earlier_by_key.remove(key))
+            .collect();
+        self.rewrite_earlier(windows)
+    }
+
+    /// The earlier windows, each with only the keys still in it (removed when empty).
+    fn rewrite_earlier(&mut self, windows: HashSet<u64>) -> Vec<Change> {
+        let mut changes = Vec::with_capacity(windows.len());
+        for window in windows {
+            if let Some(mut earlier) = self.earlier.remove(&window) {
+                earlier.retain(|(key, _)| self.earlier_by_key.get(key) == Some(&window));
+                if !earlier.is_empty() {
+                    self.earlier.insert(window, earlier.clone());
+                }
+                changes.push(self.entry(window, earlier));
+            }
+        }
+        changes
+    }
+
     /// Accounts for one answered write (`stays`: it remains in doubt, or was never sent);
     /// once its window's last write is answered, the change that closes the window.
     pub fn answered(&mut self, p: &Prepared, stays: bool) -> Option<Change> {
@@ -118,7 +136,7 @@ impl Outbox {
         open.unanswered -= 1;
         if stays {
             open.stays
-                .extend(pending(&p.decision, open.since).map(|w| (p.key.clone(), w)));
+                .extend(pending(p, open.since).map(|w| (p.key.clone(), w)));
         }
         if open.unanswered > 0 {
             return None;

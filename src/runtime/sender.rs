@@ -154,7 +154,10 @@ impl<'a> Sender<'a> {
                 Ok(()) => Ok(Ok(Sent::Deleted)),
                 Err(e) => reject_or_stop(e),
             },
-            Decision::Create { after_crash } => match self.before_create(p, *after_crash)? {
+            Decision::Create {
+                after_crash,
+                same_as_crashed,
+            } => match self.before_create(p, *after_crash, *same_as_crashed)? {
                 Next::Finished(result) => Ok(result),
                 Next::Send(Planned::Update(target_id, found)) => {
                     match self.target.update(&target_id, &p.payload) {
@@ -168,21 +171,22 @@ impl<'a> Sender<'a> {
     }
 
     /// A record without an id is looked up with the `resolve` rules first: found, it is
-    /// linked (and updated, unless `link_only`); a create left unanswered by a crash that no
-    /// rule can find is not sent blindly again.
-    fn before_create(&mut self, p: &Prepared, after_crash: bool) -> Result<Next, DeliveryError> {
+    /// linked (and updated, unless `link_only`, or unless it is the create a crashed run
+    /// applied, with this same payload); a create left unanswered by a crash that no rule can
+    /// find is not sent blindly again.
+    fn before_create(
+        &mut self,
+        p: &Prepared,
+        after_crash: bool,
+        same_as_crashed: bool,
+    ) -> Result<Next, DeliveryError> {
         Ok(match self.resolve(p)? {
             Resolved::Found(target_id) => {
-                // Found after a crash: the create of the run that crashed was applied.
-                let found: fn(String) -> Sent = if after_crash {
-                    Sent::Created
+                let applied_as_is = after_crash && same_as_crashed;
+                if self.plan.on_match == OnMatch::Update && !applied_as_is {
+                    Next::Send(Planned::Update(target_id, Sent::Linked))
                 } else {
-                    Sent::Linked
-                };
-                if self.plan.on_match == OnMatch::Update {
-                    Next::Send(Planned::Update(target_id, found))
-                } else {
-                    Next::Finished(Ok(found(target_id)))
+                    Next::Finished(Ok(Sent::Linked(target_id)))
                 }
             }
             Resolved::Ambiguous(reason) => Next::Finished(Err(Refusal::done(reason))),
@@ -241,7 +245,10 @@ impl<'a> Sender<'a> {
                 Decision::Delete { target_id } => {
                     todo.push((i, Planned::Delete(target_id.clone())))
                 }
-                Decision::Create { after_crash } => match self.before_create(p, *after_crash) {
+                Decision::Create {
+                    after_crash,
+                    same_as_crashed,
+                } => match self.before_create(p, *after_crash, *same_as_crashed) {
                     Ok(Next::Send(planned)) => todo.push((i, planned)),
                     Ok(Next::Finished(result)) => outcomes[i] = Some(Ok(result)),
                     Err(e) => outcomes[i] = Some(Err(e)),

@@ -156,6 +156,17 @@ pub struct Pending {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
     pub since: i64,
+    /// For a create, the fingerprint of what it sent (hex): found after a crash and unchanged
+    /// since, the record needs no update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+impl Fingerprint {
+    /// As a [`Pending`] keeps it.
+    pub fn hex(&self) -> String {
+        format!("{:032x}", self.0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
