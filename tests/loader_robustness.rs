@@ -135,3 +135,71 @@ proptest! {
         let _ = validate_str("mutated.yaml", &mutated, &Secrets::default());
     }
 }
+
+/// A pipeline the attacks below are appended to: six lines, valid on its own.
+const VALID: &str = "version: 1\nname: p\njobs:\n  j:\n    from: { file: { path: a.csv } }\n    to: { file: { path: b.ndjson } }\n";
+
+/// The place of a diagnostic: (line, column, the text from there on).
+fn place<'a>(
+    v: &'a syncline::validate::Validation,
+    d: &syncline::diagnostics::Diagnostic,
+) -> (usize, usize, &'a str) {
+    let span = d.span.unwrap_or_else(|| panic!("unlocated: {d:?}"));
+    let file = v.sources.get(span.file);
+    let (line, col) = file.line_col(span.start);
+    (line, col, &file.text[span.start..])
+}
+
+/// Issue 17: one string of 1 MB aliased 5000 times is 5 GB in a file of 1 MB; counting nodes let
+/// it through (`validate` took 16 s and 9.8 GB).
+#[test]
+fn aliases_of_a_large_string_are_refused_by_the_bytes_they_expand_to() {
+    let big = "A".repeat(1 << 20);
+    let text = format!(
+        "{VALID}x: &s \"{big}\"\ny: [{}]\n",
+        vec!["*s"; 5000].join(", ")
+    );
+    let v = validate_str("bomb.yaml", &text, &Secrets::default());
+    let d = v
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "yaml-too-large")
+        .unwrap_or_else(|| {
+            panic!(
+                "not refused: {:?}",
+                v.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            )
+        });
+    let (line, _, at) = place(&v, d);
+    assert_eq!(line, 8, "at an alias in `y`");
+    assert!(at.starts_with("*s"), "{}", &at[..20.min(at.len())]);
+    assert!(
+        d.hint.as_deref().is_some_and(|h| h.contains("alias")),
+        "{d:?}"
+    );
+}
+
+/// The same attack through `${vars.NAME}`: a var of 100 KB written 50,000 times in one value.
+#[test]
+fn vars_repeated_are_refused_by_the_bytes_they_expand_to() {
+    let big = "A".repeat(100 << 10);
+    let text = format!(
+        "{VALID}vars: {{ s: \"{big}\" }}\nx: \"{}\"\n",
+        "${vars.s}".repeat(50_000)
+    );
+    let v = validate_str("bomb.yaml", &text, &Secrets::default());
+    let d = v
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("expand"))
+        .unwrap_or_else(|| {
+            panic!(
+                "not refused: {:?}",
+                v.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>()
+            )
+        });
+    let (line, _, at) = place(&v, d);
+    assert_eq!(line, 8, "at a placeholder in `x`");
+    assert!(at.starts_with("${vars.s}"), "{}", &at[..20.min(at.len())]);
+    assert!(d.hint.is_some(), "{d:?}");
+}

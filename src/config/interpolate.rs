@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 
 use super::node::{Node, Value};
 use super::secrets::{Secrets, is_valid_name};
+use super::yaml::MAX_BYTES;
 use crate::diagnostics::source::{SourceMap, Span};
 use crate::diagnostics::{Diagnostic, did_you_mean};
 
@@ -29,6 +30,8 @@ pub struct Interpolator<'a> {
     pub diagnostics: Vec<Diagnostic>,
     pub secret_uses: Vec<SecretUse>,
     vars: IndexMap<String, Option<String>>,
+    /// Bytes put in by substitutions: a long var written many times is a bomb as aliases are.
+    substituted: usize,
 }
 
 impl<'a> Interpolator<'a> {
@@ -39,6 +42,7 @@ impl<'a> Interpolator<'a> {
             diagnostics: Vec::new(),
             secret_uses: Vec::new(),
             vars: IndexMap::new(),
+            substituted: 0,
         }
     }
 
@@ -129,6 +133,9 @@ impl<'a> Interpolator<'a> {
             let placeholder = &rest[at..at + 2 + close + 1];
             rest = &after[close + 1..];
             match self.resolve(inner, placeholder, span, path, vars_allowed) {
+                Some(value) if self.over_budget(value.len(), span, placeholder) => {
+                    out.push_str(placeholder);
+                }
                 Some(value) => {
                     out.push_str(&value);
                     changed = true;
@@ -255,6 +262,31 @@ impl<'a> Interpolator<'a> {
             span: at,
             path: path.to_string(),
         });
+    }
+
+    /// Counts `len` more substituted bytes; past [`MAX_BYTES`] the placeholder stays as written,
+    /// and the first one over is reported.
+    fn over_budget(&mut self, len: usize, span: Span, placeholder: &str) -> bool {
+        let before = self.substituted;
+        self.substituted = before.saturating_add(len);
+        if self.substituted <= MAX_BYTES {
+            return false;
+        }
+        if before <= MAX_BYTES {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "interpolation",
+                    format!(
+                        "the `${{...}}` values of this pipeline expand to more than {} MiB of text",
+                        MAX_BYTES >> 20
+                    ),
+                )
+                .at(self.locate(span, placeholder))
+                .label("this one goes past the limit")
+                .hint("a long var written in many places is copied in each: write the text once"),
+            );
+        }
+        true
     }
 
     /// The span of `needle` inside the scalar's source text, or the whole scalar.

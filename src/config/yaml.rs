@@ -1,7 +1,8 @@
 //! YAML text -> [`Node`] tree, from saphyr-parser's events and their markers.
 //!
-//! Bounded on purpose: nesting depth and the number of nodes (aliases included, so a "billion
-//! laughs" file stops early) are capped, so no input can exhaust the stack or memory.
+//! Bounded on purpose: nesting depth, the number of nodes and the bytes of text (aliases
+//! expanded, so a "billion laughs" file or one long string aliased many times stops early) are
+//! capped, so no input can exhaust the stack or memory.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,10 @@ use crate::diagnostics::source::{FileId, SourceFile, Span};
 pub const MAX_DEPTH: usize = 64;
 /// Nodes in one document after alias expansion.
 pub const MAX_NODES: usize = 200_000;
+/// Bytes of scalar text in one document after alias expansion: four times the largest file
+/// read, so only aliases reach it. Counting nodes alone let one 1 MB string aliased 5000 times
+/// through (10 GB).
+pub const MAX_BYTES: usize = 32 << 20;
 
 enum Frame {
     Seq {
@@ -36,9 +41,11 @@ struct Builder<'a> {
     file: &'a SourceFile,
     id: FileId,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size (nodes, bytes), so an alias is measured before it is copied.
+    anchors: HashMap<usize, (Node, usize, usize)>,
     root: Option<Node>,
     nodes: usize,
+    bytes: usize,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -51,6 +58,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
         anchors: HashMap::new(),
         root: None,
         nodes: 0,
+        bytes: 0,
         diagnostics: Vec::new(),
     };
     let mut documents = 0;
@@ -160,8 +168,21 @@ impl Builder<'_> {
         Span::new(self.id, start, end)
     }
 
-    fn count(&mut self, n: usize, span: Span) -> Result<(), Diagnostic> {
-        self.nodes += n;
+    fn count(&mut self, n: usize, bytes: usize, span: Span) -> Result<(), Diagnostic> {
+        self.nodes = self.nodes.saturating_add(n);
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > MAX_BYTES {
+            return Err(Diagnostic::error(
+                "yaml-too-large",
+                format!(
+                    "this document expands to more than {} MiB of text",
+                    MAX_BYTES >> 20
+                ),
+            )
+            .at(span)
+            .label("this alias goes past the limit")
+            .hint("aliases (`*name`) copy what they refer to: write a long text once, not an alias of it in many places"));
+        }
         if self.nodes > MAX_NODES {
             return Err(Diagnostic::error(
                 "yaml-too-large",
@@ -187,7 +208,7 @@ impl Builder<'_> {
             .at(start)
             .hint("a pipeline never needs this depth; look for an unclosed bracket"));
         }
-        self.count(1, start)?;
+        self.count(1, 0, start)?;
         self.stack.push(frame);
         Ok(())
     }
@@ -229,24 +250,32 @@ impl Builder<'_> {
     }
 
     fn alias(&mut self, anchor: usize, span: Span) -> Result<(), Diagnostic> {
-        let Some(target) = self.anchors.get(&anchor) else {
+        let Some(&(_, nodes, bytes)) = self.anchors.get(&anchor) else {
             return Err(Diagnostic::error("yaml-alias", "this alias refers to no anchor").at(span));
+        };
+        // Measured before it is copied: the copies are what a bomb is made of.
+        self.count(nodes, bytes, span)?;
+        let Some((target, _, _)) = self.anchors.get(&anchor) else {
+            return Ok(());
         };
         let mut copy = target.clone();
         copy.key_span = None;
-        let n = count_nodes(&copy);
-        self.count(n, span)?;
         self.push(copy)
     }
 
     fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
-        self.count(1, node.span)?;
+        let bytes = match &node.value {
+            Value::Scalar(s) => s.text.len(),
+            _ => 0,
+        };
+        self.count(1, bytes, node.span)?;
         self.complete_counted(node, anchor)
     }
 
     fn complete_counted(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, bytes) = size(&node);
+            self.anchors.insert(anchor, (node.clone(), nodes, bytes));
         }
         self.push(node)
     }
@@ -295,18 +324,25 @@ impl Builder<'_> {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
-    let mut n = 0;
+/// (nodes, bytes of scalar text) of a tree, keys included.
+fn size(node: &Node) -> (usize, usize) {
+    let (mut nodes, mut bytes) = (0usize, 0usize);
     let mut todo = vec![node];
     while let Some(node) = todo.pop() {
-        n += 1;
+        nodes += 1;
         match &node.value {
-            Value::Scalar(_) => {}
+            Value::Scalar(s) => bytes = bytes.saturating_add(s.text.len()),
             Value::Seq(items) => todo.extend(items),
-            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
+            Value::Map(entries) => {
+                for e in entries {
+                    nodes += 1;
+                    bytes = bytes.saturating_add(e.key_text().len());
+                    todo.push(&e.value);
+                }
+            }
         }
     }
-    n
+    (nodes, bytes)
 }
 
 /// YAML merge keys (`<<: *defaults`): the aliased mapping's entries are added where the mapping
