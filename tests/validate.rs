@@ -163,3 +163,43 @@ fn a_path_that_does_not_exist_is_a_runtime_failure() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot read no/such/dir"));
 }
+
+/// `syncline ARGS` run in `dir`: the exit code and everything printed, both streams.
+fn in_dir(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = syncline().current_dir(dir).args(args).output().unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), printed)
+}
+
+/// Issue 17: miette formats columns as padding widths, which stop at 65535 ("Formatting
+/// argument out of range", exit 101).
+#[test]
+fn a_problem_past_column_65535_is_located_without_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "jobs: {{ j: {{ from: {{ file: {{ path: a.csv }} }}, to: {{ file: {{ path: b.ndjson }} }}, note: \"{}\", bogus: 1 }} }}",
+        "A".repeat(70_000)
+    );
+    let column = line.find("bogus").unwrap() + 1;
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        format!("version: 1\nname: p\n{line}\n"),
+    )
+    .unwrap();
+    let (code, printed) = in_dir(dir.path(), &["validate", "p.yaml"]);
+    assert_eq!(code, 2, "{}", &printed[..printed.len().min(2000)]);
+    assert!(
+        printed.contains(&format!("p.yaml:3:{column}")),
+        "{}",
+        &printed[..printed.len().min(2000)]
+    );
+    assert!(printed.contains("unknown key `bogus`"));
+    assert!(
+        !printed.contains(&"A".repeat(1000)),
+        "the line is not printed"
+    );
+}

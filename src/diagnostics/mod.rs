@@ -10,7 +10,7 @@ use serde::Serialize;
 
 pub mod source;
 
-use source::{SourceMap, Span};
+use source::{SourceFile, SourceMap, Span};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,6 +133,8 @@ pub fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 /// The same diagnostic in the shape miette renders.
 struct MietteView<'a> {
     diagnostic: &'a Diagnostic,
+    /// The message, and the place in words when the snippet is not drawn.
+    message: String,
     source: Option<NamedSource<std::sync::Arc<str>>>,
     labels: Vec<LabeledSpan>,
     help: Option<String>,
@@ -140,13 +142,13 @@ struct MietteView<'a> {
 
 impl fmt::Debug for MietteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str(&self.message)
     }
 }
 
 impl fmt::Display for MietteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diagnostic.message)
+        f.write_str(&self.message)
     }
 }
 
@@ -186,6 +188,20 @@ fn source_span(span: Span) -> SourceSpan {
     SourceSpan::new(span.start.into(), span.len())
 }
 
+/// Longest line, in bytes, of a snippet miette draws. It pads with columns as format widths,
+/// which stop at 65535 (a panic past them), and a tab counts 4 columns: 16,000 bytes stay under.
+const MAX_SNIPPET_LINE: usize = 16_000;
+
+/// Whether every line miette would draw for these spans (one line of context around each) is
+/// short enough.
+fn drawable(file: &SourceFile, spans: &[Span]) -> bool {
+    spans.iter().all(|span| {
+        let first = file.line_col(span.start).0.saturating_sub(1).max(1);
+        let last = file.line_col(span.end).0 + 1;
+        (first..=last).all(|line| file.line_text(line).len() <= MAX_SNIPPET_LINE)
+    })
+}
+
 /// How diagnostics are drawn for a person.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
@@ -194,24 +210,46 @@ pub struct RenderOptions {
 }
 
 /// Renders one diagnostic as a miette report (file:line:col, the snippet, the label, the hint).
+/// Without the snippet when its lines are too long to draw: the place is then written under the
+/// message.
 pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
     let mut labels = Vec::new();
     let mut help = diagnostic.hint.clone();
     let mut source = None;
+    let mut message = diagnostic.message.clone();
     if let Some(span) = diagnostic.span {
         let file = sources.get(span.file);
-        source = Some(NamedSource::new(&file.name, file.text.clone()));
-        labels.push(LabeledSpan::new_primary_with_span(
-            Some(
+        let same_file: Vec<Span> = std::iter::once(span)
+            .chain(
                 diagnostic
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| "here".to_string()),
-            ),
-            source_span(span),
-        ));
+                    .related
+                    .iter()
+                    .map(|(s, _)| *s)
+                    .filter(|s| s.file == span.file),
+            )
+            .collect();
+        let why_not_drawn = if !drawable(file, &same_file) {
+            Some("the line is too long to show")
+        } else {
+            None
+        };
+        if let Some(why) = why_not_drawn {
+            let (line, col) = file.line_col(span.start);
+            message = format!("{message}\nat {}:{line}:{col} ({why})", file.name);
+        } else {
+            source = Some(NamedSource::new(&file.name, file.text.clone()));
+            labels.push(LabeledSpan::new_primary_with_span(
+                Some(
+                    diagnostic
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| "here".to_string()),
+                ),
+                source_span(span),
+            ));
+        }
         for (related, text) in &diagnostic.related {
-            if related.file == span.file {
+            if related.file == span.file && why_not_drawn.is_none() {
                 labels.push(LabeledSpan::new_with_span(
                     Some(text.clone()),
                     source_span(*related),
@@ -230,6 +268,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
     }
     let view = MietteView {
         diagnostic,
+        message,
         source,
         labels,
         help,
@@ -244,7 +283,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
         .with_links(false);
     let mut out = String::new();
     if handler.render_report(&mut out, &view).is_err() {
-        out = format!("{}: {}\n", diagnostic.code, diagnostic.message);
+        out = format!("{}: {}\n", diagnostic.code, view.message);
     }
     out
 }
