@@ -203,3 +203,26 @@ fn a_problem_past_column_65535_is_located_without_its_line() {
         "the line is not printed"
     );
 }
+
+/// Issue 17: `extends` printed the lines of whatever file it named (a secrets file,
+/// /etc/passwd) under "this one is a string".
+#[test]
+fn extends_never_prints_a_file_that_is_not_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(".secrets", "API_KEY=hunter2-secret\nDB_PASS=hunter3\n");
+    write("creds.yaml", "API_KEY=hunter2-secret\nDB_PASS=hunter3\n");
+    write("a.yaml", "version: 1\nname: a\nextends: .secrets\n");
+    write("b.yaml", "version: 1\nname: b\nextends: creds.yaml\n");
+    write("c.yaml", "version: 1\nname: c\nextends: /etc/passwd\n");
+    let (code, printed) = in_dir(dir.path(), &["validate", "a.yaml", "b.yaml", "c.yaml"]);
+    assert_eq!(code, 2, "{printed}");
+    assert!(!printed.contains("hunter"), "{printed}");
+    assert!(!printed.contains("root:"), "{printed}");
+    // Refused by its name, before it is read: `a.yaml` and `c.yaml`, where they say `extends`.
+    assert!(printed.contains("a.yaml:3:10"), "{printed}");
+    assert!(printed.contains("c.yaml:3:10"), "{printed}");
+    assert_eq!(printed.matches("not a YAML file").count(), 2, "{printed}");
+    // Read (its name says YAML), not shown: where and what is wrong only.
+    assert!(printed.contains("creds.yaml:1:1"), "{printed}");
+}

@@ -106,7 +106,7 @@ pub fn pipeline_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             let p = entry.path();
             if entry.file_type()?.is_dir() {
                 dirs.push(p);
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            } else if is_yaml_name(&p) {
                 files.push(p);
             }
         }
@@ -182,8 +182,12 @@ impl Workspace {
         if let Some(parsed) = self.parsed.get(&id) {
             return parsed.clone();
         }
-        let (root, mut problems) = yaml::parse(self.sources.get(id), id);
-        let root = match root {
+        let parsed = yaml::parse(self.sources.get(id), id);
+        if !parsed.mapping {
+            self.sources.hide(id);
+        }
+        let mut problems = parsed.diagnostics;
+        let root = match parsed.root {
             Some(root) if matches!(root.value, Value::Map(_)) => Some(root),
             Some(root) => {
                 problems.push(
@@ -237,6 +241,19 @@ impl Workspace {
             .unwrap_or(Path::new(""))
             .to_path_buf();
         let base_path = normalize(&here.join(relative));
+        // Never read: a file named by mistake (a secrets file, /etc/passwd) would be reported
+        // with its lines.
+        if !is_yaml_name(&base_path) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "extends",
+                    format!("`{relative}` is not a YAML file: it is not read"),
+                )
+                .at(span)
+                .hint("`extends` names a template, a `.yaml` or `.yml` pipeline file"),
+            );
+            return Some(root);
+        }
         if chain.contains(&base_path) {
             let cycle: Vec<String> = chain
                 .iter()
@@ -262,6 +279,11 @@ impl Workspace {
             None => root,
         })
     }
+}
+
+/// Whether the file is named as a pipeline file is: `.yaml` or `.yml`.
+fn is_yaml_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
 /// `a/b/../c` -> `a/c`, without touching the file system (paths stay as the user wrote them).

@@ -46,11 +46,23 @@ struct Builder<'a> {
     root: Option<Node>,
     nodes: usize,
     bytes: usize,
+    /// The document opened as a mapping: the file reads as YAML from its first value.
+    mapping: bool,
     diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses one file. Returns its first document's root, if the file parsed, and every problem found.
-pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
+/// What [`parse`] read from one file.
+pub struct Parsed {
+    /// The first document's root, if the file parsed.
+    pub root: Option<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether the document opened as a mapping. When not (a syntax error or text before any
+    /// mapping), the file is not YAML, e.g. a secrets file: its lines are never shown.
+    pub mapping: bool,
+}
+
+/// Parses one file: its first document's root, if the file parsed, and every problem found.
+pub fn parse(file: &SourceFile, id: FileId) -> Parsed {
     let mut builder = Builder {
         file,
         id,
@@ -59,6 +71,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
         root: None,
         nodes: 0,
         bytes: 0,
+        mapping: false,
         diagnostics: Vec::new(),
     };
     let mut documents = 0;
@@ -79,7 +92,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
                             "check the indentation and quoting here, and that every `{` and `[` above is closed"
                         }),
                 );
-                return (None, builder.diagnostics);
+                return builder.finish(None);
             }
         };
         let span = builder.span(&span);
@@ -124,23 +137,27 @@ pub fn parse(file: &SourceFile, id: FileId) -> (Option<Node>, Vec<Diagnostic>) {
                 tag: tag.map(|t| tag_name(&t)),
                 items: Vec::new(),
             }),
-            Event::MappingStart(anchor, tag) => builder.open(Frame::Map {
-                start: span,
-                anchor,
-                tag: tag.map(|t| tag_name(&t)),
-                entries: Vec::new(),
-                key: None,
-            }),
+            Event::MappingStart(anchor, tag) => {
+                builder.mapping |= builder.stack.is_empty() && builder.root.is_none();
+                builder.open(Frame::Map {
+                    start: span,
+                    anchor,
+                    tag: tag.map(|t| tag_name(&t)),
+                    entries: Vec::new(),
+                    key: None,
+                })
+            }
             Event::SequenceEnd | Event::MappingEnd => builder.close(span),
             Event::Alias(anchor) => builder.alias(anchor, span),
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         };
         if let Err(diagnostic) = outcome {
             builder.diagnostics.push(diagnostic);
-            return (None, builder.diagnostics);
+            return builder.finish(None);
         }
     }
-    (builder.root, builder.diagnostics)
+    let root = builder.root.take();
+    builder.finish(root)
 }
 
 fn next_char_boundary(text: &str, at: usize) -> usize {
@@ -162,6 +179,14 @@ fn tag_name(tag: &Tag) -> String {
 // A Diagnostic error ends the parse: its size on the error path costs nothing.
 #[allow(clippy::result_large_err)]
 impl Builder<'_> {
+    fn finish(self, root: Option<Node>) -> Parsed {
+        Parsed {
+            root,
+            diagnostics: self.diagnostics,
+            mapping: self.mapping,
+        }
+    }
+
     fn span(&self, span: &saphyr_parser::Span) -> Span {
         let start = self.file.offset_of(span.start.line(), span.start.col());
         let end = self.file.offset_of(span.end.line(), span.end.col());

@@ -210,8 +210,8 @@ pub struct RenderOptions {
 }
 
 /// Renders one diagnostic as a miette report (file:line:col, the snippet, the label, the hint).
-/// Without the snippet when its lines are too long to draw: the place is then written under the
-/// message.
+/// Without the snippet when the file is hidden or its lines are too long to draw: the place is
+/// then written under the message.
 pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
     let mut labels = Vec::new();
     let mut help = diagnostic.hint.clone();
@@ -228,7 +228,9 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
                     .filter(|s| s.file == span.file),
             )
             .collect();
-        let why_not_drawn = if !drawable(file, &same_file) {
+        let why_not_drawn = if file.hidden {
+            Some("its text is not shown: the file is not YAML")
+        } else if !drawable(file, &same_file) {
             Some("the line is too long to show")
         } else {
             None

@@ -43,6 +43,9 @@ pub struct SourceFile {
     /// The path shown in diagnostics (relative when the user gave a relative path).
     pub name: String,
     pub text: Arc<str>,
+    /// Diagnostics locate into this file but never print its lines: it is not YAML (a secrets
+    /// file, /etc/passwd named by `extends`, a binary).
+    pub hidden: bool,
     line_starts: Vec<usize>,
 }
 
@@ -55,6 +58,7 @@ impl SourceFile {
             path,
             name,
             text: Arc::from(text),
+            hidden: false,
             line_starts,
         }
     }
@@ -119,6 +123,13 @@ impl SourceMap {
 
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
+    }
+
+    /// Keeps the file's lines out of every diagnostic.
+    pub fn hide(&mut self, id: FileId) {
+        if let Some(file) = self.files.get_mut(id.0 as usize) {
+            file.hidden = true;
+        }
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {
