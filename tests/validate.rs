@@ -175,6 +175,35 @@ fn in_dir(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), printed)
 }
 
+/// `validate FILE --format json` in `dir`: the exit code and the diagnostics.
+fn json_in_dir(dir: &std::path::Path, file: &str) -> (i32, Vec<serde_json::Value>) {
+    let out = syncline()
+        .current_dir(dir)
+        .args(["validate", file, "--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let diagnostics = report["diagnostics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (out.status.code().unwrap_or(-1), diagnostics)
+}
+
+/// The diagnostic at this line, or a panic listing them all.
+fn at_line(diagnostics: &[serde_json::Value], line: u64) -> &serde_json::Value {
+    diagnostics
+        .iter()
+        .find(|d| d["line"] == line)
+        .unwrap_or_else(|| panic!("nothing at line {line}: {diagnostics:#?}"))
+}
+
 /// Issue 17: miette formats columns as padding widths, which stop at 65535 ("Formatting
 /// argument out of range", exit 101).
 #[test]
@@ -225,4 +254,23 @@ fn extends_never_prints_a_file_that_is_not_yaml() {
     assert_eq!(printed.matches("not a YAML file").count(), 2, "{printed}");
     // Read (its name says YAML), not shown: where and what is wrong only.
     assert!(printed.contains("creds.yaml:1:1"), "{printed}");
+}
+
+/// Issue 17: both passed `validate`; an unparsable URL fails every request, and ureq reads a
+/// zero timeout as none at all.
+#[test]
+fn a_malformed_base_url_and_a_zero_timeout_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "version: 1\nname: p\nconnections:\n  shop:\n    http:\n      base_url: \"ht!tp:://[::1\"\n      timeout: 0s\njobs:\n  j:\n    from: { file: { path: a.csv } }\n    to: { file: { path: b.ndjson } }\n",
+    )
+    .unwrap();
+    let (code, diagnostics) = json_in_dir(dir.path(), "p.yaml");
+    assert_eq!(code, 2, "{diagnostics:#?}");
+    for line in [6, 7] {
+        let d = at_line(&diagnostics, line);
+        assert_eq!(d["severity"], "error", "{d}");
+        assert!(d["hint"].is_string(), "{d}");
+    }
 }

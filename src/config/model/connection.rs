@@ -2,11 +2,13 @@
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 
-use crate::config::de::lenient;
+use crate::config::de::{hinted, lenient, parse_str};
 
-use super::values::{Backoff, Duration, JsonPath, RateLimit, RetryOn, SingularPath};
+use super::values::{
+    Backoff, Duration, JsonPath, RateLimit, RetryOn, SingularPath, check_http_url,
+};
 
 /// A system this pipeline talks to. Exactly one kind: `http`, `sql` or `file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -34,6 +36,7 @@ impl Connection {
 #[serde(deny_unknown_fields)]
 pub struct HttpConnection {
     /// The URL every request path is appended to, e.g. `${env.SHOP_URL}/api`.
+    #[serde(deserialize_with = "base_url")]
     pub base_url: String,
     /// Headers sent with every request.
     #[serde(default)]
@@ -51,7 +54,7 @@ pub struct HttpConnection {
     /// The root element of XML bodies. Default `prestashop`.
     pub xml_root: Option<String>,
     /// How long one request may take before it counts as a timeout. Default `30s`.
-    #[serde(default, deserialize_with = "lenient::opt")]
+    #[serde(default, deserialize_with = "timeout")]
     pub timeout: Option<Duration>,
     /// The most requests this API accepts, e.g. `5/s`; for a leaky bucket, its size too:
     /// `2/s, burst 40` (Shopify). syncline keeps 5 % under the rate and a tenth under the burst.
@@ -79,6 +82,50 @@ pub struct HttpConnection {
     /// answer is a refusal when one of the rules names it; a read answered so fails.
     #[serde(default, deserialize_with = "lenient::vec")]
     pub refused_when: Vec<RefusedWhen>,
+}
+
+/// A `base_url` an HTTP client can read: one that is not fails every request of the run.
+fn base_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct Checked(String);
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            parse_str(d, |text| match check_http_url(&text) {
+                Ok(()) => Ok(Checked(text)),
+                Err(e) => Err(hinted(
+                    e,
+                    "write `http://` or `https://`, a host, then a port and a path if any, e.g. `https://shop.example.com/api`",
+                )),
+            })
+        }
+    }
+    // Read as an option, which records a bad value where it stands: the connection is then
+    // read on, so its other problems are reported too. The pipeline is invalid all the same.
+    match Option::<Checked>::deserialize(d) {
+        Ok(Some(url)) => Ok(url.0),
+        Ok(None) => Err(de::Error::invalid_type(de::Unexpected::Unit, &"a string")),
+        Err(_) => Ok(String::new()),
+    }
+}
+
+/// [`lenient::opt`] for a timeout longer than zero: the HTTP client reads zero as no limit,
+/// so a server that never answers would hold the job forever.
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    struct Positive(Duration);
+    impl<'de> Deserialize<'de> for Positive {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let duration = Duration::deserialize(d)?;
+            if duration.0.is_zero() {
+                return Err(hinted(
+                    "a timeout of zero never ends a request",
+                    "give a length longer than zero, e.g. `30s` (the default)",
+                ));
+            }
+            Ok(Positive(duration))
+        }
+    }
+    Ok(Option::<Positive>::deserialize(d)
+        .unwrap_or(None)
+        .map(|p| p.0))
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

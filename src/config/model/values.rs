@@ -277,6 +277,70 @@ impl Serialize for SingularPath {
 
 string_schema!(SingularPath, "SingularPath", "A JSONPath naming one value, with field names and indexes only, e.g. `$.sku` or `$.lines[0].sku`.", "pattern": "^\\$");
 
+/// Checks a URL as the HTTP client reads it: `http` or `https`, a host (a name, an IPv4 or a
+/// bracketed IPv6 address), a port if any, no spaces. A URL with a `${...}` left in it (a
+/// secret, an unset variable) is known only at run time: it is not checked.
+pub fn check_http_url(text: &str) -> Result<(), String> {
+    if text.contains("${") {
+        return Ok(());
+    }
+    let invalid = |why: String| format!("`{text}` is not a URL: {why}");
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err(invalid(
+            "it does not start with `http://` or `https://`".into(),
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(invalid(format!("`{scheme}` is not `http` or `https`")));
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest[..end]
+        .rsplit_once('@')
+        .map_or(&rest[..end], |(_, host)| host);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(inner) => {
+            let Some((ip, after)) = inner.split_once(']') else {
+                return Err(invalid("the `[` of its IPv6 address is not closed".into()));
+            };
+            if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(invalid(format!("`{ip}` is not an IPv6 address")));
+            }
+            let port = match after {
+                "" => None,
+                _ => match after.strip_prefix(':') {
+                    Some(port) => Some(port),
+                    None => return Err(invalid(format!("`{after}` follows its IPv6 address"))),
+                },
+            };
+            (None, port)
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(authority), None),
+        },
+    };
+    if let Some(host) = host {
+        if host.is_empty() {
+            return Err(invalid("it names no host".into()));
+        }
+        if let Some(c) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-._~%".contains(*c)))
+        {
+            return Err(invalid(format!("`{c}` cannot be in a host name")));
+        }
+    }
+    if let Some(port) = port
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(invalid(format!("`{port}` is not a port (1 to 65535)")));
+    }
+    if rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it holds a space or a control character".into()));
+    }
+    Ok(())
+}
+
 /// A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub std::time::Duration);
