@@ -274,3 +274,21 @@ fn a_malformed_base_url_and_a_zero_timeout_are_refused() {
         assert!(d["hint"].is_string(), "{d}");
     }
 }
+
+/// Issue 17: a NUL byte got the hint about tabs ("unprintable" holds "tab").
+#[test]
+fn a_nul_byte_gets_a_hint_about_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "version: 1\nname: p\0\njobs: {}\n",
+    )
+    .unwrap();
+    let (code, diagnostics) = json_in_dir(dir.path(), "p.yaml");
+    assert_eq!(code, 2);
+    let d = at_line(&diagnostics, 2);
+    assert_eq!(d["column"], 8, "{d}");
+    let hint = d["hint"].as_str().unwrap_or_default();
+    assert!(!hint.contains("indents with spaces"), "{hint}");
+    assert!(hint.contains("U+0000"), "{hint}");
+}

@@ -120,11 +120,7 @@ pub fn parse(file: &SourceFile, id: FileId) -> Parsed {
                     Diagnostic::error("yaml-syntax", format!("invalid YAML: {}", err.info()))
                         .at(Span::new(id, at, end))
                         .label("the YAML parser stopped here")
-                        .hint(if err.info().contains("tab") {
-                            "YAML indents with spaces: replace the tabs at the start of this line"
-                        } else {
-                            "check the indentation and quoting here, and that every `{` and `[` above is closed"
-                        }),
+                        .hint(syntax_hint(err.info(), &file.text[at..end])),
                 );
                 return builder.finish(None);
             }
@@ -192,6 +188,31 @@ pub fn parse(file: &SourceFile, id: FileId) -> Parsed {
     }
     let root = builder.root.take();
     builder.finish(root)
+}
+
+/// What to do about a syntax error, by the parser's message and the character it stopped at.
+fn syntax_hint(info: &str, at: &str) -> String {
+    // By word: "unprintable" holds "tab".
+    if info
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| w == "tab" || w == "tabs")
+    {
+        return "YAML indents with spaces: replace the tabs at the start of this line".into();
+    }
+    if info.contains("unprintable")
+        && let Some(c) = at.chars().next()
+    {
+        let name = match c {
+            '\0' => " (NUL)",
+            '\u{feff}' => " (a byte order mark)",
+            _ => "",
+        };
+        return format!(
+            "remove the character U+{:04X}{name}: a pipeline file holds printable text only",
+            c as u32
+        );
+    }
+    "check the indentation and quoting here, and that every `{` and `[` above is closed".into()
 }
 
 fn next_char_boundary(text: &str, at: usize) -> usize {
