@@ -292,3 +292,20 @@ fn a_nul_byte_gets_a_hint_about_control_characters() {
     assert!(!hint.contains("indents with spaces"), "{hint}");
     assert!(hint.contains("U+0000"), "{hint}");
 }
+
+/// Issue 17: a file that is not UTF-8 said so without saying where.
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        b"version: 1\nname: caf\xe9\njobs: {}\n",
+    )
+    .unwrap();
+    let (code, diagnostics) = json_in_dir(dir.path(), "p.yaml");
+    assert_eq!(code, 2, "{diagnostics:#?}");
+    let d = at_line(&diagnostics, 2);
+    assert_eq!(d["column"], 10, "{d}");
+    assert!(d["message"].as_str().unwrap().contains("byte 20"), "{d}");
+    assert!(d["hint"].as_str().unwrap().contains("UTF-8"), "{d}");
+}

@@ -147,22 +147,18 @@ impl Workspace {
         if let Some(id) = self.sources.find(path) {
             return Some(id);
         }
-        let text = std::fs::metadata(path)
-            .and_then(|m| {
-                if m.len() > MAX_FILE_BYTES {
-                    Err(std::io::Error::other(format!(
-                        "larger than {} MiB",
-                        MAX_FILE_BYTES >> 20
-                    )))
-                } else {
-                    std::fs::read(path)
-                }
-            })
-            .and_then(|bytes| {
-                String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
-            });
-        match text {
-            Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
+        let bytes = std::fs::metadata(path).and_then(|m| {
+            if m.len() > MAX_FILE_BYTES {
+                Err(std::io::Error::other(format!(
+                    "larger than {} MiB",
+                    MAX_FILE_BYTES >> 20
+                )))
+            } else {
+                std::fs::read(path)
+            }
+        });
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
             Err(e) => {
                 let message = format!("cannot read {}: {e}", path.display());
                 let diagnostic = match from {
@@ -172,9 +168,41 @@ impl Workspace {
                     None => Diagnostic::error("io", message),
                 };
                 self.diagnostics.push(diagnostic);
+                return None;
+            }
+        };
+        match String::from_utf8(bytes) {
+            Ok(text) => Some(self.sources.add(path.to_path_buf(), text)),
+            Err(e) => {
+                self.not_utf8(path, e, from);
                 None
             }
         }
+    }
+
+    /// Reports a file that is not UTF-8 at its first bad byte. The file is kept, with the bad
+    /// bytes replaced, only to locate that byte: its lines are not shown, nor is it parsed.
+    fn not_utf8(&mut self, path: &Path, e: std::string::FromUtf8Error, from: Option<Span>) {
+        let at = e.utf8_error().valid_up_to();
+        let byte = e.as_bytes().get(at).copied().unwrap_or(0);
+        // The text before `at` is unchanged, so `at` is the bad byte's place in it too.
+        let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        let end = (at + char::REPLACEMENT_CHARACTER.len_utf8()).min(text.len());
+        let id = self.sources.add(path.to_path_buf(), text);
+        self.sources.hide(id);
+        self.parsed.insert(id, None);
+        let mut diagnostic = Diagnostic::error(
+            "encoding",
+            format!(
+                "the file is not UTF-8 text: byte {at} (0x{byte:02X}) starts no UTF-8 character"
+            ),
+        )
+        .at(Span::new(id, at, end))
+        .hint("save it as UTF-8, e.g. from Windows-1252: `iconv -f WINDOWS-1252 -t UTF-8`");
+        if let Some(span) = from {
+            diagnostic = diagnostic.related(span, "extended here");
+        }
+        self.diagnostics.push(diagnostic);
     }
 
     /// The file's tree, parsed once however many overlays extend it.
