@@ -67,12 +67,13 @@ impl Validation {
         self.diagnostics.len() - self.errors()
     }
 
-    /// Exit code: 0 valid, 2 invalid configuration, 1 when a named path could not be read.
+    /// Exit code: 0 valid, 2 invalid configuration, 1 when a named path could not be read or
+    /// holds no pipeline file.
     pub fn exit_code(&self, deny_warnings: bool) -> i32 {
         let config_errors = self
             .diagnostics
             .iter()
-            .any(|d| d.is_error() && d.code != "io");
+            .any(|d| d.is_error() && !matches!(d.code, "io" | "no-pipeline"));
         if config_errors || (deny_warnings && self.warnings() > 0) {
             2
         } else if self.errors() > 0 {

@@ -309,3 +309,22 @@ fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
     assert!(d["message"].as_str().unwrap().contains("byte 20"), "{d}");
     assert!(d["hint"].as_str().unwrap().contains("UTF-8"), "{d}");
 }
+
+/// Issue 17: a folder named like a file, or holding no pipeline, was "0 pipeline files
+/// checked: valid".
+#[test]
+fn a_folder_without_pipeline_files_is_not_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x.yaml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("empty/.hidden")).unwrap();
+    std::fs::write(dir.path().join("empty/.hidden/p.yaml"), "version: 1\n").unwrap();
+    for folder in ["x.yaml", "empty"] {
+        let (code, printed) = in_dir(dir.path(), &["validate", folder]);
+        assert_eq!(code, 1, "{printed}");
+        assert!(!printed.contains("valid"), "{printed}");
+        assert!(
+            printed.contains(&format!("no pipeline file in {folder}")),
+            "{printed}"
+        );
+    }
+}

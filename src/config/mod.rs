@@ -61,6 +61,18 @@ pub fn load_paths(paths: &[PathBuf], secrets: &Secrets) -> Workspace {
                 continue;
             }
         };
+        if files.is_empty() {
+            ws.diagnostics.push(
+                Diagnostic::error(
+                    "no-pipeline",
+                    format!(
+                        "no pipeline file in {}: it is a folder without `.yaml` or `.yml` files",
+                        path.display()
+                    ),
+                )
+                .hint("name pipeline files, or folders that hold some (hidden folders, `target` and `node_modules` are not searched)"),
+            );
+        }
         for file in files {
             ws.files += 1;
             if let Some(pipeline) = ws.load_pipeline(&file, secrets) {
