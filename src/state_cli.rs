@@ -70,7 +70,7 @@ enum StateCommand {
     Export {
         #[command(flatten)]
         at: At,
-        /// Where to write; standard output by default.
+        /// Where to write; standard output by default or with `-`.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -281,7 +281,8 @@ fn execute(command: StateCommand) -> Result<u8, String> {
         }
         StateCommand::Export { at, out: file } => {
             let store = open(&at)?;
-            let count = match file {
+            // `-` is standard output, as for `schema --out -`.
+            let count = match file.filter(|path| path.as_os_str() != "-") {
                 Some(path) => {
                     let f = std::fs::File::create(&path)
                         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -851,3 +851,17 @@ fn a_source_in_random_order_is_compared_through_the_index() {
     assert_eq!(delivered["unchanged"], 3998, "{delivered}");
     assert_eq!(shop.records("product").len(), 4000);
 }
+
+/// Issue 17: `--out -` wrote a file named `-`; `schema --out -` prints.
+#[test]
+fn state_export_to_dash_prints_it() {
+    let shop = Shop::start();
+    let w = workdir(&pipeline(&shop, ""), CATALOG);
+    run(&w);
+    let out = w.syncline(&["state", "export", "p.yaml", "--out", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!w.exists("-"), "no file named `-`");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(printed.lines().count(), 3, "{printed}");
+    assert!(printed.contains("\"kind\":\"link\""), "{printed}");
+}
