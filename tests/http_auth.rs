@@ -308,3 +308,63 @@ jobs:
         "no colour codes off a terminal: {stderr}"
     );
 }
+
+#[test]
+fn an_endless_or_absurd_expires_in_is_bounded_not_a_crash() {
+    // `"inf"` reads as an infinite float, `1e300` as seconds no clock can add: each login
+    // answers the next of these, and the token is used all the same.
+    let lifetimes = [json!("inf"), json!(1e300), json!("-inf"), json!("NaN")];
+    let logins = Arc::new(AtomicU64::new(0));
+    let l = logins.clone();
+    let api = Api::start(move |r, _| {
+        if r.path.ends_with("/login") {
+            let n = l.fetch_add(1, Ordering::SeqCst) as usize;
+            let expires_in = lifetimes[n % lifetimes.len()].clone();
+            return Reply::json(json!({"token": "t", "expires_in": expires_in}));
+        }
+        if param(r, "token") != Some("t") {
+            return unauthorized();
+        }
+        Reply::json(json!([{"id": 1}]))
+    });
+    let w = Workdir::new();
+    w.write(".secrets", "");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: lifetimes
+connections:
+  api:
+    http:
+      base_url: "{url}"
+      auth:
+        login:
+          request: {{ method: POST, path: /login }}
+          token: $.token
+          expires_in: $.expires_in
+          query: {{ token: "{{token}}" }}
+jobs:
+  items:
+    from: {{ http: {{ connection: api, path: /items }} }}
+    to: {{ file: {{ path: items.ndjson }} }}
+"#,
+            url = api.url
+        ),
+    );
+    for expires_in in ["inf", "1e300", "-inf", "NaN"] {
+        let (code, text) = run(&w);
+        assert_eq!(code, 0, "expires_in {expires_in}: {text}");
+        assert!(
+            !text.contains("panicked"),
+            "expires_in {expires_in}: {text}"
+        );
+        if !expires_in.contains('-') && expires_in != "NaN" {
+            assert!(
+                text.contains("the token expires in") && text.contains("taken as 365 days"),
+                "the bound is said: {text}"
+            );
+        }
+        assert_eq!(w.ndjson("items.ndjson"), vec![json!({"id": 1})]);
+    }
+}

@@ -326,5 +326,39 @@ fn a_folder_without_pipeline_files_is_not_valid() {
             printed.contains(&format!("no pipeline file in {folder}")),
             "{printed}"
         );
+#[test]
+fn an_absurd_rate_limit_or_duration_is_refused_where_it_is_written() {
+    // Both parsed once, then multiplied and added to clocks at run time, where they panicked.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        r#"version: 1
+name: absurd
+connections:
+  api:
+    http:
+      base_url: "http://127.0.0.1:9"
+      rate_limit: 1/99999999999999999d
+      timeout: 99999999999999999d
+jobs:
+  items:
+    from: { http: { connection: api, path: /items } }
+    to: { file: { path: items.ndjson } }
+"#,
+    )
+    .unwrap();
+    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{report:#}");
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    for (line, value) in [(7, "1/99999999999999999d"), (8, "99999999999999999d")] {
+        let found = diagnostics
+            .iter()
+            .find(|d| d["line"] == line)
+            .unwrap_or_else(|| panic!("nothing on line {line}: {report:#}"));
+        let message = found["message"].as_str().unwrap();
+        assert!(message.contains(value), "{found}");
+        assert!(message.contains("longer than"), "{found}");
+        assert!(found["hint"].is_string(), "{found}");
     }
 }

@@ -150,7 +150,8 @@ fn moved_back(kind: CursorKind, raw: &Value, back: std::time::Duration) -> Optio
         }
         CursorKind::Timestamp => {
             let back = chrono::Duration::from_std(back).ok()?;
-            parse_time(raw).map(|(t, layout)| layout.write(t - back))
+            // A time near the calendar's start is not moved back past it.
+            parse_time(raw).map(|(t, layout)| layout.write(t.checked_sub_signed(back).unwrap_or(t)))
         }
         CursorKind::Token => None,
     }
@@ -239,7 +240,7 @@ impl CursorPlan {
         match (self.lookback, &position.point, &start.point) {
             (Some(back), Point::Time(at), Point::Time(from)) => {
                 let back = chrono::Duration::from_std(back).unwrap_or(chrono::Duration::zero());
-                *at < *from - back
+                from.checked_sub_signed(back).is_some_and(|from| *at < from)
             }
             (Some(back), Point::Number(at), Point::Number(from)) => *at < from - back.as_secs_f64(),
             _ => position

@@ -341,44 +341,70 @@ pub fn check_http_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.
+/// A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`; at most
+/// [`LONGEST_DAYS`] days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration(pub std::time::Duration);
+
+/// The longest duration a pipeline may give. Durations are added to clocks and multiplied (a
+/// rate limit's interval, a burst's tolerance): a bound keeps every such sum within range,
+/// and no timeout, look-back, period or token lifetime needs more.
+pub const LONGEST_DAYS: u64 = 365;
+
+/// [`LONGEST_DAYS`] as a duration.
+pub const LONGEST: std::time::Duration = std::time::Duration::from_secs(LONGEST_DAYS * 86_400);
+
+/// Why a text is not a [`Duration`].
+enum NotADuration {
+    Unreadable,
+    TooLong,
+}
+
+/// `500ms`, `1h30m`...: the duration, at most [`LONGEST`].
+fn duration(text: &str) -> Result<std::time::Duration, NotADuration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(NotADuration::Unreadable);
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(NotADuration::Unreadable);
+        }
+        // Only digits: a number that does not fit is too long.
+        let amount: u64 = rest[..digits].parse().map_err(|_| NotADuration::TooLong)?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let part = match &rest[..unit_len] {
+            "ms" => std::time::Duration::from_millis(amount),
+            "s" => std::time::Duration::from_secs(amount),
+            "m" | "min" => std::time::Duration::from_secs(amount.saturating_mul(60)),
+            "h" => std::time::Duration::from_secs(amount.saturating_mul(3600)),
+            "d" => std::time::Duration::from_secs(amount.saturating_mul(86_400)),
+            _ => return Err(NotADuration::Unreadable),
+        };
+        total = total.saturating_add(part);
+        rest = &rest[unit_len..];
+    }
+    if total > LONGEST {
+        return Err(NotADuration::TooLong);
+    }
+    Ok(total)
+}
 
 impl FromStr for Duration {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = || format!("`{text}` is not a duration");
-        let mut total = std::time::Duration::ZERO;
-        let mut rest = text.trim();
-        if rest.is_empty() {
-            return Err(invalid());
-        }
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                return Err(invalid());
-            }
-            let amount: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let part = match &rest[..unit_len] {
-                "ms" => std::time::Duration::from_millis(amount),
-                "s" => std::time::Duration::from_secs(amount),
-                "m" | "min" => std::time::Duration::from_secs(amount.saturating_mul(60)),
-                "h" => std::time::Duration::from_secs(amount.saturating_mul(3600)),
-                "d" => std::time::Duration::from_secs(amount.saturating_mul(86_400)),
-                _ => return Err(invalid()),
-            };
-            total = total.saturating_add(part);
-            rest = &rest[unit_len..];
-        }
-        Ok(Duration(total))
+        duration(text).map(Duration).map_err(|e| match e {
+            NotADuration::Unreadable => format!("`{text}` is not a duration"),
+            NotADuration::TooLong => format!("`{text}` is longer than {LONGEST_DAYS} days"),
+        })
     }
 }
 
@@ -388,14 +414,14 @@ impl<'de> Deserialize<'de> for Duration {
             text.parse().map_err(|e| {
                 hinted(
                     e,
-                    "write a number and a unit: `500ms`, `30s`, `15m`, `2h`, `1d`, or `1h30m`",
+                    "write a number and a unit: `500ms`, `30s`, `15m`, `2h`, `1d`, or `1h30m`; at most `365d`",
                 )
             })
         })
     }
 }
 
-string_schema!(Duration, "Duration", "A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`.", "pattern": "^([0-9]+(ms|s|m|min|h|d))+$");
+string_schema!(Duration, "Duration", "A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`; at most `365d`.", "pattern": "^([0-9]+(ms|s|m|min|h|d))+$");
 
 /// When a job runs: a cron expression (`0 2 * * *`, `@hourly`, with an optional seconds field)
 /// or an interval (`every 15m`).
@@ -479,7 +505,15 @@ impl FromStr for RateLimit {
             "s" | "sec" | "second" => std::time::Duration::from_secs(1),
             "m" | "min" | "minute" => std::time::Duration::from_secs(60),
             "h" | "hour" => std::time::Duration::from_secs(3600),
-            other => other.parse::<Duration>().map_err(|_| invalid())?.0,
+            other => match duration(other) {
+                Ok(period) => period,
+                Err(NotADuration::TooLong) => {
+                    return Err(format!(
+                        "`{text}`: the period is longer than {LONGEST_DAYS} days"
+                    ));
+                }
+                Err(NotADuration::Unreadable) => return Err(invalid()),
+            },
         };
         if count == 0 || per.is_zero() {
             return Err(invalid());
@@ -492,7 +526,7 @@ impl<'de> Deserialize<'de> for RateLimit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, |text| {
             text.parse()
-                .map_err(|e| hinted(e, "write requests per period: `5/s`, `100/min`, `10/10s`, or a leaky bucket: `2/s, burst 40`"))
+                .map_err(|e| hinted(e, "write requests per period of at most `365d`: `5/s`, `100/min`, `10/10s`, or a leaky bucket: `2/s, burst 40`"))
         })
     }
 }
@@ -580,8 +614,15 @@ impl FromStr for Backoff {
     fn from_str(text: &str) -> Result<Self, String> {
         let invalid = || format!("`{text}` is not a backoff range");
         let (a, b) = text.split_once("..").ok_or_else(invalid)?;
-        let initial = a.trim().parse::<Duration>().map_err(|_| invalid())?.0;
-        let max = b.trim().parse::<Duration>().map_err(|_| invalid())?.0;
+        let delay = |text: &str| {
+            duration(text.trim()).map_err(|e| match e {
+                NotADuration::TooLong => {
+                    format!("`{text}`: a delay is longer than {LONGEST_DAYS} days")
+                }
+                NotADuration::Unreadable => invalid(),
+            })
+        };
+        let (initial, max) = (delay(a)?, delay(b)?);
         if initial > max || initial.is_zero() {
             return Err(format!(
                 "`{text}`: the first delay must be above zero and at most the second"

@@ -142,13 +142,23 @@ impl RateLimiter {
         // 5 % slower than the limit: the server counts arrivals, which the network and the
         // scheduler delay unevenly (a request whose turn came may wait for its connection
         // to open, or for a core): 50 ms of such jitter a second stays within the limit.
-        let interval = limit.map_or(Duration::ZERO, |l| l.per.mul_f64(1.05) / l.count);
+        // Both at most a year (a parsed period is no longer), so that adding them to a clock
+        // stays in range whatever the limit says.
+        let interval = limit.map_or(Duration::ZERO, |l| {
+            l.per
+                .saturating_mul(21)
+                .checked_div(l.count)
+                .map_or(l.per, |d| d / 20)
+                .min(model::LONGEST)
+        });
         // A tenth under the bucket's size, for the same jitter: a first request slowed by its
         // connection leaves the server's bucket fuller than this side counts.
-        let burst = limit.map_or(1, |l| (l.burst * 9 / 10).max(1));
+        let burst = limit.map_or(1, |l| {
+            u32::try_from(u64::from(l.burst) * 9 / 10).map_or(1, |b| b.max(1))
+        });
         RateLimiter {
             interval,
-            tolerance: interval * (burst - 1),
+            tolerance: interval.saturating_mul(burst - 1).min(model::LONGEST),
             next: Mutex::new(Instant::now()),
             paused: AtomicBool::new(false),
         }

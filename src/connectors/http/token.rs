@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{Call, Response, body, method_name};
-use crate::config::model::{BodyFormat, LoginAuth, Method, OAuth2Auth, RpcDialect};
+use crate::config::model::{BodyFormat, LONGEST, LoginAuth, Method, OAuth2Auth, RpcDialect};
 use crate::config::secrets::Secrets;
 use crate::paths::CompiledPath;
 use crate::steps::text_of;
@@ -395,7 +395,7 @@ impl TokenAuth {
             .and_then(|p| p.get(&body))
             .and_then(|v| v.as_f64().or_else(|| text_of(v)?.parse().ok()))
             .filter(|s| *s > 0.0)
-            .map_or(self.lifetime, Duration::from_secs_f64);
+            .map_or(self.lifetime, |seconds| lifetime(&what, seconds));
         tracing::debug!(?lifetime, "got a token");
         Ok(Token {
             items: items
@@ -406,8 +406,23 @@ impl TokenAuth {
                     SecretString::from(item)
                 })
                 .collect(),
-            refresh_at: Instant::now() + lifetime - MARGIN.min(lifetime / 10),
+            refresh_at: Instant::now() + lifetime.min(LONGEST) - MARGIN.min(lifetime / 10),
         })
+    }
+}
+
+/// A token's life from a login's `expires_in` (above zero): at most [`LONGEST`], which an
+/// `inf` or a `1e300` from the server is taken as, said in the log.
+fn lifetime(what: &str, seconds: f64) -> Duration {
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(lifetime) if lifetime <= LONGEST => lifetime,
+        _ => {
+            tracing::warn!(
+                "{what}: the token expires in {seconds} seconds, says the server: taken as {} days, and fetched again then or when the API refuses it",
+                crate::config::model::LONGEST_DAYS
+            );
+            LONGEST
+        }
     }
 }
 
