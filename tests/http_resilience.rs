@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use common::shop::{Fault, PRODUCT_TARGET, RESOLVE_BY_REFERENCE, Shop};
 use common::{Workdir, job};
@@ -356,5 +358,68 @@ jobs:
         api.request_count(),
         3,
         "only the refused state is sent again: {report:#}"
+    );
+}
+
+/// A server on loopback that reads each request's head and leaves the answer to `answer`,
+/// byte by byte if it likes: for answers no well-behaved server gives. Its base URL.
+fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let answer = answer.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                answer(stream);
+            });
+        }
+    });
+    url
+}
+
+/// A pipeline reading `/items` from `url` into items.ndjson, `connection` added to the
+/// connection's settings.
+fn reading(url: &str, connection: &str) -> String {
+    format!(
+        "version: 1\nname: raw\nconnections:\n  api:\n    http: {{ base_url: \"{url}\", {connection} }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items }} }}\n    to: {{ file: {{ path: items.ndjson }} }}\n"
+    )
+}
+
+#[test]
+fn a_timeout_bounds_an_answer_whose_body_trickles() {
+    // A byte every 200 ms: no read waits long, the whole body takes 8 s.
+    let url = raw_server(|mut stream| {
+        let body = format!("{:<40}", r#"[{"id": 1}]"#);
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for byte in body.bytes() {
+            std::thread::sleep(Duration::from_millis(200));
+            if stream.write_all(&[byte]).is_err() {
+                return;
+            }
+        }
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        reading(&url, "timeout: 1s, retry: { attempts: 1 }"),
+    );
+    let started = Instant::now();
+    let (code, report) = run(&w);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "after {took:?}: {report:#}");
+    let reason = job(&report, "items")["reason"].to_string();
+    assert!(reason.contains("timed out"), "{reason}");
+    assert!(
+        took < Duration::from_secs(3),
+        "the timeout is the whole answer's: {took:?}"
     );
 }

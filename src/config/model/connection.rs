@@ -53,7 +53,8 @@ pub struct HttpConnection {
     pub body: BodyFormat,
     /// The root element of XML bodies. Default `prestashop`.
     pub xml_root: Option<String>,
-    /// How long one request may take before it counts as a timeout. Default `30s`.
+    /// How long one request may take before it counts as a timeout, from connecting to the
+    /// last byte of the answer's body. Default `30s`.
     #[serde(default, deserialize_with = "timeout")]
     pub timeout: Option<Duration>,
     /// The most requests this API accepts, e.g. `5/s`; for a leaky bucket, its size too:

@@ -302,13 +302,12 @@ impl HttpClient {
             .max_idle_connections(idle)
             .max_idle_connections_per_host(idle)
             .http_status_as_error(false)
-            // Bounds on each step, not a deadline for the whole call: a deadline changes the
-            // socket's timeout before every read and write (two system calls each), which
-            // halved the throughput of concurrent writes. A server that never answers still
-            // times out after `timeout`.
+            // From the name lookup to the answer's last byte: a body that trickles in a byte
+            // at a time is bounded too (the transport keeps the system calls this costs few,
+            // see `transport::Deadline`). Connecting is named apart, so that a request that
+            // never reached the server is known not to have been applied.
+            .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout))
-            .timeout_per_read(Some(timeout))
-            .timeout_per_write(Some(timeout))
             .user_agent(concat!("syncline/", env!("CARGO_PKG_VERSION")))
             .build();
         let resolver = CachingResolver::default();

@@ -105,7 +105,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             stream,
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             unsent: Vec::new(),
-            unsent_timeout: NextTimeout::default(),
+            unsent_deadline: Deadline::new(NextTimeout::default()),
             read_timeout: None,
             write_timeout: None,
         })))
@@ -158,8 +158,8 @@ struct TcpTransport {
     buffers: LazyBuffers,
     /// What ureq has handed over and is not written yet.
     unsent: Vec<u8>,
-    /// The write timeout ureq gave with the last of `unsent`.
-    unsent_timeout: NextTimeout,
+    /// When the write ureq gave with the last of `unsent` times out.
+    unsent_deadline: Deadline,
     /// The socket's timeouts as last set: they are set again only when they change.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -167,20 +167,96 @@ struct TcpTransport {
 
 impl TcpTransport {
     fn send_unsent(&mut self) -> Result<(), ureq::Error> {
-        if self.unsent.is_empty() {
-            return Ok(());
-        }
-        let timeout = self.unsent_timeout;
-        set_timeout(
-            &self.stream,
-            &mut self.write_timeout,
-            timeout,
-            TcpStream::set_write_timeout,
-        )?;
-        let written = (&*self.stream).write_all(&self.unsent);
+        let written = self.write_unsent();
         self.unsent.clear();
-        written.map_err(|e| io_error(e, timeout))
+        written
     }
+
+    fn write_unsent(&mut self) -> Result<(), ureq::Error> {
+        let deadline = self.unsent_deadline;
+        let mut sent = 0;
+        while sent < self.unsent.len() {
+            set_timeout(
+                &self.stream,
+                &mut self.write_timeout,
+                deadline.socket_limit()?,
+                TcpStream::set_write_timeout,
+            )?;
+            match (&*self.stream).write(&self.unsent[sent..]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(written) => sent += written,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The socket's limit is under the time left: the deadline decides.
+                Err(e) if is_timeout(&e) && deadline.is_ahead() => {}
+                Err(e) => return Err(deadline.error(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// When an I/O operation times out. ureq gives each one the time left of the shortest of its
+/// limits: the request's whole `timeout` shrinks with every read and write of the request and
+/// of its answer's body. Setting the socket's timeout to that exact time before each would
+/// cost a system call or two per read and write (it halved the throughput of concurrent
+/// writes): the socket waits [`socket_limit`]'s steps instead, which change a few times in a
+/// request's life, and a wait that ends before the deadline is waited again.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    /// `None`: no limit.
+    at: Option<Instant>,
+    reason: ureq::Timeout,
+}
+
+impl Deadline {
+    fn new(timeout: NextTimeout) -> Deadline {
+        Deadline {
+            at: timeout
+                .not_zero()
+                .and_then(|after| Instant::now().checked_add(*after)),
+            reason: timeout.reason,
+        }
+    }
+
+    fn is_ahead(&self) -> bool {
+        self.at.is_none_or(|at| Instant::now() < at)
+    }
+
+    /// The socket's timeout for the next wait (`None`: none); the timeout error once the
+    /// deadline has passed.
+    fn socket_limit(&self) -> Result<Option<Duration>, ureq::Error> {
+        let Some(at) = self.at else {
+            return Ok(None);
+        };
+        let left = at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ureq::Error::Timeout(self.reason));
+        }
+        Ok(Some(socket_limit(left)))
+    }
+
+    fn error(&self, error: io::Error) -> ureq::Error {
+        if is_timeout(&error) {
+            ureq::Error::Timeout(self.reason)
+        } else {
+            error.into()
+        }
+    }
+}
+
+/// The largest power of two of milliseconds within `left` (at least 1 ms): with a deadline
+/// 30 s away, 16.384 s, then 8.192 s once fewer than 16.384 s are left, and so on.
+fn socket_limit(left: Duration) -> Duration {
+    let millis = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(1 << millis.ilog2())
+}
+
+/// A socket timeout ends a blocking read or write with EAGAIN.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 impl Transport for TcpTransport {
@@ -192,7 +268,7 @@ impl Transport for TcpTransport {
         let timeout = expired(timeout.for_write())?;
         self.unsent
             .extend_from_slice(&self.buffers.output()[..amount]);
-        self.unsent_timeout = timeout;
+        self.unsent_deadline = Deadline::new(timeout);
         if self.unsent.len() >= SEND_AT {
             self.send_unsent()?;
         }
@@ -211,21 +287,23 @@ impl Transport for TcpTransport {
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.send_unsent()?;
-        let timeout = expired(timeout.for_read())?;
-        set_timeout(
-            &self.stream,
-            &mut self.read_timeout,
-            timeout,
-            TcpStream::set_read_timeout,
-        )?;
+        let deadline = Deadline::new(expired(timeout.for_read())?);
         let input = self.buffers.input_append_buf();
-        let read = loop {
+        let amount = loop {
+            set_timeout(
+                &self.stream,
+                &mut self.read_timeout,
+                deadline.socket_limit()?,
+                TcpStream::set_read_timeout,
+            )?;
             match (&*self.stream).read(input) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
+                Ok(amount) => break amount,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The socket's limit is under the time left: the deadline decides.
+                Err(e) if is_timeout(&e) && deadline.is_ahead() => {}
+                Err(e) => return Err(deadline.error(e)),
             }
         };
-        let amount = read.map_err(|e| io_error(e, timeout))?;
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
@@ -275,23 +353,14 @@ fn expired(timeout: NextTimeout) -> Result<NextTimeout, ureq::Error> {
 fn set_timeout(
     stream: &TcpStream,
     current: &mut Option<Duration>,
-    timeout: NextTimeout,
+    wanted: Option<Duration>,
     set: fn(&TcpStream, Option<Duration>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let wanted = timeout.not_zero().map(|limit| *limit);
     if wanted != *current {
         set(stream, wanted)?;
         *current = wanted;
     }
     Ok(())
-}
-
-fn io_error(error: io::Error, timeout: NextTimeout) -> ureq::Error {
-    match error.kind() {
-        // A socket timeout ends a blocking read or write with EAGAIN.
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ureq::Error::Timeout(timeout.reason),
-        _ => error.into(),
-    }
 }
 
 impl std::fmt::Debug for TcpTransport {
@@ -425,6 +494,51 @@ mod tests {
             .send("{}")
             .unwrap_err();
         assert!(matches!(error, ureq::Error::Timeout(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_deadline_is_waited_in_steps_and_kept_to_the_end() {
+        assert_eq!(
+            socket_limit(Duration::from_secs(30)),
+            Duration::from_millis(16_384)
+        );
+        assert_eq!(
+            socket_limit(Duration::from_millis(1500)),
+            Duration::from_millis(1024)
+        );
+        assert_eq!(
+            socket_limit(Duration::from_micros(10)),
+            Duration::from_millis(1)
+        );
+        // The socket wakes after 1024 ms, then 256, 128...: the answer at 1.2 s still counts,
+        // and one at 2 s does not.
+        let config = |global| {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(global))
+                .build()
+        };
+        let (url, _) = server(Duration::from_millis(1200));
+        let client = agent(
+            config(Duration::from_millis(1500)),
+            &CachingResolver::default(),
+        );
+        let mut answer = client.put(&url).send("{}").unwrap();
+        assert_eq!(answer.body_mut().read_to_string().unwrap(), "2");
+        let (url, _) = server(Duration::from_millis(2000));
+        let started = Instant::now();
+        let error = agent(
+            config(Duration::from_millis(1500)),
+            &CachingResolver::default(),
+        )
+        .put(&url)
+        .send("{}")
+        .unwrap_err();
+        assert!(matches!(error, ureq::Error::Timeout(_)), "{error:?}");
+        let took = started.elapsed();
+        assert!(
+            (Duration::from_millis(1500)..Duration::from_millis(1950)).contains(&took),
+            "{took:?}"
+        );
     }
 
     #[test]
