@@ -45,6 +45,16 @@ fn catalog(records: usize, price: &str) -> String {
     csv
 }
 
+/// Held by the tests that time requests and by the one that loads the machine with a 256 MiB
+/// answer, so that they do not run at once.
+static TIMED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn timed() -> std::sync::MutexGuard<'static, ()> {
+    TIMED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn run(w: &Workdir) -> (i32, Value) {
     w.run("p.yaml", &[])
 }
@@ -113,6 +123,7 @@ fn created_at_rate(shop: &Shop, rate: u32, records: usize) -> Value {
 
 #[test]
 fn the_rate_limit_is_never_exceeded() {
+    let _timed = timed();
     let shop = Shop::start();
     created_at_rate(&shop, 20, 30);
     let busiest = shop.busiest(Duration::from_secs(1));
@@ -187,6 +198,7 @@ fn with_idempotency_keys_creates_are_retried_and_never_duplicated() {
 
 #[test]
 fn a_leaky_bucket_limit_takes_its_burst_and_never_overflows() {
+    let _timed = timed();
     // Shopify's rule, scaled down: a bucket of 10 requests that leaks 20 a second; a request
     // that finds it full is refused with 429 and counted.
     let bucket = std::sync::Arc::new(std::sync::Mutex::new((
@@ -422,4 +434,95 @@ fn a_timeout_bounds_an_answer_whose_body_trickles() {
         took < Duration::from_secs(3),
         "the timeout is the whole answer's: {took:?}"
     );
+}
+
+/// The peak resident memory of `syncline run p.yaml` in `w`, in MiB, with its exit code and
+/// its report.
+#[cfg(target_os = "linux")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also gives its peak memory"
+)]
+fn run_measured(w: &Workdir) -> (u64, i32, Value) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+        .current_dir(w.dir.path())
+        .args(["run", "p.yaml", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed is a valid rusage; wait4 writes the status and the usage of the child,
+    // which is this process's own and not waited for elsewhere.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let report = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}"));
+    // Linux counts it in KiB.
+    (u64::try_from(usage.ru_maxrss).unwrap() / 1024, code, report)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_endless_body_is_refused_at_the_limit_with_memory_near_it() {
+    let _timed = timed();
+    // Chunks of 1 MiB of spaces, as long as anyone reads them.
+    let url = raw_server(|mut stream| {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let mut chunk = format!("{:x}\r\n", 1 << 20).into_bytes();
+        chunk.extend(std::iter::repeat_n(b' ', 1 << 20));
+        chunk.extend_from_slice(b"\r\n");
+        while stream.write_all(&chunk).is_ok() {}
+    });
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        reading(&url, "retry: { attempts: 3, backoff: 10ms..10ms }"),
+    );
+    let (peak, code, report) = run_measured(&w);
+    // The same run with an empty answer: the process itself.
+    let empty = raw_server(|mut stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]");
+    });
+    let other = Workdir::new();
+    other.write("p.yaml", reading(&empty, "retry: { attempts: 1 }"));
+    let (itself, _, _) = run_measured(&other);
+    assert!(
+        peak < itself + 256 + 16,
+        "peak resident memory {peak} MiB, {itself} MiB without the body"
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let reason = job(&report, "items")["reason"].to_string();
+    assert!(
+        reason.contains("larger than the 256 MiB an answer may have"),
+        "{reason}"
+    );
+    // Said by its length: refused before a byte of it is read.
+    let announced = raw_server(|mut stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 300000000\r\n\r\n[");
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    w.write("p.yaml", reading(&announced, "retry: { attempts: 3 }"));
+    let started = Instant::now();
+    let (code, report) = run(&w);
+    assert_eq!(code, 1, "{report:#}");
+    let reason = job(&report, "items")["reason"].to_string();
+    assert!(reason.contains("256 MiB"), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(2), "not retried");
 }

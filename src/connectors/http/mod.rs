@@ -566,12 +566,7 @@ impl HttpClient {
                 Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
             })
             .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(256 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| fail(transport_reason(e)))?;
+        let body = read_body(response.body_mut()).map_err(fail)?;
         // The connection's own query and the token's may hold keys: only the call's is shown.
         tracing::debug!(
             "{method} {}{} -> {status} ({} bytes, {:.1} ms)",
@@ -596,6 +591,74 @@ impl HttpClient {
             Some(dialect) => rpc::unwrap(response, dialect),
             None => response,
         })
+    }
+}
+
+/// The most an answer's body may hold.
+const LARGEST_BODY: usize = 256 << 20;
+
+/// A body of unknown length grows by doubling up to this; past it, room for the rest of
+/// [`LARGEST_BODY`] is taken at once. Room not written to takes no memory, and each doubling
+/// copies the body and leaves the old copy to the allocator: doubling all the way, an endless
+/// body took 560 MiB of memory before it was refused at 256 MiB (690 to 800 over three tries);
+/// this way, 264 MiB.
+const DOUBLED_UP_TO: usize = 4 << 20;
+
+/// The answer's body, refused once it is larger than [`LARGEST_BODY`] (at once, when its
+/// `Content-Length` says so).
+fn read_body(body: &mut ureq::Body) -> Result<Vec<u8>, (TransportKind, String)> {
+    use std::io::Read;
+    let too_large = || {
+        (
+            TransportKind::TooLarge,
+            format!(
+                "the answer's body is larger than the {} MiB an answer may have",
+                LARGEST_BODY >> 20
+            ),
+        )
+    };
+    let failed = |e: std::io::Error| transport_reason(ureq::Error::from(e));
+    let declared = body
+        .content_length()
+        .map(|length| usize::try_from(length).unwrap_or(usize::MAX));
+    if declared.is_some_and(|length| length > LARGEST_BODY) {
+        return Err(too_large());
+    }
+    let mut out = Vec::with_capacity(declared.unwrap_or(0));
+    let mut reader = body.as_reader();
+    loop {
+        let room = out.capacity().min(LARGEST_BODY).saturating_sub(out.len());
+        if room > 0 {
+            let got = (&mut reader)
+                .take(room as u64)
+                .read_to_end(&mut out)
+                .map_err(failed)?;
+            if got < room {
+                return Ok(out);
+            }
+            continue;
+        }
+        // Full: whether there is more, before making room for it.
+        let mut probe = [0u8; 64];
+        let got = loop {
+            match reader.read(&mut probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other.map_err(failed)?,
+            }
+        };
+        if got == 0 {
+            return Ok(out);
+        }
+        if out.len() + got > LARGEST_BODY {
+            return Err(too_large());
+        }
+        let more = if out.capacity() < DOUBLED_UP_TO {
+            out.capacity().max(8 << 10)
+        } else {
+            LARGEST_BODY - out.len()
+        };
+        out.reserve_exact(more.max(got));
+        out.extend_from_slice(&probe[..got]);
     }
 }
 

@@ -53,6 +53,9 @@ pub enum TransportKind {
     /// The TLS handshake failed (an untrusted certificate, no protocol in common): nothing was
     /// sent, and trying again will not change it.
     TlsRefused,
+    /// The answer's body is larger than an answer may be: the request may have been applied,
+    /// and asking again would read as much again.
+    TooLarge,
 }
 
 impl RetryPolicy {
