@@ -234,3 +234,33 @@ fn xml_attributes_repeated_children_and_text() {
         w.read("back.xml")
     );
 }
+
+#[test]
+fn a_quote_left_open_to_the_end_of_a_csv_rejects_its_row_and_names_the_rows_it_took() {
+    let w = Workdir::new();
+    // Line 3's quoted field spans two lines and is closed; line 6's never is: the csv crate
+    // reads everything after it, lines 7 and 8, into its `name`.
+    w.write(
+        "in.csv",
+        "id,name\n1,a\n2,\"multi\nline\"\n3,c\n4,\"unterminated\n5,e\n6,f\n",
+    );
+    let (code, report) = convert(&w, "{ path: in.csv }", "{ path: out.ndjson }");
+    assert_eq!(code, 3, "{report:#}");
+    let reason = job(&report, "j")["reasons"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.starts_with("line 6: "), "{report:#}");
+    assert!(
+        reason.contains("never closed") && reason.contains("lines 7 to 8"),
+        "{reason}"
+    );
+    assert_eq!(
+        w.ndjson("out.ndjson"),
+        vec![
+            json!({"id": "1", "name": "a"}),
+            json!({"id": "2", "name": "multi\nline"}),
+            json!({"id": "3", "name": "c"}),
+        ]
+    );
+}

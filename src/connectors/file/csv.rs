@@ -28,7 +28,7 @@ impl Default for CsvOptions {
 }
 
 pub struct CsvSource<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<QuoteWatch<R>>,
     columns: Vec<String>,
 }
 
@@ -38,7 +38,7 @@ impl<R: Read + Send> CsvSource<R> {
             .delimiter(options.delimiter)
             .has_headers(options.header)
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(QuoteWatch::new(reader, options.delimiter));
         CsvSource {
             reader,
             columns: options.columns.clone(),
@@ -49,14 +49,22 @@ impl<R: Read + Send> CsvSource<R> {
 impl<R: Read + Send> Source for CsvSource<R> {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
         let columns: Vec<String> = if self.columns.is_empty() {
-            let headers = self
+            let headers: Vec<String> = self
                 .reader
                 .headers()
-                .map_err(|e| ConnectorError::Format(format!("CSV header: {e}")))?;
-            headers
+                .map_err(|e| ConnectorError::Format(format!("CSV header: {e}")))?
                 .iter()
                 .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-                .collect()
+                .collect();
+            let watch = self.reader.get_ref();
+            if watch.open_at(self.reader.position().byte()) {
+                let end = self.reader.position().line();
+                return Err(ConnectorError::Format(format!(
+                    "CSV header, line 1: {}",
+                    never_closed(1, end, watch.last)
+                )));
+            }
+            headers
         } else {
             self.columns.clone()
         };
@@ -65,6 +73,16 @@ impl<R: Read + Send> Source for CsvSource<R> {
             let line = self.reader.position().line();
             let item = match self.reader.read_record(&mut row) {
                 Ok(false) => return Ok(()),
+                Ok(true) if self.reader.get_ref().open_at(self.reader.position().byte()) => {
+                    Item::Bad {
+                        at: format!("line {line}"),
+                        reason: never_closed(
+                            line,
+                            self.reader.position().line(),
+                            self.reader.get_ref().last,
+                        ),
+                    }
+                }
                 Ok(true) => {
                     let mut record = Map::with_capacity(columns.len());
                     for (name, value) in columns.iter().zip(row.iter()) {
@@ -82,6 +100,120 @@ impl<R: Read + Send> Source for CsvSource<R> {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Why the record from line `line` to the end of the file is refused: a quote opened there is
+/// never closed, and the csv crate reads the rest of the file into that field. `end` is the
+/// reader's line after it, `last` the file's last byte.
+fn never_closed(line: u64, end: u64, last: u8) -> String {
+    let last_line = if last == b'\n' || last == b'\r' {
+        end.saturating_sub(1)
+    } else {
+        end
+    };
+    let taken = match last_line.saturating_sub(line) {
+        0 => String::new(),
+        1 => format!(", and line {last_line} was read into that field"),
+        _ => format!(
+            ", and lines {} to {last_line} were read into that field",
+            line.saturating_add(1)
+        ),
+    };
+    format!(
+        "a quote opens a field here and is never closed{taken} (close it; a quote inside a quoted field is written twice: \"\")"
+    )
+}
+
+/// The input of the CSV reader, watched for a quoted field left open at its end: the csv crate
+/// ends such a field at the end of the file, silently, with every line after the quote in it.
+/// This follows quotes as the csv crate's default dialect does (a quote opens a field only at
+/// its start; in a quoted field, `""` is a quote and a lone `"` closes it), with `memchr`
+/// between quotes, so that input without quotes costs next to nothing.
+struct QuoteWatch<R> {
+    inner: R,
+    delimiter: u8,
+    /// Inside a quoted field, as of the bytes read so far.
+    quoted: bool,
+    /// Inside a quoted field, the last byte read was a quote: the next one says whether it
+    /// closes the field or is the first of `""`.
+    quote_pending: bool,
+    /// The last byte read; a line end before the first.
+    last: u8,
+    /// Bytes read so far.
+    read: u64,
+    ended: bool,
+}
+
+impl<R> QuoteWatch<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        QuoteWatch {
+            inner,
+            delimiter,
+            quoted: false,
+            quote_pending: false,
+            last: b'\n',
+            read: 0,
+            ended: false,
+        }
+    }
+
+    /// Whether a record that ends `at` (a byte offset) ends in a quoted field that the end of
+    /// the input cut short.
+    fn open_at(&self, at: u64) -> bool {
+        self.ended && self.quoted && !self.quote_pending && at >= self.read
+    }
+
+    fn watch(&mut self, bytes: &[u8]) {
+        let mut at = 0;
+        if self.quote_pending {
+            self.quote_pending = false;
+            if bytes.first() == Some(&b'"') {
+                at = 1;
+            } else {
+                self.quoted = false;
+            }
+        }
+        while let Some(found) = memchr::memchr(b'"', &bytes[at..]) {
+            let quote = at + found;
+            if self.quoted {
+                match bytes.get(quote + 1) {
+                    Some(b'"') => at = quote + 2,
+                    Some(_) => {
+                        self.quoted = false;
+                        at = quote + 1;
+                    }
+                    None => {
+                        self.quote_pending = true;
+                        break;
+                    }
+                }
+            } else {
+                let before = match quote.checked_sub(1) {
+                    Some(i) => bytes[i],
+                    None => self.last,
+                };
+                self.quoted = before == self.delimiter || before == b'\n' || before == b'\r';
+                at = quote + 1;
+            }
+        }
+        if let Some(last) = bytes.last() {
+            self.last = *last;
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        match buf.get(..read) {
+            Some([]) | None => self.ended = true,
+            Some(bytes) => {
+                self.watch(bytes);
+                self.read = self.read.saturating_add(bytes.len() as u64);
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -186,5 +318,62 @@ impl Sink for CsvSink {
             Out::Utf8(file) => file.commit(),
             Out::Windows1252(encoder) => encoder.into_inner().commit(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Gives its bytes `chunk` at a time, as a reader may.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// The csv crate's own answer: input that ends inside a quoted field takes what follows
+    /// into that field, other input gets one more record.
+    fn csv_ends_quoted(text: &str) -> bool {
+        let records = |text: &str| {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text.as_bytes())
+                .records()
+                .count()
+        };
+        records(text) == records(&format!("{text}\nzz"))
+    }
+
+    proptest! {
+        #[test]
+        fn quotes_are_followed_as_the_csv_crate_reads_them(
+            text in "[a,\"\n\r]{0,24}",
+            chunk in 1usize..6,
+        ) {
+            let mut watch = QuoteWatch::new(Trickle { bytes: text.as_bytes(), chunk }, b',');
+            std::io::copy(&mut watch, &mut std::io::sink()).unwrap();
+            prop_assert_eq!(watch.open_at(watch.read), csv_ends_quoted(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn the_lines_an_open_quote_took_are_named() {
+        assert_eq!(
+            never_closed(6, 9, b'\n'),
+            "a quote opens a field here and is never closed, and lines 7 to 8 were read into that field (close it; a quote inside a quoted field is written twice: \"\")"
+        );
+        assert!(never_closed(6, 7, b'f').contains(", and line 7 was read"));
+        assert!(never_closed(6, 7, b'\n').contains("never closed (close it"));
     }
 }
