@@ -326,6 +326,9 @@ fn a_folder_without_pipeline_files_is_not_valid() {
             printed.contains(&format!("no pipeline file in {folder}")),
             "{printed}"
         );
+    }
+}
+
 #[test]
 fn an_absurd_rate_limit_or_duration_is_refused_where_it_is_written() {
     // Both parsed once, then multiplied and added to clocks at run time, where they panicked.
