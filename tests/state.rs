@@ -865,3 +865,84 @@ fn state_export_to_dash_prints_it() {
     assert_eq!(printed.lines().count(), 3, "{printed}");
     assert!(printed.contains("\"kind\":\"link\""), "{printed}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_damaged_state_is_told_from_one_in_use_named_and_how_to_restore_it_said() {
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        "version: 1\nname: st\njobs:\n  j:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.ndjson } }\n",
+    );
+    let links: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"kind": "link", "ns": {"pipeline": "st", "connection": "shop", "entity": "product"}, "key": format!("K{i:05}"), "target_id": i.to_string(), "synced_at": 1_700_000_000})
+            )
+        })
+        .collect();
+    w.write("links.jsonl", links);
+    let (code, text) = w.printed(&["state", "import", "p.yaml", "--from", "links.jsonl"]);
+    assert_eq!(code, 0, "{text}");
+    let state = w.path(".syncline/state");
+    std::fs::copy(state.join("conf"), w.path("conf.good")).unwrap();
+    std::fs::copy(state.join("db"), w.path("db.good")).unwrap();
+
+    // In use: a run that waits on its source (a named pipe) holds the state. The pipe opens
+    // for writing once the run has opened it to read, after the state.
+    w.mkfifo("in.csv");
+    let mut first = w.spawn_run("p.yaml");
+    let started = std::time::Instant::now();
+    let mut source = loop {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(w.path("in.csv"))
+        {
+            Ok(pipe) => break pipe,
+            Err(e) => assert!(started.elapsed().as_secs() < 10, "{e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (code, text) = w.printed(&["state", "checkpoints", "p.yaml"]);
+    std::io::Write::write_all(&mut source, b"ref\nA1\n").unwrap();
+    drop(source);
+    assert!(first.wait().unwrap().success());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("in use by another syncline process") && !text.contains("damaged"),
+        "{text}"
+    );
+    std::fs::remove_file(w.path("in.csv")).unwrap();
+    w.write("in.csv", "ref\nA1\n");
+
+    // Damaged: its settings overwritten, then its log cut short.
+    let damages: [(&str, &dyn Fn()); 2] = [
+        ("conf", &|| {
+            std::fs::write(state.join("conf"), [0xAB; 64]).unwrap()
+        }),
+        ("db", &|| {
+            let db = std::fs::OpenOptions::new()
+                .write(true)
+                .open(state.join("db"))
+                .unwrap();
+            db.set_len(1000).unwrap();
+        }),
+    ];
+    for (file, damage) in damages {
+        std::fs::copy(w.path("conf.good"), state.join("conf")).unwrap();
+        std::fs::copy(w.path("db.good"), state.join("db")).unwrap();
+        damage();
+        let (code, text) = w.printed(&["run", "p.yaml"]);
+        assert_eq!(code, 1, "{file}: {text}");
+        let named = state.join(file).display().to_string();
+        assert!(
+            text.contains("is damaged") && text.contains(&named),
+            "{file}: {text}"
+        );
+        assert!(text.contains("syncline state import"), "{file}: {text}");
+        assert!(!text.contains("another syncline process"), "{file}: {text}");
+    }
+}

@@ -261,8 +261,18 @@ pub enum StateError {
     )]
     Older(String),
     #[error(
-        "the state directory {path} is used by another syncline process (or cannot be opened): {reason}"
+        "the state directory {path} is in use by another syncline process, which holds the lock on {lock}: wait for that run to end, or stop it"
     )]
+    InUse { path: String, lock: String },
+    #[error(
+        "the state in {path} is damaged: {file} {reason}. Restore the latest backup: move {path} away, then run `syncline state import <pipeline> --from <backup>`, the backup being a file `syncline state export` wrote (with the run's `--state`, if it has one). Without a backup, a run on a new state sends every record again, and creates again what its `resolve` rules do not find"
+    )]
+    Damaged {
+        path: String,
+        file: String,
+        reason: String,
+    },
+    #[error("the state directory {path} cannot be opened: {reason}")]
     Open { path: String, reason: String },
 }
 
