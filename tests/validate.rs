@@ -365,3 +365,25 @@ jobs:
         assert!(found["hint"].is_string(), "{found}");
     }
 }
+
+/// Found by the loader fuzz: miette reads a file from its start for each label, so rendering
+/// was quadratic (a file of 7 MB with 30,000 duplicated keys: hours).
+#[test]
+fn many_problems_in_a_large_file_render_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "version: 1\nname: p\njobs:\n  j:\n    from: {{ file: {{ path: a.csv }} }}\n{}",
+        "    to: { file: { path: products.ndjson } }\n".repeat(20_000)
+    );
+    std::fs::write(dir.path().join("p.yaml"), text).unwrap();
+    let out = syncline()
+        .current_dir(dir.path())
+        .args(["validate", "p.yaml"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "killed after 20 s");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(printed.matches("is defined twice").count(), 19_999);
+    assert!(printed.contains("p.yaml:20005:5"), "the last one");
+}

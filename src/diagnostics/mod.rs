@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde::Serialize;
 
 pub mod source;
@@ -135,7 +135,7 @@ struct MietteView<'a> {
     diagnostic: &'a Diagnostic,
     /// The message, and the place in words when the snippet is not drawn.
     message: String,
-    source: Option<NamedSource<std::sync::Arc<str>>>,
+    source: Option<Lines<'a>>,
     labels: Vec<LabeledSpan>,
     help: Option<String>,
 }
@@ -192,14 +192,59 @@ fn source_span(span: Span) -> SourceSpan {
 /// which stop at 65535 (a panic past them), and a tab counts 4 columns: 16,000 bytes stay under.
 const MAX_SNIPPET_LINE: usize = 16_000;
 
-/// Whether every line miette would draw for these spans (one line of context around each) is
-/// short enough.
+/// Whether miette can draw these spans: every line it shows (the spans' own and one of context
+/// around each) is short enough.
 fn drawable(file: &SourceFile, spans: &[Span]) -> bool {
     spans.iter().all(|span| {
-        let first = file.line_col(span.start).0.saturating_sub(1).max(1);
-        let last = file.line_col(span.end).0 + 1;
+        let first = file.line_of(span.start).saturating_sub(1).max(1);
+        let last = file.line_of(span.end) + 1;
         (first..=last).all(|line| file.line_text(line).len() <= MAX_SNIPPET_LINE)
     })
+}
+
+/// A place in the same file drawn as a second label only this close to the first: miette draws
+/// the lines between two labels it finds close, which it measures loosely.
+const NEAR_LINES: usize = 20;
+
+/// A file as miette reads it, each span from the lines around it only. miette's own reading
+/// scans the text from its start for each label: rendering was quadratic (hours for a file of
+/// 7 MB with 30,000 duplicated keys).
+struct Lines<'a>(&'a SourceFile);
+
+impl miette::SourceCode for Lines<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
+        let file = self.0;
+        // A line more on each side than miette keeps: it drops what it does not need.
+        let first = file
+            .line_of(span.offset())
+            .saturating_sub(before + 1)
+            .max(1);
+        let last = file.line_of(span.offset() + span.len()) + after + 1;
+        let start = file.line_start(first);
+        let text = file
+            .text
+            .get(start..file.line_start(last + 1))
+            .ok_or(miette::MietteError::OutOfBounds)?;
+        let offset = span
+            .offset()
+            .checked_sub(start)
+            .ok_or(miette::MietteError::OutOfBounds)?;
+        let inner = text.read_span(&SourceSpan::new(offset.into(), span.len()), before, after)?;
+        // Back to the whole file's offsets and (0-based) line numbers.
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            file.name.clone(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + first - 1,
+            inner.column(),
+            inner.line_count() + first - 1,
+        )))
+    }
 }
 
 /// How diagnostics are drawn for a person.
@@ -219,53 +264,55 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
     let mut message = diagnostic.message.clone();
     if let Some(span) = diagnostic.span {
         let file = sources.get(span.file);
-        let same_file: Vec<Span> = std::iter::once(span)
-            .chain(
-                diagnostic
-                    .related
-                    .iter()
-                    .map(|(s, _)| *s)
-                    .filter(|s| s.file == span.file),
-            )
+        let line = file.line_of(span.start);
+        let (near, far): (Vec<_>, Vec<_>) = diagnostic.related.iter().partition(|(r, _)| {
+            r.file == span.file && file.line_of(r.start).abs_diff(line) <= NEAR_LINES
+        });
+        let spans: Vec<Span> = std::iter::once(span)
+            .chain(near.iter().map(|(r, _)| *r))
             .collect();
         let why_not_drawn = if file.hidden {
             Some("its text is not shown: the file is not YAML")
-        } else if !drawable(file, &same_file) {
+        } else if !drawable(file, &spans) {
             Some("the line is too long to show")
         } else {
             None
         };
-        if let Some(why) = why_not_drawn {
-            let (line, col) = file.line_col(span.start);
-            message = format!("{message}\nat {}:{line}:{col} ({why})", file.name);
-        } else {
-            source = Some(NamedSource::new(&file.name, file.text.clone()));
-            labels.push(LabeledSpan::new_primary_with_span(
-                Some(
-                    diagnostic
-                        .label
-                        .clone()
-                        .unwrap_or_else(|| "here".to_string()),
-                ),
-                source_span(span),
-            ));
-        }
-        for (related, text) in &diagnostic.related {
-            if related.file == span.file && why_not_drawn.is_none() {
-                labels.push(LabeledSpan::new_with_span(
-                    Some(text.clone()),
-                    source_span(*related),
-                ));
-            } else {
-                // miette draws one file per report: name the other place in words.
-                let other = sources.get(related.file);
-                let (line, col) = other.line_col(related.start);
-                let note = format!("{text}: {}:{line}:{col}", other.name);
-                help = Some(match help {
-                    Some(h) => format!("{h}\n{note}"),
-                    None => note,
-                });
+        let mut in_words = far;
+        match why_not_drawn {
+            Some(why) => {
+                let (line, col) = file.line_col(span.start);
+                message = format!("{message}\nat {}:{line}:{col} ({why})", file.name);
+                in_words.extend(near);
             }
+            None => {
+                source = Some(Lines(file));
+                labels.push(LabeledSpan::new_primary_with_span(
+                    Some(
+                        diagnostic
+                            .label
+                            .clone()
+                            .unwrap_or_else(|| "here".to_string()),
+                    ),
+                    source_span(span),
+                ));
+                for (related, text) in near {
+                    labels.push(LabeledSpan::new_with_span(
+                        Some(text.clone()),
+                        source_span(*related),
+                    ));
+                }
+            }
+        }
+        // miette draws one file, and close places, per report: name the others in words.
+        for (related, text) in in_words {
+            let other = sources.get(related.file);
+            let (line, col) = other.line_col(related.start);
+            let note = format!("{text}: {}:{line}:{col}", other.name);
+            help = Some(match help {
+                Some(h) => format!("{h}\n{note}"),
+                None => note,
+            });
         }
     }
     let view = MietteView {

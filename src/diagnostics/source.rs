@@ -47,19 +47,31 @@ pub struct SourceFile {
     /// file, /etc/passwd named by `extends`, a binary).
     pub hidden: bool,
     line_starts: Vec<usize>,
+    /// (byte offset, characters before it) every [`CHAR_MARK`] bytes: a column is counted from
+    /// the nearest mark, not from its line's start, as a line can be megabytes long.
+    char_marks: Vec<(usize, usize)>,
 }
+
+const CHAR_MARK: usize = 4096;
 
 impl SourceFile {
     fn new(path: PathBuf, text: String) -> Self {
         let name = path.display().to_string();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut char_marks = vec![(0, 0)];
+        for (chars, (byte, _)) in text.char_indices().enumerate() {
+            if byte >= char_marks.len() * CHAR_MARK {
+                char_marks.push((byte, chars));
+            }
+        }
         SourceFile {
             path,
             name,
             text: Arc::from(text),
             hidden: false,
             line_starts,
+            char_marks,
         }
     }
 
@@ -81,17 +93,43 @@ impl SourceFile {
     /// (1-based line, 1-based character column) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line_index = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
-        let line_start = self.line_starts[line_index];
+        let line = self.line_of(offset);
+        let line_start = self.line_start(line);
         let col = self
-            .text
-            .get(line_start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(0);
-        (line_index + 1, col + 1)
+            .chars_before(offset)
+            .saturating_sub(self.chars_before(line_start));
+        (line, col + 1)
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i.max(1),
+        }
+    }
+
+    /// Byte offset of the start of a 1-based line; the end of the text past the last line.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
+    /// Characters before a byte offset (0 when it is inside a character).
+    fn chars_before(&self, offset: usize) -> usize {
+        let i = self
+            .char_marks
+            .partition_point(|&(byte, _)| byte <= offset)
+            .saturating_sub(1);
+        let (byte, chars) = self.char_marks.get(i).copied().unwrap_or((0, 0));
+        chars
+            + self
+                .text
+                .get(byte..offset)
+                .map(|s| s.chars().count())
+                .unwrap_or(0)
     }
 
     /// The text of a 1-based line, without its line break.
