@@ -321,7 +321,7 @@ impl Workspace {
     }
 }
 
-/// Whether the file is named as a pipeline file is: `.yaml` or `.yml`.
+/// Whether a path is named as pipeline files are: `.yaml` or `.yml`.
 fn is_yaml_name(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
