@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use syncline::compile::plan::Plan;
-use syncline::config::secrets::{Redactor, Secrets};
+use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
 use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::state::{StateStore, sled_store};
@@ -228,19 +228,16 @@ fn stderr_color() -> bool {
 }
 
 /// Validates and compiles a pipeline for `run` and `dry-run`; an exit code when it cannot run.
-fn prepare(
-    path: &std::path::Path,
-    secrets_file: Option<&std::path::Path>,
-) -> Result<(Plan, Redactor), u8> {
+fn prepare(path: &std::path::Path, secrets_file: Option<&std::path::Path>) -> Result<Plan, u8> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
-    let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
+    secrets.protect_used(validation.secret_names.iter().map(String::as_str));
     if validation.errors() > 0 {
         let text = validation.render_human(RenderOptions {
             color: stderr_color(),
             width: 100,
         });
-        eprint!("{}", redactor.redact(&text));
+        eprint!("{}", redact(&text));
         return Err(validation.exit_code(false) as u8);
     }
     let Some(loaded) = validation.pipelines.first() else {
@@ -252,9 +249,9 @@ fn prepare(
         secrets: &secrets,
     };
     match syncline::compile::plan::compile(loaded, &context) {
-        Ok(plan) => Ok((plan, redactor)),
+        Ok(plan) => Ok(plan),
         Err(e) => {
-            eprintln!("error: {}", redactor.redact(&e.to_string()));
+            eprintln!("error: {}", redact(&e.to_string()));
             Err(2)
         }
     }
@@ -300,7 +297,7 @@ fn run_pipeline(
     quarantine: Option<&std::path::Path>,
     state_dir: Option<&std::path::Path>,
 ) -> u8 {
-    let (plan, redactor) = match prepare(path, secrets_file) {
+    let plan = match prepare(path, secrets_file) {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
@@ -331,7 +328,7 @@ fn run_pipeline(
         Format::Human => outcome.report.render(),
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
-    let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
+    let _ = std::io::stdout().write_all(redact(&text).as_bytes());
     outcome.report.exit_code()
 }
 
@@ -373,7 +370,7 @@ fn dry_run(
     out: Option<&std::path::Path>,
     state_dir: Option<&std::path::Path>,
 ) -> u8 {
-    let (plan, redactor) = match prepare(path, secrets_file) {
+    let plan = match prepare(path, secrets_file) {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
@@ -408,7 +405,7 @@ fn dry_run(
     let dry = syncline::plan::build(&plan, outcome, &rejected, state.as_ref());
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out
-        && let Err(e) = std::fs::write(out, redactor.redact(&json))
+        && let Err(e) = std::fs::write(out, redact(&json))
     {
         eprintln!("error: cannot write {}: {e}", out.display());
         return 1;
@@ -417,7 +414,7 @@ fn dry_run(
         Format::Human => dry.render(20),
         Format::Json => json,
     };
-    let _ = std::io::stdout().write_all(redactor.redact(&text).as_bytes());
+    let _ = std::io::stdout().write_all(redact(&text).as_bytes());
     code
 }
 
@@ -439,8 +436,8 @@ fn run_validate(
             validation.render_human(RenderOptions { color, width: 100 })
         }
     };
-    let redactor = secrets.redactor(validation.secret_names.iter().map(String::as_str));
-    let _ = std::io::stdout().write_all(redactor.redact(&output).as_bytes());
+    secrets.protect_used(validation.secret_names.iter().map(String::as_str));
+    let _ = std::io::stdout().write_all(redact(&output).as_bytes());
     validation.exit_code(deny_warnings) as u8
 }
 

@@ -434,7 +434,7 @@ fn replay(
     secrets: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<u8, String> {
-    let (mut plan, redactor) = match super::prepare(&at.pipeline, secrets) {
+    let mut plan = match super::prepare(&at.pipeline, secrets) {
         Ok(prepared) => prepared,
         Err(code) => return Ok(code),
     };
@@ -502,6 +502,6 @@ fn replay(
         Ok(outcome) => outcome,
         Err(code) => return Ok(code),
     };
-    let _ = out.write_all(redactor.redact(&outcome.report.render()).as_bytes());
+    let _ = out.write_all(crate::redact(&outcome.report.render()).as_bytes());
     Ok(outcome.report.exit_code())
 }

@@ -526,3 +526,45 @@ fn an_endless_body_is_refused_at_the_limit_with_memory_near_it() {
     assert!(reason.contains("256 MiB"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(2), "not retried");
 }
+
+#[test]
+fn an_answer_holding_the_unless_text_is_no_refusal_and_stays_in_doubt() {
+    // PrestaShop saves a create naming fewer languages than the shop has, then warns while
+    // writing the answer: a 500 with `errors` that is not a refusal.
+    let api = common::api::Api::start(|_, _| {
+        common::api::Reply::status(
+            500,
+            serde_json::json!({"errors": [{"code": 3, "message": "[PHP Warning #2] Undefined array key 2 (/var/www/html/classes/webservice/WebserviceOutputJSON.php, line 98)"}]}),
+        )
+    });
+    let w = Workdir::new();
+    w.write("families.csv", "code,name\nF1,Chairs\n");
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: unless
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+      retry: {{ attempts: 2, backoff: 10ms..20ms }}
+      refused_when: [{{ status: [500], body: $.errors, unless: WebserviceOutputJSON.php }}]
+jobs:
+  categories:
+    from: {{ file: {{ path: families.csv }} }}
+    map: {{ code: $.code, name: $.name }}
+    to:
+      http: {{ connection: shop, entity: category, key: $.code, not_sent: [code], create: {{ method: POST, path: /categories }}, id: $.category.id }}
+"#,
+            url = api.url
+        ),
+    );
+    let (_, report) = run(&w);
+    let reasons = job(&report, "categories")["reasons"].to_string();
+    assert!(!reasons.contains("refused:"), "{reasons}");
+    let sent = api.request_count();
+    assert_eq!(sent, 1, "{report:#}");
+    run(&w);
+    assert_eq!(api.request_count(), sent, "held in doubt, not sent again");
+}

@@ -1,7 +1,7 @@
 //! Secrets: values written as `${secret.NAME}` in connections, taken from a `--secrets` file
 //! (`NAME=value` lines) or the environment. They are held as [`SecretString`]s and never printed:
-//! problems with a secret name the secret, never its value, and every line syncline prints can go
-//! through a [`Redactor`] as a last guard.
+//! problems with a secret name the secret, never its value, and every line syncline prints, logs
+//! or keeps goes through [`redact`] as a last guard.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -108,13 +108,12 @@ impl Secrets {
     }
 
     /// Protects the secrets these names refer to, and every secret of the file (see
-    /// [`protect`]); the redactor of what is printed.
-    pub fn redactor<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Redactor {
+    /// [`protect`]): from then on [`redact`] hides them.
+    pub fn protect_used<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
         let named = names.into_iter().filter_map(|n| self.get(n));
         for value in self.from_file.values().cloned().chain(named) {
             protect(value.expose_secret());
         }
-        Redactor
     }
 }
 
@@ -125,15 +124,6 @@ fn unquote(value: &str) -> Option<String> {
         }
     }
     Some(value.to_string())
-}
-
-/// Replaces secret values in text about to be printed (see [`redact`]).
-pub struct Redactor;
-
-impl Redactor {
-    pub fn redact(&self, text: &str) -> String {
-        redact(text)
-    }
 }
 
 /// Every form of every secret this process holds, longest first: what it prints, logs and
@@ -232,22 +222,17 @@ pub fn redact(text: &str) -> String {
 pub fn redact_value(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
-        Value::String(s) => {
-            let redacted = redact(s);
-            if redacted != *s {
-                *s = redacted;
-            }
-        }
+        Value::String(s) => *s = redact(s),
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         Value::Object(fields) => {
-            let keys: Vec<String> = fields.keys().cloned().collect();
-            for key in keys {
-                let safe = redact(&key);
-                if let Some(mut item) = fields.remove(&key) {
-                    redact_value(&mut item);
-                    fields.insert(safe, item);
-                }
+            // Keys in their order; rebuilt only in the rare case one holds a secret.
+            if fields.keys().any(|key| redact(key) != *key) {
+                *fields = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(key, item)| (redact(&key), item))
+                    .collect();
             }
+            fields.values_mut().for_each(redact_value);
         }
         _ => {}
     }
