@@ -148,16 +148,9 @@ fn damage(dir: &Path, error: &sled::Error) -> Option<StateError> {
 /// Whether `bytes` end with the CRC-32 (little-endian) of what precedes it and `gap` more
 /// bytes.
 fn checksum_holds(bytes: &[u8], gap: usize) -> bool {
-    let Some(end) = bytes.len().checked_sub(4) else {
-        return false;
-    };
-    let (Some(data), Some(stored)) = (bytes.get(..end.saturating_sub(gap)), bytes.get(end..))
-    else {
-        return false;
-    };
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(stored);
-    crc32fast::hash(data) == u32::from_le_bytes(crc)
+    bytes.split_last_chunk::<4>().is_some_and(|(rest, stored)| {
+        crc32fast::hash(&rest[..rest.len().saturating_sub(gap)]) == u32::from_le_bytes(*stored)
+    })
 }
 
 /// The snapshot sled reads at start: the last `snap.*` by name, one being written aside.

@@ -176,20 +176,17 @@ impl TcpTransport {
         let deadline = self.unsent_deadline;
         let mut sent = 0;
         while sent < self.unsent.len() {
-            set_timeout(
+            let written = within(
                 &self.stream,
                 &mut self.write_timeout,
-                deadline.socket_limit()?,
                 TcpStream::set_write_timeout,
+                deadline,
+                || (&*self.stream).write(&self.unsent[sent..]),
             )?;
-            match (&*self.stream).write(&self.unsent[sent..]) {
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(written) => sent += written,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The socket's limit is under the time left: the deadline decides.
-                Err(e) if is_timeout(&e) && deadline.is_ahead() => {}
-                Err(e) => return Err(deadline.error(e)),
+            if written == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
             }
+            sent += written;
         }
         Ok(())
     }
@@ -289,21 +286,14 @@ impl Transport for TcpTransport {
         self.send_unsent()?;
         let deadline = Deadline::new(expired(timeout.for_read())?);
         let input = self.buffers.input_append_buf();
-        let amount = loop {
-            set_timeout(
-                &self.stream,
-                &mut self.read_timeout,
-                deadline.socket_limit()?,
-                TcpStream::set_read_timeout,
-            )?;
-            match (&*self.stream).read(input) {
-                Ok(amount) => break amount,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The socket's limit is under the time left: the deadline decides.
-                Err(e) if is_timeout(&e) && deadline.is_ahead() => {}
-                Err(e) => return Err(deadline.error(e)),
-            }
-        };
+        let stream = &self.stream;
+        let amount = within(
+            stream,
+            &mut self.read_timeout,
+            TcpStream::set_read_timeout,
+            deadline,
+            || (&**stream).read(input),
+        )?;
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
@@ -347,6 +337,27 @@ fn expired(timeout: NextTimeout) -> Result<NextTimeout, ureq::Error> {
         Err(ureq::Error::Timeout(timeout.reason))
     } else {
         Ok(timeout)
+    }
+}
+
+/// `io` on the stream, waited for in the socket's steps toward `deadline` (see [`Deadline`]):
+/// an interrupted wait, or one that ended before the deadline, is waited again.
+fn within<T>(
+    stream: &TcpStream,
+    current: &mut Option<Duration>,
+    set: fn(&TcpStream, Option<Duration>) -> io::Result<()>,
+    deadline: Deadline,
+    mut io: impl FnMut() -> io::Result<T>,
+) -> Result<T, ureq::Error> {
+    loop {
+        set_timeout(stream, current, deadline.socket_limit()?, set)?;
+        match io() {
+            Ok(done) => return Ok(done),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The socket's limit is under the time left: the deadline decides.
+            Err(e) if is_timeout(&e) && deadline.is_ahead() => {}
+            Err(e) => return Err(deadline.error(e)),
+        }
     }
 }
 
