@@ -2,7 +2,7 @@
 //! Compliance Test Suite says, on every case with a document.
 
 use syncline::config::model::JsonPath;
-use syncline::paths::CompiledPath;
+use syncline::record::path::CompiledPath;
 
 #[test]
 fn compiled_paths_agree_with_the_compliance_suite() {

@@ -8,10 +8,10 @@ use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 use serde_json::Value;
 
 use crate::config::model::CursorKind;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::{Record, text_of};
 use crate::state::Checkpoint;
 use crate::steps::script::{Scripts, to_json};
-use crate::steps::{Record, text_of};
 use rhai::AST;
 
 #[derive(Debug)]

@@ -20,7 +20,8 @@ use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging}
 use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::diagnostics::source::SourceMap;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::template::Template;
 use crate::state::Namespace;
 use crate::steps::StepPlan;
 use crate::steps::convert::Converter;
@@ -28,7 +29,7 @@ use crate::steps::fetch::FetchStep;
 use crate::steps::filter::FilterStep;
 use crate::steps::group::GroupStep;
 use crate::steps::lookup::LookupStep;
-use crate::steps::map::{MapStep, MappedField, Reference, Template, ValueSource};
+use crate::steps::map::{MapStep, MappedField, Reference, ValueSource};
 use crate::steps::script::{ScriptStep, Scripts};
 use crate::steps::split::SplitStep;
 use crate::steps::table::TablePlan;
@@ -172,7 +173,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             Target::Http(h) => Some(&h.key),
             Target::Sql(_) => None,
         }
-        .map(compile_path)
+        .map(CompiledPath::compile)
         .transpose()
         .map_err(fail)?;
         let source_key = key.as_ref().and_then(|k| source_key(k, &steps));
@@ -270,10 +271,6 @@ fn tables(pipeline: &Pipeline) -> HashMap<String, Arc<TablePlan>> {
         .collect()
 }
 
-fn compile_path<P: AsRef<model::JsonPath>>(path: &P) -> Result<CompiledPath, String> {
-    CompiledPath::compile(path.as_ref())
-}
-
 fn table<'t>(
     tables: &'t HashMap<String, Arc<TablePlan>>,
     name: &str,
@@ -301,7 +298,7 @@ fn compile_step(step: &model::Step, name: String, fields: &Fields) -> Result<Ste
     } else if let Some(lookup) = &step.lookup {
         StepPlan::Lookup(LookupStep {
             table: table(tables, &lookup.table).map_err(at)?.clone(),
-            from: compile_path(&lookup.from).map_err(at)?,
+            from: CompiledPath::compile(&lookup.from).map_err(at)?,
             from_text: lookup.from.as_str().to_string(),
             into: lookup.into.clone(),
             unmapped: lookup.unmapped.clone(),
@@ -309,14 +306,14 @@ fn compile_step(step: &model::Step, name: String, fields: &Fields) -> Result<Ste
         })
     } else if let Some(split) = &step.split {
         StepPlan::Split(SplitStep {
-            path: compile_path(&split.path).map_err(at)?,
+            path: CompiledPath::compile(&split.path).map_err(at)?,
             path_text: split.path.as_str().to_string(),
             item: split.item.clone().unwrap_or_else(|| "line".to_string()),
             name,
         })
     } else if let Some(group) = &step.group {
         StepPlan::Group(GroupStep {
-            by: compile_path(&group.by).map_err(at)?,
+            by: CompiledPath::compile(&group.by).map_err(at)?,
             into: group.into.clone().unwrap_or_else(|| "lines".to_string()),
             name,
         })
@@ -337,7 +334,7 @@ fn nested_place(name: &str) -> Result<Option<CompiledPath>, String> {
         return Ok(None);
     }
     let path = model::SingularPath::parse(&format!("$.{name}"))?;
-    compile_path(&path).map(Some)
+    CompiledPath::compile(&path).map(Some)
 }
 
 /// A `fetch` step: its requests go through the connection's client.
@@ -358,7 +355,7 @@ fn fetch_step(
         records: fetch
             .records
             .as_ref()
-            .map(compile_path)
+            .map(CompiledPath::compile)
             .transpose()
             .map_err(at)?,
     };
@@ -368,7 +365,7 @@ fn fetch_step(
         each: fetch
             .each
             .as_ref()
-            .map(compile_path)
+            .map(CompiledPath::compile)
             .transpose()
             .map_err(at)?,
         each_text: fetch.each.as_ref().map(|p| p.as_str().to_string()),
@@ -396,7 +393,7 @@ fn map_step(
             Field::Path(path) => MappedField {
                 name: field.clone(),
                 source: ValueSource::Path {
-                    path: compile_path(path).map_err(at)?,
+                    path: CompiledPath::compile(path).map_err(at)?,
                     text: path.as_str().to_string(),
                 },
                 table: None,
@@ -424,7 +421,7 @@ fn map_step(
                 }
                 let source = if let Some(path) = &spec.path {
                     ValueSource::Path {
-                        path: compile_path(path).map_err(at)?,
+                        path: CompiledPath::compile(path).map_err(at)?,
                         text: path.as_str().to_string(),
                     }
                 } else if let Some(value) = &spec.constant {
@@ -450,7 +447,7 @@ fn map_step(
                     }
                     ValueSource::Ref(Reference {
                         ns,
-                        key: compile_path(key).map_err(at)?,
+                        key: CompiledPath::compile(key).map_err(at)?,
                         key_text: key.as_str().to_string(),
                         backwards,
                     })
@@ -531,7 +528,7 @@ fn file_spec(
         format,
         encoding,
         csv: options,
-        records: records.map(compile_path).transpose()?,
+        records: records.map(CompiledPath::compile).transpose()?,
         fields: None,
     })
 }
@@ -608,7 +605,7 @@ fn cursor_plan(cursor: &model::Cursor, scripts: &Arc<Scripts>) -> Result<CursorP
         expr,
         paths: fields
             .iter()
-            .map(|f| compile_path(*f))
+            .map(|f| CompiledPath::compile(*f))
             .collect::<Result<_, _>>()?,
         path_text: fields
             .iter()
@@ -617,7 +614,11 @@ fn cursor_plan(cursor: &model::Cursor, scripts: &Arc<Scripts>) -> Result<CursorP
             .join(", ")
             + cursor.expr.as_deref().unwrap_or_default(),
         kind: cursor.kind,
-        tie_breaker: cursor.tie_breaker.as_ref().map(compile_path).transpose()?,
+        tie_breaker: cursor
+            .tie_breaker
+            .as_ref()
+            .map(CompiledPath::compile)
+            .transpose()?,
         lookback: cursor.lookback.as_ref().map(|d| d.0),
         initial: cursor.initial.clone(),
     })
@@ -679,8 +680,8 @@ fn http_source_plan(
         },
         connection,
     )?;
-    fn path<P: AsRef<model::JsonPath>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
-        p.as_ref().map(compile_path).transpose()
+    fn path<P: AsRef<str>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
+        p.as_ref().map(CompiledPath::compile).transpose()
     }
     let paging = match &http.paginate {
         None => Paging::None,
@@ -718,12 +719,12 @@ fn http_source_plan(
             has_more,
             ..
         }) => Paging::Cursor {
-            from: compile_path(from)?,
+            from: CompiledPath::compile(from)?,
             param: param.clone(),
             has_more: path(has_more)?,
         },
         Some(Paginate::NextUrl { from, .. }) => Paging::NextUrl {
-            from: compile_path(from)?,
+            from: CompiledPath::compile(from)?,
         },
         Some(Paginate::LinkHeader { .. }) => Paging::LinkHeader,
     };
@@ -759,7 +760,7 @@ fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, String> {
         .chain(http.skip_fields.values());
     let mut fields = http.not_sent.clone();
     for path in paths {
-        if let Some([name]) = compile_path(path)?.field_names().as_deref() {
+        if let Some([name]) = CompiledPath::compile(path)?.field_names().as_deref() {
             fields.push(name.to_string());
         }
     }
@@ -791,11 +792,11 @@ fn keyed_plan(
         let at = |e: String| format!("resolve rule `{}`: {e}", rule.name);
         lookups.push((
             RequestPlan::compile(&rule.request, connection).map_err(at)?,
-            compile_path(&rule.ids).map_err(at)?,
+            CompiledPath::compile(&rule.ids).map_err(at)?,
         ));
         resolve.push(ResolveRule {
             name: rule.name.clone(),
-            value: compile_path(&rule.value).map_err(at)?,
+            value: CompiledPath::compile(&rule.value).map_err(at)?,
             normalize: rule.normalize,
             country_code: rule.country_code.clone(),
         });
@@ -815,7 +816,7 @@ fn keyed_plan(
                 .as_ref()
                 .map(|lines| -> Result<_, String> {
                     Ok((
-                        compile_path(&lines.each)?,
+                        CompiledPath::compile(&lines.each)?,
                         RequestPlan::compile(&lines.request, connection)?,
                     ))
                 })
@@ -823,7 +824,7 @@ fn keyed_plan(
             after_create: requests(&http.after_create)?,
             rollback: requests(&http.rollback)?,
             update: request(&http.update)?,
-            id: http.id.as_ref().map(compile_path).transpose()?,
+            id: http.id.as_ref().map(CompiledPath::compile).transpose()?,
             lookups,
             read_before_update: http
                 .read_before_update
@@ -831,7 +832,7 @@ fn keyed_plan(
                 .map(|read| -> Result<ReadPlan, String> {
                     Ok(ReadPlan {
                         request: RequestPlan::compile(&read.request, connection)?,
-                        record: compile_path(&read.record)?,
+                        record: CompiledPath::compile(&read.record)?,
                         drop: read.drop.clone(),
                     })
                 })
@@ -845,7 +846,7 @@ fn keyed_plan(
                 skip_fields: http
                     .skip_fields
                     .iter()
-                    .map(|(field, path)| compile_path(path).map(|p| (field.clone(), p)))
+                    .map(|(field, path)| CompiledPath::compile(path).map(|p| (field.clone(), p)))
                     .collect::<Result<_, _>>()?,
             },
             batch: http
@@ -862,10 +863,14 @@ fn keyed_plan(
                         update: name(&batch.update, "update"),
                         delete: name(&batch.delete, "delete"),
                         id_field: name(&batch.id_field, "id"),
-                        results: batch.results.as_ref().map(compile_path).transpose()?,
+                        results: batch
+                            .results
+                            .as_ref()
+                            .map(CompiledPath::compile)
+                            .transpose()?,
                         error: match &batch.error {
-                            Some(path) => compile_path(path)?,
-                            None => compile_path(&model::JsonPath::parse("$.error")?)?,
+                            Some(path) => CompiledPath::compile(path)?,
+                            None => CompiledPath::compile(&model::JsonPath::parse("$.error")?)?,
                         },
                     })
                 })
@@ -873,8 +878,12 @@ fn keyed_plan(
         }),
         resolve,
         on_match: http.on_match,
-        skip: http.skip.as_ref().map(compile_path).transpose()?,
-        delete_when: http.delete_when.as_ref().map(compile_path).transpose()?,
+        skip: http.skip.as_ref().map(CompiledPath::compile).transpose()?,
+        delete_when: http
+            .delete_when
+            .as_ref()
+            .map(CompiledPath::compile)
+            .transpose()?,
     })
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Checker;
 use crate::config::model::{Job, Request, Target};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
-use crate::steps::map::Template;
+use crate::record::template::Template;
 
 pub fn check(c: &mut Checker) {
     for (name, job) in &c.pipeline.jobs {

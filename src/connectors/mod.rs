@@ -4,7 +4,7 @@ pub mod file;
 pub mod http;
 mod project;
 
-use crate::steps::Record;
+use crate::record::Record;
 
 /// A fatal problem with a source or target: the job stops.
 #[derive(Debug, thiserror::Error)]

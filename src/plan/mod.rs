@@ -30,14 +30,14 @@ use crate::connectors::Item;
 use crate::connectors::KeyedTarget;
 use crate::connectors::http::target::HttpTarget;
 use crate::connectors::http::translations;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::{Record, text_of};
 use crate::runtime::RunOutcome;
 use crate::runtime::decision::{Decision, decide};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::sender::{Resolved, resolve};
 use crate::state::{FieldHashes, StateStore, fingerprint, pending_writes};
-use crate::steps::{Record, text_of};
 
 #[derive(Debug, Serialize)]
 pub struct DryRunPlan {

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use crate::compile::plan::{KeyedPlan, ResolveRule};
 use crate::config::model::Normalize;
+use crate::record::normalize::e164;
+use crate::record::normalize::fold_accents;
+use crate::record::{Record, truthy};
 use crate::runtime::link_reader::LinkReader;
 use crate::state::{FieldHashes, Fingerprint, Link, Operation, Pending, StateError, fingerprint};
-use crate::steps::{Record, Rejection, convert::fold_accents, truthy};
+use crate::steps::Rejection;
 
 /// What happened to the records sent to a keyed target.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -171,49 +174,4 @@ pub fn normalize(rule: &ResolveRule, value: &str) -> Option<String> {
         Some(Normalize::Phone) => e164(value, rule.country_code.as_deref())?,
     };
     (!out.is_empty()).then_some(out)
-}
-
-/// A phone number in E.164: `+` then digits. `00` and a national leading `0` are rewritten
-/// with the country code; a number that cannot be made international is `None`.
-pub fn e164(value: &str, country_code: Option<&str>) -> Option<String> {
-    let trimmed = value.trim();
-    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-    let international = if trimmed.starts_with('+') {
-        digits
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        rest.to_string()
-    } else if let Some(national) = digits.strip_prefix('0') {
-        format!("{}{national}", country_code?)
-    } else if country_code.is_some_and(|c| digits.starts_with(c)) && digits.len() > 9 {
-        digits
-    } else {
-        format!("{}{digits}", country_code?)
-    };
-    (8..=15)
-        .contains(&international.len())
-        .then(|| format!("+{international}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn phones_become_e164() {
-        for (raw, expected) in [
-            ("0722 123 456", Some("+40722123456")),
-            ("+40 722-123-456", Some("+40722123456")),
-            ("0040722123456", Some("+40722123456")),
-            ("40722123456", Some("+40722123456")),
-            ("722123456", Some("+40722123456")),
-            ("12", None),
-        ] {
-            assert_eq!(e164(raw, Some("40")).as_deref(), expected, "{raw}");
-        }
-        assert_eq!(
-            e164("06 12 34 56 78", None),
-            None,
-            "a national number needs a country code"
-        );
-    }
 }

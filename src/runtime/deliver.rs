@@ -22,14 +22,15 @@ use std::thread::Scope;
 
 use crate::compile::plan::KeyedPlan;
 use crate::connectors::KeyedTarget;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::{Record, text_of};
 use crate::runtime::decision::{Decision, Delivered, DeliveryError, Prepared, decide};
 use crate::runtime::link_reader::LinkReader;
 use crate::runtime::outbox::Outbox;
 use crate::runtime::quarantine::OpenQuarantine;
 use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{Change, Link, Pending, StateError, StateStore, now};
-use crate::steps::{Record, Rejection, text_of};
+use crate::steps::Rejection;
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
 /// crash: at most this many records need a person's check.

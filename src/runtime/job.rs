@@ -25,8 +25,9 @@ use crate::config::model::MissingRefs;
 use crate::config::secrets;
 use crate::connectors::http::target::HttpTarget;
 use crate::connectors::{ConnectorError, Item, Sink};
+use crate::record::{Record, text_of};
 use crate::state::{Change, Checkpoint, JobId, Quarantined, StateStore, now};
-use crate::steps::{Chain, ChainCounts, Record, Rejection, StepPlan, text_of};
+use crate::steps::{Chain, ChainCounts, Rejection, StepPlan};
 
 /// Records per batch between threads: large enough to make channel costs vanish, small enough
 /// to keep memory flat.

@@ -19,8 +19,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::compile::plan::Plan;
+use crate::record::Record;
 use crate::state::{Quarantined, StateStore};
-use crate::steps::Record;
 use job::{Counts, JobContext, QuarantineFile, run_job};
 use report::{JobReport, JobStatus, RunReport};
 

@@ -2,10 +2,10 @@
 //! left out; what is written is remembered (by key, with its fingerprint) once the file is in
 //! place, with the checkpoint.
 
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::{Record, text_of};
 use crate::runtime::decision::Delivered;
 use crate::state::{Change, Link, Namespace, StateError, StateStore, fingerprint, now};
-use crate::steps::{Record, text_of};
 
 pub struct WrittenBefore<'a> {
     ns: Namespace,

@@ -5,7 +5,8 @@
 use crate::compile::plan::KeyedPlan;
 use crate::config::model::OnMatch;
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
-use crate::steps::{Record, Rejection, text_of};
+use crate::record::{Record, text_of};
+use crate::steps::Rejection;
 
 use super::decision::{Decision, DeliveryError, Prepared, normalize};
 

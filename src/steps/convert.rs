@@ -8,6 +8,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
 use crate::config::model::{Conversion, Transform};
+use crate::record::normalize::fold_accent;
 
 /// A conversion compiled from a field's `as`, `scale`, `format` and `input_format`.
 #[derive(Debug, Clone)]
@@ -278,46 +279,6 @@ pub fn slug(text: &str) -> String {
         }
     }
     out
-}
-
-/// `Ștefan Élise` -> `Stefan Elise`.
-pub fn fold_accents(text: &str) -> String {
-    text.chars().flat_map(fold_accent).collect()
-}
-
-/// Latin letters with diacritics (French, Romanian, Portuguese...) -> their base letters.
-fn fold_accent(c: char) -> impl Iterator<Item = char> {
-    let folded: &str = match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ă' | 'ą' => "a",
-        'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ă' | 'Ą' => "A",
-        'ç' | 'ć' | 'č' => "c",
-        'Ç' | 'Ć' | 'Č' => "C",
-        'è' | 'é' | 'ê' | 'ë' | 'ę' | 'ě' => "e",
-        'È' | 'É' | 'Ê' | 'Ë' | 'Ę' | 'Ě' => "E",
-        'ì' | 'í' | 'î' | 'ï' => "i",
-        'Ì' | 'Í' | 'Î' | 'Ï' => "I",
-        'ñ' | 'ń' => "n",
-        'Ñ' | 'Ń' => "N",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
-        'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => "O",
-        'ș' | 'ş' | 'ś' | 'š' => "s",
-        'Ș' | 'Ş' | 'Ś' | 'Š' => "S",
-        'ț' | 'ţ' => "t",
-        'Ț' | 'Ţ' => "T",
-        'ù' | 'ú' | 'û' | 'ü' => "u",
-        'Ù' | 'Ú' | 'Û' | 'Ü' => "U",
-        'ý' | 'ÿ' => "y",
-        'ž' | 'ź' | 'ż' => "z",
-        'Ž' | 'Ź' | 'Ż' => "Z",
-        'œ' => "oe",
-        'Œ' => "OE",
-        'æ' => "ae",
-        'Æ' => "AE",
-        'ß' => "ss",
-        _ => "",
-    };
-    let single = if folded.is_empty() { Some(c) } else { None };
-    single.into_iter().chain(folded.chars())
 }
 
 #[cfg(test)]

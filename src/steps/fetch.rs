@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
-use super::map::Template;
-use super::{Record, Rejection};
+use super::Rejection;
 use crate::config::model::FetchMissing;
-use crate::paths::CompiledPath;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
+use crate::record::template::Template;
 
 /// Reads what a record (or an item) asks for.
 pub trait Fetcher: Send + Sync + std::fmt::Debug {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use rhai::AST;
 use serde_json::Value;
 
+use super::Rejection;
 use super::script::Scripts;
-use super::{Record, Rejection};
+use crate::record::Record;
 
 #[derive(Debug)]
 pub struct FilterStep {

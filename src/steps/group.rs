@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::Record;
-use crate::paths::CompiledPath;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
 
 #[derive(Debug)]
 pub struct GroupStep {

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use super::Rejection;
 use super::table::{TablePlan, Translation};
-use super::{Record, Rejection, text_of};
 use crate::config::model::Unmapped;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::{Record, text_of};
 
 #[derive(Debug)]
 pub struct LookupStep {

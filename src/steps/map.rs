@@ -6,12 +6,14 @@ use std::sync::Arc;
 use rhai::AST;
 use serde_json::{Map, Value};
 
+use super::Rejection;
 use super::convert::{Converter, short, transform};
 use super::script::{Scripts, to_json};
 use super::table::{TablePlan, Translation};
-use super::{Record, Rejection, text_of};
 use crate::config::model::Transform;
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
+use crate::record::template::Template;
+use crate::record::{Record, text_of};
 use crate::state::{Namespace, StateStore};
 
 #[derive(Debug)]
@@ -207,126 +209,5 @@ impl MappedField {
             value = serde_json::json!([{ "id": lang, "value": value }]);
         }
         Ok(value)
-    }
-}
-
-/// A string with `{field}` placeholders (a field name or a dotted path); `{{` and `}}` write braces.
-#[derive(Debug)]
-pub struct Template {
-    parts: Vec<Part>,
-}
-
-#[derive(Debug)]
-enum Part {
-    Text(String),
-    Field(String, CompiledPath),
-}
-
-impl Template {
-    pub fn parse(text: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    literal.push('{');
-                }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    literal.push('}');
-                }
-                '{' => {
-                    let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
-                    let path = crate::config::model::JsonPath::parse(&format!("$.{}", name.trim()))
-                        .map_err(|_| format!("`{{{name}}}` is not a field name"))
-                        .and_then(|p| CompiledPath::compile(&p))?;
-                    if !literal.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut literal)));
-                    }
-                    parts.push(Part::Field(name.trim().to_string(), path));
-                }
-                other => literal.push(other),
-            }
-        }
-        if !literal.is_empty() {
-            parts.push(Part::Text(literal));
-        }
-        Ok(Template { parts })
-    }
-
-    /// The names of its placeholders, as written (`line.sku` for `{line.sku}`).
-    pub fn names(&self) -> Vec<&str> {
-        self.parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Field(name, _) => Some(name.as_str()),
-                Part::Text(_) => None,
-            })
-            .collect()
-    }
-
-    pub fn paths(&self) -> Vec<&CompiledPath> {
-        self.parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Field(_, path) => Some(path),
-                Part::Text(_) => None,
-            })
-            .collect()
-    }
-
-    pub fn render(&self, record: &Record) -> Result<String, String> {
-        self.render_with(record, &|_| None, &|text| text.to_string())
-    }
-
-    /// Renders with `extra` answering some names first (a request's `{target_id}`), each
-    /// value passed through `escape` (percent-encoding in a URL path).
-    /// A template that is exactly one placeholder, `{name}`: its value can keep its JSON type.
-    /// `extra` answers `{target_id}` and the like, whose values are ids: digits become a number.
-    pub fn render_single_value(
-        &self,
-        record: &Record,
-        extra: &dyn Fn(&str) -> Option<String>,
-    ) -> Option<Result<Value, String>> {
-        let [Part::Field(name, path)] = self.parts.as_slice() else {
-            return None;
-        };
-        Some(match extra(name) {
-            Some(id) => Ok(super::id_value(&id)),
-            None => path
-                .get(record)
-                .cloned()
-                .ok_or_else(|| format!("the template needs `{name}`, which is missing")),
-        })
-    }
-
-    pub fn render_with(
-        &self,
-        record: &Record,
-        extra: &dyn Fn(&str) -> Option<String>,
-        escape: &dyn Fn(&str) -> String,
-    ) -> Result<String, String> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Field(name, path) => {
-                    let text = match extra(name) {
-                        Some(text) => text,
-                        None => path
-                            .get(record)
-                            .ok_or_else(|| format!("the template needs `{name}`, which is missing"))
-                            .and_then(|value| {
-                                text_of(value)
-                                    .ok_or_else(|| format!("`{name}` is not text or a number"))
-                            })?,
-                    };
-                    out.push_str(&escape(&text));
-                }
-            }
-        }
-        Ok(out)
     }
 }

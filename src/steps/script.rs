@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Scope};
 use serde_json::Value;
 
-use super::{Record, Rejection};
+use super::Rejection;
+use crate::record::Record;
 
 /// The most operations one snippet may run on one record: far above any mapping, low enough that
 /// an endless loop is stopped in milliseconds and the record quarantined.

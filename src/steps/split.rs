@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-use super::{Record, Rejection};
-use crate::paths::CompiledPath;
+use super::Rejection;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
 
 #[derive(Debug)]
 pub struct SplitStep {

@@ -42,7 +42,7 @@ impl TablePlan {
             }
         } else if let Some(map) = base.and_then(|b| b.map.as_ref()) {
             for (key, value) in map {
-                let Some(text) = crate::steps::text_of(value) else {
+                let Some(text) = crate::record::text_of(value) else {
                     continue;
                 };
                 let preferred = table.prefer.get(&text);

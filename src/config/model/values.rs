@@ -49,6 +49,12 @@ impl JsonPath {
     }
 }
 
+impl AsRef<str> for JsonPath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// RFC 9535 §2.4.3: function results and arguments must have the right type, which the parser
 /// does not check.
 mod well_typed {
@@ -239,15 +245,9 @@ impl SingularPath {
     }
 }
 
-impl AsRef<JsonPath> for JsonPath {
-    fn as_ref(&self) -> &JsonPath {
-        self
-    }
-}
-
-impl AsRef<JsonPath> for SingularPath {
-    fn as_ref(&self) -> &JsonPath {
-        &self.0
+impl AsRef<str> for SingularPath {
+    fn as_ref(&self) -> &str {
+        self.0.as_str()
     }
 }
 

@@ -8,7 +8,7 @@ use super::AtomicFile;
 use super::encoding::Encoder;
 use crate::config::model::Encoding;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
-use crate::steps::Record;
+use crate::record::Record;
 
 #[derive(Debug, Clone)]
 pub struct CsvOptions {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::AtomicFile;
 use crate::connectors::project::Projected;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
-use crate::paths::CompiledPath;
-use crate::steps::Record;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
 
 pub struct JsonSource<R> {
     reader: Option<R>,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use self::csv::CsvOptions;
 use super::{ConnectorError, Sink, Source};
 use crate::config::model::{Encoding, FileFormat};
-use crate::paths::CompiledPath;
+use crate::record::path::CompiledPath;
 
 /// A compiled file source or target.
 #[derive(Debug, Clone)]

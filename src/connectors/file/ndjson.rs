@@ -7,7 +7,7 @@ use crate::connectors::project::Projected;
 
 use super::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
-use crate::steps::Record;
+use crate::record::Record;
 
 pub struct NdjsonSource<R> {
     reader: R,

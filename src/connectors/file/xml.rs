@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
-use crate::steps::Record;
+use crate::record::Record;
 
 pub struct XmlSource<R> {
     reader: quick_xml::Reader<R>,
@@ -269,14 +269,14 @@ impl XmlSink {
                     if let Some(attribute) = key.strip_prefix('@') {
                         start.push_attribute((
                             attribute,
-                            crate::steps::text_of(v).unwrap_or_default().as_str(),
+                            crate::record::text_of(v).unwrap_or_default().as_str(),
                         ));
                     }
                 }
                 w.write_event(Event::Start(start)).map_err(format_error)?;
                 for (key, v) in fields {
                     if key == "#text" {
-                        let text = crate::steps::text_of(v).unwrap_or_default();
+                        let text = crate::record::text_of(v).unwrap_or_default();
                         self.writer
                             .write_event(Event::Text(BytesText::new(&text)))
                             .map_err(format_error)?;
@@ -289,7 +289,7 @@ impl XmlSink {
                     .map_err(format_error)?;
             }
             scalar => {
-                let text = crate::steps::text_of(scalar).unwrap_or_default();
+                let text = crate::record::text_of(scalar).unwrap_or_default();
                 w.write_event(Event::Start(BytesStart::new(name)))
                     .map_err(format_error)?;
                 w.write_event(Event::Text(BytesText::new(&text)))

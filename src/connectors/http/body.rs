@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::config::model::BodyFormat;
-use crate::steps::text_of;
+use crate::record::text_of;
 
 /// The bytes and their content type.
 pub fn encode(

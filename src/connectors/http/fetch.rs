@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{HttpClient, ReadFailure, RequestPlan, read_for_record};
-use crate::paths::CompiledPath;
-use crate::steps::Record;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
 use crate::steps::fetch::{FetchFailure, Fetcher};
 
 #[derive(Debug)]

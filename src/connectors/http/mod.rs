@@ -26,9 +26,9 @@ use serde_json::Value;
 
 use crate::config::model::{self, Auth, BodyFormat, HttpConnection, Method, RpcDialect};
 use crate::config::secrets::Secrets;
-use crate::paths::CompiledPath;
-use crate::steps::Record;
-use crate::steps::map::Template;
+use crate::record::Record;
+use crate::record::path::CompiledPath;
+use crate::record::template::Template;
 use resilience::{RateLimiter, RetryPolicy, TransportKind};
 use token::{Placed, TokenAuth};
 use transport::CachingResolver;

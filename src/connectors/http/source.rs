@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::{Call, HttpClient, RequestPlan, Response, method_name};
 use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
-use crate::paths::CompiledPath;
-use crate::steps::text_of;
+use crate::record::path::CompiledPath;
+use crate::record::text_of;
 
 /// Pages read at most when `max_pages` is not set.
 pub const DEFAULT_MAX_PAGES: u64 = 100_000;

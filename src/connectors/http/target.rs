@@ -10,8 +10,8 @@ use super::resilience::TransportKind;
 use super::translations;
 use super::{Call, HttpClient, RequestPlan, Response, method_name, shorten};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
-use crate::paths::CompiledPath;
-use crate::steps::{Record, id_value, text_of, truthy};
+use crate::record::path::CompiledPath;
+use crate::record::{Record, id_value, text_of, truthy};
 
 #[derive(Debug)]
 pub struct HttpTargetPlan {

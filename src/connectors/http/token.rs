@@ -13,8 +13,8 @@ use serde_json::Value;
 use super::{Call, Response, body, method_name};
 use crate::config::model::{BodyFormat, LONGEST, LoginAuth, Method, OAuth2Auth, RpcDialect};
 use crate::config::secrets::Secrets;
-use crate::paths::CompiledPath;
-use crate::steps::text_of;
+use crate::record::path::CompiledPath;
+use crate::record::text_of;
 
 /// Refreshed this long before it expires (or a tenth of its life, when shorter).
 const MARGIN: Duration = Duration::from_secs(60);

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::steps::text_of;
+use crate::record::text_of;
 
 /// The languages and texts of a field as `lang` writes it: exactly `{id, value}` items. A list
 /// of `{id}` alone is something else (PrestaShop's associations).

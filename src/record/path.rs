@@ -7,8 +7,6 @@ use std::borrow::Cow;
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
 use serde_json::Value;
 
-use crate::config::model::JsonPath;
-
 #[derive(Debug, Clone)]
 pub enum CompiledPath {
     /// Names and indexes only: at most one value, found without allocating.
@@ -24,9 +22,9 @@ pub enum Step {
 
 impl CompiledPath {
     /// Compiles a path the loader already checked.
-    pub fn compile(path: &JsonPath) -> Result<CompiledPath, String> {
+    pub fn compile(path: impl AsRef<str>) -> Result<CompiledPath, String> {
         let query =
-            jsonpath_rust::parser::parse_json_path(path.as_str()).map_err(|e| e.to_string())?;
+            jsonpath_rust::parser::parse_json_path(path.as_ref()).map_err(|e| e.to_string())?;
         let direct: Option<Vec<Step>> = query
             .segments
             .iter()
