@@ -46,16 +46,15 @@ jobs:
     to: { file: { path: lines.ndjson } }
 "#;
 
-fn plan() -> Arc<syncline::compile::plan::Plan> {
+fn plan() -> Arc<syncline::plan::Plan> {
     let secrets = Secrets::default();
     let ws = load_str("bench.yaml", PIPELINE, &secrets);
-    let context = syncline::compile::plan::CompileContext {
+    let context = syncline::plan::CompileContext {
         sources: &ws.sources,
         secrets: &secrets,
     };
     Arc::new(
-        syncline::compile::plan::compile(&ws.pipelines[0], &context)
-            .expect("the bench pipeline compiles"),
+        syncline::plan::compile(&ws.pipelines[0], &context).expect("the bench pipeline compiles"),
     )
 }
 

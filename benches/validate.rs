@@ -1,8 +1,8 @@
 //! `validate` on a realistic 50-job pipeline: load (YAML, overlays, interpolation, typed model)
 //! and every semantic check, rhai compilation included. Goal: under 50 ms.
 
+use syncline::check::validate::validate_str;
 use syncline::config::secrets::Secrets;
-use syncline::validate::validate_str;
 
 fn main() {
     // The 50-job file, for timing the whole process too (see BENCHMARKS.md).

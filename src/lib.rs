@@ -1,16 +1,17 @@
 //! syncline: declarative integration pipelines between ERPs, shops, suppliers and CRMs.
 //!
-//! Data flows one way: files -> [`config`] (YAML to a typed model, with a span for every node)
-//! -> [`compile`] (every semantic check, all diagnostics at once) -> runtime.
+//! The house, from the top down; a module imports only modules below it:
+//! [`dry_run`] -> [`runtime`] -> [`plan`] -> {[`connectors`], [`steps`], [`check`]} ->
+//! [`config`] -> {[`record`], [`diagnostics`], [`state`]}. `tests/layering.rs` holds the
+//! code to it.
 
-pub mod compile;
+pub mod check;
 pub mod config;
 pub mod connectors;
 pub mod diagnostics;
+pub mod dry_run;
 pub mod plan;
 pub mod record;
 pub mod runtime;
-pub mod schema;
 pub mod state;
 pub mod steps;
-pub mod validate;

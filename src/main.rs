@@ -9,12 +9,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use syncline::compile::plan::Plan;
+use syncline::check::validate;
+use syncline::config::schema;
 use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
+use syncline::plan::Plan;
 use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::state::{StateStore, sled_store};
-use syncline::{schema, validate};
 
 mod state_cli;
 
@@ -244,11 +245,11 @@ fn prepare(path: &std::path::Path, secrets_file: Option<&std::path::Path>) -> Re
         eprintln!("no pipeline in {}", path.display());
         return Err(1);
     };
-    let context = syncline::compile::plan::CompileContext {
+    let context = syncline::plan::CompileContext {
         sources: &validation.sources,
         secrets: &secrets,
     };
-    match syncline::compile::plan::compile(loaded, &context) {
+    match syncline::plan::compile(loaded, &context) {
         Ok(plan) => Ok(plan),
         Err(e) => {
             eprintln!("error: {}", redact(&e.to_string()));
@@ -402,7 +403,7 @@ fn dry_run(
         .split(|b| *b == b'\n')
         .filter_map(|l| serde_json::from_slice(l).ok())
         .collect();
-    let dry = syncline::plan::build(&plan, outcome, &rejected, state.as_ref());
+    let dry = syncline::dry_run::build(&plan, outcome, &rejected, state.as_ref());
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out
         && let Err(e) = std::fs::write(out, redact(&json))

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use syncline::compile::plan::TargetPlan;
 use syncline::config::model::{Pipeline, Target};
 use syncline::config::secrets::Secrets;
+use syncline::plan::TargetPlan;
 use syncline::runtime::RunOptions;
 use syncline::state::{Change, JobId, Namespace, StateStore, export, sled_store};
 
@@ -145,7 +145,8 @@ pub fn run(args: StateArgs) -> u8 {
 
 /// The pipeline model (for its name, jobs and targets), even if it has problems elsewhere.
 fn pipeline(path: &Path) -> Result<Pipeline, String> {
-    let validation = syncline::validate::validate(&[path.to_path_buf()], &Secrets::default());
+    let validation =
+        syncline::check::validate::validate(&[path.to_path_buf()], &Secrets::default());
     validation
         .pipelines
         .into_iter()

@@ -469,5 +469,8 @@ fn the_reader_sees_use_trees_and_inline_paths() {
             vec!["crate", "a", "c"],
         ]
     );
-    assert_eq!(inline_paths(&code), vec![vec!["super", "x", "y"]]);
+    assert_eq!(
+        inline_paths(&code),
+        vec![vec!["crate", "a"], vec!["super", "x", "y"]]
+    );
 }

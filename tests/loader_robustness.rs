@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use syncline::check::validate::{validate, validate_str};
 use syncline::config::secrets::Secrets;
 use syncline::diagnostics::RenderOptions;
-use syncline::validate::{validate, validate_str};
 
 /// The most heap this test binary may hold at once.
 const HEAP_LIMIT: usize = 1 << 30;
@@ -229,7 +229,7 @@ const VALID: &str = "version: 1\nname: p\njobs:\n  j:\n    from: { file: { path:
 
 /// The place of a diagnostic: (line, column, the text from there on).
 fn place<'a>(
-    v: &'a syncline::validate::Validation,
+    v: &'a syncline::check::validate::Validation,
     d: &syncline::diagnostics::Diagnostic,
 ) -> (usize, usize, &'a str) {
     let span = d.span.unwrap_or_else(|| panic!("unlocated: {d:?}"));

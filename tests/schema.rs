@@ -6,9 +6,10 @@ use std::path::Path;
 #[test]
 fn committed_schema_is_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let committed = std::fs::read_to_string(root.join(syncline::schema::SCHEMA_PATH)).unwrap();
+    let committed =
+        std::fs::read_to_string(root.join(syncline::config::schema::SCHEMA_PATH)).unwrap();
     assert!(
-        committed == syncline::schema::pipeline_schema(),
+        committed == syncline::config::schema::pipeline_schema(),
         "schemas/pipeline.schema.json is out of date: run `cargo run -- schema` and commit it"
     );
     let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();

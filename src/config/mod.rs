@@ -7,6 +7,7 @@ pub mod interpolate;
 pub mod merge;
 pub mod model;
 pub mod node;
+pub mod schema;
 pub mod secrets;
 pub mod yaml;
 

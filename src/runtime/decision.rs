@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::compile::plan::{KeyedPlan, ResolveRule};
 use crate::config::model::Normalize;
+use crate::plan::{KeyedPlan, ResolveRule};
 use crate::record::normalize::e164;
 use crate::record::normalize::fold_accents;
 use crate::record::{Record, truthy};

@@ -20,8 +20,8 @@ use std::sync::mpsc::{Receiver, Sender as Channel, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
-use crate::compile::plan::KeyedPlan;
 use crate::connectors::KeyedTarget;
+use crate::plan::KeyedPlan;
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
 use crate::runtime::decision::{Decision, Delivered, DeliveryError, Prepared, decide};

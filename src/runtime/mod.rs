@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
-use crate::compile::plan::Plan;
+use crate::plan::Plan;
 use crate::record::Record;
 use crate::state::{Quarantined, StateStore};
 use job::{Counts, JobContext, QuarantineFile, run_job};

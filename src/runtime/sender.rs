@@ -2,9 +2,9 @@
 //! id, or resolve then create. A [`Sender`] owns its own connection to the target, so that
 //! several can send the writes of one outbox window at once (the connection's `concurrency`).
 
-use crate::compile::plan::KeyedPlan;
 use crate::config::model::OnMatch;
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
+use crate::plan::KeyedPlan;
 use crate::record::{Record, text_of};
 use crate::steps::Rejection;
 

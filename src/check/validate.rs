@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::compile;
 use crate::config::{self, secrets::Secrets};
 use crate::diagnostics::source::SourceMap;
 use crate::diagnostics::{self, Diagnostic, JsonDiagnostic, RenderOptions};
@@ -36,7 +35,7 @@ fn check(ws: config::Workspace, secrets: &Secrets) -> Validation {
     let mut diagnostics = ws.diagnostics;
     let mut secret_names = Vec::new();
     for pipeline in &ws.pipelines {
-        diagnostics.extend(compile::check(pipeline, &ws.sources, secrets));
+        diagnostics.extend(super::check(pipeline, &ws.sources, secrets));
         secret_names.extend(pipeline.secret_uses.iter().map(|u| u.name.clone()));
     }
     // A template is checked on its own and again under each overlay: report its problems once.

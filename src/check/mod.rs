@@ -5,14 +5,13 @@
 //! between jobs, connections and tables, the `needs` graph, tables read backwards, rhai
 //! snippets, and where secrets end up.
 
-pub mod cursor;
 mod dag;
-pub mod plan;
 mod refs;
 mod scripts;
 mod secrets;
 mod tables;
 mod templates;
+pub mod validate;
 
 pub use refs::format_from_extension;
 
