@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use syncline::runtime::link_reader::LinkReader;
+use syncline::runtime::deliver::link_reader::LinkReader;
 use syncline::state::sled_store::{self, SledStore};
 use syncline::state::{Change, FieldHashes, Fingerprint, Link, Namespace, StateStore};
 

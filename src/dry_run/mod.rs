@@ -33,10 +33,10 @@ use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
 use crate::runtime::RunOutcome;
-use crate::runtime::decision::{Decision, decide};
-use crate::runtime::link_reader::LinkReader;
+use crate::runtime::deliver::decide::{Decision, decide};
+use crate::runtime::deliver::link_reader::LinkReader;
+use crate::runtime::deliver::sender::{Resolved, resolve};
 use crate::runtime::report::{JobReport, JobStatus};
-use crate::runtime::sender::{Resolved, resolve};
 use crate::state::{FieldHashes, StateStore, fingerprint, pending_writes};
 
 #[derive(Debug, Serialize)]

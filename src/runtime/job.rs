@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::decision::DeliveryError;
 use super::deliver::Delivery;
+use super::deliver::decide::DeliveryError;
 use super::only_changed::WrittenBefore;
 use super::quarantine::OpenQuarantine;
 use super::report::{JobReport, JobStatus, Rejections};
@@ -251,7 +251,7 @@ fn read_all(
 struct WriterOutcome {
     written: u64,
     committed: bool,
-    delivered: Option<super::decision::Delivered>,
+    delivered: Option<super::deliver::decide::Delivered>,
     rejections: Rejections,
 }
 

@@ -1,15 +1,11 @@
 //! Runs a [`Plan`]: every job as a task that starts once the jobs it needs have succeeded, so
 //! independent jobs run at the same time and a failed job stops only the jobs that depend on it.
 
-pub mod decision;
 pub mod deliver;
 pub mod job;
-pub mod link_reader;
 pub mod only_changed;
-mod outbox;
 pub mod quarantine;
 pub mod report;
-pub mod sender;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

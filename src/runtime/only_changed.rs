@@ -4,7 +4,7 @@
 
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
-use crate::runtime::decision::Delivered;
+use crate::runtime::deliver::decide::Delivered;
 use crate::state::{Change, Link, Namespace, StateError, StateStore, fingerprint, now};
 
 pub struct WrittenBefore<'a> {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::decision::Delivered;
+use super::deliver::decide::Delivered;
 use crate::steps::Rejection;
 
 #[derive(Debug, Clone, Serialize)]

@@ -14,23 +14,28 @@
 //! sent again (updates are idempotent); a create is looked up with the `resolve` rules before
 //! it is sent again, so it is never duplicated.
 
+pub mod decide;
+pub mod link_reader;
+mod outbox;
+mod pool;
+pub mod sender;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender as Channel, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
 use crate::connectors::KeyedTarget;
 use crate::plan::KeyedPlan;
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
-use crate::runtime::decision::{Decision, Delivered, DeliveryError, Prepared, decide};
-use crate::runtime::link_reader::LinkReader;
-use crate::runtime::outbox::Outbox;
 use crate::runtime::quarantine::OpenQuarantine;
-use crate::runtime::sender::{Outcome, Refusal, Sender, Sent};
 use crate::state::{Change, Link, Pending, StateError, StateStore, now};
 use crate::steps::Rejection;
+use decide::{Decision, Delivered, DeliveryError, Prepared, decide};
+use link_reader::LinkReader;
+use outbox::Outbox;
+use pool::{MAX_IN_FLIGHT, SenderPool};
+use sender::{Refusal, Sender, Sent};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
 /// crash: at most this many records need a person's check.
@@ -69,124 +74,6 @@ pub struct Delivery<'a> {
     unsent: bool,
     open_quarantine: OpenQuarantine,
     pub delivered: Delivered,
-}
-
-/// Writes handed to one sender: one record, or a batch request's records.
-struct Work(Vec<Prepared>);
-
-/// What a sender did with a [`Work`]: each write's outcome, `None` when it was not sent.
-struct Done(Vec<(Prepared, Option<Outcome>)>);
-
-/// The connection's `concurrency` senders, each on a thread of its own for the whole job.
-struct SenderPool {
-    work: Option<Channel<Work>>,
-    done: Receiver<Done>,
-    /// Set on a failure that stops the job: what is queued is returned unsent.
-    stop: Arc<AtomicBool>,
-    /// Records handed out and not answered yet, and their keys.
-    in_flight: usize,
-    keys: HashSet<String>,
-}
-
-/// Records in flight beyond which the next window waits: two windows of the runtime's batches.
-const MAX_IN_FLIGHT: usize = 2048;
-
-impl SenderPool {
-    fn start<'scope, 'a: 'scope>(
-        scope: &'scope Scope<'scope, '_>,
-        first: Sender<'a>,
-        concurrency: usize,
-        batched: bool,
-        cancel: &'a AtomicBool,
-    ) -> SenderPool {
-        let (work_tx, work_rx) = channel::<Work>();
-        let (done_tx, done_rx) = channel::<Done>();
-        let work_rx = Arc::new(Mutex::new(work_rx));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut senders: Vec<Sender> = (1..concurrency.max(1)).map(|_| first.fork()).collect();
-        senders.push(first);
-        for mut sender in senders {
-            let (work_rx, done_tx, stop) = (work_rx.clone(), done_tx.clone(), stop.clone());
-            scope.spawn(move || {
-                loop {
-                    let next = match work_rx.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(Work(writes)) = next else {
-                        return;
-                    };
-                    let stopped = stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed);
-                    let outcomes: Vec<Option<Outcome>> = if stopped {
-                        writes.iter().map(|_| None).collect()
-                    } else if batched {
-                        sender.send_batch(&writes).into_iter().map(Some).collect()
-                    } else {
-                        writes.iter().map(|p| Some(sender.send(p))).collect()
-                    };
-                    if outcomes.iter().any(|o| matches!(o, Some(Err(_)))) {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    if done_tx
-                        .send(Done(writes.into_iter().zip(outcomes).collect()))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-        SenderPool {
-            work: Some(work_tx),
-            done: done_rx,
-            stop,
-            in_flight: 0,
-            keys: HashSet::new(),
-        }
-    }
-
-    fn hand_out(&mut self, writes: Vec<Prepared>) {
-        self.in_flight += writes.len();
-        self.keys.extend(writes.iter().map(|p| p.key.clone()));
-        if let Some(work) = &self.work {
-            // The senders live as long as the pool: a send fails only if they all panicked,
-            // and then `next_done` reports it.
-            let _ = work.send(Work(writes));
-        }
-    }
-
-    /// The next answered work, waiting for it when `wait`; `None` when nothing is in flight
-    /// (or nothing is ready and `wait` is false).
-    fn next_done(&mut self, wait: bool) -> Option<Result<Done, DeliveryError>> {
-        if self.in_flight == 0 {
-            return None;
-        }
-        let done = if wait {
-            self.done.recv().map_err(|_| TryRecvError::Disconnected)
-        } else {
-            self.done.try_recv()
-        };
-        let done = match done {
-            Ok(done) => done,
-            Err(TryRecvError::Empty) => return None,
-            Err(TryRecvError::Disconnected) => {
-                return Some(Err(DeliveryError::Target("the senders stopped".into())));
-            }
-        };
-        self.in_flight -= done.0.len();
-        for (p, _) in &done.0 {
-            self.keys.remove(&p.key);
-        }
-        Some(Ok(done))
-    }
-}
-
-impl Drop for SenderPool {
-    fn drop(&mut self) {
-        // Closing the queue ends the senders' threads.
-        self.stop.store(true, Ordering::Relaxed);
-        self.work = None;
-    }
 }
 
 impl<'a> Delivery<'a> {

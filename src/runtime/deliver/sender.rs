@@ -8,7 +8,7 @@ use crate::plan::KeyedPlan;
 use crate::record::{Record, text_of};
 use crate::steps::Rejection;
 
-use super::decision::{Decision, DeliveryError, Prepared, normalize};
+use super::decide::{Decision, DeliveryError, Prepared, normalize};
 
 /// What a write did on the target; each holds the record's target id.
 pub(crate) enum Sent {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::state::{Change, Namespace, Operation, OutboxWindow, Pending, StateError, StateStore};
 
-use super::decision::{Decision, Prepared};
+use super::decide::{Decision, Prepared};
 
 pub(crate) struct Outbox {
     ns: Namespace,

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
+use super::link_reader::LinkReader;
 use crate::config::model::Normalize;
 use crate::plan::{KeyedPlan, ResolveRule};
 use crate::record::normalize::e164;
 use crate::record::normalize::fold_accents;
 use crate::record::{Record, truthy};
-use crate::runtime::link_reader::LinkReader;
 use crate::state::{FieldHashes, Fingerprint, Link, Operation, Pending, StateError, fingerprint};
 use crate::steps::Rejection;
 
