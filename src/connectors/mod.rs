@@ -73,6 +73,18 @@ pub enum BatchWrite<'a> {
 
 /// A target that addresses records one by one by their id (APIs, databases). The runtime
 /// decides create / update / link from the ID map; the target only speaks the protocol.
+/// A compiled keyed target: what the runtime needs to know of it before it writes, and the
+/// handles that write.
+pub trait KeyedTargetPlan: Send + Sync + std::fmt::Debug {
+    /// A handle on the target; [`KeyedTarget::fork`] makes more.
+    fn open(self: std::sync::Arc<Self>) -> Box<dyn KeyedTarget>;
+    /// What a create (`creating`) or an update sends of `record`: it is what the fingerprint
+    /// compares.
+    fn sent<'r>(&self, record: &'r Record, creating: bool) -> std::borrow::Cow<'r, Record>;
+    /// Writes create or update by the record's key: records without a target id are updated.
+    fn upserts(&self) -> bool;
+}
+
 pub trait KeyedTarget: Send {
     /// Another handle on the same target, for a write sent at the same time.
     fn fork(&self) -> Box<dyn KeyedTarget>;

@@ -26,8 +26,6 @@ use serde_json::{Map, Value};
 
 use crate::config::model::OnMatch;
 use crate::connectors::Item;
-use crate::connectors::KeyedTarget;
-use crate::connectors::http::target::HttpTarget;
 use crate::connectors::http::translations;
 use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::record::path::CompiledPath;
@@ -204,7 +202,7 @@ fn keyed_changes(
     let mut buffer = Vec::new();
     let mut links = LinkReader::new(state, &plan.ns);
     // Reads only (never a write): the current record of an update, for a real field diff.
-    let mut target = HttpTarget::new(plan.http.clone());
+    let mut target = plan.target.clone().open();
     for record in records {
         let record_key = key.get(&record).and_then(text_of);
         match decide(
@@ -220,7 +218,7 @@ fn keyed_changes(
                 Decision::Skipped => summary.skip += 1,
                 Decision::Update { target_id } => {
                     summary.update += 1;
-                    let sent = plan.http.unsent.sent(&prepared.payload, false);
+                    let sent = plan.target.sent(&prepared.payload, false);
                     let previous = state
                         .field_hashes(&plan.ns, &prepared.key)
                         .unwrap_or_default();
@@ -242,41 +240,43 @@ fn keyed_changes(
                     changes.push(Change::Remove { key: prepared.key });
                 }
                 // The run looks for it with the `resolve` rules first; so does the plan.
-                Decision::Create { .. } => match resolve(plan, &mut target, &prepared.payload) {
-                    Ok(Resolved::Found(target_id)) => {
-                        summary.link += 1;
-                        let fields = (plan.on_match == OnMatch::Update).then(|| {
-                            let sent = plan.http.unsent.sent(&prepared.payload, false);
-                            match target.read(&target_id, &prepared.payload) {
-                                Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                                _ => new_values(sent.into_owned(), &FieldHashes::default()),
-                            }
-                        });
-                        changes.push(Change::Link {
-                            key: prepared.key,
-                            target_id,
-                            fields,
-                        });
-                    }
-                    Ok(Resolved::Ambiguous(reason)) => {
-                        summary.reject += 1;
-                        changes.push(Change::Reject {
-                            key: prepared.key,
-                            step: "target".to_string(),
-                            reason,
-                        });
-                    }
-                    found => {
-                        if let Err(e) = found {
-                            tracing::warn!(key = %prepared.key, "the resolve rules could not be asked: {e}");
+                Decision::Create { .. } => {
+                    match resolve(plan, target.as_mut(), &prepared.payload) {
+                        Ok(Resolved::Found(target_id)) => {
+                            summary.link += 1;
+                            let fields = (plan.on_match == OnMatch::Update).then(|| {
+                                let sent = plan.target.sent(&prepared.payload, false);
+                                match target.read(&target_id, &prepared.payload) {
+                                    Ok(Some(current)) => sent_fields_diff(&current, &sent),
+                                    _ => new_values(sent.into_owned(), &FieldHashes::default()),
+                                }
+                            });
+                            changes.push(Change::Link {
+                                key: prepared.key,
+                                target_id,
+                                fields,
+                            });
                         }
-                        summary.create += 1;
-                        changes.push(Change::Create {
-                            record: plan.http.unsent.sent(&prepared.payload, true).into_owned(),
-                            key: Some(prepared.key),
-                        });
+                        Ok(Resolved::Ambiguous(reason)) => {
+                            summary.reject += 1;
+                            changes.push(Change::Reject {
+                                key: prepared.key,
+                                step: "target".to_string(),
+                                reason,
+                            });
+                        }
+                        found => {
+                            if let Err(e) = found {
+                                tracing::warn!(key = %prepared.key, "the resolve rules could not be asked: {e}");
+                            }
+                            summary.create += 1;
+                            changes.push(Change::Create {
+                                record: plan.target.sent(&prepared.payload, true).into_owned(),
+                                key: Some(prepared.key),
+                            });
+                        }
                     }
-                },
+                }
             },
             Ok(Err((_, rejection))) => {
                 summary.reject += 1;

@@ -15,6 +15,7 @@ use crate::config::model::{
     self, Connection, Field, FileFormat, MissingRefs, Normalize, OnMatch, Pipeline, Source, Target,
 };
 use crate::config::secrets::Secrets;
+use crate::connectors::KeyedTargetPlan;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::fetch::HttpFetcher;
 use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
@@ -81,7 +82,7 @@ pub enum TargetPlan {
 #[derive(Debug)]
 pub struct KeyedPlan {
     pub ns: Namespace,
-    pub http: Arc<HttpTargetPlan>,
+    pub target: Arc<dyn KeyedTargetPlan>,
     pub resolve: Vec<ResolveRule>,
     pub on_match: OnMatch,
     pub skip: Option<CompiledPath>,
@@ -810,7 +811,7 @@ fn keyed_plan(
             connection: http.connection.clone(),
             entity: http.entity.clone(),
         },
-        http: Arc::new(HttpTargetPlan {
+        target: Arc::new(HttpTargetPlan {
             client,
             create: request(&http.create)?,
             lines: http

@@ -21,8 +21,7 @@ use super::quarantine::OpenQuarantine;
 use super::report::{JobReport, JobStatus, Rejections};
 use crate::config::model::MissingRefs;
 use crate::config::secrets;
-use crate::connectors::http::target::HttpTarget;
-use crate::connectors::{ConnectorError, Item, Sink};
+use crate::connectors::{ConnectorError, Item, KeyedTarget, Sink};
 use crate::plan::cursor::{Position, Watermark};
 use crate::plan::{JobPlan, SourcePlan, TargetPlan};
 use crate::record::{Record, text_of};
@@ -105,7 +104,7 @@ struct Committed(bool);
 /// Where the writer sends what it wrote.
 enum Writer {
     File(Box<dyn Sink>),
-    Keyed(Box<HttpTarget>),
+    Keyed(Box<dyn KeyedTarget>),
     Collect,
 }
 
@@ -120,9 +119,7 @@ fn execute(
         (TargetPlan::File(spec, _), None) => {
             Writer::File(spec.open_sink().map_err(|e| e.to_string())?)
         }
-        (TargetPlan::Keyed(keyed), None) => {
-            Writer::Keyed(Box::new(HttpTarget::new(keyed.http.clone())))
-        }
+        (TargetPlan::Keyed(keyed), None) => Writer::Keyed(keyed.target.clone().open()),
         (TargetPlan::Unsupported(reason), None) => return Err(reason.clone()),
     };
     let replays = replays(job, ctx)?;

@@ -161,6 +161,20 @@ pub struct HttpTarget {
     client: Arc<HttpClient>,
 }
 
+impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
+    fn open(self: Arc<Self>) -> Box<dyn KeyedTarget> {
+        Box::new(HttpTarget::new(self))
+    }
+
+    fn sent<'r>(&self, record: &'r Record, creating: bool) -> Cow<'r, Record> {
+        self.unsent.sent(record, creating)
+    }
+
+    fn upserts(&self) -> bool {
+        self.upsert
+    }
+}
+
 impl HttpTarget {
     pub fn new(plan: Arc<HttpTargetPlan>) -> Self {
         let client = plan.client.clone();

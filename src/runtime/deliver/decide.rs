@@ -112,7 +112,7 @@ pub(crate) fn decide(
         .is_some_and(|p| p.get(&record).is_some_and(truthy));
     // What is sent, without the fields the record opted out of and syncline's own flags; the
     // record keeps them, for request templates and to be named if it is rejected.
-    let (fingerprint, fields) = fingerprint(&plan.http.unsent.sent(&record, false), buffer);
+    let (fingerprint, fields) = fingerprint(&plan.target.sent(&record, false), buffer);
     let payload = record;
     let crashed = left_over.get(&key);
     let left_over = crashed.map(|p| p.operation);
@@ -141,7 +141,7 @@ pub(crate) fn decide(
             }
         }
         // Sent for the first time, at its own key.
-        _ if plan.http.upsert => Decision::Update {
+        _ if plan.target.upserts() => Decision::Update {
             target_id: key.clone(),
         },
         _ => Decision::Create {
