@@ -13,8 +13,6 @@ mod tables;
 mod templates;
 pub mod validate;
 
-pub use refs::format_from_extension;
-
 use crate::config::LoadedPipeline;
 use crate::config::model::Pipeline;
 use crate::config::secrets::Secrets;

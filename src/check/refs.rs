@@ -477,7 +477,7 @@ fn file_format(c: &mut Checker, base: &str, from: Option<&Source>, to: Option<&T
         },
     ];
     for (side, path, format) in sides.into_iter().flatten() {
-        if format.is_none() && format_from_extension(path).is_none() {
+        if format.is_none() && FileFormat::from_extension(path).is_none() {
             let d = Diagnostic::error(
                 "file-format",
                 format!("the format of `{path}` cannot be told from its name"),
@@ -486,17 +486,5 @@ fn file_format(c: &mut Checker, base: &str, from: Option<&Source>, to: Option<&T
             .hint("add `format:` with `csv`, `json`, `ndjson` or `xml`");
             c.push(d);
         }
-    }
-}
-
-/// The format a file name implies.
-pub fn format_from_extension(path: &str) -> Option<FileFormat> {
-    let ext = path.rsplit('.').next()?.to_ascii_lowercase();
-    match ext.as_str() {
-        "csv" | "txt" => Some(FileFormat::Csv),
-        "json" => Some(FileFormat::Json),
-        "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
-        "xml" => Some(FileFormat::Xml),
-        _ => None,
     }
 }

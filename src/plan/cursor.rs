@@ -7,7 +7,9 @@ use std::cmp::Ordering;
 use chrono::{FixedOffset, NaiveDateTime, TimeZone};
 use serde_json::Value;
 
-use crate::config::model::CursorKind;
+use std::sync::Arc;
+
+use crate::config::model::{self, CursorKind};
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
 use crate::state::Checkpoint;
@@ -158,6 +160,41 @@ fn moved_back(kind: CursorKind, raw: &Value, back: std::time::Duration) -> Optio
 }
 
 impl CursorPlan {
+    /// Compiles a job's `cursor`.
+    pub fn compile(cursor: &model::Cursor, scripts: &Arc<Scripts>) -> Result<CursorPlan, String> {
+        let fields: Vec<&model::SingularPath> = cursor.field.iter().chain(&cursor.fields).collect();
+        let expr = cursor
+            .expr
+            .as_deref()
+            .map(|e| {
+                scripts
+                    .compile_expression(e)
+                    .map(|ast| (scripts.clone(), ast))
+            })
+            .transpose()?;
+        Ok(CursorPlan {
+            expr,
+            paths: fields
+                .iter()
+                .map(|f| CompiledPath::compile(*f))
+                .collect::<Result<_, _>>()?,
+            path_text: fields
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+                + cursor.expr.as_deref().unwrap_or_default(),
+            kind: cursor.kind,
+            tie_breaker: cursor
+                .tie_breaker
+                .as_ref()
+                .map(CompiledPath::compile)
+                .transpose()?,
+            lookback: cursor.lookback.as_ref().map(|d| d.0),
+            initial: cursor.initial.clone(),
+        })
+    }
+
     /// What `{cursor}` stands for in a source's request: the checkpoint moved back by the
     /// look-back, written as the source wrote it, so that the API itself returns the records
     /// that arrived late (a filter on the server would never send them again otherwise);

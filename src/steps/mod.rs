@@ -2,6 +2,7 @@
 //! records onward, or rejects the record with a reason (it goes to the quarantine; the job goes
 //! on). Everything a step needs (paths, tables, rhai ASTs) is compiled before the first record.
 
+pub mod compile;
 pub mod convert;
 pub mod fetch;
 pub mod filter;

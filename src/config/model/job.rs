@@ -122,6 +122,20 @@ pub enum FileFormat {
     Xml,
 }
 
+impl FileFormat {
+    /// The format a file name implies.
+    pub fn from_extension(path: &str) -> Option<FileFormat> {
+        let ext = path.rsplit('.').next()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" => Some(FileFormat::Csv),
+            "json" => Some(FileFormat::Json),
+            "ndjson" | "jsonl" => Some(FileFormat::Ndjson),
+            "xml" => Some(FileFormat::Xml),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Encoding {
     #[default]

@@ -2,6 +2,7 @@
 //! the file's size); targets write to a temporary file beside the target and rename it into
 //! place at commit, so a reader never sees half a file.
 
+pub mod compile;
 mod csv;
 mod encoding;
 mod json;

@@ -6,6 +6,7 @@
 //! a request is built; error messages name the method and path, never the query string.
 
 pub mod body;
+pub mod compile;
 pub mod fetch;
 pub mod resilience;
 pub mod rpc;

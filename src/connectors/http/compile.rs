@@ -1,0 +1,282 @@
+//! An API connection's parts of a plan: its sources, targets and `fetch` steps, sharing one
+//! client per connection.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::fetch::HttpFetcher;
+use super::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
+use super::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
+use super::{HttpClient, RequestPlan};
+use crate::config::model::{self, Connection, Pipeline};
+use crate::config::secrets::Secrets;
+use crate::record::path::CompiledPath;
+
+/// One client per connection, shared by its sources and targets (and so its rate limit).
+pub struct HttpClients {
+    /// The pipeline file's folder, which a connection's files are relative to.
+    base_dir: PathBuf,
+    made: HashMap<String, Arc<HttpClient>>,
+}
+
+impl HttpClients {
+    pub fn new(base_dir: PathBuf) -> Self {
+        HttpClients {
+            base_dir,
+            made: HashMap::new(),
+        }
+    }
+
+    pub fn get(
+        &mut self,
+        name: &str,
+        pipeline: &Pipeline,
+        secrets: &Secrets,
+    ) -> Result<Arc<HttpClient>, String> {
+        if let Some(client) = self.made.get(name) {
+            return Ok(client.clone());
+        }
+        let connection = http_connection(name, pipeline)?;
+        let client = Arc::new(
+            HttpClient::new(connection, secrets, &self.base_dir)
+                .map_err(|e| format!("connection `{name}`: {e}"))?,
+        );
+        self.made.insert(name.to_string(), client.clone());
+        Ok(client)
+    }
+}
+
+pub fn http_connection<'p>(
+    name: &str,
+    pipeline: &'p Pipeline,
+) -> Result<&'p model::HttpConnection, String> {
+    match pipeline.connections.get(name) {
+        Some(Connection::Http(connection)) => Ok(connection),
+        _ => Err(format!("`{name}` is not an http connection")),
+    }
+}
+
+pub fn source_plan(
+    http: &model::HttpSource,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HttpClients,
+) -> Result<HttpSourcePlan, String> {
+    use model::Paginate;
+    let connection = http_connection(&http.connection, pipeline)?;
+    let request = RequestPlan::compile(
+        &model::Request {
+            method: http.method,
+            path: http.path.clone(),
+            query: http.query.clone(),
+            headers: http.headers.clone(),
+            body: http.body.clone(),
+            rpc: http.rpc.clone(),
+        },
+        connection,
+    )?;
+    fn path<P: AsRef<str>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
+        p.as_ref().map(CompiledPath::compile).transpose()
+    }
+    let paging = match &http.paginate {
+        None => Paging::None,
+        Some(Paginate::PageNumber {
+            param,
+            start,
+            size,
+            total_pages_header,
+            total_pages,
+            ..
+        }) => Paging::PageNumber {
+            param: param.clone(),
+            start: start.unwrap_or(1),
+            size: size.iter().next().map(|(k, v)| (k.clone(), *v)),
+            total_pages_header: total_pages_header.clone(),
+            total_pages: path(total_pages)?,
+        },
+        Some(Paginate::Offset {
+            offset_param,
+            limit_param,
+            limit,
+            ..
+        }) => Paging::Offset {
+            offset_param: offset_param.clone(),
+            limit_param: limit_param.clone(),
+            limit: (*limit).max(1),
+        },
+        Some(Paginate::OffsetCount { param, count, .. }) => Paging::OffsetCount {
+            param: param.clone(),
+            count: (*count).max(1),
+        },
+        Some(Paginate::Cursor {
+            from,
+            param,
+            has_more,
+            ..
+        }) => Paging::Cursor {
+            from: CompiledPath::compile(from)?,
+            param: param.clone(),
+            has_more: path(has_more)?,
+        },
+        Some(Paginate::NextUrl { from, .. }) => Paging::NextUrl {
+            from: CompiledPath::compile(from)?,
+        },
+        Some(Paginate::LinkHeader { .. }) => Paging::LinkHeader,
+    };
+    let max_pages = http.paginate.as_ref().and_then(Paginate::max_pages);
+    Ok(HttpSourcePlan {
+        client: clients.get(&http.connection, pipeline, secrets)?,
+        request,
+        records: path(&http.records)?,
+        paging,
+        max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
+        prefetch: http.prefetch,
+        projection: None,
+        detail: http
+            .detail
+            .as_ref()
+            .map(|detail| -> Result<_, String> {
+                Ok((
+                    RequestPlan::compile(&detail.request, connection)?,
+                    path(&detail.record)?,
+                ))
+            })
+            .transpose()?,
+    })
+}
+
+/// The plan of an API target, and how many writes it sends at once (the connection's
+/// `concurrency`).
+pub fn target_plan(
+    http: &model::HttpTarget,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HttpClients,
+) -> Result<(HttpTargetPlan, usize), String> {
+    let client = clients.get(&http.connection, pipeline, secrets)?;
+    let connection = http_connection(&http.connection, pipeline)?;
+    let request = |r: &Option<model::Request>| {
+        r.as_ref()
+            .map(|r| RequestPlan::compile(r, connection))
+            .transpose()
+    };
+    let requests = |list: &[model::Request]| {
+        list.iter()
+            .map(|r| RequestPlan::compile(r, connection))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut lookups = Vec::new();
+    for rule in &http.resolve {
+        let at = |e: String| format!("resolve rule `{}`: {e}", rule.name);
+        lookups.push((
+            RequestPlan::compile(&rule.request, connection).map_err(at)?,
+            CompiledPath::compile(&rule.ids).map_err(at)?,
+        ));
+    }
+    let plan = HttpTargetPlan {
+        client,
+        create: request(&http.create)?,
+        lines: http
+            .lines
+            .as_ref()
+            .map(|lines| -> Result<_, String> {
+                Ok((
+                    CompiledPath::compile(&lines.each)?,
+                    RequestPlan::compile(&lines.request, connection)?,
+                ))
+            })
+            .transpose()?,
+        after_create: requests(&http.after_create)?,
+        rollback: requests(&http.rollback)?,
+        update: request(&http.update)?,
+        id: http.id.as_ref().map(CompiledPath::compile).transpose()?,
+        lookups,
+        read_before_update: http
+            .read_before_update
+            .as_ref()
+            .map(|read| -> Result<ReadPlan, String> {
+                Ok(ReadPlan {
+                    request: RequestPlan::compile(&read.request, connection)?,
+                    record: CompiledPath::compile(&read.record)?,
+                    drop: read.drop.clone(),
+                })
+            })
+            .transpose()?,
+        delete: request(&http.delete)?,
+        upsert: http.upsert,
+        unsent: Unsent {
+            create_only: http.create_only.clone(),
+            languages: http.languages.clone(),
+            control_fields: control_fields(http)?,
+            skip_fields: http
+                .skip_fields
+                .iter()
+                .map(|(field, path)| CompiledPath::compile(path).map(|p| (field.clone(), p)))
+                .collect::<Result<_, _>>()?,
+        },
+        batch: http
+            .batch
+            .as_ref()
+            .map(|batch| -> Result<BatchPlan, String> {
+                let name = |n: &Option<String>, default: &str| {
+                    n.clone().unwrap_or_else(|| default.to_string())
+                };
+                Ok(BatchPlan {
+                    request: RequestPlan::compile(&batch.request, connection)?,
+                    size: batch.size.map_or(100, |s| s.max(1) as usize),
+                    create: name(&batch.create, "create"),
+                    update: name(&batch.update, "update"),
+                    delete: name(&batch.delete, "delete"),
+                    id_field: name(&batch.id_field, "id"),
+                    results: batch
+                        .results
+                        .as_ref()
+                        .map(CompiledPath::compile)
+                        .transpose()?,
+                    error: match &batch.error {
+                        Some(path) => CompiledPath::compile(path)?,
+                        None => CompiledPath::compile(&model::JsonPath::parse("$.error")?)?,
+                    },
+                })
+            })
+            .transpose()?,
+    };
+    Ok((plan, super::concurrency(connection)))
+}
+
+/// The fields a target never sends: its `not_sent`, and the flags it reads to decide what to
+/// send, when they are plain top-level fields.
+fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, String> {
+    let paths = http
+        .skip
+        .iter()
+        .chain(&http.delete_when)
+        .chain(http.skip_fields.values());
+    let mut fields = http.not_sent.clone();
+    for path in paths {
+        if let Some([name]) = CompiledPath::compile(path)?.field_names().as_deref() {
+            fields.push(name.to_string());
+        }
+    }
+    Ok(fields)
+}
+
+/// The requests of a `fetch` step.
+pub fn fetcher(
+    fetch: &model::Fetch,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    clients: &mut HttpClients,
+) -> Result<HttpFetcher, String> {
+    let connection = http_connection(&fetch.connection, pipeline)?;
+    Ok(HttpFetcher {
+        client: clients.get(&fetch.connection, pipeline, secrets)?,
+        request: RequestPlan::compile(&fetch.request, connection)?,
+        records: fetch
+            .records
+            .as_ref()
+            .map(CompiledPath::compile)
+            .transpose()?,
+    })
+}
