@@ -387,3 +387,32 @@ fn many_problems_in_a_large_file_render_in_linear_time() {
     assert_eq!(printed.matches("is defined twice").count(), 19_999);
     assert!(printed.contains("p.yaml:20005:5"), "the last one");
 }
+
+#[test]
+fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refused.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nname: refused\njobs:\n  a:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.csv } }\n    map:\n      when: { path: $.d, as: datetime, timezone: Europe/Paris }\n      label: { template: \"x {code\" }\n",
+    )
+    .unwrap();
+    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let found: BTreeSet<(String, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([("field-option".to_string(), 8), ("template".to_string(), 9)]),
+        "{report:#}"
+    );
+}

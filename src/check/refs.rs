@@ -452,6 +452,14 @@ fn fields(
             let d = Diagnostic::error("field-option", "`timezone` only applies to `as: datetime`")
                 .at_opt(c.key_at(&format!("{path}.timezone")));
             c.push(d);
+        } else if spec.timezone.is_some() {
+            let d = Diagnostic::error(
+                "field-option",
+                "`timezone` is not supported by the runtime yet",
+            )
+            .at_opt(c.key_at(&format!("{path}.timezone")))
+            .hint("remove it, or convert the time in a `script`");
+            c.push(d);
         }
         if spec.input_format.is_some() && !dated {
             let d = Diagnostic::error(

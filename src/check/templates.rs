@@ -1,14 +1,17 @@
-//! The request templates of an API target read the record the job maps: a `{name}` that the
-//! map does not produce would fail every record at run time, so it is reported here.
+//! Brace templates (`{field}`) in requests, mapped values and reasons: each one must parse
+//! (an unclosed `{name` is refused here, not when the plan is built), and the request
+//! templates of an API target read the record the job maps: a `{name}` that the map does not
+//! produce would fail every record at run time, so it is reported here.
 
 use serde_json::Value;
 
 use super::Checker;
-use crate::config::model::{Job, Request, Target};
+use crate::config::model::{Field, Job, Request, Source, Target};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::record::template::Template;
 
 pub fn check(c: &mut Checker) {
+    parse_all(c);
     for (name, job) in &c.pipeline.jobs {
         let Some(Target::Http(http)) = &job.to else {
             continue;
@@ -65,6 +68,92 @@ pub fn check(c: &mut Checker) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Every template of every job parses.
+fn parse_all(c: &mut Checker) {
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut add = |list: Vec<(String, &str)>| {
+        found.extend(list.into_iter().map(|(at, text)| (at, text.to_string())));
+    };
+    for (name, job) in &c.pipeline.jobs {
+        let base = format!("jobs.{name}");
+        if let Some(Source::Http(http)) = &job.from {
+            let request = Request {
+                method: http.method,
+                path: http.path.clone(),
+                query: http.query.clone(),
+                headers: http.headers.clone(),
+                body: http.body.clone(),
+                rpc: http.rpc.clone(),
+            };
+            add(template_strings(&format!("{base}.from.http"), &request));
+        }
+        let maps = job
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| Some((format!("{base}.steps[{i}].map"), step.map.as_ref()?)))
+            .chain(std::iter::once((format!("{base}.map"), &job.map)));
+        for (at, map) in maps {
+            for (field, spec) in map {
+                if let Field::Spec(spec) = spec
+                    && let Some(template) = &spec.template
+                {
+                    add(vec![(format!("{at}.{field}.template"), template)]);
+                }
+            }
+        }
+        for (i, step) in job.steps.iter().enumerate() {
+            let Some(fetch) = &step.fetch else { continue };
+            let at = format!("{base}.steps[{i}].fetch");
+            add(template_strings(&format!("{at}.request"), &fetch.request));
+            if let Some(reason) = &fetch.reason {
+                add(vec![(format!("{at}.reason"), reason)]);
+            }
+        }
+        if let Some(Target::Http(http)) = &job.to {
+            let at = format!("{base}.to.http");
+            for (key, request) in [
+                ("create", &http.create),
+                ("update", &http.update),
+                ("delete", &http.delete),
+            ] {
+                if let Some(request) = request {
+                    add(template_strings(&format!("{at}.{key}"), request));
+                }
+            }
+            if let Some(read) = &http.read_before_update {
+                add(template_strings(
+                    &format!("{at}.read_before_update.request"),
+                    &read.request,
+                ));
+            }
+            for (key, list) in [
+                ("after_create", &http.after_create),
+                ("rollback", &http.rollback),
+            ] {
+                for (i, request) in list.iter().enumerate() {
+                    add(template_strings(&format!("{at}.{key}[{i}]"), request));
+                }
+            }
+            for (i, rule) in http.resolve.iter().enumerate() {
+                add(template_strings(
+                    &format!("{at}.resolve[{i}].request"),
+                    &rule.request,
+                ));
+            }
+        }
+    }
+    for (at, text) in found {
+        if let Err(problem) = Template::parse(&text) {
+            let d = Diagnostic::error("template", problem)
+                .at_opt(c.at(&at))
+                .label("not a template")
+                .hint("a placeholder is `{field}`; write `{{` and `}}` for braces");
+            c.push(d);
         }
     }
 }

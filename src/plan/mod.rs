@@ -96,29 +96,36 @@ pub struct CompileContext<'a> {
     pub secrets: &'a Secrets,
 }
 
-/// Why a pipeline could not be compiled (each a sentence naming the job and the place).
+/// Why a pipeline could not be compiled: a sentence naming the job, and the place in the
+/// pipeline (`jobs.orders.map`) that the message is about.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
+#[error("{message}")]
+pub struct PlanError {
+    pub at: String,
+    pub message: String,
+}
 
 /// Compiles a pipeline that validated without errors.
 pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan, PlanError> {
     let sources = context.sources;
-    let pipeline = loaded
-        .model
-        .as_ref()
-        .ok_or_else(|| PlanError("the pipeline could not be read".to_string()))?;
+    let pipeline = loaded.model.as_ref().ok_or_else(|| PlanError {
+        at: String::new(),
+        message: "the pipeline could not be read".to_string(),
+    })?;
     let base_dir = sources
         .get(loaded.file)
         .path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let scripts = Scripts::new(&pipeline.vars).map_err(PlanError)?;
+    let scripts = Scripts::new(&pipeline.vars).map_err(|message| PlanError {
+        at: "vars".to_string(),
+        message,
+    })?;
     let tables = steps::compile::tables(pipeline);
     let pipeline_name = pipeline.name.clone().unwrap_or_default();
     let mut clients = HttpClients::new(base_dir.clone());
-    let order = job_order(pipeline)?;
+    let order = job_order(pipeline);
     let position: HashMap<&str, usize> = order
         .iter()
         .enumerate()
@@ -127,7 +134,14 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
     let mut jobs = Vec::with_capacity(order.len());
     for name in &order {
         let job = &pipeline.jobs[name.as_str()];
-        let fail = |what: String| PlanError(format!("job `{name}`: {what}"));
+        let fail_at = |place: &str| {
+            let at = format!("jobs.{name}{place}");
+            move |what: String| PlanError {
+                at,
+                message: format!("job `{name}`: {what}"),
+            }
+        };
+        let fail = fail_at("");
         let (source, target) = match (&job.from, &job.to) {
             (Some(s), Some(t)) => (s, t),
             _ => return Err(fail("needs both `from` and `to`".to_string())),
@@ -150,11 +164,12 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
                 Some(fetch) => fetch_step(fetch, label, pipeline, context.secrets, &mut clients),
                 None => steps::compile::step(step, label, &fields),
             };
-            steps.push(plan.map_err(fail)?);
+            steps.push(plan.map_err(fail_at(&format!(".steps[{i}]")))?);
         }
         if !job.map.is_empty() {
             steps.push(StepPlan::Map(
-                steps::compile::map_step("map".to_string(), &job.map, &fields).map_err(fail)?,
+                steps::compile::map_step("map".to_string(), &job.map, &fields)
+                    .map_err(fail_at(".map"))?,
             ));
         }
         let key = match target {
@@ -171,9 +186,9 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             .as_ref()
             .map(|cursor| CursorPlan::compile(cursor, &scripts))
             .transpose()
-            .map_err(fail)?;
+            .map_err(fail_at(".cursor"))?;
         let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
-            .map_err(fail)?;
+            .map_err(fail_at(".from"))?;
         let fields = projection(&steps, cursor.as_ref()).map(Arc::new);
         match (&mut source, fields) {
             (SourcePlan::File(spec), fields) => spec.fields = fields,
@@ -202,7 +217,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
                 context.secrets,
                 &mut clients,
             )
-            .map_err(fail)?,
+            .map_err(fail_at(".to"))?,
             key,
             source_key,
             cursor,
@@ -216,9 +231,9 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
 }
 
 /// Job names in the file's order, each moved after the jobs it needs (a stable order makes
-/// reports read like the file). The loader rejected cycles; this reports one again rather than
-/// trusting that.
-fn job_order(pipeline: &Pipeline) -> Result<Vec<String>, PlanError> {
+/// reports read like the file). `validate` refused `needs` cycles; were one left, its jobs
+/// would come last, in the file's order.
+fn job_order(pipeline: &Pipeline) -> Vec<String> {
     let mut placed: Vec<String> = Vec::with_capacity(pipeline.jobs.len());
     while placed.len() < pipeline.jobs.len() {
         let ready = pipeline.jobs.iter().find(|(name, job)| {
@@ -230,20 +245,17 @@ fn job_order(pipeline: &Pipeline) -> Result<Vec<String>, PlanError> {
         });
         match ready {
             Some((name, _)) => placed.push(name.clone()),
-            None => {
-                let stuck = pipeline
+            None => placed.extend(
+                pipeline
                     .jobs
                     .keys()
-                    .find(|n| !placed.contains(n))
+                    .filter(|n| !placed.contains(n))
                     .cloned()
-                    .unwrap_or_default();
-                return Err(PlanError(format!(
-                    "the job `{stuck}` is part of a `needs` cycle"
-                )));
-            }
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
-    Ok(placed)
+    placed
 }
 
 /// A `fetch` step: its requests go through the connection's client.
