@@ -1,20 +1,9 @@
 //! rhai snippets (filters, scripts, field expressions): each must compile, and a compile error
 //! points at its line and column inside the YAML block.
 
-use rhai::Engine;
-
 use super::Checker;
 use crate::config::model::Field;
 use crate::diagnostics::Diagnostic;
-
-/// The engine used to compile snippets, with the sandbox's parser limits (deep nesting is
-/// refused instead of exhausting the stack).
-pub fn engine() -> Engine {
-    let mut engine = Engine::new_raw();
-    engine.set_max_expr_depths(64, 32);
-    engine.set_max_string_size(1 << 20);
-    engine
-}
 
 enum Snippet {
     Expression,
@@ -22,7 +11,8 @@ enum Snippet {
 }
 
 pub fn check(c: &mut Checker) {
-    let engine = engine();
+    // The engine the snippets run on, with its limits: deep nesting is refused here.
+    let engine = crate::steps::script::sandbox();
     let mut snippets: Vec<(String, &str, Snippet)> = Vec::new();
     for (name, job) in &c.pipeline.jobs {
         for (i, step) in job.steps.iter().enumerate() {
