@@ -31,7 +31,7 @@ use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
 use crate::runtime::RunOutcome;
-use crate::runtime::deliver::decide::{Decision, decide};
+use crate::runtime::deliver::decide::{Decided, Decision, decide};
 use crate::runtime::deliver::link_reader::LinkReader;
 use crate::runtime::deliver::sender::{Resolved, resolve};
 use crate::runtime::report::{JobReport, JobStatus};
@@ -213,7 +213,7 @@ fn keyed_changes(
             record,
             &mut buffer,
         ) {
-            Ok(Ok(prepared)) => match prepared.decision {
+            Ok(Decided::Prepared(prepared)) => match prepared.decision {
                 Decision::Unchanged => summary.unchanged += 1,
                 Decision::Skipped => summary.skip += 1,
                 Decision::Update { target_id } => {
@@ -278,7 +278,7 @@ fn keyed_changes(
                     }
                 }
             },
-            Ok(Err((_, rejection))) => {
+            Ok(Decided::Rejected(_, rejection)) => {
                 summary.reject += 1;
                 changes.push(Change::Reject {
                     key: String::new(),

@@ -89,13 +89,37 @@ pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
             tracing::debug!(job = %job.name, "stopped: {e}");
             JobStatus::Cancelled
         }
-        Err(e) => JobStatus::Failed(e),
+        Err(e) => JobStatus::Failed(e.to_string()),
     };
     report.status = status;
     report.rejected = rejections.total;
     report.reasons = rejections.top(5);
     report.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// Why a job stopped before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// A step stopped the job (a `fetch` whose API failed).
+    #[error("{0}")]
+    Steps(String),
+    /// The checkpoint or a record's position cannot be read by the job's cursor.
+    #[error("{0}")]
+    Cursor(String),
+    /// What the runtime does not do (yet), or a plan it cannot run.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("the {0} stopped unexpectedly")]
+    Crashed(&'static str),
+    #[error("the writer stopped")]
+    WriterGone,
 }
 
 /// Whether the target was made visible.
@@ -113,21 +137,23 @@ fn execute(
     ctx: &JobContext,
     report: &mut JobReport,
     rejections: &mut Rejections,
-) -> Result<Committed, String> {
+) -> Result<Committed, JobError> {
     let writer = match (&job.target, ctx.collect) {
         (_, Some(_)) => Writer::Collect,
-        (TargetPlan::File(spec, _), None) => {
-            Writer::File(spec.open_sink().map_err(|e| e.to_string())?)
-        }
+        (TargetPlan::File(spec, _), None) => Writer::File(spec.open_sink()?),
         (TargetPlan::Keyed(keyed), None) => Writer::Keyed(keyed.target.clone().open()),
-        (TargetPlan::Unsupported(reason), None) => return Err(reason.clone()),
+        (TargetPlan::Unsupported(reason), None) => {
+            return Err(JobError::Unsupported(reason.clone()));
+        }
     };
     let replays = replays(job, ctx)?;
     let mut source = match (&job.source, ctx.replay) {
         (_, Some(_)) => None,
-        (SourcePlan::File(spec), None) => Some(spec.open_source().map_err(|e| e.to_string())?),
+        (SourcePlan::File(spec), None) => Some(spec.open_source()?),
         (SourcePlan::Http(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
-        (SourcePlan::Unsupported(reason), None) => return Err(reason.clone()),
+        (SourcePlan::Unsupported(reason), None) => {
+            return Err(JobError::Unsupported(reason.clone()));
+        }
     };
     let (items_tx, items_rx) = sync_channel::<Vec<Item>>(QUEUED_BATCHES);
     let (out_tx, out_rx) = sync_channel::<ToWriter>(QUEUED_BATCHES);
@@ -143,7 +169,7 @@ fn execute(
         // only when both went through: a source that failed halfway must not replace the target.
         let read = reader
             .join()
-            .unwrap_or_else(|_| Err("the reader stopped unexpectedly".to_string()));
+            .unwrap_or_else(|_| Err(JobError::Crashed("reader")));
         if let (Ok(end), Ok(())) = (&processed, &read)
             && !cancel.load(Ordering::Relaxed)
         {
@@ -152,7 +178,7 @@ fn execute(
         drop(out_tx);
         let written = writer
             .join()
-            .unwrap_or_else(|_| Err("the writer stopped unexpectedly".to_string()));
+            .unwrap_or_else(|_| Err(JobError::Crashed("writer")));
         let processed = processed.map(|_| ());
         processed.and(read).and(written).map(|outcome| {
             // A keyed target writes only what changed: unchanged and skipped records are
@@ -182,40 +208,37 @@ fn execute(
 
 /// What `{cursor}` stands for in an HTTP source's request: the checkpoint, moved back by the
 /// look-back (the cursor's `initial` before the first run).
-fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, String> {
+fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, JobError> {
     let Some(cursor) = &job.cursor else {
         return Ok(None);
     };
     let saved = checkpoint(job, ctx)?;
     // A checkpoint this cursor cannot read stops the job here, as it would when reading.
-    cursor.start(saved.as_ref())?;
+    cursor.start(saved.as_ref()).map_err(JobError::Cursor)?;
     Ok(cursor.request_value(saved.as_ref()))
 }
 
-fn checkpoint(job: &JobPlan, ctx: &JobContext) -> Result<Option<Checkpoint>, String> {
-    ctx.state
-        .checkpoint(&ctx.job_id(job))
-        .map_err(|e| e.to_string())
+fn checkpoint(job: &JobPlan, ctx: &JobContext) -> Result<Option<Checkpoint>, JobError> {
+    Ok(ctx.state.checkpoint(&ctx.job_id(job))?)
 }
 
 /// Where the job's cursor resumes: its checkpoint, or its `initial`.
-fn start_position(job: &JobPlan, ctx: &JobContext) -> Result<Option<Position>, String> {
+fn start_position(job: &JobPlan, ctx: &JobContext) -> Result<Option<Position>, JobError> {
     let Some(cursor) = &job.cursor else {
         return Ok(None);
     };
-    cursor.start(checkpoint(job, ctx)?.as_ref())
+    cursor
+        .start(checkpoint(job, ctx)?.as_ref())
+        .map_err(JobError::Cursor)
 }
 
 /// The quarantined records this run retries first: the ones asked for, or the job's deferred
 /// ones.
-fn replays(job: &JobPlan, ctx: &JobContext) -> Result<Vec<(u64, Quarantined)>, String> {
+fn replays(job: &JobPlan, ctx: &JobContext) -> Result<Vec<(u64, Quarantined)>, JobError> {
     if let Some(entries) = ctx.replay {
         return Ok(entries.to_vec());
     }
-    let mut deferred = ctx
-        .state
-        .quarantined(ctx.pipeline, Some(&job.name))
-        .map_err(|e| e.to_string())?;
+    let mut deferred = ctx.state.quarantined(ctx.pipeline, Some(&job.name))?;
     deferred.retain(|(_, entry)| entry.deferred);
     Ok(deferred)
 }
@@ -224,20 +247,18 @@ fn read_all(
     source: &mut dyn crate::connectors::Source,
     tx: SyncSender<Vec<Item>>,
     cancel: &AtomicBool,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut open = true;
-    source
-        .read(&mut |item| {
-            batch.push(item);
-            if batch.len() == BATCH {
-                open = tx
-                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_ok();
-            }
-            open && !cancel.load(Ordering::Relaxed)
-        })
-        .map_err(|e: ConnectorError| e.to_string())?;
+    source.read(&mut |item| {
+        batch.push(item);
+        if batch.len() == BATCH {
+            open = tx
+                .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                .is_ok();
+        }
+        open && !cancel.load(Ordering::Relaxed)
+    })?;
     if !batch.is_empty() && open {
         let _ = tx.send(batch);
     }
@@ -257,7 +278,7 @@ fn write_all(
     ctx: &JobContext,
     writer: Writer,
     rx: Receiver<ToWriter>,
-) -> Result<WriterOutcome, String> {
+) -> Result<WriterOutcome, JobError> {
     let mut outcome = WriterOutcome {
         written: 0,
         committed: false,
@@ -275,8 +296,7 @@ fn write_all(
             // A file is written whole: its checkpoint moves with the rename, not before, and
             // so do the quarantine entries its records settle.
             let mut progress = None;
-            let mut open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
-                .map_err(|e| e.to_string())?;
+            let mut open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)?;
             let mut settled = Vec::new();
             let mut before = match (&job.target, &job.key) {
                 (TargetPlan::File(_, Some(ns)), Some(key)) => {
@@ -290,12 +310,12 @@ fn write_all(
                         if let Some(sink) = sink.as_mut() {
                             for record in &records {
                                 if let Some(before) = before.as_mut()
-                                    && !before.wanted(record).map_err(|e| e.to_string())?
+                                    && !before.wanted(record)?
                                 {
                                     continue;
                                 }
                                 outcome.written += 1;
-                                sink.write(record).map_err(|e| e.to_string())?;
+                                sink.write(record)?;
                             }
                         }
                         if !open.is_empty() {
@@ -309,7 +329,7 @@ fn write_all(
                     ToWriter::Progress(c) => progress = Some(c),
                     ToWriter::Commit(end) => {
                         if let Some(sink) = sink.take() {
-                            sink.commit().map_err(|e| e.to_string())?;
+                            sink.commit()?;
                         }
                         outcome.committed = true;
                         let mut changes = std::mem::take(&mut settled);
@@ -319,8 +339,8 @@ fn write_all(
                         }
                         changes.extend(end.or(progress.take()).map(checkpoint));
                         if !changes.is_empty() {
-                            ctx.state.apply(changes).map_err(|e| e.to_string())?;
-                            ctx.state.flush().map_err(|e| e.to_string())?;
+                            ctx.state.apply(changes)?;
+                            ctx.state.flush()?;
                         }
                         return Ok(outcome);
                     }
@@ -332,17 +352,20 @@ fn write_all(
         }
         Writer::Keyed(target) => {
             let TargetPlan::Keyed(plan) = &job.target else {
-                return Err("a keyed writer for a target that is not keyed".to_string());
+                return Err(JobError::Unsupported(
+                    "a keyed writer for a target that is not keyed".into(),
+                ));
             };
-            let key = job.key.as_ref().ok_or("the target has no `key`")?;
+            let key = job
+                .key
+                .as_ref()
+                .ok_or_else(|| JobError::Unsupported("the target has no `key`".into()))?;
             let steps = job.steps.len();
             // The senders' threads live in this scope, as long as the delivery.
-            std::thread::scope(|scope| -> Result<(), String> {
-                let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)
-                    .map_err(|e| e.to_string())?;
+            std::thread::scope(|scope| -> Result<(), JobError> {
+                let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)?;
                 let mut delivery =
-                    Delivery::new(plan, key, target, ctx.state, open, ctx.cancel, scope)
-                        .map_err(|e| e.to_string())?;
+                    Delivery::new(plan, key, target, ctx.state, open, ctx.cancel, scope)?;
                 // Rejections come back as the target answers, maybe with a later batch.
                 let quarantine_all = |rejected: Vec<(Record, Rejection)>,
                                       outcome: &mut WriterOutcome|
@@ -388,12 +411,14 @@ fn write_all(
                     .commit(None)
                     .and_then(|rejected| quarantine_all(rejected, &mut outcome));
                 outcome.delivered = Some(delivery.delivered);
-                result.map_err(|e| e.to_string())?;
-                stored.map_err(|e| e.to_string())
+                result?;
+                Ok(stored?)
             })?;
         }
         Writer::Collect => {
-            let collected = ctx.collect.ok_or("nothing to collect into")?;
+            let collected = ctx
+                .collect
+                .ok_or_else(|| JobError::Unsupported("nothing to collect into".into()))?;
             for message in rx {
                 match message {
                     ToWriter::Batch(records) => {
@@ -423,7 +448,7 @@ fn process(
     tx: &SyncSender<ToWriter>,
     report: &mut JobReport,
     rejections: &mut Rejections,
-) -> Result<Option<Checkpoint>, String> {
+) -> Result<Option<Checkpoint>, JobError> {
     let mut chain = Chain::new(&job.steps, Some(ctx.state));
     let mut counts = ChainCounts::default();
     let mut out = Vec::with_capacity(BATCH);
@@ -492,7 +517,7 @@ fn process(
         if let Some(reason) = chain.stopped() {
             // Nothing of this batch goes on and the checkpoint stays: the next run reads it
             // again.
-            return Err(reason.to_string());
+            return Err(JobError::Steps(reason.to_string()));
         }
         totals.read = report.read;
         totals.written += out.len() as u64;
@@ -506,13 +531,13 @@ fn process(
                 )))
                 .is_err()
         {
-            return Err("the writer stopped".to_string());
+            return Err(JobError::WriterGone);
         }
         if !holds_records
             && let Some(position) = watermark.progress()
             && tx.send(ToWriter::Progress(position.checkpoint())).is_err()
         {
-            return Err("the writer stopped".to_string());
+            return Err(JobError::WriterGone);
         }
         if ctx.cancel.load(Ordering::Relaxed) {
             return Ok(None);
@@ -521,11 +546,11 @@ fn process(
     chain.finish(&mut out, &mut rejected, &mut counts);
     settle(job, ctx, &mut rejected, &mut unreadable, report, rejections)?;
     if let Some(reason) = chain.stopped() {
-        return Err(reason.to_string());
+        return Err(JobError::Steps(reason.to_string()));
     }
     report.filtered = counts.filtered;
     if !out.is_empty() && tx.send(ToWriter::Batch(out)).is_err() {
-        return Err("the writer stopped".to_string());
+        return Err(JobError::WriterGone);
     }
     Ok(watermark.end().map(Position::checkpoint))
 }
@@ -539,7 +564,7 @@ fn settle(
     unreadable: &mut Vec<Change>,
     report: &mut JobReport,
     rejections: &mut Rejections,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let mut entries = std::mem::take(unreadable);
     for (record, rejection) in rejected.drain(..) {
         let key = quarantine_key(job, &record);
@@ -555,7 +580,7 @@ fn settle(
     if entries.is_empty() {
         return Ok(());
     }
-    ctx.state.apply(entries).map_err(|e| e.to_string())
+    Ok(ctx.state.apply(entries)?)
 }
 
 /// The record's key: where the target finds it, or where the source has it (for records

@@ -77,6 +77,12 @@ pub(crate) struct Prepared {
     pub fields: FieldHashes,
 }
 
+/// A record, decided: a write (or none) prepared, or rejected before anything is sent.
+pub(crate) enum Decided {
+    Prepared(Prepared),
+    Rejected(Record, Rejection),
+}
+
 /// What a record calls for, from the ID map and its fingerprint; nothing is sent. Writes left
 /// over by an earlier run (`left_over`) are never taken as unchanged.
 pub(crate) fn decide(
@@ -86,17 +92,17 @@ pub(crate) fn decide(
     left_over: &HashMap<String, Pending>,
     record: Record,
     buffer: &mut Vec<u8>,
-) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
+) -> Result<Decided, StateError> {
     let Some(key) = key else {
         let reason = "the record has no key: the target's `key` path finds nothing";
-        return Ok(Err((record, Rejection::new("target", reason))));
+        return Ok(Decided::Rejected(record, Rejection::new("target", reason)));
     };
     if plan
         .skip
         .as_ref()
         .is_some_and(|p| p.get(&record).is_some_and(truthy))
     {
-        return Ok(Ok(Prepared {
+        return Ok(Decided::Prepared(Prepared {
             key,
             payload: record,
             fingerprint: Fingerprint(0),
@@ -150,7 +156,7 @@ pub(crate) fn decide(
                 == Some(fingerprint.hex().as_str()),
         },
     };
-    Ok(Ok(Prepared {
+    Ok(Decided::Prepared(Prepared {
         key,
         payload,
         fingerprint,

@@ -31,11 +31,11 @@ use crate::record::{Record, text_of};
 use crate::runtime::quarantine::OpenQuarantine;
 use crate::state::{Change, Link, Pending, StateError, StateStore, now};
 use crate::steps::Rejection;
-use decide::{Decision, Delivered, DeliveryError, Prepared, decide};
+use decide::{Decided, Decision, Delivered, DeliveryError, Prepared, decide};
 use link_reader::LinkReader;
 use outbox::Outbox;
 use pool::{MAX_IN_FLIGHT, SenderPool};
-use sender::{Refusal, Sender, Sent};
+use sender::{Outcome, Refusal, Sender, Sent};
 
 /// Creates sent per durable outbox write when no `resolve` rule can find them again after a
 /// crash: at most this many records need a person's check.
@@ -150,12 +150,12 @@ impl<'a> Delivery<'a> {
                 }
             }
             match self.prepare(key, record)? {
-                Ok(p) if p.decision.writes() => {
+                Decided::Prepared(p) if p.decision.writes() => {
                     keys.insert(p.key.clone());
                     writes.push(p);
                 }
-                Ok(_) => {}
-                Err(r) => self.rejected.push(r),
+                Decided::Prepared(_) => {}
+                Decided::Rejected(record, rejection) => self.rejected.push((record, rejection)),
             }
         }
         let settled = self.outbox.acknowledged_earlier(&self.acknowledged_earlier);
@@ -217,8 +217,9 @@ impl<'a> Delivery<'a> {
         while let Some(done) = self.senders.next_done(wait || self.failed.is_some()) {
             for (p, outcome) in done?.0 {
                 match outcome {
-                    Some(Ok(result)) => self.account(p, result),
-                    Some(Err(e)) => {
+                    Some(Outcome::Sent(sent)) => self.account(p, Ok(sent)),
+                    Some(Outcome::Refused(refusal)) => self.account(p, Err(refusal)),
+                    Some(Outcome::Failed(e)) => {
                         self.failed.get_or_insert(e);
                         self.answered(&p, true);
                     }
@@ -291,12 +292,8 @@ impl<'a> Delivery<'a> {
         self.state.flush()
     }
 
-    fn prepare(
-        &mut self,
-        key: Option<String>,
-        record: Record,
-    ) -> Result<Result<Prepared, (Record, Rejection)>, StateError> {
-        let prepared = decide(
+    fn prepare(&mut self, key: Option<String>, record: Record) -> Result<Decided, StateError> {
+        let decided = decide(
             self.plan,
             key,
             &mut self.links,
@@ -304,12 +301,12 @@ impl<'a> Delivery<'a> {
             record,
             &mut self.buffer,
         )?;
-        match &prepared {
-            Ok(Prepared {
+        match &decided {
+            Decided::Prepared(Prepared {
                 decision: Decision::Skipped,
                 ..
             }) => self.delivered.skipped += 1,
-            Ok(Prepared {
+            Decided::Prepared(Prepared {
                 decision: Decision::Unchanged,
                 key,
                 ..
@@ -326,7 +323,7 @@ impl<'a> Delivery<'a> {
             }
             _ => {}
         }
-        Ok(prepared)
+        Ok(decided)
     }
 
     /// Keeps what one write did: its id, fingerprint and acknowledgement, or its rejection.

@@ -63,7 +63,10 @@ impl SenderPool {
                     } else {
                         writes.iter().map(|p| Some(sender.send(p))).collect()
                     };
-                    if outcomes.iter().any(|o| matches!(o, Some(Err(_)))) {
+                    if outcomes
+                        .iter()
+                        .any(|o| matches!(o, Some(Outcome::Failed(_))))
+                    {
                         stop.store(true, Ordering::Relaxed);
                     }
                     if done_tx

@@ -48,13 +48,19 @@ impl Refusal {
     }
 }
 
-/// `Ok(Err(_))`: this record is rejected; `Err`: the job stops.
-pub(crate) type Outcome = Result<Result<Sent, Refusal>, DeliveryError>;
+/// What became of one write.
+pub(crate) enum Outcome {
+    Sent(Sent),
+    /// This record is rejected; the job goes on.
+    Refused(Refusal),
+    /// The job stops.
+    Failed(DeliveryError),
+}
 
 /// What a record without an id calls for once looked up.
 enum Next {
     Send(Planned),
-    Finished(Result<Sent, Refusal>),
+    Finished(Outcome),
 }
 
 /// A write still to be sent.
@@ -120,11 +126,11 @@ pub(crate) struct Sender<'a> {
     target: Box<dyn KeyedTarget>,
 }
 
-fn reject_or_stop<T>(error: WriteError) -> Result<Result<T, Refusal>, DeliveryError> {
+fn reject_or_stop(error: WriteError) -> Outcome {
     match error {
-        WriteError::Rejected(reason) => Ok(Err(Refusal::done(reason))),
+        WriteError::Rejected(reason) => Outcome::Refused(Refusal::done(reason)),
         WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason) => {
-            Err(DeliveryError::Target(reason))
+            Outcome::Failed(DeliveryError::Target(reason))
         }
     }
 }
@@ -145,28 +151,29 @@ impl<'a> Sender<'a> {
     pub fn send(&mut self, p: &Prepared) -> Outcome {
         match &p.decision {
             Decision::Unchanged | Decision::Skipped => {
-                Err(DeliveryError::Target("nothing to send".into()))
+                Outcome::Failed(DeliveryError::Target("nothing to send".into()))
             }
             Decision::Update { target_id } => match self.target.update(target_id, &p.payload) {
-                Ok(()) => Ok(Ok(Sent::Updated(target_id.clone()))),
+                Ok(()) => Outcome::Sent(Sent::Updated(target_id.clone())),
                 Err(e) => reject_or_stop(e),
             },
             Decision::Delete { target_id } => match self.target.delete(target_id, &p.payload) {
-                Ok(()) => Ok(Ok(Sent::Deleted)),
+                Ok(()) => Outcome::Sent(Sent::Deleted),
                 Err(e) => reject_or_stop(e),
             },
             Decision::Create {
                 after_crash,
                 same_as_crashed,
-            } => match self.before_create(p, *after_crash, *same_as_crashed)? {
-                Next::Finished(result) => Ok(result),
-                Next::Send(Planned::Update(target_id, found)) => {
+            } => match self.before_create(p, *after_crash, *same_as_crashed) {
+                Err(e) => Outcome::Failed(e),
+                Ok(Next::Finished(outcome)) => outcome,
+                Ok(Next::Send(Planned::Update(target_id, found))) => {
                     match self.target.update(&target_id, &p.payload) {
-                        Ok(()) => Ok(Ok(found(target_id))),
+                        Ok(()) => Outcome::Sent(found(target_id)),
                         Err(e) => reject_or_stop(e),
                     }
                 }
-                Next::Send(_) => self.create(p),
+                Ok(Next::Send(_)) => self.create(p),
             },
         }
     }
@@ -187,12 +194,12 @@ impl<'a> Sender<'a> {
                 if self.plan.on_match == OnMatch::Update && !applied_as_is {
                     Next::Send(Planned::Update(target_id, Sent::Linked))
                 } else {
-                    Next::Finished(Ok(Sent::Linked(target_id)))
+                    Next::Finished(Outcome::Sent(Sent::Linked(target_id)))
                 }
             }
-            Resolved::Ambiguous(reason) => Next::Finished(Err(Refusal::done(reason))),
+            Resolved::Ambiguous(reason) => Next::Finished(Outcome::Refused(Refusal::done(reason))),
             Resolved::NotFound if after_crash && self.plan.resolve.is_empty() => {
-                Next::Finished(Err(Refusal::unverifiable(
+                Next::Finished(Outcome::Refused(Refusal::unverifiable(
                     "a create of this record was sent by a run that stopped before the answer",
                 )))
             }
@@ -207,18 +214,21 @@ impl<'a> Sender<'a> {
         let mut tries = 0;
         loop {
             let doubt = match self.target.create(&p.payload) {
-                Ok(id) => return Ok(Ok(Sent::Created(id))),
+                Ok(id) => return Outcome::Sent(Sent::Created(id)),
                 Err(WriteError::MaybeApplied(reason)) if self.plan.resolve.is_empty() => {
-                    return Ok(Err(Refusal::unverifiable(&format!(
+                    return Outcome::Refused(Refusal::unverifiable(&format!(
                         "the create got no clear answer ({reason})"
-                    ))));
+                    )));
                 }
                 Err(WriteError::MaybeApplied(reason)) => {
                     tracing::debug!(key = %p.key, %reason, "checking whether the create was applied");
-                    match self.resolve(p)? {
-                        Resolved::Found(id) => return Ok(Ok(Sent::Created(id))),
-                        Resolved::Ambiguous(reason) => return Ok(Err(Refusal::done(reason))),
-                        Resolved::NotFound => reason,
+                    match self.resolve(p) {
+                        Ok(Resolved::Found(id)) => return Outcome::Sent(Sent::Created(id)),
+                        Ok(Resolved::Ambiguous(reason)) => {
+                            return Outcome::Refused(Refusal::done(reason));
+                        }
+                        Ok(Resolved::NotFound) => reason,
+                        Err(e) => return Outcome::Failed(e),
                     }
                 }
                 Err(e) => return reject_or_stop(e),
@@ -226,7 +236,7 @@ impl<'a> Sender<'a> {
             tries += 1;
             match self.target.retry_after(tries) {
                 Some(wait) => std::thread::sleep(wait),
-                None => return Err(DeliveryError::Target(doubt)),
+                None => return Outcome::Failed(DeliveryError::Target(doubt)),
             }
         }
     }
@@ -251,11 +261,13 @@ impl<'a> Sender<'a> {
                     same_as_crashed,
                 } => match self.before_create(p, *after_crash, *same_as_crashed) {
                     Ok(Next::Send(planned)) => todo.push((i, planned)),
-                    Ok(Next::Finished(result)) => outcomes[i] = Some(Ok(result)),
-                    Err(e) => outcomes[i] = Some(Err(e)),
+                    Ok(Next::Finished(outcome)) => outcomes[i] = Some(outcome),
+                    Err(e) => outcomes[i] = Some(Outcome::Failed(e)),
                 },
                 Decision::Unchanged | Decision::Skipped => {
-                    outcomes[i] = Some(Err(DeliveryError::Target("nothing to send".into())))
+                    outcomes[i] = Some(Outcome::Failed(DeliveryError::Target(
+                        "nothing to send".into(),
+                    )))
                 }
             }
         }
@@ -288,8 +300,8 @@ impl<'a> Sender<'a> {
                 Err(e) => {
                     for (i, _) in todo.drain(..) {
                         outcomes[i] = Some(match &e {
-                            WriteError::Rejected(r) => Ok(Err(Refusal::done(r.clone()))),
-                            other => Err(DeliveryError::Target(other.to_string())),
+                            WriteError::Rejected(r) => Outcome::Refused(Refusal::done(r.clone())),
+                            other => Outcome::Failed(DeliveryError::Target(other.to_string())),
                         });
                     }
                     break;
@@ -298,26 +310,30 @@ impl<'a> Sender<'a> {
             let mut again = Vec::new();
             for ((i, planned), result) in todo.drain(..).zip(results) {
                 match (result, planned) {
-                    (Ok(id), Planned::Create) => outcomes[i] = Some(Ok(Ok(Sent::Created(id)))),
-                    (Ok(_), Planned::Update(id, sent)) => outcomes[i] = Some(Ok(Ok(sent(id)))),
-                    (Ok(_), Planned::Delete(_)) => outcomes[i] = Some(Ok(Ok(Sent::Deleted))),
+                    (Ok(id), Planned::Create) => {
+                        outcomes[i] = Some(Outcome::Sent(Sent::Created(id)))
+                    }
+                    (Ok(_), Planned::Update(id, sent)) => {
+                        outcomes[i] = Some(Outcome::Sent(sent(id)))
+                    }
+                    (Ok(_), Planned::Delete(_)) => outcomes[i] = Some(Outcome::Sent(Sent::Deleted)),
                     (Err(WriteError::MaybeApplied(reason)), Planned::Create) => {
                         doubt = reason.clone();
                         if self.plan.resolve.is_empty() {
-                            outcomes[i] = Some(Ok(Err(Refusal::unverifiable(&format!(
+                            outcomes[i] = Some(Outcome::Refused(Refusal::unverifiable(&format!(
                                 "the create got no clear answer ({reason})"
-                            )))));
+                            ))));
                             continue;
                         }
                         match self.resolve(&writes[i]) {
                             Ok(Resolved::Found(id)) => {
-                                outcomes[i] = Some(Ok(Ok(Sent::Created(id))))
+                                outcomes[i] = Some(Outcome::Sent(Sent::Created(id)))
                             }
                             Ok(Resolved::Ambiguous(reason)) => {
-                                outcomes[i] = Some(Ok(Err(Refusal::done(reason))))
+                                outcomes[i] = Some(Outcome::Refused(Refusal::done(reason)))
                             }
                             Ok(Resolved::NotFound) => again.push((i, Planned::Create)),
-                            Err(e) => outcomes[i] = Some(Err(e)),
+                            Err(e) => outcomes[i] = Some(Outcome::Failed(e)),
                         }
                     }
                     // Updates and deletes are sent again safely.
@@ -331,11 +347,11 @@ impl<'a> Sender<'a> {
             todo = again;
         }
         for (i, _) in todo {
-            outcomes[i] = Some(Err(DeliveryError::Target(doubt.clone())));
+            outcomes[i] = Some(Outcome::Failed(DeliveryError::Target(doubt.clone())));
         }
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(DeliveryError::Target("not sent".into()))))
+            .map(|o| o.unwrap_or_else(|| Outcome::Failed(DeliveryError::Target("not sent".into()))))
             .collect()
     }
 
