@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use syncline::check::validate;
 use syncline::config::schema;
@@ -315,7 +315,7 @@ fn run_pipeline(
             }
         };
     let options = RunOptions {
-        dry_run: false,
+        recorder: None,
         progress: std::io::stderr().is_terminal(),
         quarantine,
         state,
@@ -346,24 +346,6 @@ fn open_state(
         })
 }
 
-/// Collects the quarantine lines of a dry run in memory.
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn dry_run(
     path: &std::path::Path,
     format: Format,
@@ -384,26 +366,28 @@ fn dry_run(
             return 1;
         }
     };
-    let rejected = SharedBuffer::default();
+    let plan = Arc::new(plan);
+    let recorder = Arc::new(syncline::dry_run::PlanRecorder::new(
+        plan.clone(),
+        state.clone(),
+    ));
     let options = RunOptions {
-        dry_run: true,
+        recorder: Some(recorder.clone()),
         progress: std::io::stderr().is_terminal(),
-        quarantine: Some(Box::new(rejected.clone())),
-        state: state.clone(),
+        quarantine: None,
+        state,
         replay: None,
     };
-    let plan = Arc::new(plan);
-    let outcome = match execute(plan.clone(), options) {
+    let outcome = match execute(plan, options) {
         Ok(outcome) => outcome,
         Err(code) => return code,
     };
     let code = outcome.report.exit_code();
-    let lines = rejected.0.lock().map(|b| b.clone()).unwrap_or_default();
-    let rejected: Vec<serde_json::Value> = lines
-        .split(|b| *b == b'\n')
-        .filter_map(|l| serde_json::from_slice(l).ok())
-        .collect();
-    let dry = syncline::dry_run::build(&plan, outcome, &rejected, state.as_ref());
+    let Ok(recorder) = Arc::try_unwrap(recorder) else {
+        eprintln!("error: the dry run did not end");
+        return 1;
+    };
+    let dry = recorder.finish(outcome.report);
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out
         && let Err(e) = std::fs::write(out, redact(&json))

@@ -493,7 +493,7 @@ fn replay(
         store.apply(rewritten).map_err(|e| e.to_string())?;
     }
     let options = RunOptions {
-        dry_run: false,
+        recorder: None,
         progress: std::io::stderr().is_terminal(),
         quarantine: None,
         state: Arc::new(store),

@@ -11,31 +11,30 @@
 //!       { "action": "remove", "key": "C3" },
 //!       { "action": "reject", "key": "D4", "step": "lookup", "reason": "unmapped value `9` ..." } ] } ] }
 //! ```
-//! Records are compared with what the target holds now, by the target's `key`; without a key
-//! every record is a `create`. For an API target, "what it holds" is the state: a record
-//! without an id in the ID map is a `create`, or a `link` when a `resolve` rule finds it on the
-//! target (the plan asks the target, as the run would), one whose fingerprint differs is an `update` whose fields carry only
-//! `to` (the target's current values are not read yet), `skip` counts records opted out. `remove` lists what a file target holds and would no longer hold.
-//! Unchanged records are counted, not listed.
+//! The plan is recorded by the run itself (a [`PlanRecorder`] fed by the runtime, see
+//! `runtime::dry`): every record goes through the same steps and the same decisions as in a
+//! run, and nothing is written. A file target is compared with what it holds now, by its
+//! `key` (without a key every record is a `create`; `remove` lists what it would no longer
+//! hold). An API target is decided through the state as a run decides it: `create`, `link`
+//! when a `resolve` rule finds the record on the target, `update` with the fields that differ
+//! from the target's current record (or, when it cannot be read, from what was last sent),
+//! `remove`; `skip` counts records opted out. Unchanged records are counted, not listed.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::model::OnMatch;
-use crate::connectors::Item;
 use crate::connectors::http::translations;
+use crate::connectors::{Item, KeyedTarget};
 use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
-use crate::record::path::CompiledPath;
 use crate::record::{Record, text_of};
-use crate::runtime::RunOutcome;
-use crate::runtime::deliver::decide::{Decided, Decision, decide};
-use crate::runtime::deliver::link_reader::LinkReader;
-use crate::runtime::deliver::sender::{Resolved, resolve};
-use crate::runtime::report::{JobReport, JobStatus};
-use crate::state::{FieldHashes, StateStore, fingerprint, pending_writes};
+use crate::runtime::dry::{KeyedChange, Recorder};
+use crate::runtime::report::{JobReport, JobStatus, RunReport};
+use crate::state::{FieldHashes, StateStore, fingerprint};
 
 #[derive(Debug, Serialize)]
 pub struct DryRunPlan {
@@ -95,92 +94,92 @@ pub enum Change {
     },
 }
 
-/// Builds the plan from a dry run's records and rejections (the quarantine lines it produced).
-pub fn build(
-    plan: &Plan,
-    outcome: RunOutcome,
-    rejected: &[Value],
-    state: &dyn StateStore,
-) -> DryRunPlan {
-    let mut jobs = Vec::new();
-    for ((job, (_, records)), report) in plan
-        .jobs
-        .iter()
-        .zip(outcome.records)
-        .zip(outcome.report.jobs)
-    {
-        jobs.push(job_plan(job, records, report, rejected, state));
+/// Records, job by job, what a dry run would do; [`PlanRecorder::finish`] makes the plan.
+pub struct PlanRecorder {
+    plan: Arc<Plan>,
+    state: Arc<dyn StateStore>,
+    jobs: HashMap<String, Mutex<Recording>>,
+}
+
+/// One job's plan so far.
+#[derive(Default)]
+struct Recording {
+    summary: Summary,
+    changes: Vec<Change>,
+    rejects: Vec<Change>,
+    /// A file target with a key: what it holds now, by key; what is left at the end would be
+    /// removed.
+    current: Option<HashMap<String, Record>>,
+    /// A keyed target: reads the records an update would change, for a field diff. Never
+    /// writes.
+    reader: Option<Box<dyn KeyedTarget>>,
+}
+
+impl PlanRecorder {
+    pub fn new(plan: Arc<Plan>, state: Arc<dyn StateStore>) -> PlanRecorder {
+        let jobs = plan
+            .jobs
+            .iter()
+            .map(|job| {
+                let recording = Recording {
+                    current: current_records(job),
+                    reader: match &job.target {
+                        TargetPlan::Keyed(keyed) => Some(keyed.target.clone().open()),
+                        _ => None,
+                    },
+                    ..Recording::default()
+                };
+                (job.name.clone(), Mutex::new(recording))
+            })
+            .collect();
+        PlanRecorder { plan, state, jobs }
     }
-    DryRunPlan {
-        pipeline: plan.name.clone(),
-        jobs,
+
+    fn with(&self, job: &str, work: impl FnOnce(&mut Recording, &JobPlan)) {
+        let Some(job_plan) = self.plan.jobs.iter().find(|j| j.name == job) else {
+            return;
+        };
+        if let Some(mut recording) = self.jobs.get(job).and_then(|r| r.lock().ok()) {
+            work(&mut recording, job_plan);
+        }
+    }
+
+    /// The plan, once the run ended.
+    pub fn finish(self, report: RunReport) -> DryRunPlan {
+        let mut jobs = Vec::new();
+        for (job, job_report) in self.plan.jobs.iter().zip(report.jobs) {
+            let recording = self
+                .jobs
+                .get(&job.name)
+                .and_then(|r| r.lock().ok().map(|mut r| std::mem::take(&mut *r)))
+                .unwrap_or_default();
+            jobs.push(job_output(job, recording, job_report));
+        }
+        DryRunPlan {
+            pipeline: self.plan.name.clone(),
+            jobs,
+        }
     }
 }
 
-fn job_plan(
-    job: &JobPlan,
-    records: Vec<Record>,
-    report: JobReport,
-    rejected: &[Value],
-    state: &dyn StateStore,
-) -> JobPlanOutput {
-    let mut summary = Summary::default();
-    let mut changes = Vec::new();
+fn job_output(job: &JobPlan, recording: Recording, report: JobReport) -> JobPlanOutput {
+    let Recording {
+        mut summary,
+        mut changes,
+        rejects,
+        current,
+        ..
+    } = recording;
     let target = match &job.target {
         TargetPlan::File(spec, _) => spec.path.display().to_string(),
         TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
         TargetPlan::Unsupported(reason) => reason.clone(),
     };
-    let mut current = current_records(job);
-    // A keyed target is compared through the state: its ID map and fingerprints.
-    let records = match (&job.target, &job.key) {
-        (TargetPlan::Keyed(plan), Some(key)) => {
-            keyed_changes(plan, key, state, records, &mut summary, &mut changes);
-            Vec::new()
-        }
-        _ => records,
-    };
-    for record in records {
-        let key = job
-            .key
-            .as_ref()
-            .and_then(|k| k.get(&record))
-            .and_then(text_of);
-        match key
-            .as_ref()
-            .and_then(|k| current.as_mut().and_then(|c| c.remove(k)))
-        {
-            Some(old) => {
-                let fields = diff(&old, &record);
-                if fields.is_empty() {
-                    summary.unchanged += 1;
-                } else {
-                    summary.update += 1;
-                    changes.push(Change::Update {
-                        key: key.unwrap_or_default(),
-                        fields,
-                    });
-                }
-            }
-            None => {
-                summary.create += 1;
-                changes.push(Change::Create { key, record });
-            }
-        }
-    }
     let mut removed: Vec<String> = current.map(|c| c.into_keys().collect()).unwrap_or_default();
     removed.sort();
-    summary.remove = removed.len() as u64;
+    summary.remove += removed.len() as u64;
     changes.extend(removed.into_iter().map(|key| Change::Remove { key }));
-    for r in rejected.iter().filter(|r| r["job"] == job.name.as_str()) {
-        summary.reject += 1;
-        let text = |f: &str| r[f].as_str().unwrap_or_default().to_string();
-        changes.push(Change::Reject {
-            key: text("key"),
-            step: text("step"),
-            reason: text("reason"),
-        });
-    }
+    changes.extend(rejects);
     JobPlanOutput {
         job: job.name.clone(),
         target,
@@ -190,111 +189,143 @@ fn job_plan(
     }
 }
 
-fn keyed_changes(
-    plan: &KeyedPlan,
-    key: &CompiledPath,
-    state: &dyn StateStore,
-    records: Vec<Record>,
-    summary: &mut Summary,
-    changes: &mut Vec<Change>,
-) {
-    let left_over = pending_writes(state.pending(&plan.ns).unwrap_or_default());
-    let mut buffer = Vec::new();
-    let mut links = LinkReader::new(state, &plan.ns);
-    // Reads only (never a write): the current record of an update, for a real field diff.
-    let mut target = plan.target.clone().open();
-    for record in records {
-        let record_key = key.get(&record).and_then(text_of);
-        match decide(
-            plan,
-            record_key,
-            &mut links,
-            &left_over,
-            record,
-            &mut buffer,
-        ) {
-            Ok(Decided::Prepared(prepared)) => match prepared.decision {
-                Decision::Unchanged => summary.unchanged += 1,
-                Decision::Skipped => summary.skip += 1,
-                Decision::Update { target_id } => {
-                    summary.update += 1;
-                    let sent = plan.target.sent(&prepared.payload, false);
-                    let previous = state
-                        .field_hashes(&plan.ns, &prepared.key)
-                        .unwrap_or_default();
-                    let fields = match target.read(&target_id, &prepared.payload) {
-                        Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                        Ok(None) => new_values(sent.into_owned(), &previous),
-                        Err(e) => {
-                            tracing::warn!(key = %prepared.key, "the target record could not be read: {e}");
-                            new_values(sent.into_owned(), &previous)
-                        }
-                    };
-                    changes.push(Change::Update {
-                        key: prepared.key,
-                        fields,
-                    });
-                }
-                Decision::Delete { .. } => {
-                    summary.remove += 1;
-                    changes.push(Change::Remove { key: prepared.key });
-                }
-                // The run looks for it with the `resolve` rules first; so does the plan.
-                Decision::Create { .. } => {
-                    match resolve(plan, target.as_mut(), &prepared.payload) {
-                        Ok(Resolved::Found(target_id)) => {
-                            summary.link += 1;
-                            let fields = (plan.on_match == OnMatch::Update).then(|| {
-                                let sent = plan.target.sent(&prepared.payload, false);
-                                match target.read(&target_id, &prepared.payload) {
-                                    Ok(Some(current)) => sent_fields_diff(&current, &sent),
-                                    _ => new_values(sent.into_owned(), &FieldHashes::default()),
-                                }
-                            });
-                            changes.push(Change::Link {
-                                key: prepared.key,
-                                target_id,
-                                fields,
-                            });
-                        }
-                        Ok(Resolved::Ambiguous(reason)) => {
-                            summary.reject += 1;
-                            changes.push(Change::Reject {
-                                key: prepared.key,
-                                step: "target".to_string(),
-                                reason,
-                            });
-                        }
-                        found => {
-                            if let Err(e) = found {
-                                tracing::warn!(key = %prepared.key, "the resolve rules could not be asked: {e}");
-                            }
-                            summary.create += 1;
-                            changes.push(Change::Create {
-                                record: plan.target.sent(&prepared.payload, true).into_owned(),
-                                key: Some(prepared.key),
-                            });
-                        }
+impl Recorder for PlanRecorder {
+    fn write(&self, job: &str, record: Record) {
+        self.with(job, |recording, plan| {
+            let key = plan
+                .key
+                .as_ref()
+                .and_then(|k| k.get(&record))
+                .and_then(text_of);
+            let held = key
+                .as_ref()
+                .and_then(|k| recording.current.as_mut().and_then(|c| c.remove(k)));
+            match held {
+                Some(old) => {
+                    let fields = diff(&old, &record);
+                    if fields.is_empty() {
+                        recording.summary.unchanged += 1;
+                    } else {
+                        recording.summary.update += 1;
+                        recording.changes.push(Change::Update {
+                            key: key.unwrap_or_default(),
+                            fields,
+                        });
                     }
                 }
-            },
-            Ok(Decided::Rejected(_, rejection)) => {
-                summary.reject += 1;
-                changes.push(Change::Reject {
-                    key: String::new(),
-                    step: rejection.step,
-                    reason: rejection.reason,
-                });
+                None => {
+                    recording.summary.create += 1;
+                    recording.changes.push(Change::Create { key, record });
+                }
             }
-            Err(e) => {
-                summary.reject += 1;
-                changes.push(Change::Reject {
-                    key: String::new(),
-                    step: "state".into(),
-                    reason: e.to_string(),
-                });
-            }
+        });
+    }
+
+    fn keyed(&self, job: &str, change: KeyedChange) {
+        self.with(job, |recording, plan| {
+            let TargetPlan::Keyed(keyed) = &plan.target else {
+                return;
+            };
+            let summary = &mut recording.summary;
+            let change = match change {
+                KeyedChange::Unchanged => {
+                    summary.unchanged += 1;
+                    return;
+                }
+                KeyedChange::Skip => {
+                    summary.skip += 1;
+                    return;
+                }
+                KeyedChange::Create { key, record } => {
+                    summary.create += 1;
+                    Change::Create {
+                        key: Some(key.to_string()),
+                        record: keyed.target.sent(record, true).into_owned(),
+                    }
+                }
+                KeyedChange::Update {
+                    key,
+                    target_id,
+                    record,
+                } => {
+                    summary.update += 1;
+                    let previous = self.state.field_hashes(&keyed.ns, key).unwrap_or_default();
+                    Change::Update {
+                        key: key.to_string(),
+                        fields: changed_fields(
+                            keyed,
+                            &mut recording.reader,
+                            target_id,
+                            record,
+                            &previous,
+                        ),
+                    }
+                }
+                KeyedChange::Link {
+                    key,
+                    target_id,
+                    record,
+                } => {
+                    summary.link += 1;
+                    let fields = (keyed.on_match == OnMatch::Update).then(|| {
+                        changed_fields(
+                            keyed,
+                            &mut recording.reader,
+                            target_id,
+                            record,
+                            &FieldHashes::default(),
+                        )
+                    });
+                    Change::Link {
+                        key: key.to_string(),
+                        target_id: target_id.to_string(),
+                        fields,
+                    }
+                }
+                KeyedChange::Delete { key } => {
+                    summary.remove += 1;
+                    Change::Remove {
+                        key: key.to_string(),
+                    }
+                }
+            };
+            recording.changes.push(change);
+        });
+    }
+
+    fn reject(&self, job: &str, key: &str, step: &str, reason: &str) {
+        self.with(job, |recording, _| {
+            recording.summary.reject += 1;
+            recording.rejects.push(Change::Reject {
+                key: key.to_string(),
+                step: step.to_string(),
+                reason: reason.to_string(),
+            });
+        });
+    }
+}
+
+/// The fields an update of `target_id` would change: against the target's current record
+/// when it can be read, else against what the ID map says was last sent.
+fn changed_fields(
+    keyed: &KeyedPlan,
+    reader: &mut Option<Box<dyn KeyedTarget>>,
+    target_id: &str,
+    record: &Record,
+    previous: &FieldHashes,
+) -> Map<String, Value> {
+    let sent = keyed.target.sent(record, false);
+    let current = match reader.as_mut().map(|r| r.read(target_id, record)) {
+        Some(Ok(current)) => current,
+        Some(Err(e)) => {
+            tracing::warn!(target_id, "the target record could not be read: {e}");
+            None
         }
+        None => None,
+    };
+    match current {
+        Some(current) => sent_fields_diff(&current, &sent),
+        None => new_values(sent.into_owned(), previous),
     }
 }
 

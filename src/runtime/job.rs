@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::deliver::Delivery;
 use super::deliver::decide::DeliveryError;
+use super::dry::{DryTarget, Recorder};
 use super::only_changed::WrittenBefore;
 use super::quarantine::OpenQuarantine;
 use super::report::{JobReport, JobStatus, Rejections};
@@ -43,8 +44,8 @@ pub struct JobContext<'a> {
     pub cancel: &'a AtomicBool,
     pub progress: &'a (dyn Fn(&Counts) + Sync),
     pub quarantine: Option<&'a QuarantineFile>,
-    /// Replaces the target: `dry-run` hands every record to it instead of writing.
-    pub collect: Option<&'a Mutex<Vec<Record>>>,
+    /// A dry run: what would be written goes here, nothing is written.
+    pub recorder: Option<&'a dyn Recorder>,
     /// Checkpoints, ID maps, the quarantine.
     pub state: &'a dyn StateStore,
     /// `state quarantine replay`: run these entries instead of reading the source.
@@ -126,10 +127,11 @@ pub enum JobError {
 struct Committed(bool);
 
 /// Where the writer sends what it wrote.
-enum Writer {
+enum Writer<'a> {
     File(Box<dyn Sink>),
     Keyed(Box<dyn KeyedTarget>),
-    Collect,
+    /// A dry run's file target.
+    Recorded(&'a dyn Recorder),
 }
 
 fn execute(
@@ -138,11 +140,14 @@ fn execute(
     report: &mut JobReport,
     rejections: &mut Rejections,
 ) -> Result<Committed, JobError> {
-    let writer = match (&job.target, ctx.collect) {
-        (_, Some(_)) => Writer::Collect,
+    let writer = match (&job.target, ctx.recorder) {
+        (TargetPlan::File(..), Some(recorder)) => Writer::Recorded(recorder),
         (TargetPlan::File(spec, _), None) => Writer::File(spec.open_sink()?),
+        (TargetPlan::Keyed(keyed), Some(_)) => {
+            Writer::Keyed(Box::new(DryTarget(keyed.target.clone().open())))
+        }
         (TargetPlan::Keyed(keyed), None) => Writer::Keyed(keyed.target.clone().open()),
-        (TargetPlan::Unsupported(reason), None) => {
+        (TargetPlan::Unsupported(reason), _) => {
             return Err(JobError::Unsupported(reason.clone()));
         }
     };
@@ -276,7 +281,7 @@ struct WriterOutcome {
 fn write_all(
     job: &JobPlan,
     ctx: &JobContext,
-    writer: Writer,
+    writer: Writer<'_>,
     rx: Receiver<ToWriter>,
 ) -> Result<WriterOutcome, JobError> {
     let mut outcome = WriterOutcome {
@@ -364,8 +369,16 @@ fn write_all(
             // The senders' threads live in this scope, as long as the delivery.
             std::thread::scope(|scope| -> Result<(), JobError> {
                 let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)?;
-                let mut delivery =
-                    Delivery::new(plan, key, target, ctx.state, open, ctx.cancel, scope)?;
+                let mut delivery = Delivery::new(
+                    plan,
+                    key,
+                    target,
+                    ctx.state,
+                    open,
+                    ctx.cancel,
+                    ctx.recorder.map(|r| (r, job.name.as_str())),
+                    scope,
+                )?;
                 // Rejections come back as the target answers, maybe with a later batch.
                 let quarantine_all = |rejected: Vec<(Record, Rejection)>,
                                       outcome: &mut WriterOutcome|
@@ -415,16 +428,13 @@ fn write_all(
                 Ok(stored?)
             })?;
         }
-        Writer::Collect => {
-            let collected = ctx
-                .collect
-                .ok_or_else(|| JobError::Unsupported("nothing to collect into".into()))?;
+        Writer::Recorded(recorder) => {
             for message in rx {
                 match message {
                     ToWriter::Batch(records) => {
                         outcome.written += records.len() as u64;
-                        if let Ok(mut c) = collected.lock() {
-                            c.extend(records);
+                        for record in records {
+                            recorder.write(&job.name, record);
                         }
                     }
                     ToWriter::Progress(_) => {}
@@ -626,6 +636,9 @@ fn quarantine(
         settled_at: None,
     };
     // A deferred record waits for the next run: it is not a rejection to look at.
+    if let Some(recorder) = ctx.recorder.filter(|_| !deferred) {
+        recorder.reject(&job.name, &entry.key, &entry.step, &entry.reason);
+    }
     if let Some(file) = ctx.quarantine.filter(|_| !deferred) {
         let line = serde_json::json!({
             "job": entry.job,

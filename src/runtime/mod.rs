@@ -2,6 +2,7 @@
 //! independent jobs run at the same time and a failed job stops only the jobs that depend on it.
 
 pub mod deliver;
+pub mod dry;
 pub mod job;
 pub mod only_changed;
 pub mod quarantine;
@@ -15,14 +16,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::plan::Plan;
-use crate::record::Record;
 use crate::state::{Quarantined, StateStore};
 use job::{Counts, JobContext, QuarantineFile, run_job};
 use report::{JobReport, JobStatus, RunReport};
 
 pub struct RunOptions {
-    /// Hand records to the caller instead of writing them.
-    pub dry_run: bool,
+    /// A dry run: what would be written goes to the recorder, nothing is written.
+    pub recorder: Option<Arc<dyn dry::Recorder>>,
     /// Draw progress bars (on a terminal).
     pub progress: bool,
     /// Where rejected records go, one JSON object a line.
@@ -36,8 +36,6 @@ pub struct RunOptions {
 
 pub struct RunOutcome {
     pub report: RunReport,
-    /// For `dry-run`: each job's records, in order.
-    pub records: Vec<(String, Vec<Record>)>,
 }
 
 pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) -> RunOutcome {
@@ -75,7 +73,7 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                 .with_style(style.clone())
                 .with_prefix(plan.jobs[index].name.clone()),
         );
-        let collected = options.dry_run.then(|| Arc::new(Mutex::new(Vec::new())));
+        let recorder = options.recorder.clone();
         handles.push(tokio::spawn(async move {
             let name = plan.jobs[index].name.clone();
             let mut failed_need = None;
@@ -94,7 +92,6 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                 Some(need) => skipped(&name, format!("it needs `{need}`, which did not succeed")),
                 None => {
                     bar.enable_steady_tick(Duration::from_millis(120));
-                    let collect = collected.clone();
                     let bar_for_job = bar.clone();
                     tokio::task::spawn_blocking(move || {
                         let progress = |c: &Counts| {
@@ -107,7 +104,7 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                             cancel: &cancel,
                             progress: &progress,
                             quarantine: quarantine.as_deref(),
-                            collect: collect.as_deref(),
+                            recorder: recorder.as_deref(),
                             pipeline: &plan.name,
                             state: state.as_ref(),
                             replay: replay.as_deref().map(Vec::as_slice),
@@ -120,21 +117,16 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
             };
             bar.finish_and_clear();
             let _ = done.send(Some(matches!(report.status, JobStatus::Succeeded)));
-            let records = collected
-                .and_then(|c| Arc::try_unwrap(c).ok())
-                .and_then(|m| m.into_inner().ok())
-                .unwrap_or_default();
-            (report, records)
+            report
         }));
     }
     let mut jobs = Vec::with_capacity(handles.len());
-    let mut records = Vec::new();
     for (handle, job) in handles.into_iter().zip(&plan.jobs) {
-        let (report, collected) = handle
-            .await
-            .unwrap_or_else(|e| (failed(&job.name, e.to_string()), Vec::new()));
-        records.push((job.name.clone(), collected));
-        jobs.push(report);
+        jobs.push(
+            handle
+                .await
+                .unwrap_or_else(|e| failed(&job.name, e.to_string())),
+        );
     }
     if let Some(q) = quarantine
         .as_ref()
@@ -145,11 +137,11 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
     }
     let report = RunReport {
         pipeline: plan.name.clone(),
-        dry_run: options.dry_run,
+        dry_run: options.recorder.is_some(),
         jobs,
         seconds: started.elapsed().as_secs_f64(),
     };
-    RunOutcome { report, records }
+    RunOutcome { report }
 }
 
 fn skipped(name: &str, reason: String) -> JobReport {

@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::Scope;
 
+use super::dry::{KeyedChange, Recorder};
 use crate::connectors::KeyedTarget;
 use crate::plan::KeyedPlan;
 use crate::record::path::CompiledPath;
@@ -74,7 +75,12 @@ pub struct Delivery<'a> {
     unsent: bool,
     open_quarantine: OpenQuarantine,
     pub delivered: Delivered,
+    /// A dry run: each record's outcome is told to the recorder.
+    recorder: Option<Recording<'a>>,
 }
+
+/// A dry run's recorder, and the job's name.
+pub type Recording<'a> = (&'a dyn Recorder, &'a str);
 
 impl<'a> Delivery<'a> {
     /// `scope` holds the senders' threads; it must end after the delivery.
@@ -85,6 +91,7 @@ impl<'a> Delivery<'a> {
         state: &'a dyn StateStore,
         open_quarantine: OpenQuarantine,
         cancel: &'a AtomicBool,
+        recorder: Option<Recording<'a>>,
         scope: &'scope Scope<'scope, '_>,
     ) -> Result<Self, StateError>
     where
@@ -102,7 +109,12 @@ impl<'a> Delivery<'a> {
         let senders = SenderPool::start(
             scope,
             Sender::new(plan, target),
-            plan.concurrency,
+            // A dry run's writes are not sent: one sender keeps its plan in the records' order.
+            if recorder.is_some() {
+                1
+            } else {
+                plan.concurrency
+            },
             batch_size.is_some(),
             cancel,
         );
@@ -125,6 +137,7 @@ impl<'a> Delivery<'a> {
             unsent: false,
             open_quarantine,
             delivered: Delivered::default(),
+            recorder,
         })
     }
 
@@ -305,13 +318,17 @@ impl<'a> Delivery<'a> {
             Decided::Prepared(Prepared {
                 decision: Decision::Skipped,
                 ..
-            }) => self.delivered.skipped += 1,
+            }) => {
+                self.delivered.skipped += 1;
+                self.record(KeyedChange::Skip);
+            }
             Decided::Prepared(Prepared {
                 decision: Decision::Unchanged,
                 key,
                 ..
             }) => {
                 self.delivered.unchanged += 1;
+                self.record(KeyedChange::Unchanged);
                 // Left over by a run killed after its acknowledgement was stored.
                 if self.left_over.remove(key).is_some() {
                     self.acknowledged_earlier.push(key.clone());
@@ -328,6 +345,23 @@ impl<'a> Delivery<'a> {
 
     /// Keeps what one write did: its id, fingerprint and acknowledgement, or its rejection.
     fn account(&mut self, mut p: Prepared, result: Result<Sent, Refusal>) {
+        if let Ok(sent) = &result {
+            let (key, record) = (p.key.as_str(), &p.payload);
+            self.record(match sent {
+                Sent::Created(_) => KeyedChange::Create { key, record },
+                Sent::Updated(target_id) => KeyedChange::Update {
+                    key,
+                    target_id,
+                    record,
+                },
+                Sent::Linked(target_id) => KeyedChange::Link {
+                    key,
+                    target_id,
+                    record,
+                },
+                Sent::Deleted => KeyedChange::Delete { key },
+            });
+        }
         let target_id = match result {
             Ok(Sent::Created(id)) => {
                 self.delivered.created += 1;
@@ -376,6 +410,12 @@ impl<'a> Delivery<'a> {
             fields: std::mem::take(&mut p.fields),
         });
         self.answered(&p, false);
+    }
+
+    fn record(&self, change: KeyedChange) {
+        if let Some((recorder, job)) = self.recorder {
+            recorder.keyed(job, change);
+        }
     }
 
     /// A change of the ID map, for the next durable write; decisions see it at once.
