@@ -1,6 +1,6 @@
 //! The `needs` graph: every job named exists, and no job waits on itself through others.
 
-use super::Checker;
+use super::checker::Checker;
 use crate::diagnostics::Diagnostic;
 
 pub fn check(c: &mut Checker) {

@@ -5,6 +5,7 @@
 //! between jobs, connections and tables, the `needs` graph, tables read backwards, rhai
 //! snippets, and where secrets end up.
 
+mod checker;
 mod dag;
 mod refs;
 mod scripts;
@@ -13,69 +14,12 @@ mod tables;
 mod templates;
 pub mod validate;
 
+pub use checker::Checker;
+
 use crate::config::LoadedPipeline;
-use crate::config::model::Pipeline;
 use crate::config::secrets::Secrets;
-use crate::diagnostics::source::{SourceMap, Span};
-use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
-
-/// What every check reads, and where it reports.
-pub struct Checker<'a> {
-    pub loaded: &'a LoadedPipeline,
-    pub pipeline: &'a Pipeline,
-    pub sources: &'a SourceMap,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    /// The place of the value at `path` (or its nearest parent).
-    fn at(&self, path: &str) -> Option<Span> {
-        self.loaded.index.span(path)
-    }
-
-    fn key_at(&self, path: &str) -> Option<Span> {
-        self.loaded.index.key_span(path)
-    }
-
-    fn push(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
-    }
-
-    /// Checks that `name`, written at `path`, names an entry of `section` (`jobs`,
-    /// `connections`, `tables`). An entry that exists but could not be read counts as existing:
-    /// its own problems were reported.
-    fn expect_defined(
-        &mut self,
-        section: &str,
-        name: &str,
-        path: &str,
-        code: &'static str,
-        message: String,
-    ) {
-        let names: Vec<&str> = self
-            .loaded
-            .root
-            .get(section)
-            .and_then(|n| n.as_map())
-            .map(|entries| entries.iter().map(|e| e.key_text()).collect())
-            .unwrap_or_default();
-        if names.contains(&name) {
-            return;
-        }
-        let hint = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
-            format!(
-                "declare it under `{section}:`; this pipeline has {}",
-                one_of(names.iter().copied())
-            )
-        });
-        let kind = section.trim_end_matches('s');
-        let d = Diagnostic::error(code, message)
-            .at_opt(self.at(path))
-            .label(format!("no such {kind}"))
-            .hint(hint);
-        self.push(d);
-    }
-}
+use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::SourceMap;
 
 /// Runs every semantic check on a loaded pipeline. Nothing to do when the model could not be
 /// read at all: the loader reported why.

@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::model::{
     Auth, Connection, Conversion, Field, FileFormat, STEP_KINDS, Source, Target,
 };

@@ -1,7 +1,7 @@
 //! rhai snippets (filters, scripts, field expressions): each must compile, and a compile error
 //! points at its line and column inside the YAML block.
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::model::Field;
 use crate::diagnostics::Diagnostic;
 

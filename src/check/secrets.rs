@@ -1,6 +1,6 @@
 //! Secrets that could not be sent where they are used. Messages name the secret, never its value.
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::secrets::Secrets;
 use crate::diagnostics::Diagnostic;
 use secrecy::ExposeSecret;

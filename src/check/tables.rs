@@ -3,7 +3,7 @@
 
 use indexmap::IndexMap;
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::model::Table;
 use crate::diagnostics::Diagnostic;
 

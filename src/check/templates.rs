@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::model::{Field, Job, Request, Source, Target};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::record::template::Template;

@@ -7,7 +7,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{FieldHashes, Fingerprint, JobId, Link, Namespace, StateError};
+use super::entry::{FieldHashes, Fingerprint, JobId, Link, Namespace};
+use super::error::StateError;
 
 /// The layout written by this version.
 pub const FORMAT: u8 = 1;

@@ -3,75 +3,9 @@
 
 use std::io::{BufRead, Write};
 
-use serde::{Deserialize, Serialize};
-
-use super::{
-    Change, Checkpoint, Fingerprint, JobId, Link, Namespace, OutboxWindow, Quarantined, StateError,
-    StateStore,
-};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Entry {
-    Link {
-        ns: Namespace,
-        key: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target_id: Option<String>,
-        /// 32 hex digits.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
-        synced_at: i64,
-    },
-    Checkpoint {
-        job: JobId,
-        checkpoint: Checkpoint,
-    },
-    Outbox {
-        ns: Namespace,
-        window: OutboxWindow,
-    },
-    Quarantined {
-        pipeline: String,
-        entry: Box<Quarantined>,
-    },
-}
-
-impl Entry {
-    pub fn into_change(self) -> Result<Change, StateError> {
-        Ok(match self {
-            Entry::Link {
-                ns,
-                key,
-                target_id,
-                fingerprint,
-                synced_at,
-            } => {
-                let fingerprint = fingerprint
-                    .map(|hex| {
-                        u128::from_str_radix(&hex, 16)
-                            .map(Fingerprint)
-                            .map_err(|_| StateError::Format(format!("fingerprint `{hex}`")))
-                    })
-                    .transpose()?;
-                Change::Link {
-                    ns,
-                    key,
-                    same_id: false,
-                    fields: Default::default(),
-                    link: Link {
-                        target_id,
-                        fingerprint,
-                        synced_at,
-                    },
-                }
-            }
-            Entry::Checkpoint { job, checkpoint } => Change::Checkpoint { job, checkpoint },
-            Entry::Outbox { ns, window } => Change::Outbox { ns, window },
-            Entry::Quarantined { pipeline, entry } => Change::Quarantine { pipeline, entry },
-        })
-    }
-}
+use super::entry::Entry;
+use super::error::StateError;
+use super::store::StateStore;
 
 /// Writes every entry; returns how many.
 pub fn export(store: &dyn StateStore, out: &mut dyn Write) -> Result<u64, StateError> {

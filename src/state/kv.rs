@@ -5,11 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
-use super::export::Entry;
-use super::{
-    Change, Checkpoint, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending, Quarantined,
-    StateError, StateStore,
+use super::entry::{
+    Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending,
+    Quarantined, now,
 };
+use super::error::StateError;
+use super::store::StateStore;
 
 /// Called with each entry of a scan; returns whether to go on.
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StateError> + 'a;
@@ -302,7 +303,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     if let Some(entry) = self.kv.get(&entry_key)? {
                         let mut entry: Quarantined =
                             codec::decode_json(&entry, "quarantine entry")?;
-                        entry.settled_at = Some(super::now());
+                        entry.settled_at = Some(now());
                         batch.push((entry_key, Some(codec::encode_json(&entry)?)));
                     }
                     batch.push((index, None));

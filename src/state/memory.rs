@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::StateError;
+use super::error::StateError;
 use super::kv::{Kv, KvStore, Visit};
 
 #[derive(Default)]

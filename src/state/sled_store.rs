@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::StateError;
+use super::error::StateError;
 use super::kv::{Kv, KvStore, Visit};
 
 pub struct SledKv {

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use serde_json::{Map, Value};
 
-use super::AtomicFile;
+use super::atomic::AtomicFile;
 use super::encoding::Encoder;
 use crate::config::model::Encoding;
 use crate::connectors::{ConnectorError, Item, Sink, Source};

@@ -9,7 +9,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 
 use std::sync::Arc;
 
-use super::AtomicFile;
+use super::atomic::AtomicFile;
 use crate::connectors::project::Projected;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::record::Record;

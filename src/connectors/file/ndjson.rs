@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::connectors::project::Projected;
 
-use super::AtomicFile;
+use super::atomic::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::record::Record;
 

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::{Map, Value};
 
-use super::AtomicFile;
+use super::atomic::AtomicFile;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::record::Record;
 
