@@ -81,15 +81,10 @@ fn parse_all(c: &mut Checker) {
     for (name, job) in &c.pipeline.jobs {
         let base = format!("jobs.{name}");
         if let Some(Source::Http(http)) = &job.from {
-            let request = Request {
-                method: http.method,
-                path: http.path.clone(),
-                query: http.query.clone(),
-                headers: http.headers.clone(),
-                body: http.body.clone(),
-                rpc: http.rpc.clone(),
-            };
-            add(template_strings(&format!("{base}.from.http"), &request));
+            add(template_strings(
+                &format!("{base}.from.http"),
+                &http.request(),
+            ));
         }
         let maps = job
             .steps

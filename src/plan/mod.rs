@@ -297,14 +297,7 @@ fn source_plan(
     clients: &mut HttpClients,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
-        Source::File(f) => SourcePlan::File(file::compile::spec(
-            file::compile::dir(f.connection.as_deref(), pipeline, base_dir)?,
-            &f.path,
-            f.format,
-            f.encoding,
-            f.csv.as_ref(),
-            f.records.as_ref(),
-        )?),
+        Source::File(f) => SourcePlan::File(file::compile::spec(f.location(), pipeline, base_dir)?),
         Source::Sql(_) => {
             SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
         }
@@ -393,14 +386,7 @@ fn target_plan(
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(
-            file::compile::spec(
-                file::compile::dir(f.connection.as_deref(), pipeline, base_dir)?,
-                &f.path,
-                f.format,
-                f.encoding,
-                f.csv.as_ref(),
-                f.records.as_ref(),
-            )?,
+            file::compile::spec(f.location(), pipeline, base_dir)?,
             f.only_changed.then(|| Namespace {
                 pipeline: pipeline_name.to_string(),
                 connection: f.connection.clone().unwrap_or_else(|| "file".to_string()),

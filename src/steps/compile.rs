@@ -110,31 +110,19 @@ pub fn map_step(
     for (field, spec) in map {
         let at = |e: String| format!("field `{field}`: {e}");
         let mapped = match spec {
-            Field::Path(path) => MappedField {
-                name: field.clone(),
-                source: ValueSource::Path {
+            Field::Path(path) => MappedField::plain(
+                field,
+                ValueSource::Path {
                     path: CompiledPath::compile(path).map_err(at)?,
                     text: path.as_str().to_string(),
                 },
-                table: None,
-                converter: None,
-                transforms: Vec::new(),
-                default: None,
-                required: false,
-                nested: nested_place(field).map_err(at)?,
-                lang: None,
-            },
-            Field::Constant(value) => MappedField {
-                name: field.clone(),
-                source: ValueSource::Const(value.clone()),
-                table: None,
-                converter: None,
-                transforms: Vec::new(),
-                default: None,
-                required: false,
-                nested: nested_place(field).map_err(at)?,
-                lang: None,
-            },
+                nested_place(field).map_err(at)?,
+            ),
+            Field::Constant(value) => MappedField::plain(
+                field,
+                ValueSource::Const(value.clone()),
+                nested_place(field).map_err(at)?,
+            ),
             Field::Spec(spec) => {
                 if spec.timezone.is_some() {
                     return Err(at("`timezone` is not supported by the runtime yet: remove it, or convert in a `script`".to_string()));

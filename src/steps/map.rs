@@ -142,6 +142,21 @@ impl MapStep {
 }
 
 impl MappedField {
+    /// A field that is its source's value as it is: no table, conversion or default.
+    pub fn plain(name: &str, source: ValueSource, nested: Option<CompiledPath>) -> MappedField {
+        MappedField {
+            name: name.to_string(),
+            source,
+            table: None,
+            converter: None,
+            transforms: Vec::new(),
+            default: None,
+            required: false,
+            nested,
+            lang: None,
+        }
+    }
+
     /// The paths this field reads; `None` for an expression, which sees the whole record.
     pub fn reads(&self) -> Option<Vec<&CompiledPath>> {
         match &self.source {

@@ -113,6 +113,36 @@ pub struct FileSource {
     pub records: Option<JsonPath>,
 }
 
+/// Where a file source or target is, and how it is written.
+pub struct FileLocation<'a> {
+    pub connection: Option<&'a str>,
+    pub path: &'a str,
+    pub format: Option<FileFormat>,
+    pub encoding: Encoding,
+    pub csv: Option<&'a CsvOptions>,
+    pub records: Option<&'a JsonPath>,
+}
+
+/// Both sides of a file name it with the same fields.
+macro_rules! file_location {
+    ($($side:ty),*) => {$(
+        impl $side {
+            pub fn location(&self) -> FileLocation<'_> {
+                FileLocation {
+                    connection: self.connection.as_deref(),
+                    path: &self.path,
+                    format: self.format,
+                    encoding: self.encoding,
+                    csv: self.csv.as_ref(),
+                    records: self.records.as_ref(),
+                }
+            }
+        }
+    )*};
+}
+
+file_location!(FileSource, FileTarget);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
@@ -205,6 +235,20 @@ pub struct HttpSource {
     /// this, for the pages it announced.
     #[serde(default)]
     pub prefetch: bool,
+}
+
+impl HttpSource {
+    /// Its request, as the requests of targets and `fetch` steps are written.
+    pub fn request(&self) -> Request {
+        Request {
+            method: self.method,
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            rpc: self.rpc.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

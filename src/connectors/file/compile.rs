@@ -3,16 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use super::{CsvOptions, FileSpec};
-use crate::config::model::{self, Connection, FileFormat, Pipeline};
+use crate::config::model::{Connection, FileFormat, FileLocation, Pipeline};
 use crate::record::path::CompiledPath;
 
 /// The folder a file connection names, under the pipeline's folder; the pipeline's own
 /// folder without one.
-pub fn dir(
-    connection: Option<&str>,
-    pipeline: &Pipeline,
-    base_dir: &Path,
-) -> Result<PathBuf, String> {
+fn dir(connection: Option<&str>, pipeline: &Pipeline, base_dir: &Path) -> Result<PathBuf, String> {
     match connection.map(|c| pipeline.connections.get(c)) {
         None => Ok(base_dir.to_path_buf()),
         Some(Some(Connection::File(f))) => Ok(base_dir.join(&f.dir)),
@@ -20,14 +16,21 @@ pub fn dir(
     }
 }
 
+/// The file a source or target names, under `base_dir` (the pipeline's folder).
 pub fn spec(
-    dir: PathBuf,
-    path: &str,
-    format: Option<FileFormat>,
-    encoding: model::Encoding,
-    csv: Option<&model::CsvOptions>,
-    records: Option<&model::JsonPath>,
+    location: FileLocation,
+    pipeline: &Pipeline,
+    base_dir: &Path,
 ) -> Result<FileSpec, String> {
+    let FileLocation {
+        connection,
+        path,
+        format,
+        encoding,
+        csv,
+        records,
+    } = location;
+    let dir = dir(connection, pipeline, base_dir)?;
     let format = format
         .or_else(|| FileFormat::from_extension(path))
         .ok_or_else(|| format!("the format of `{path}` cannot be told from its name"))?;

@@ -65,17 +65,7 @@ pub fn source_plan(
 ) -> Result<HttpSourcePlan, String> {
     use model::Paginate;
     let connection = http_connection(&http.connection, pipeline)?;
-    let request = RequestPlan::compile(
-        &model::Request {
-            method: http.method,
-            path: http.path.clone(),
-            query: http.query.clone(),
-            headers: http.headers.clone(),
-            body: http.body.clone(),
-            rpc: http.rpc.clone(),
-        },
-        connection,
-    )?;
+    let request = RequestPlan::compile(&http.request(), connection)?;
     fn path<P: AsRef<str>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
         p.as_ref().map(CompiledPath::compile).transpose()
     }
