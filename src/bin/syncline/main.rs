@@ -17,7 +17,7 @@ use syncline::plan::Plan;
 use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::state::{StateStore, sled_store};
 
-mod state_cli;
+mod state;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -106,7 +106,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  syncline state checkpoints client.yaml\n  syncline state id client.yaml --entity product --key AR-001\n  syncline state quarantine list client.yaml\n  syncline state quarantine replay client.yaml --job products\n  syncline state export client.yaml --out state.jsonl\n  syncline state reset client.yaml --job orders"
     )]
-    State(state_cli::StateArgs),
+    State(state::StateArgs),
     /// Write the JSON Schema of pipeline files, for editors (yaml-language-server).
     #[command(
         after_help = "Examples:\n  syncline schema                  # writes schemas/pipeline.schema.json\n  syncline schema --check          # fails when the committed schema is out of date\n  syncline schema --out -          # prints it"
@@ -196,7 +196,7 @@ fn main() -> ExitCode {
             state.as_deref(),
         ),
         Command::Test { .. } => not_yet("test", "pipeline tests"),
-        Command::State(args) => state_cli::run(args),
+        Command::State(args) => state::run(args),
     };
     ExitCode::from(code)
 }
