@@ -14,24 +14,25 @@
 #   benches/http/push.sh [N] [RUNS] [DELAY_MS]   (defaults: 10000 updates, 3 runs, no delay)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+release=${CARGO_TARGET_DIR:-target}/release
 n=${1:-10000}
 runs=${2:-3}
 delay_ms=${3:-0}
 dir=target/bench/push-$n
 rm -rf "$dir" && mkdir -p "$dir"
-cargo build --release --quiet --bin syncline --bin syncline-bench
+cargo build --release --quiet --bin syncline --example syncline-bench
 python3 -c "import sys; n=int(sys.argv[1]); open(sys.argv[2],'w').write('ref,price\n'+''.join(f'P{i:06},10\n' for i in range(n))); open(sys.argv[3],'w').write('ref,price\n'+''.join(f'P{i:06},{11+i%2}\n' for i in range(n)))" "$n" "$dir/first.csv" "$dir/changed.csv"
 for i in $(seq "$runs"); do
-  target/release/syncline-bench shop "$delay_ms" > "$dir/shop.url" &
+  "$release/examples/syncline-bench" shop "$delay_ms" > "$dir/shop.url" &
   shop=$!
   sleep 0.3
   export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"
-  target/release/syncline-bench put "$SHOP_URL" "$n" 8
-  target/release/syncline-bench put "$SHOP_URL" "$n" 8 raw
+  "$release/examples/syncline-bench" put "$SHOP_URL" "$n" 8
+  "$release/examples/syncline-bench" put "$SHOP_URL" "$n" 8 raw
   rm -rf "$dir/state"
-  SYNCLINE_PRODUCTS=first.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" > /dev/null
+  SYNCLINE_PRODUCTS=first.csv "$release/syncline" run benches/http/push.yaml --state "$dir/state" > /dev/null
   start=$(date +%s.%N)
-  SYNCLINE_PRODUCTS=changed.csv target/release/syncline run benches/http/push.yaml --state "$dir/state" \
+  SYNCLINE_PRODUCTS=changed.csv "$release/syncline" run benches/http/push.yaml --state "$dir/state" \
     --format json > "$dir/report.json"
   end=$(date +%s.%N)
   python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; u=d['delivered']['updated']; assert u==int(sys.argv[2]), d; t=float(sys.argv[4])-float(sys.argv[3]); j=d['seconds']; print('syncline: %d updates in %.3f s = %.0f updates/s; in the job %.3f s = %.0f updates/s' % (u, t, u/t, j, u/j))" "$dir/report.json" "$n" "$start" "$end"

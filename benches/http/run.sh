@@ -10,15 +10,16 @@
 # nginx is installed from Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+release=${CARGO_TARGET_DIR:-target}/release
 n=${1:-100000}
 runs=${2:-5}
 dir=$PWD/target/bench/http-$n
 mkdir -p "$dir"
-cargo build --release --quiet --bin syncline --bin syncline-bench
+cargo build --release --quiet --bin syncline --example syncline-bench
 command -v nginx > /dev/null || PATH=$PATH:/usr/sbin
 command -v nginx > /dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light > /dev/null; }
-[ -f "$dir/catalog.ndjson" ] || target/release/syncline-bench catalog "$n" "$dir/catalog.ndjson"
-[ -f "$dir/pages/1.json" ] || target/release/syncline-bench pages "$dir/catalog.ndjson" 100 "$dir/pages"
+[ -f "$dir/catalog.ndjson" ] || "$release/examples/syncline-bench" catalog "$n" "$dir/catalog.ndjson"
+[ -f "$dir/pages/1.json" ] || "$release/examples/syncline-bench" pages "$dir/catalog.ndjson" 100 "$dir/pages"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
@@ -51,10 +52,10 @@ trap 'kill $server' EXIT
 sleep 0.5
 export API_URL=http://127.0.0.1:$port SYNCLINE_BENCH_DIR=$dir
 for i in $(seq "$runs"); do
-  target/release/syncline-bench fetch "$API_URL" raw
-  target/release/syncline-bench fetch "$API_URL" parse
+  "$release/examples/syncline-bench" fetch "$API_URL" raw
+  "$release/examples/syncline-bench" fetch "$API_URL" parse
   start=$(date +%s.%N)
-  /usr/bin/time -f "syncline   %e s  %M KB" target/release/syncline run "benches/http/${PULL:-pull}.yaml" \
+  /usr/bin/time -f "syncline   %e s  %M KB" "$release/syncline" run "benches/http/${PULL:-pull}.yaml" \
     --state "$dir/state" --format json > "$dir/report.json"
   end=$(date +%s.%N)
   python3 -c "import json,sys; d=json.load(open(sys.argv[1]))['jobs'][0]; assert d['read']==int(sys.argv[2]), d; print('syncline: %d records read, %d written in %.3f s' % (d['read'], d['written'], float(sys.argv[4])-float(sys.argv[3])))" "$dir/report.json" "$n" "$start" "$end"

@@ -7,12 +7,13 @@
 #   (cd /tmp/old && CARGO_TARGET_DIR=/tmp/old-target cargo build --release --bin syncline)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+release=${CARGO_TARGET_DIR:-target}/release
 n=${1:-200000}; runs=${2:-5}
 dir=target/bench/ab-$n; mkdir -p "$dir"
-cargo build --release --quiet --bin syncline --bin syncline-bench
-OLD=${OLD:?the other binary: OLD=path} NEW=${NEW:-target/release/syncline}
-[ -f "$dir/catalog.ndjson" ] || target/release/syncline-bench catalog "$n" "$dir/catalog.ndjson"
-target/release/syncline-bench shop > "$dir/shop.url" & shop=$!
+cargo build --release --quiet --bin syncline --example syncline-bench
+OLD=${OLD:?the other binary: OLD=path} NEW=${NEW:-"$release/syncline"}
+[ -f "$dir/catalog.ndjson" ] || "$release/examples/syncline-bench" catalog "$n" "$dir/catalog.ndjson"
+"$release/examples/syncline-bench" shop > "$dir/shop.url" & shop=$!
 trap 'kill $shop' EXIT
 sleep 0.5
 export SHOP_URL=$(cat "$dir/shop.url") SYNCLINE_BENCH_DIR="$PWD/$dir"
