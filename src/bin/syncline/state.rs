@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use syncline::config::model::{Pipeline, Target};
-use syncline::config::secrets::Secrets;
+use syncline::config::secrets::{Secrets, redact};
 use syncline::plan::TargetPlan;
 use syncline::runtime::RunOptions;
 use syncline::state::{Change, JobId, Namespace, StateStore, export, sled_store};
+
+use crate::exit::{CliError, Exit};
 
 #[derive(Args)]
 pub struct StateArgs {
@@ -133,18 +135,41 @@ enum QuarantineCommand {
     },
 }
 
-pub fn run(args: StateArgs) -> u8 {
-    match execute(args.command) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            1
-        }
-    }
+/// What the `state` command refuses to do, or cannot.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{} cannot be read as a pipeline: run `syncline validate` on it", .0.display())]
+    NotAPipeline(PathBuf),
+    #[error("the pipeline has no `name`")]
+    Unnamed,
+    #[error("the pipeline has no job `{0}`")]
+    NoJob(String),
+    #[error("give --key or --target-id")]
+    NoLookup,
+    #[error("no job of this pipeline writes the entity `{0}`")]
+    NoWriter(String),
+    #[error("several connections write `{entity}` ({}): choose one with --connection", .connections.join(", "))]
+    ManyWriters {
+        entity: String,
+        connections: Vec<String>,
+    },
+    #[error("no quarantine entry {0}")]
+    NoEntry(u64),
+    #[error("name the entries to drop, or --job to drop all of a job's")]
+    NothingToDrop,
+    #[error(
+        "resetting a checkpoint makes `{0}` read its whole source again; pass --yes to confirm"
+    )]
+    Unconfirmed(String),
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The pipeline model (for its name, jobs and targets), even if it has problems elsewhere.
-fn pipeline(path: &Path) -> Result<Pipeline, String> {
+fn pipeline(path: &Path) -> Result<Pipeline, Error> {
     let validation =
         syncline::check::validate::validate(&[path.to_path_buf()], &Secrets::default());
     validation
@@ -152,24 +177,16 @@ fn pipeline(path: &Path) -> Result<Pipeline, String> {
         .into_iter()
         .next()
         .and_then(|p| p.model)
-        .ok_or_else(|| {
-            format!(
-                "{} cannot be read as a pipeline: run `syncline validate` on it",
-                path.display()
-            )
-        })
+        .ok_or_else(|| Error::NotAPipeline(path.to_path_buf()))
 }
 
-fn name_of(pipeline: &Pipeline) -> Result<String, String> {
-    pipeline
-        .name
-        .clone()
-        .ok_or_else(|| "the pipeline has no `name`".to_string())
+fn name_of(pipeline: &Pipeline) -> Result<String, Error> {
+    pipeline.name.clone().ok_or(Error::Unnamed)
 }
 
-fn open(at: &At) -> Result<sled_store::SledStore, String> {
-    sled_store::open(&syncline::state::dir_for(&at.pipeline, at.state.as_deref()))
-        .map_err(|e| e.to_string())
+fn open(at: &At) -> Result<sled_store::SledStore, CliError> {
+    let dir = syncline::state::dir_for(&at.pipeline, at.state.as_deref());
+    Ok(sled_store::open(&dir)?)
 }
 
 fn time(seconds: i64) -> String {
@@ -178,16 +195,16 @@ fn time(seconds: i64) -> String {
         .unwrap_or_else(|| seconds.to_string())
 }
 
-fn execute(command: StateCommand) -> Result<u8, String> {
+pub fn run(args: StateArgs) -> Result<Exit, CliError> {
     let mut out = std::io::stdout().lock();
     let print = |out: &mut dyn Write, text: String| {
         let _ = writeln!(out, "{text}");
     };
-    match command {
+    match args.command {
         StateCommand::Checkpoints(at) => {
             let name = name_of(&pipeline(&at.pipeline)?)?;
             let store = open(&at)?;
-            let checkpoints = store.checkpoints(&name).map_err(|e| e.to_string())?;
+            let checkpoints = store.checkpoints(&name)?;
             if checkpoints.is_empty() {
                 print(&mut out, format!("no checkpoint saved for `{name}` yet"));
             }
@@ -214,7 +231,7 @@ fn execute(command: StateCommand) -> Result<u8, String> {
             let ns = namespace(&model, &entity, connection.as_deref())?;
             let store = open(&at)?;
             match (key, target_id) {
-                (Some(key), _) => match store.link(&ns, &key).map_err(|e| e.to_string())? {
+                (Some(key), _) => match store.link(&ns, &key)? {
                     Some(link) => print(
                         &mut out,
                         format!(
@@ -231,41 +248,38 @@ fn execute(command: StateCommand) -> Result<u8, String> {
                             &mut out,
                             format!("{entity} `{key}` is not in the ID map of {ns}"),
                         );
-                        return Ok(1);
+                        return Ok(Exit::Failure);
                     }
                 },
-                (None, Some(id)) => match store.key_for_id(&ns, &id).map_err(|e| e.to_string())? {
+                (None, Some(id)) => match store.key_for_id(&ns, &id)? {
                     Some(key) => print(&mut out, format!("target id {id} <- {entity} `{key}`")),
                     None => {
                         print(
                             &mut out,
                             format!("target id {id} is not in the ID map of {ns}"),
                         );
-                        return Ok(1);
+                        return Ok(Exit::Failure);
                     }
                 },
-                (None, None) => return Err("give --key or --target-id".into()),
+                (None, None) => return Err(Error::NoLookup.into()),
             }
         }
         StateCommand::Reset { at, job, yes } => {
             let model = pipeline(&at.pipeline)?;
             let name = name_of(&model)?;
             if !model.jobs.contains_key(&job) {
-                return Err(format!("the pipeline has no job `{job}`"));
+                return Err(Error::NoJob(job).into());
             }
             if !yes {
                 if !std::io::stdin().is_terminal() {
-                    eprintln!(
-                        "error: resetting a checkpoint makes `{job}` read its whole source again; pass --yes to confirm"
-                    );
-                    return Ok(2);
+                    return Err(Error::Unconfirmed(job).into());
                 }
                 eprint!("Reset the checkpoint of `{job}`? Type the job name to confirm: ");
                 let mut answer = String::new();
                 let _ = std::io::stdin().lock().read_line(&mut answer);
                 if answer.trim() != job {
                     eprintln!("not reset");
-                    return Ok(1);
+                    return Ok(Exit::Failure);
                 }
             }
             let store = open(&at)?;
@@ -276,8 +290,7 @@ fn execute(command: StateCommand) -> Result<u8, String> {
                         job: job.clone(),
                     },
                 }])
-                .and_then(|_| store.flush())
-                .map_err(|e| e.to_string())?;
+                .and_then(|_| store.flush())?;
             print(&mut out, format!("the checkpoint of `{job}` was reset"));
         }
         StateCommand::Export { at, out: file } => {
@@ -286,33 +299,29 @@ fn execute(command: StateCommand) -> Result<u8, String> {
             let count = match file.filter(|path| path.as_os_str() != "-") {
                 Some(path) => {
                     let f = std::fs::File::create(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                        .map_err(|source| Error::File { path, source })?;
                     export::export(&store, &mut std::io::BufWriter::new(f))
                 }
                 None => export::export(&store, &mut out),
-            }
-            .map_err(|e| e.to_string())?;
+            }?;
             eprintln!("{count} entries exported");
         }
         StateCommand::Import { at, from } => {
-            let file =
-                std::fs::File::open(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+            let file = std::fs::File::open(&from).map_err(|source| Error::File {
+                path: from.clone(),
+                source,
+            })?;
             let store = open(&at)?;
-            let count = export::import(&store, &mut std::io::BufReader::new(file))
-                .map_err(|e| e.to_string())?;
+            let count = export::import(&store, &mut std::io::BufReader::new(file))?;
             print(&mut out, format!("{count} entries imported"));
         }
         StateCommand::Quarantine(command) => return quarantine(command, &mut out),
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The ID-map namespace of an entity: the connection of the job that writes it.
-fn namespace(
-    model: &Pipeline,
-    entity: &str,
-    connection: Option<&str>,
-) -> Result<Namespace, String> {
+fn namespace(model: &Pipeline, entity: &str, connection: Option<&str>) -> Result<Namespace, Error> {
     let mut connections: Vec<&str> = model
         .jobs
         .values()
@@ -326,16 +335,12 @@ fn namespace(
     let connection = match (connection, connections.as_slice()) {
         (Some(c), _) => c.to_string(),
         (None, [one]) => one.to_string(),
-        (None, []) => {
-            return Err(format!(
-                "no job of this pipeline writes the entity `{entity}`"
-            ));
-        }
+        (None, []) => return Err(Error::NoWriter(entity.to_string())),
         (None, many) => {
-            return Err(format!(
-                "several connections write `{entity}` ({}): choose one with --connection",
-                many.join(", ")
-            ));
+            return Err(Error::ManyWriters {
+                entity: entity.to_string(),
+                connections: many.iter().map(|c| c.to_string()).collect(),
+            });
         }
     };
     Ok(Namespace {
@@ -345,7 +350,7 @@ fn namespace(
     })
 }
 
-fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, String> {
+fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<Exit, CliError> {
     match command {
         QuarantineCommand::List {
             at,
@@ -359,8 +364,7 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
                 store.quarantine_history(&name, job.as_deref())
             } else {
                 store.quarantined(&name, job.as_deref())
-            }
-            .map_err(|e| e.to_string())?;
+            }?;
             for (id, entry) in &entries {
                 let line = if json {
                     serde_json::json!({ "id": id, "entry": entry }).to_string()
@@ -383,9 +387,9 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
         QuarantineCommand::Show { at, id } => {
             let name = name_of(&pipeline(&at.pipeline)?)?;
             let store = open(&at)?;
-            let entries = store.quarantined(&name, None).map_err(|e| e.to_string())?;
+            let entries = store.quarantined(&name, None)?;
             let Some((_, entry)) = entries.into_iter().find(|(i, _)| *i == id) else {
-                return Err(format!("no quarantine entry {id}"));
+                return Err(Error::NoEntry(id).into());
             };
             let _ = writeln!(
                 out,
@@ -397,12 +401,10 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
         QuarantineCommand::Drop { at, ids, job } => {
             let name = name_of(&pipeline(&at.pipeline)?)?;
             if ids.is_empty() && job.is_none() {
-                return Err("name the entries to drop, or --job to drop all of a job's".into());
+                return Err(Error::NothingToDrop.into());
             }
             let store = open(&at)?;
-            let entries = store
-                .quarantined(&name, job.as_deref())
-                .map_err(|e| e.to_string())?;
+            let entries = store.quarantined(&name, job.as_deref())?;
             let changes: Vec<Change> = entries
                 .iter()
                 .filter(|(id, _)| ids.is_empty() || ids.contains(id))
@@ -412,10 +414,7 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
                 })
                 .collect();
             let count = changes.len();
-            store
-                .apply(changes)
-                .and_then(|_| store.flush())
-                .map_err(|e| e.to_string())?;
+            store.apply(changes).and_then(|_| store.flush())?;
             let _ = writeln!(out, "{count} entries dropped");
         }
         QuarantineCommand::Replay {
@@ -425,7 +424,7 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<u8, Str
             secrets,
         } => return replay(at, job, ids, secrets.as_deref(), out),
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 fn replay(
@@ -434,21 +433,16 @@ fn replay(
     ids: Vec<u64>,
     secrets: Option<&Path>,
     out: &mut dyn Write,
-) -> Result<u8, String> {
-    let mut plan = match super::prepare(&at.pipeline, secrets) {
-        Ok(prepared) => prepared,
-        Err(code) => return Ok(code),
-    };
+) -> Result<Exit, CliError> {
+    let mut plan = crate::run::prepare(&at.pipeline, secrets)?;
     plan.jobs.retain(|j| j.name == job);
     let Some(job_plan) = plan.jobs.first_mut() else {
-        return Err(format!("the pipeline has no job `{job}`"));
+        return Err(Error::NoJob(job).into());
     };
     // Alone in this run: the jobs it needs are not run again.
     job_plan.needs.clear();
     let store = open(&at)?;
-    let mut entries = store
-        .quarantined(&plan.name, Some(&job))
-        .map_err(|e| e.to_string())?;
+    let mut entries = store.quarantined(&plan.name, Some(&job))?;
     entries.retain(|(id, _)| ids.is_empty() || ids.contains(id));
     let (replayable, unreadable): (Vec<_>, Vec<_>) = entries
         .into_iter()
@@ -461,7 +455,7 @@ fn replay(
     }
     if replayable.is_empty() {
         let _ = writeln!(out, "nothing to replay");
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     // Replaying a record the target rejected is the user saying the way is clear: a create left
     // unverifiable by a crash is sent again.
@@ -472,7 +466,7 @@ fn replay(
             .filter(|(_, e)| e.resume_at == Some(steps))
             .map(|(_, e)| e.key.as_str())
             .collect();
-        let windows = store.pending(&keyed.ns).map_err(|e| e.to_string())?;
+        let windows = store.pending(&keyed.ns)?;
         let rewritten = windows
             .into_iter()
             .filter(|w| {
@@ -490,7 +484,7 @@ fn replay(
                 }
             })
             .collect();
-        store.apply(rewritten).map_err(|e| e.to_string())?;
+        store.apply(rewritten)?;
     }
     let options = RunOptions {
         recorder: None,
@@ -499,10 +493,7 @@ fn replay(
         state: Arc::new(store),
         replay: Some(replayable),
     };
-    let outcome = match super::execute(Arc::new(plan), options) {
-        Ok(outcome) => outcome,
-        Err(code) => return Ok(code),
-    };
-    let _ = out.write_all(crate::redact(&outcome.report.render()).as_bytes());
-    Ok(outcome.report.exit_code())
+    let outcome = crate::run::execute(Arc::new(plan), options)?;
+    let _ = out.write_all(redact(&outcome.report.render()).as_bytes());
+    Ok(Exit::of_run(&outcome.report))
 }

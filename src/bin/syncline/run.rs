@@ -1,0 +1,168 @@
+//! `syncline run` and `syncline dry-run`, and what they share with `state quarantine replay`:
+//! a pipeline validated and compiled, then run on a runtime that Ctrl-C stops cleanly.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use syncline::check::validate;
+use syncline::config::secrets::{Secrets, redact};
+use syncline::diagnostics::RenderOptions;
+use syncline::dry_run::PlanRecorder;
+use syncline::plan::{CompileContext, Plan};
+use syncline::runtime::{RunOptions, RunOutcome};
+use syncline::state::{StateStore, sled_store};
+
+use crate::Format;
+use crate::exit::{CliError, Exit, Problem};
+
+/// The secrets of `--secrets FILE`; none without it (the environment is read then).
+pub fn load_secrets(file: Option<&Path>) -> Result<Secrets, CliError> {
+    file.map(Secrets::from_file)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|problems| {
+            CliError::Secrets(
+                problems
+                    .into_iter()
+                    .map(|p| Problem {
+                        message: p.message,
+                        hint: p.hint,
+                    })
+                    .collect(),
+            )
+        })
+}
+
+/// Validates and compiles a pipeline for `run`, `dry-run` and a replay.
+pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliError> {
+    let secrets = load_secrets(secrets_file)?;
+    let validation = validate::validate(&[path.to_path_buf()], &secrets);
+    secrets.protect_used(validation.secret_names.iter().map(String::as_str));
+    if validation.errors() > 0 {
+        let text = validation.render_human(RenderOptions {
+            color: crate::stderr_color(),
+            width: 100,
+        });
+        eprint!("{}", redact(&text));
+        return Err(CliError::Shown(Exit::of_validation(&validation, false)));
+    }
+    let Some(loaded) = validation.pipelines.first() else {
+        return Err(CliError::NoPipeline(path.to_path_buf()));
+    };
+    let context = CompileContext {
+        sources: &validation.sources,
+        secrets: &secrets,
+    };
+    Ok(syncline::plan::compile(loaded, &context)?)
+}
+
+/// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly, a second Ctrl-C at once.
+pub fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    Ok(runtime.block_on(async {
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+                eprintln!(
+                    "interrupted: finishing the records in flight; nothing half-written is kept \
+                     (Ctrl-C again stops at once)"
+                );
+            }
+            // Every write is in the outbox before it is sent: one cut short is checked at the
+            // next run, never sent blindly again.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted again: stopping now; the writes in flight are checked at the next run"
+                );
+                Exit::Interrupted.now();
+            }
+        });
+        syncline::runtime::run(plan, options, cancel.clone()).await
+    }))
+}
+
+/// `syncline run`.
+pub fn run(
+    path: &Path,
+    format: Format,
+    secrets_file: Option<&Path>,
+    quarantine: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> Result<Exit, CliError> {
+    let plan = prepare(path, secrets_file)?;
+    let state = open_state(path, state_dir)?;
+    let quarantine = quarantine
+        .map(std::fs::File::create)
+        .transpose()
+        .map_err(CliError::QuarantineFile)?
+        .map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write + Send>);
+    let options = RunOptions {
+        recorder: None,
+        progress: std::io::stderr().is_terminal(),
+        quarantine,
+        state,
+        replay: None,
+    };
+    let outcome = execute(Arc::new(plan), options)?;
+    let text = match format {
+        Format::Human => outcome.report.render(),
+        Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
+    };
+    let _ = std::io::stdout().write_all(redact(&text).as_bytes());
+    Ok(Exit::of_run(&outcome.report))
+}
+
+/// Opens the state a run writes to: `--state`, or the default for the pipeline.
+fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>, CliError> {
+    let store = sled_store::open(&syncline::state::dir_for(pipeline, dir))?;
+    Ok(Arc::new(store))
+}
+
+/// `syncline dry-run`.
+pub fn dry_run(
+    path: &Path,
+    format: Format,
+    secrets_file: Option<&Path>,
+    out: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> Result<Exit, CliError> {
+    let plan = prepare(path, secrets_file)?;
+    let dir = syncline::state::dir_for(path, state_dir);
+    let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir)? {
+        Some(store) => Arc::new(syncline::state::ReadOnly(store)),
+        None => Arc::new(syncline::state::memory::MemoryStore::empty()),
+    };
+    let plan = Arc::new(plan);
+    let recorder = Arc::new(PlanRecorder::new(plan.clone(), state.clone()));
+    let options = RunOptions {
+        recorder: Some(recorder.clone()),
+        progress: std::io::stderr().is_terminal(),
+        quarantine: None,
+        state,
+        replay: None,
+    };
+    let outcome = execute(plan, options)?;
+    let exit = Exit::of_run(&outcome.report);
+    let recorder = Arc::try_unwrap(recorder).map_err(|_| CliError::DryRunNotEnded)?;
+    let dry = recorder.finish(outcome.report);
+    let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
+    if let Some(out) = out {
+        std::fs::write(out, redact(&json)).map_err(|source| CliError::Write {
+            path: out.to_path_buf(),
+            source,
+        })?;
+    }
+    let text = match format {
+        Format::Human => dry.render(20),
+        Format::Json => json,
+    };
+    let _ = std::io::stdout().write_all(redact(&text).as_bytes());
+    Ok(exit)
+}
