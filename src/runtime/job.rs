@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::deliver::Delivery;
 use super::deliver::decide::DeliveryError;
+use super::deliver::{Delivery, Shared};
 use super::dry::{DryTarget, Recorder};
 use super::only_changed::WrittenBefore;
 use super::quarantine::OpenQuarantine;
@@ -172,18 +172,14 @@ fn execute(
         let processed = process(job, ctx, &replays, items_rx, &out_tx, report, rejections);
         // The reader is done once processing saw the end of its channel (or dropped it). Commit
         // only when both went through: a source that failed halfway must not replace the target.
-        let read = reader
-            .join()
-            .unwrap_or_else(|_| Err(JobError::Crashed("reader")));
+        let read = reader.join().unwrap_or(Err(JobError::Crashed("reader")));
         if let (Ok(end), Ok(())) = (&processed, &read)
             && !cancel.load(Ordering::Relaxed)
         {
             let _ = out_tx.send(ToWriter::Commit(end.clone()));
         }
         drop(out_tx);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(JobError::Crashed("writer")));
+        let written = writer.join().unwrap_or(Err(JobError::Crashed("writer")));
         let processed = processed.map(|_| ());
         processed.and(read).and(written).map(|outcome| {
             // A keyed target writes only what changed: unchanged and skipped records are
@@ -373,10 +369,12 @@ fn write_all(
                     plan,
                     key,
                     target,
-                    ctx.state,
                     open,
-                    ctx.cancel,
-                    ctx.recorder.map(|r| (r, job.name.as_str())),
+                    Shared {
+                        state: ctx.state,
+                        cancel: ctx.cancel,
+                        recorder: ctx.recorder.map(|r| (r, job.name.as_str())),
+                    },
                     scope,
                 )?;
                 // Rejections come back as the target answers, maybe with a later batch.

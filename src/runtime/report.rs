@@ -150,20 +150,6 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// 0 all good, 3 some records were rejected, 1 a job failed or was skipped, 130 cancelled.
-    pub fn exit_code(&self) -> u8 {
-        let status = |f: fn(&JobStatus) -> bool| self.jobs.iter().any(|j| f(&j.status));
-        if status(|s| matches!(s, JobStatus::Cancelled)) {
-            130
-        } else if status(|s| matches!(s, JobStatus::Failed(_) | JobStatus::Skipped(_))) {
-            1
-        } else if self.jobs.iter().any(|j| j.rejected > 0) {
-            3
-        } else {
-            0
-        }
-    }
-
     pub fn render(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run {

@@ -82,21 +82,32 @@ pub struct Delivery<'a> {
 /// A dry run's recorder, and the job's name.
 pub type Recording<'a> = (&'a dyn Recorder, &'a str);
 
+/// What a delivery shares with its job.
+pub struct Shared<'a> {
+    pub state: &'a dyn StateStore,
+    /// Ctrl-C.
+    pub cancel: &'a AtomicBool,
+    pub recorder: Option<Recording<'a>>,
+}
+
 impl<'a> Delivery<'a> {
     /// `scope` holds the senders' threads; it must end after the delivery.
     pub fn new<'scope>(
         plan: &'a KeyedPlan,
         key: &'a CompiledPath,
         target: Box<dyn KeyedTarget>,
-        state: &'a dyn StateStore,
         open_quarantine: OpenQuarantine,
-        cancel: &'a AtomicBool,
-        recorder: Option<Recording<'a>>,
+        shared: Shared<'a>,
         scope: &'scope Scope<'scope, '_>,
     ) -> Result<Self, StateError>
     where
         'a: 'scope,
     {
+        let Shared {
+            state,
+            cancel,
+            recorder,
+        } = shared;
         let (outbox, left_over) = Outbox::load(state, &plan.ns)?;
         if !left_over.is_empty() {
             tracing::warn!(
