@@ -16,7 +16,8 @@ use crate::config::model::{
 use crate::config::secrets::Secrets;
 use crate::connectors::file::{CsvOptions, FileSpec};
 use crate::connectors::http::fetch::HttpFetcher;
-use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
+use crate::connectors::http::paging::Paging;
+use crate::connectors::http::source::{DEFAULT_MAX_PAGES, HttpSourcePlan};
 use crate::connectors::http::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use crate::connectors::http::{HttpClient, RequestPlan};
 use crate::diagnostics::source::SourceMap;
