@@ -18,6 +18,7 @@ use rustls::pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::runtime::{Handle, Runtime};
+use tokio::sync::oneshot;
 
 use super::auth::{self, Placed, TokenAuth};
 use super::resilience::{Backoff, RateLimiter, RefusalRules, RetryPolicy, Verdict};
@@ -140,19 +141,33 @@ impl HttpClient {
     /// (see [`super::resilience`]), with the connection's token when it has one (fetched again
     /// once on a 401). The last answer is returned as it is, success or not.
     pub fn send(&self, call: &Call) -> Result<Response, TransportError> {
-        let request = self.send_async(call);
-        if let Some(runtime) = self.runtime.clone().or_else(|| Handle::try_current().ok()) {
-            return runtime.block_on(request);
-        }
-        match own_runtime() {
-            Ok(runtime) => runtime.block_on(request),
-            Err(reason) => Err(TransportError {
-                method: method_name(call.method),
-                path: shown_path(&call.path).to_string(),
-                reason: reason.clone(),
-                kind: TransportKind::NotConnected,
-            }),
-        }
+        self.send_ahead(call).wait()
+    }
+
+    /// Sends `call` as [`HttpClient::send`] does, and returns at once: the answer is waited
+    /// for with [`Sending::wait`] (a source asks for its next page while it reads this one).
+    pub fn send_ahead(&self, call: &Call) -> Sending {
+        let runtime = match self.runtime.clone().or_else(|| Handle::try_current().ok()) {
+            Some(runtime) => runtime,
+            None => match own_runtime() {
+                Ok(runtime) => runtime.handle().clone(),
+                Err(reason) => {
+                    let failure = failure(call, TransportKind::NotConnected, reason.clone());
+                    return Sending(Err(failure));
+                }
+            },
+        };
+        // The request is a task of the runtime's, beside its connection's: what passes between
+        // the two stays on one worker, and the caller is woken once, with the answer.
+        let (client, sent) = (self.clone(), call.clone());
+        let (answer, answered) = oneshot::channel();
+        runtime.spawn(async move {
+            let _ = answer.send(client.send_async(&sent).await);
+        });
+        Sending(Ok((
+            answered,
+            failure(call, TransportKind::Broken, String::new()),
+        )))
     }
 
     /// Sends `call` for one record and reads its answer: XML or JSON, as the answer says.
@@ -220,12 +235,10 @@ impl HttpClient {
     async fn place(&self, token: &TokenAuth, call: &Call) -> Result<Placed, TransportError> {
         let login =
             |login| async move { self.send_retrying(login, None).await.map_err(|e| e.reason) };
-        token.place(login).await.map_err(|reason| TransportError {
-            method: method_name(call.method),
-            path: call.path.clone(),
-            reason,
-            kind: TransportKind::NotConnected,
-        })
+        token
+            .place(login)
+            .await
+            .map_err(|reason| failure(call, TransportKind::NotConnected, reason))
     }
 
     async fn send_retrying(
@@ -269,12 +282,7 @@ impl HttpClient {
     ) -> Result<Response, TransportError> {
         let connection = &*self.connection;
         let method = method_name(call.method);
-        let fail = |(kind, reason): (TransportKind, String)| TransportError {
-            method,
-            path: shown_path(&call.path).to_string(),
-            reason,
-            kind,
-        };
+        let fail = |(kind, reason)| failure(call, kind, reason);
         let mut url = if is_link(&call.path) {
             let Some(rest) = self.relative(&call.path) else {
                 return Err(fail((
@@ -357,6 +365,39 @@ impl HttpClient {
             Some(dialect) => rpc::unwrap(response, dialect),
             None => response,
         })
+    }
+}
+
+/// A request on its way (see [`HttpClient::send_ahead`]); dropped, its answer is dropped.
+pub struct Sending(
+    Result<
+        (
+            oneshot::Receiver<Result<Response, TransportError>>,
+            TransportError,
+        ),
+        TransportError,
+    >,
+);
+
+impl Sending {
+    /// Blocks the calling thread until the answer is there. Not from inside an async task.
+    pub fn wait(self) -> Result<Response, TransportError> {
+        let (answered, mut lost) = self.0?;
+        answered.blocking_recv().unwrap_or_else(|_| {
+            // The runtime stopped with the request in flight: it may have been applied.
+            lost.reason = "the request was cut short: the runtime stopped".into();
+            Err(lost)
+        })
+    }
+}
+
+/// A failure of `call`, named by its method and path.
+fn failure(call: &Call, kind: TransportKind, reason: String) -> TransportError {
+    TransportError {
+        method: method_name(call.method),
+        path: shown_path(&call.path).to_string(),
+        reason,
+        kind,
     }
 }
 

@@ -5,16 +5,15 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde::de::DeserializeSeed;
 use serde_json::Value;
 
-use super::client::{HttpClient, ReadFailure};
+use super::client::{HttpClient, ReadFailure, Sending};
 use super::paging::{Followed, Next, Paging, with_params};
 use super::request::RequestPlan;
 use super::rpc;
-use super::wire::{Call, Response, method_name, missing_field, shorten};
+use super::wire::{Call, Response, TransportError, method_name, missing_field, shorten};
 use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::paths::CompiledPath;
@@ -94,36 +93,6 @@ impl Source for HttpSource {
             // An RPC page's envelope has a fresh id each time: it would never match.
             && !plan.request.is_rpc()
             && plan.paging.is_predictable();
-        if !prefetch {
-            return self.read_pages(emit, None);
-        }
-        let (calls_tx, calls_rx) = channel::<Call>();
-        let (answers_tx, answers_rx) = channel::<Result<Response, ConnectorError>>();
-        let client = &self.client;
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                for call in calls_rx {
-                    if answers_tx.send(fetch(client, &call)).is_err() {
-                        return;
-                    }
-                }
-            });
-            // Dropping the sender (with `calls_tx`) ends the helper.
-            self.read_pages(emit, Some((calls_tx, answers_rx)))
-        })
-    }
-}
-
-/// The helper fetching the next page: calls out, answers back, one at a time.
-type Prefetcher = (Sender<Call>, Receiver<Result<Response, ConnectorError>>);
-
-impl HttpSource {
-    fn read_pages(
-        &self,
-        emit: &mut dyn FnMut(Item) -> bool,
-        prefetcher: Option<Prefetcher>,
-    ) -> Result<(), ConnectorError> {
-        let plan = &*self.plan;
         let cursor = self.cursor.clone().unwrap_or_default();
         let first = plan
             .request
@@ -137,8 +106,8 @@ impl HttpSource {
         let mut next = plan.paging.first();
         let mut previous_page: Option<u128> = None;
         let mut followed = Followed::new();
-        // The call fetched ahead, whose answer is waiting in the prefetcher.
-        let mut ahead: Option<Call> = None;
+        // The page asked for ahead, on its way.
+        let mut ahead: Option<(Call, Sending)> = None;
         // How many pages the API said there are, the last time it said.
         let mut pages: Option<u64> = None;
         for page in 1.. {
@@ -151,33 +120,25 @@ impl HttpSource {
                 },
                 Next::Stop => return Ok(()),
             };
-            let response = match (&prefetcher, ahead.take()) {
-                (Some((_, answers)), Some(fetched)) => {
-                    let answer = answers.recv().map_err(|_| {
-                        ConnectorError::Format("the page fetcher stopped".to_string())
-                    })?;
-                    if same_call(&fetched, &call) {
-                        answer?
-                    } else {
-                        fetch(client, &call)?
-                    }
+            let response = match ahead.take() {
+                Some((fetched, sending)) if same_call(&fetched, &call) => {
+                    succeeded(&call, sending.wait())?
                 }
-                _ => fetch(client, &call)?,
+                _ => succeeded(&call, client.send(&call))?,
             };
             let known = plan
                 .paging
                 .announced_pages(&response, &Value::Null)
                 .or(pages);
-            if let Some((calls, _)) = &prefetcher
+            if prefetch
                 && page < plan.max_pages
                 && let Some(guess) =
                     plan.paging
                         .ahead_of_parsing(plan.prefetch, page, &response, known)
             {
                 let guess = with_params(&first, &guess);
-                if calls.send(guess.clone()).is_ok() {
-                    ahead = Some(guess);
-                }
+                let sending = client.send_ahead(&guess);
+                ahead = Some((guess, sending));
             }
             let body = parse(plan, &response, &call)?;
             pages = plan.paging.announced_pages(&response, &body).or(pages);
@@ -277,10 +238,12 @@ fn detail(
     })
 }
 
-fn fetch(client: &HttpClient, call: &Call) -> Result<Response, ConnectorError> {
-    let response = client
-        .send(call)
-        .map_err(|e| ConnectorError::Format(e.to_string()))?;
+/// The answer to a page's `call`, which must be a success.
+fn succeeded(
+    call: &Call,
+    outcome: Result<Response, TransportError>,
+) -> Result<Response, ConnectorError> {
+    let response = outcome.map_err(|e| ConnectorError::Format(e.to_string()))?;
     if !response.is_success() {
         return Err(ConnectorError::Format(format!(
             "{} {}: HTTP {}: {}",
