@@ -361,6 +361,90 @@ fn is_empty(value: &serde_json::Value) -> bool {
 mod tests {
     use super::*;
 
+    fn answer(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            rpc_error: None,
+            refused: None,
+        }
+    }
+
+    fn failed(kind: TransportKind) -> Result<Response, TransportError> {
+        Err(TransportError {
+            method: "POST",
+            path: "/x".into(),
+            reason: String::new(),
+            kind,
+        })
+    }
+
+    #[test]
+    fn one_verdict_for_the_retries_and_the_write_errors() {
+        use Verdict::*;
+        for (status, verdict) in [
+            (200, None),
+            (204, None),
+            (400, Some(Refused)),
+            (404, Some(Refused)),
+            (408, Some(MaybeApplied)),
+            (429, Some(NotApplied)),
+            (500, Some(MaybeApplied)),
+            (503, Some(MaybeApplied)),
+        ] {
+            assert_eq!(Verdict::of_answer(&answer(status)), verdict, "{status}");
+        }
+        let refused = Response {
+            refused: Some("no".into()),
+            ..answer(500)
+        };
+        assert_eq!(Verdict::of_answer(&refused), Some(Refused));
+        let rpc = Response {
+            rpc_error: Some("no".into()),
+            ..answer(200)
+        };
+        assert_eq!(Verdict::of_answer(&rpc), Some(Refused));
+        for (kind, verdict) in [
+            (TransportKind::NotConnected, NotApplied),
+            (TransportKind::TlsRefused, NotApplied),
+            (TransportKind::Timeout, MaybeApplied),
+            (TransportKind::Broken, MaybeApplied),
+            (TransportKind::TooLarge, MaybeApplied),
+        ] {
+            assert_eq!(Verdict::of(&failed(kind)), Some(verdict), "{kind:?}");
+        }
+        // A write that must not be applied twice is tried again only when it was not applied.
+        let policy = RetryPolicy::default();
+        for (outcome, repeatable, again) in [
+            (Ok(answer(503)), true, true),
+            (Ok(answer(503)), false, false),
+            (Ok(answer(429)), false, true),
+            (Ok(answer(404)), true, false),
+            (Ok(refused), true, false),
+            (failed(TransportKind::NotConnected), false, true),
+            (failed(TransportKind::Timeout), true, true),
+            (failed(TransportKind::Timeout), false, false),
+            (failed(TransportKind::TlsRefused), true, false),
+            (failed(TransportKind::TooLarge), true, false),
+        ] {
+            assert_eq!(policy.retries(&outcome, repeatable), again, "{outcome:?}");
+        }
+        assert_eq!(
+            policy.next_try(&Ok(answer(503)), 5, true),
+            None,
+            "no try left"
+        );
+        let later = Response {
+            headers: vec![("retry-after".into(), "2".into())],
+            ..answer(429)
+        };
+        assert_eq!(
+            policy.next_try(&Ok(later), 1, false),
+            Some(Backoff::PauseAll(Duration::from_secs(2)))
+        );
+    }
+
     #[test]
     fn delays_double_up_to_the_maximum_with_jitter() {
         let policy = RetryPolicy {
