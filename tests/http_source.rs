@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -702,5 +702,85 @@ fn an_api_is_reached_through_the_proxy_the_environment_names() {
             .iter()
             .all(|target| target.starts_with(&format!("{}/items?page=", api.url))),
         "{forwarded:?}"
+    );
+}
+
+/// A SOCKS5 proxy on loopback (no authentication, CONNECT only): each connection it is asked
+/// for is opened and the bytes relayed both ways. Returns its URL and the count of connections
+/// it opened.
+fn socks5_proxy() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("socks5://{}", listener.local_addr().unwrap());
+    let opened = Arc::new(Mutex::new(0));
+    let counted = opened.clone();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut greeting = [0u8; 2];
+                client.read_exact(&mut greeting).unwrap();
+                let mut methods = vec![0u8; greeting[1] as usize];
+                client.read_exact(&mut methods).unwrap();
+                client.write_all(&[5, 0]).unwrap();
+                let mut request = [0u8; 4];
+                client.read_exact(&mut request).unwrap();
+                let host = match request[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        client.read_exact(&mut ip).unwrap();
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut length = [0u8; 1];
+                        client.read_exact(&mut length).unwrap();
+                        let mut name = vec![0u8; length[0] as usize];
+                        client.read_exact(&mut name).unwrap();
+                        String::from_utf8(name).unwrap()
+                    }
+                    other => panic!("address type {other}"),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port).unwrap();
+                let upstream =
+                    TcpStream::connect((host.as_str(), u16::from_be_bytes(port))).unwrap();
+                *counted.lock().unwrap() += 1;
+                client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                let (mut client_read, mut client_write) = (client.try_clone().unwrap(), client);
+                std::thread::spawn(move || std::io::copy(&mut up_read, &mut client_write));
+                let _ = std::io::copy(&mut client_read, &mut up_write);
+            });
+        }
+    });
+    (url, opened)
+}
+
+#[test]
+fn an_api_is_reached_through_a_socks5_proxy_all_proxy_names() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        Reply::json(Value::Array(if page <= 2 {
+            items((page - 1) * 2, page * 2)
+        } else {
+            Vec::new()
+        }))
+    });
+    let (proxy, opened) = socks5_proxy();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            "version: 1\nname: socks\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, paginate: {{ page_number: {{}} }} }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            api.url
+        ),
+    );
+    let (code, report) = w.run_with_env("p.yaml", &[], &[("ALL_PROXY", &proxy)]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(w.ndjson("out.ndjson").len(), 4);
+    assert_eq!(api.request_count(), 3);
+    // The requests went on a connection the proxy opened for them.
+    assert!(
+        *opened.lock().unwrap() >= 1,
+        "no connection through the proxy"
     );
 }
