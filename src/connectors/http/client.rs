@@ -1,12 +1,13 @@
 //! [`HttpClient`]: a connection (base URL, default headers and query, auth, retries, rate
 //! limit) and its pool of kept-alive connections, through reqwest.
 //!
-//! Requests run as futures on tokio. The jobs' readers and writers are threads of their own
-//! that call [`HttpClient::send`] and wait for its answer: `send` blocks the calling thread on
-//! the request's future, retries and waits included, on the runtime of the job that the client
-//! works for (see [`HttpClient::on_this_runtime`]), else on the runtime of the calling thread,
-//! else on a runtime of the process's own (a dry-run's reads, library tests). It must not be
-//! called from inside an async task: a job's threads are all blocking ones.
+//! Requests run as tasks on tokio. The jobs' readers and writers are threads of their own that
+//! call [`HttpClient::send`] and wait for its answer: `send` spawns the request, retries and
+//! waits included, on the runtime of the job that the client works for (see
+//! [`HttpClient::on_this_runtime`]), else on the runtime of the calling thread, else on a
+//! runtime of the process's own (a dry-run's reads, library tests), and blocks the calling
+//! thread until the answer is there. It must not be called from inside an async task: a job's
+//! threads are all blocking ones.
 
 use std::io;
 use std::path::Path;
@@ -152,8 +153,10 @@ impl HttpClient {
             None => match own_runtime() {
                 Ok(runtime) => runtime.handle().clone(),
                 Err(reason) => {
-                    let failure = failure(call, TransportKind::NotConnected, reason.clone());
-                    return Sending(Err(failure));
+                    return Sending {
+                        answer: Err(failure(call, TransportKind::NotConnected, reason.clone())),
+                        cut_short: failure(call, TransportKind::Broken, String::new()),
+                    };
                 }
             },
         };
@@ -164,10 +167,14 @@ impl HttpClient {
         runtime.spawn(async move {
             let _ = answer.send(client.send_async(&sent).await);
         });
-        Sending(Ok((
-            answered,
-            failure(call, TransportKind::Broken, String::new()),
-        )))
+        Sending {
+            answer: Ok(answered),
+            cut_short: failure(
+                call,
+                TransportKind::Broken,
+                "the request was cut short: the runtime stopped".into(),
+            ),
+        }
     }
 
     /// Sends `call` for one record and reads its answer: XML or JSON, as the answer says.
@@ -369,25 +376,16 @@ impl HttpClient {
 }
 
 /// A request on its way (see [`HttpClient::send_ahead`]); dropped, its answer is dropped.
-pub struct Sending(
-    Result<
-        (
-            oneshot::Receiver<Result<Response, TransportError>>,
-            TransportError,
-        ),
-        TransportError,
-    >,
-);
+pub struct Sending {
+    answer: Result<oneshot::Receiver<Result<Response, TransportError>>, TransportError>,
+    /// The failure when the runtime stops with the request in flight: it may have been applied.
+    cut_short: TransportError,
+}
 
 impl Sending {
     /// Blocks the calling thread until the answer is there. Not from inside an async task.
     pub fn wait(self) -> Result<Response, TransportError> {
-        let (answered, mut lost) = self.0?;
-        answered.blocking_recv().unwrap_or_else(|_| {
-            // The runtime stopped with the request in flight: it may have been applied.
-            lost.reason = "the request was cut short: the runtime stopped".into();
-            Err(lost)
-        })
+        self.answer?.blocking_recv().unwrap_or(Err(self.cut_short))
     }
 }
 
