@@ -404,11 +404,7 @@ impl Answer {
 }
 
 fn ask(gomag: &Gomag, call: &str, user_agent: &str, data: Option<Value>) -> Answer {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = common::http_client();
     let url = format!("{}/{call}", gomag.url());
     let answer = match data {
         None => agent
@@ -416,7 +412,7 @@ fn ask(gomag: &Gomag, call: &str, user_agent: &str, data: Option<Value>) -> Answ
             .header("Apikey", API_KEY)
             .header("ApiShop", SHOP)
             .header("User-Agent", user_agent)
-            .call(),
+            .send(),
         Some(data) => {
             let form = format!(
                 "data={}",
@@ -436,18 +432,20 @@ fn ask(gomag: &Gomag, call: &str, user_agent: &str, data: Option<Value>) -> Answ
                 .header("ApiShop", SHOP)
                 .header("User-Agent", user_agent)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(form.as_bytes())
+                .body(form)
+                .send()
         }
     };
-    let mut answer = answer.unwrap();
+    let answer = answer.unwrap();
     let headers = answer
         .headers()
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let text = answer.body_mut().read_to_string().unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().unwrap();
     Answer {
-        status: answer.status().as_u16(),
+        status,
         headers,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
     }

@@ -4,6 +4,10 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
 use common::Workdir;
 use common::api::{Api, Reply, param};
 use serde_json::{Value, json};
@@ -585,4 +589,198 @@ fn a_mapped_job_whose_records_are_parsed_in_part_still_pages_by_the_body() {
     assert_eq!(out[0], json!({"reference": "S11"}));
     assert_eq!(out[89], json!({"reference": "S100"}));
     assert_eq!(api.request_count(), 3);
+}
+
+/// A forwarding HTTP proxy on loopback: each request it gets in absolute form (`GET
+/// http://host:port/path HTTP/1.1`) goes on to its host, and the answer comes back. Returns
+/// its URL and the targets of the requests it forwarded.
+fn forwarding_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let forwarded = Arc::new(Mutex::new(Vec::new()));
+    let seen = forwarded.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut requests = BufReader::new(client.try_clone().unwrap());
+                let mut answers = client;
+                while let Some((head, body)) = read_message(&mut requests) {
+                    let (request_line, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+                    let mut parts = request_line.splitn(3, ' ');
+                    let (method, target, version) = (
+                        parts.next().unwrap_or_default(),
+                        parts.next().unwrap_or_default(),
+                        parts.next().unwrap_or_default(),
+                    );
+                    // Only a request meant for a proxy names its host.
+                    let Some(after) = target.strip_prefix("http://") else {
+                        return;
+                    };
+                    let (host, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+                    seen.lock().unwrap().push(target.to_string());
+                    let mut upstream = TcpStream::connect(host).unwrap();
+                    let request = format!("{method} {path} {version}\r\n{headers}\r\n");
+                    upstream.write_all(request.as_bytes()).unwrap();
+                    upstream.write_all(&body).unwrap();
+                    let Some((head, body)) = read_message(&mut BufReader::new(upstream)) else {
+                        return;
+                    };
+                    if answers.write_all(format!("{head}\r\n").as_bytes()).is_err()
+                        || answers.write_all(&body).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, forwarded)
+}
+
+/// An HTTP message's head (its lines with their line ends, up to the blank line) and its body
+/// of `Content-Length` bytes.
+fn read_message(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+#[test]
+fn an_api_is_reached_through_the_proxy_the_environment_names() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        Reply::json(Value::Array(if page <= 3 {
+            items((page - 1) * 2, page * 2)
+        } else {
+            Vec::new()
+        }))
+    });
+    let (proxy, forwarded) = forwarding_proxy();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            "version: 1\nname: proxied\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, paginate: {{ page_number: {{}} }} }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            api.url
+        ),
+    );
+    let (code, report) = w.run_with_env("p.yaml", &[], &[("HTTP_PROXY", &proxy)]);
+    assert_eq!(code, 0, "{report:#}");
+    let ids: Vec<u64> = w
+        .ndjson("out.ndjson")
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, all(6));
+    let forwarded = forwarded.lock().unwrap();
+    assert_eq!(
+        forwarded.len(),
+        4,
+        "four pages, each through the proxy: {forwarded:?}"
+    );
+    assert_eq!(api.request_count(), 4);
+    assert!(
+        forwarded
+            .iter()
+            .all(|target| target.starts_with(&format!("{}/items?page=", api.url))),
+        "{forwarded:?}"
+    );
+}
+
+/// A SOCKS5 proxy on loopback (no authentication, CONNECT only): each connection it is asked
+/// for is opened and the bytes relayed both ways. Returns its URL and the count of connections
+/// it opened.
+fn socks5_proxy() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("socks5://{}", listener.local_addr().unwrap());
+    let opened = Arc::new(Mutex::new(0));
+    let counted = opened.clone();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut greeting = [0u8; 2];
+                client.read_exact(&mut greeting).unwrap();
+                let mut methods = vec![0u8; greeting[1] as usize];
+                client.read_exact(&mut methods).unwrap();
+                client.write_all(&[5, 0]).unwrap();
+                let mut request = [0u8; 4];
+                client.read_exact(&mut request).unwrap();
+                let host = match request[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        client.read_exact(&mut ip).unwrap();
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut length = [0u8; 1];
+                        client.read_exact(&mut length).unwrap();
+                        let mut name = vec![0u8; length[0] as usize];
+                        client.read_exact(&mut name).unwrap();
+                        String::from_utf8(name).unwrap()
+                    }
+                    other => panic!("address type {other}"),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port).unwrap();
+                let upstream =
+                    TcpStream::connect((host.as_str(), u16::from_be_bytes(port))).unwrap();
+                *counted.lock().unwrap() += 1;
+                client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                let (mut client_read, mut client_write) = (client.try_clone().unwrap(), client);
+                std::thread::spawn(move || std::io::copy(&mut up_read, &mut client_write));
+                let _ = std::io::copy(&mut client_read, &mut up_write);
+            });
+        }
+    });
+    (url, opened)
+}
+
+#[test]
+fn an_api_is_reached_through_a_socks5_proxy_all_proxy_names() {
+    let api = Api::start(|r, _| {
+        let page = number(r, "page", 1);
+        Reply::json(Value::Array(if page <= 2 {
+            items((page - 1) * 2, page * 2)
+        } else {
+            Vec::new()
+        }))
+    });
+    let (proxy, opened) = socks5_proxy();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            "version: 1\nname: socks\nconnections:\n  api:\n    http: {{ base_url: \"{}\" }}\njobs:\n  items:\n    from: {{ http: {{ connection: api, path: /items, paginate: {{ page_number: {{}} }} }} }}\n    to: {{ file: {{ path: out.ndjson }} }}\n",
+            api.url
+        ),
+    );
+    let (code, report) = w.run_with_env("p.yaml", &[], &[("ALL_PROXY", &proxy)]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(w.ndjson("out.ndjson").len(), 4);
+    assert_eq!(api.request_count(), 3);
+    // The requests went on a connection the proxy opened for them.
+    assert!(
+        *opened.lock().unwrap() >= 1,
+        "no connection through the proxy"
+    );
 }

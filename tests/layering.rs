@@ -52,7 +52,7 @@ fn sources() -> Vec<Source> {
             Some(Source {
                 file: relative,
                 module,
-                code: without_tests(&blank_comments_and_strings(&text)),
+                code: inline_modules_flattened(&without_tests(&blank_comments_and_strings(&text))),
             })
         })
         .collect()
@@ -156,6 +156,45 @@ fn without_tests(code: &str) -> String {
         Some(at) => code[..at].to_string(),
         None => code.to_string(),
     }
+}
+
+/// Inside an inline `mod name { ... }`, `super::` is the file itself: written `self::` here,
+/// so that paths resolve against the file.
+fn inline_modules_flattened(code: &str) -> String {
+    let mut out = code.to_string();
+    let mut from = 0;
+    while let Some(at) = find_word(&out[from..], "mod").map(|i| from + i) {
+        from = at + 3;
+        let rest = &out[from..];
+        let name_len = rest
+            .trim_start()
+            .chars()
+            .take_while(|&c| is_ident(c))
+            .count();
+        let after_name = rest.len() - rest.trim_start().len() + name_len;
+        if !rest[after_name..].trim_start().starts_with('{') {
+            continue;
+        }
+        let open = from + after_name + rest[after_name..].find('{').unwrap_or(0);
+        let mut depth = 0;
+        let mut close = out.len();
+        for (i, c) in out[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = open + i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let inner = out[open..close].replace("super::", "self::");
+        out.replace_range(open..close, &inner);
+    }
+    out
 }
 
 fn is_ident(c: char) -> bool {
@@ -269,6 +308,10 @@ fn inline_paths(code: &str) -> Vec<Vec<String>> {
                 .chars()
                 .take_while(|&c| is_ident(c) || c == ':')
                 .collect();
+            // `super::{a, b}` is a use tree: `use_paths` reads it.
+            if path.ends_with("::") {
+                continue;
+            }
             paths.push(
                 path.split("::")
                     .filter(|s| !s.is_empty())
@@ -469,8 +512,10 @@ fn the_reader_sees_use_trees_and_inline_paths() {
             vec!["crate", "a", "c"],
         ]
     );
+    assert_eq!(inline_paths(&code), vec![vec!["super", "x", "y"]]);
+    let nested = inline_modules_flattened("mod inner {\n    use super::*;\n}\nuse super::x;");
     assert_eq!(
-        inline_paths(&code),
-        vec![vec!["crate", "a"], vec!["super", "x", "y"]]
+        use_paths(&nested),
+        vec![vec!["self", "*"], vec!["super", "x"]]
     );
 }

@@ -872,21 +872,17 @@ fn orders_are_imported_once_and_states_for_unknown_orders_are_quarantined() {
 
 /// A request to the double as a client sends it, with the key in the query: status and body.
 fn ask(shop: &PrestaShop, method: &str, path: &str, xml: Option<&str>) -> (u16, String) {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = common::http_client();
     let url = format!("{}{path}ws_key={KEY}&output_format=JSON", shop.api.url);
-    let body = xml.unwrap_or("").as_bytes();
+    let body = xml.unwrap_or("").to_string();
     let answer = match method {
-        "GET" => agent.get(&url).call(),
-        "PUT" => agent.put(&url).send(body),
-        _ => agent.post(&url).send(body),
+        "GET" => agent.get(&url).send(),
+        "PUT" => agent.put(&url).body(body).send(),
+        _ => agent.post(&url).body(body).send(),
     };
-    let mut answer = answer.unwrap();
-    let text = answer.body_mut().read_to_string().unwrap();
-    (answer.status().as_u16(), text)
+    let answer = answer.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.text().unwrap())
 }
 
 /// Point 8: the webservice's own rules a client meets: `<id>` in the body of a PUT or PATCH,

@@ -197,27 +197,22 @@ fn cartum_orders_into_roapp_and_back() {
 }
 
 fn ask(roapp: &RoApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build(),
-    );
+    let agent = common::http_client();
     let url = format!("{}{path}", roapp.url());
     let bearer = format!("Bearer {KEY}");
     let answer = match (method, body) {
-        ("GET", _) => agent.get(&url).header("Authorization", &bearer).call(),
+        ("GET", _) => agent.get(&url).header("Authorization", &bearer).send(),
         (_, body) => agent
             .post(&url)
             .header("Authorization", &bearer)
             .header("Content-Type", "application/json")
-            .send(body.unwrap_or(Value::Null).to_string().as_bytes()),
+            .body(body.unwrap_or(Value::Null).to_string())
+            .send(),
     };
-    let mut answer = answer.unwrap();
-    let text = answer.body_mut().read_to_string().unwrap();
-    (
-        answer.status().as_u16(),
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
+    let answer = answer.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The push benchmark (issue 5): N updates sent to the shop double (a) by 8 plain client threads
-# (`syncline-bench put`: the double's own throughput), through syncline's HTTP client (ureq
-# over connectors/http/transport.rs) and through hand-written HTTP/1.1 (`raw`: what the double
+# (`syncline-bench put`: the double's own throughput), through syncline's HTTP client
+# (connectors/http/client.rs) and through hand-written HTTP/1.1 (`raw`: what the double
 # serves when its client costs next to nothing), and (b) by
 # `syncline run benches/http/push.yaml` with `concurrency: 8`, after a first run created the
 # products. Each round starts a fresh double. Prints, per round, the double's own updates/s

@@ -18,7 +18,8 @@
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 
-use syncline::connectors::http::transport;
+use syncline::config::model::{HttpConnection, Method};
+use syncline::connectors::http::{Call, HttpClient};
 
 // The shop double of the end-to-end tests, shared rather than copied.
 #[allow(dead_code)]
@@ -261,8 +262,9 @@ fn page_files(path: &str, size: usize, dir: &str) -> Result<(), String> {
 }
 
 /// The plain sequential keep-alive client the pull is compared with: reads
-/// `URL/products?page=K` for K = 1, 2... until a page lists no product. `raw` only reads each
-/// answer (the limit of shared/reference/benchmarks.md), `parse` also parses it as JSON.
+/// `URL/products?page=K` for K = 1, 2... until a page lists no product, with reqwest on a
+/// runtime of its thread's own. `raw` only reads each answer (the limit of
+/// shared/reference/benchmarks.md), `parse` also parses it as JSON.
 fn fetch(url: &str, mode: &str) -> Result<(), String> {
     let parse = match mode {
         "raw" => false,
@@ -270,19 +272,19 @@ fn fetch(url: &str, mode: &str) -> Result<(), String> {
         _ => return Err("fetch URL raw|parse".to_string()),
     };
     let started = std::time::Instant::now();
-    let agent = ureq::Agent::new_with_defaults();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
     let (mut pages, mut records) = (0usize, 0usize);
     loop {
-        let body = agent
-            .get(format!("{url}/products?page={}", pages + 1))
-            .call()
-            .and_then(|mut response| {
-                response
-                    .body_mut()
-                    .with_config()
-                    .limit(u64::MAX)
-                    .read_to_vec()
-            })
+        let page_url = format!("{url}/products?page={}", pages + 1);
+        let body = runtime
+            .block_on(async { client.get(page_url).send().await?.bytes().await })
             .map_err(|e| e.to_string())?;
         pages += 1;
         if parse {
@@ -310,26 +312,33 @@ fn fetch(url: &str, mode: &str) -> Result<(), String> {
 }
 
 /// Creates `n` products (not timed), then sends one update to each from `threads` threads,
-/// each with a keep-alive connection of its own: through ureq over syncline's transport (the
-/// HTTP client syncline sends with), or
-/// `raw`, each request written at once and its answer read by hand (what the double serves
-/// when the client costs next to nothing). Counts the answers that are not 200.
+/// each with a keep-alive connection of its own: through syncline's HTTP client, or `raw`,
+/// each request written at once and its answer read by hand (what the double serves when the
+/// client costs next to nothing). Counts the answers that are not 200.
 fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
-    let agent = ureq::Agent::new_with_defaults();
+    let connection: HttpConnection = serde_json::from_value(
+        serde_json::json!({ "base_url": url, "concurrency": threads.max(1) }),
+    )
+    .map_err(|e| e.to_string())?;
+    let client = HttpClient::new(&connection, &Default::default(), std::path::Path::new("."))?;
+    let call = |method: Method, path: String, body: serde_json::Value| Call {
+        method,
+        path,
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Some(body.to_string().into_bytes()),
+        content_type: "application/json",
+        repeatable: true,
+        rpc: None,
+        secret: false,
+    };
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 10});
-        let mut response = agent
-            .post(format!("{url}/products"))
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes())
-            .map_err(|e| e.to_string())?;
-        let bytes = response
-            .body_mut()
-            .read_to_vec()
-            .map_err(|e| e.to_string())?;
-        let created: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        let created = client
+            .send(&call(Method::Post, "/products".into(), body))
+            .map_err(|e| e.to_string())?
+            .json()?;
         ids.push(created["product"]["id"].as_u64().unwrap_or(0));
     }
     let (host, base) = url
@@ -343,26 +352,19 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
             scope.spawn(|| {
-                let agent = transport::agent(
-                    ureq::Agent::config_builder().build(),
-                    &transport::CachingResolver::default(),
-                );
                 let mut connection = None;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(id) = ids.get(i) else { break };
-                    let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 12})
-                        .to_string();
+                    let body = serde_json::json!({"reference": format!("PLAIN-{i}"), "price": 12});
                     let ok = if raw {
                         let path = format!("/{base}/products/{id}");
-                        raw_put(&mut connection, host, &path, &body).is_ok_and(|s| s == 200)
-                    } else {
-                        agent
-                            .put(format!("{url}/products/{id}"))
-                            .header("Content-Type", "application/json")
-                            .send(body.as_bytes())
-                            .and_then(|mut r| r.body_mut().read_to_vec().map(|_| r.status()))
+                        raw_put(&mut connection, host, &path, &body.to_string())
                             .is_ok_and(|s| s == 200)
+                    } else {
+                        client
+                            .send(&call(Method::Put, format!("/products/{id}"), body))
+                            .is_ok_and(|r| r.status == 200)
                     };
                     if !ok {
                         failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -383,16 +385,21 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// The CPU time (user and system) this process has used.
+/// The CPU time (user and system) this process has used, from `/proc/self/stat` (in clock
+/// ticks, 100 a second on Linux): 0 where there is none.
 fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; zeroed is a valid rusage either way.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's name, which may hold spaces: utime and stime are the
+    // 14th and 15th of the line.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|t| t.parse::<f64>().ok());
+    ticks(11)
+        .zip(ticks(12))
+        .map_or(0.0, |(user, system)| (user + system) / 100.0)
 }
 
 /// One PUT on a kept-alive connection, written at once; the answer read up to its

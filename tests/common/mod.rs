@@ -63,10 +63,14 @@ impl Workdir {
         self.syncline_with_env(args, &[])
     }
 
-    /// `syncline` with `args` and these environment variables.
+    /// `syncline` with `args` and these environment variables (a proxy only when they name
+    /// one, see [`PROXY_VARIABLES`]).
     pub fn syncline_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::cargo_bin("syncline")
-            .unwrap()
+        let mut command = Command::cargo_bin("syncline").unwrap();
+        for name in PROXY_VARIABLES {
+            command.env_remove(name);
+        }
+        command
             .current_dir(self.dir.path())
             .args(args)
             .env("NO_COLOR", "1")
@@ -87,7 +91,11 @@ impl Workdir {
 
     /// `syncline run FILE --format json` in the background, its report and log on pipes.
     pub fn spawn_run(&self, pipeline: &str) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"));
+        for name in PROXY_VARIABLES {
+            command.env_remove(name);
+        }
+        command
             .current_dir(self.dir.path())
             .args(["run", pipeline, "--format", "json"])
             .stdout(std::process::Stdio::piped())
@@ -154,6 +162,28 @@ impl Workdir {
         });
         (out.status.code().unwrap_or(-1), report)
     }
+}
+
+/// The environment variables syncline takes proxies from: removed from the runs of the tests,
+/// whose APIs are on loopback, so that a proxy set on the machine does not come between.
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// A plain client for a test's own requests to a double: answers of any status, no proxy.
+pub fn http_client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 /// What a job delivered to its API target, from the JSON report.

@@ -134,20 +134,20 @@ fn start() -> Result<Tryton, String> {
 
 fn rpc(url: &str, session: Option<&str>, method: &str, params: Value) -> Result<Value, String> {
     let body = json!({"id": 1, "method": method, "params": params}).to_string();
-    let mut request = ureq::post(&format!("{url}/rpc/")).header("Content-Type", "application/json");
+    let mut request = super::http_client()
+        .post(format!("{url}/rpc/"))
+        .header("Content-Type", "application/json");
     if let Some(session) = session {
-        request = request.header("Authorization", &format!("Session {session}"));
+        request = request.header("Authorization", format!("Session {session}"));
     }
-    let mut response = request
-        .send(body.as_bytes())
+    let response = request
+        .body(body)
+        .send()
+        .and_then(|r| r.error_for_status())
         .map_err(|e| format!("{method}: {e}"))?;
-    let answer: Value = serde_json::from_str(
-        &response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("{method}: {e}"))?,
-    )
-    .map_err(|e| format!("{method}: {e}"))?;
+    let answer: Value =
+        serde_json::from_str(&response.text().map_err(|e| format!("{method}: {e}"))?)
+            .map_err(|e| format!("{method}: {e}"))?;
     match answer.get("error") {
         Some(error) if !error.is_null() => Err(format!("{method}: {error}")),
         _ => Ok(answer["result"].clone()),

@@ -2,8 +2,11 @@
 //! form fields (Gomag: `data=<the record as JSON>`). A body is built as JSON first (the record,
 //! or the request's body template), then encoded here.
 
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::Value;
 
+use super::wire::{PATH, percent_encode};
 use crate::config::model::BodyFormat;
 use crate::record::text_of;
 
@@ -17,7 +20,10 @@ pub fn encode(
         BodyFormat::Json => serde_json::to_vec(body)
             .map(|bytes| (bytes, "application/json"))
             .map_err(|e| e.to_string()),
-        BodyFormat::Xml => Ok((xml(xml_root, body)?.into_bytes(), "application/xml")),
+        BodyFormat::Xml => Ok((
+            PrestaShopXml { root: xml_root }.write(body)?,
+            "application/xml",
+        )),
         BodyFormat::Form => Ok((
             form(body)?.into_bytes(),
             "application/x-www-form-urlencoded",
@@ -25,96 +31,112 @@ pub fn encode(
     }
 }
 
+/// The XML dialect of PrestaShop's webservice, the API here that takes XML.
 /// `{"product": {"reference": "A1", "name": [{"id": "1", "value": "Chair"}], "associations":
-/// {"categories": [{"id": 2}]}}}` becomes PrestaShop's
+/// {"categories": [{"id": 2}]}}}` is written
 /// `<prestashop xmlns:xlink="http://www.w3.org/1999/xlink"><product><reference>A1</reference>
 /// <name><language id="1">Chair</language></name><associations><categories><category><id>2</id>
-/// </category></categories></associations></product></prestashop>`: a list's items are named
-/// after the list in the singular, and `[{id, value}]` is a translated field. A record read
-/// from XML goes back as it was read (see `connectors::file::xml`): `@name` fields are
-/// attributes, `#text` the text, and a list under a singular name the element repeated.
-fn xml(root: &str, body: &Value) -> Result<String, String> {
-    let Value::Object(fields) = body else {
-        return Err("an XML body must be an object, e.g. `{ product: \"{record}\" }`".into());
-    };
-    let mut out = String::with_capacity(256);
-    out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    out.push_str(&format!(
-        r#"<{root} xmlns:xlink="http://www.w3.org/1999/xlink">"#
-    ));
-    for (name, value) in fields {
-        element(&mut out, name, value)?;
-    }
-    out.push_str(&format!("</{root}>"));
-    Ok(out)
+/// </category></categories></associations></product></prestashop>`: the body's fields go under
+/// the root, a list's items are named after the list in the singular, and `[{id, value}]` is a
+/// translated field. A record read from XML goes back as it was read (see
+/// `connectors::file::xml`): `@name` fields are attributes, `#text` the text, and a list under a
+/// singular name the element repeated.
+struct PrestaShopXml<'a> {
+    root: &'a str,
 }
 
-fn element(out: &mut String, name: &str, value: &Value) -> Result<(), String> {
-    if !valid_name(name) {
-        return Err(format!("`{name}` cannot be an XML element name"));
-    }
-    out.push('<');
-    out.push_str(name);
-    if let Value::Object(fields) = value {
-        for (key, value) in fields {
-            let Some(attribute) = key.strip_prefix('@') else {
-                continue;
-            };
-            if !valid_name(attribute) {
-                return Err(format!("`{attribute}` cannot be an XML attribute name"));
-            }
-            out.push(' ');
-            out.push_str(attribute);
-            out.push_str("=\"");
-            escape(out, &scalar(value));
-            out.push('"');
+impl PrestaShopXml<'_> {
+    const XLINK: &'static str = "http://www.w3.org/1999/xlink";
+
+    fn write(&self, body: &Value) -> Result<Vec<u8>, String> {
+        let Value::Object(fields) = body else {
+            return Err("an XML body must be an object, e.g. `{ product: \"{record}\" }`".into());
+        };
+        let mut out = Writer::new(Vec::with_capacity(256));
+        put(
+            &mut out,
+            Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+        )?;
+        let root = BytesStart::new(self.root).with_attributes([("xmlns:xlink", Self::XLINK)]);
+        put(&mut out, Event::Start(root))?;
+        for (name, value) in fields {
+            self.element(&mut out, name, value)?;
         }
+        put(&mut out, Event::End(BytesEnd::new(self.root)))?;
+        Ok(out.into_inner())
     }
-    out.push('>');
-    match value {
-        Value::Null => {}
-        Value::Object(fields) => {
-            for (child, value) in fields {
-                match value {
-                    _ if child.starts_with('@') => {}
-                    _ if child == "#text" => escape(out, &scalar(value)),
-                    // Read from XML, a repeated element is a list under its own name.
-                    Value::Array(items)
-                        if singular(child) == *child && !items.iter().all(is_translation) =>
-                    {
-                        for item in items {
-                            element(out, child, item)?;
+
+    fn element(&self, out: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> Result<(), String> {
+        if !valid_name(name) {
+            return Err(format!("`{name}` cannot be an XML element name"));
+        }
+        let mut start = BytesStart::new(name);
+        if let Value::Object(fields) = value {
+            for (key, value) in fields {
+                let Some(attribute) = key.strip_prefix('@') else {
+                    continue;
+                };
+                if !valid_name(attribute) {
+                    return Err(format!("`{attribute}` cannot be an XML attribute name"));
+                }
+                start.push_attribute((attribute, scalar(value).as_str()));
+            }
+        }
+        put(out, Event::Start(start))?;
+        match value {
+            Value::Null => {}
+            Value::Object(fields) => {
+                for (child, value) in fields {
+                    match value {
+                        _ if child.starts_with('@') => {}
+                        _ if child == "#text" => text(out, &scalar(value))?,
+                        // Read from XML, a repeated element is a list under its own name.
+                        Value::Array(items)
+                            if singular(child) == *child && !is_translated(items) =>
+                        {
+                            for item in items {
+                                self.element(out, child, item)?;
+                            }
                         }
+                        _ => self.element(out, child, value)?,
                     }
-                    _ => element(out, child, value)?,
                 }
             }
-        }
-        Value::Array(items) if items.iter().all(is_translation) => {
-            for item in items {
-                out.push_str(r#"<language id=""#);
-                escape(out, &scalar(&item["id"]));
-                out.push_str(r#"">"#);
-                escape(out, &scalar(&item["value"]));
-                out.push_str("</language>");
+            Value::Array(items) if is_translated(items) => {
+                for item in items {
+                    let language = BytesStart::new("language")
+                        .with_attributes([("id", scalar(&item["id"]).as_str())]);
+                    put(out, Event::Start(language))?;
+                    text(out, &scalar(&item["value"]))?;
+                    put(out, Event::End(BytesEnd::new("language")))?;
+                }
             }
-        }
-        Value::Array(items) => {
-            let singular = singular(name);
-            for item in items {
-                element(out, &singular, item)?;
+            Value::Array(items) => {
+                let singular = singular(name);
+                for item in items {
+                    self.element(out, &singular, item)?;
+                }
             }
+            scalar_value => text(out, &scalar(scalar_value))?,
         }
-        scalar_value => escape(out, &scalar(scalar_value)),
+        put(out, Event::End(BytesEnd::new(name)))
     }
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
-    Ok(())
 }
 
-fn is_translation(item: &Value) -> bool {
-    matches!(item, Value::Object(map) if map.len() == 2 && map.contains_key("id") && map.contains_key("value"))
+fn put(out: &mut Writer<Vec<u8>>, event: Event) -> Result<(), String> {
+    out.write_event(event).map_err(|e| e.to_string())
+}
+
+/// Escaped as XML text.
+fn text(out: &mut Writer<Vec<u8>>, text: &str) -> Result<(), String> {
+    put(out, Event::Text(BytesText::new(text)))
+}
+
+/// A translated field: every item exactly `{id, value}`.
+fn is_translated(items: &[Value]) -> bool {
+    items.iter().all(|item| {
+        matches!(item, Value::Object(map) if map.len() == 2 && map.contains_key("id") && map.contains_key("value"))
+    })
 }
 
 fn singular(name: &str) -> String {
@@ -138,18 +160,6 @@ fn scalar(value: &Value) -> String {
     text_of(value).unwrap_or_default()
 }
 
-fn escape(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Top-level fields as form fields; an object or a list is sent as its JSON text (Gomag's
 /// `data=<JSON>`).
 fn form(body: &Value) -> Result<String, String> {
@@ -167,9 +177,9 @@ fn form(body: &Value) -> Result<String, String> {
             Value::Object(_) | Value::Array(_) => value.to_string(),
             other => scalar(other),
         };
-        out.push_str(&super::percent_encode(name, super::PATH));
+        out.push_str(&percent_encode(name, PATH));
         out.push('=');
-        out.push_str(&super::percent_encode(&text, super::PATH));
+        out.push_str(&percent_encode(&text, PATH));
     }
     Ok(out)
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::fetch::HttpFetcher;
-use super::source::{DEFAULT_MAX_PAGES, HttpSourcePlan, Paging};
+use super::paging::Paging;
+use super::source::{DEFAULT_MAX_PAGES, HttpSourcePlan};
 use super::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use super::{HttpClient, RequestPlan};
 use crate::config::model::{self, Connection, Pipeline};

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{HttpClient, ReadFailure, RequestPlan, read_for_record};
+use super::client::{HttpClient, ReadFailure};
+use super::request::RequestPlan;
 use crate::record::Record;
 use crate::record::path::CompiledPath;
 use crate::steps::fetch::{FetchFailure, Fetcher};
@@ -24,10 +25,15 @@ impl Fetcher for HttpFetcher {
             .request
             .render(scope, &|_| None, false)
             .map_err(FetchFailure::Record)?;
-        let answer = read_for_record(&self.client, &call).map_err(|failure| match failure {
-            ReadFailure::Record { at, reason } => FetchFailure::Record(format!("{at}: {reason}")),
-            ReadFailure::Api(reason) => FetchFailure::Stop(reason),
-        })?;
+        let answer = self
+            .client
+            .read_for_record(&call)
+            .map_err(|failure| match failure {
+                ReadFailure::Record { at, reason } => {
+                    FetchFailure::Record(format!("{at}: {reason}"))
+                }
+                ReadFailure::Api(reason) => FetchFailure::Stop(reason),
+            })?;
         Ok(match &self.records {
             Some(path) => path.value(&answer).map(Cow::into_owned),
             None => Some(answer),

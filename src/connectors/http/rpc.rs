@@ -7,10 +7,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
-use super::Response;
-use crate::config::model::RpcDialect;
+use super::wire::Response;
+use crate::config::model::{HttpConnection, RpcDialect};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The dialect of a connection's JSON-RPC calls.
+pub fn dialect(connection: &HttpConnection) -> RpcDialect {
+    connection
+        .rpc
+        .as_ref()
+        .map(|r| r.dialect)
+        .unwrap_or_default()
+}
 
 /// The body of a call to `method`.
 pub fn envelope(dialect: RpcDialect, method: &str, params: Value) -> Value {

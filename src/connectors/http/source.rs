@@ -1,23 +1,22 @@
-//! Reading records from an HTTP API, page after page.
+//! Reading records from an HTTP API, page after page (see [`super::paging`]).
 //!
-//! Paging always ends: on an empty page, on a page shorter than the page size, on a page that
-//! repeats the one before, on a token or next URL already followed, on `has_more: false`, on the
-//! last page a total announces, and at `max_pages` (default [`DEFAULT_MAX_PAGES`]). The reasons
-//! that mean the API misbehaves are logged as warnings naming them.
+//! Besides the ends paging knows, reading stops on a page that repeats the one before and at
+//! `max_pages` (default [`DEFAULT_MAX_PAGES`]), with a warning naming the reason.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
 
 use serde::de::DeserializeSeed;
 use serde_json::Value;
 
-use super::{Call, HttpClient, RequestPlan, Response, method_name};
+use super::client::{HttpClient, ReadFailure, Sending};
+use super::paging::{Followed, Next, Paging, with_params};
+use super::request::RequestPlan;
+use super::rpc;
+use super::wire::{Call, Response, TransportError, method_name, missing_field, shorten};
 use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::record::path::CompiledPath;
-use crate::record::text_of;
 
 /// Pages read at most when `max_pages` is not set.
 pub const DEFAULT_MAX_PAGES: u64 = 100_000;
@@ -46,38 +45,6 @@ pub struct Projection {
     fields: Arc<Vec<String>>,
 }
 
-#[derive(Debug)]
-pub enum Paging {
-    /// One request.
-    None,
-    PageNumber {
-        param: String,
-        start: u64,
-        size: Option<(String, u64)>,
-        total_pages_header: Option<String>,
-        total_pages: Option<CompiledPath>,
-    },
-    Offset {
-        offset_param: String,
-        limit_param: String,
-        limit: u64,
-    },
-    /// PrestaShop's `limit=OFFSET,COUNT`.
-    OffsetCount {
-        param: String,
-        count: u64,
-    },
-    Cursor {
-        from: CompiledPath,
-        param: String,
-        has_more: Option<CompiledPath>,
-    },
-    NextUrl {
-        from: CompiledPath,
-    },
-    LinkHeader,
-}
-
 impl HttpSourcePlan {
     /// Keeps only `fields` of each record while JSON pages are parsed (see
     /// `connectors::project`), when the records are at a path of field names. A detail
@@ -96,9 +63,12 @@ impl HttpSourcePlan {
 
     /// A source that reads from the start, `{cursor}` standing for `cursor` (the saved
     /// checkpoint, or the cursor's `initial`).
+    /// Its requests run on the runtime of the calling thread, a job's (see
+    /// [`HttpClient::on_this_runtime`]).
     pub fn open(self: &Arc<Self>, cursor: Option<String>) -> Box<dyn Source> {
         Box::new(HttpSource {
             plan: self.clone(),
+            client: self.client.on_this_runtime(),
             cursor,
         })
     }
@@ -106,15 +76,8 @@ impl HttpSourcePlan {
 
 struct HttpSource {
     plan: Arc<HttpSourcePlan>,
+    client: HttpClient,
     cursor: Option<String>,
-}
-
-/// Where the next page is.
-enum Next {
-    Params(Vec<(String, String)>),
-    /// A path (and query) after the base URL.
-    Url(String),
-    Stop,
 }
 
 impl Source for HttpSource {
@@ -125,43 +88,11 @@ impl Source for HttpSource {
         // whenever this page may not be the last (the guess is dropped when it is); without,
         // only when the API announced how many pages there are, so nothing is asked for twice
         // or in vain.
-        let prefetch = (plan.prefetch || announces_pages(&plan.paging))
+        let prefetch = (plan.prefetch || plan.paging.announces_pages())
             && plan.detail.is_none()
             // An RPC page's envelope has a fresh id each time: it would never match.
             && !plan.request.is_rpc()
-            && matches!(
-                plan.paging,
-                Paging::PageNumber { .. } | Paging::Offset { .. } | Paging::OffsetCount { .. }
-            );
-        if !prefetch {
-            return self.read_pages(emit, None);
-        }
-        let (calls_tx, calls_rx) = channel::<Call>();
-        let (answers_tx, answers_rx) = channel::<Result<Response, ConnectorError>>();
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                for call in calls_rx {
-                    if answers_tx.send(fetch(plan, &call)).is_err() {
-                        return;
-                    }
-                }
-            });
-            // Dropping the sender (with `calls_tx`) ends the helper.
-            self.read_pages(emit, Some((calls_tx, answers_rx)))
-        })
-    }
-}
-
-/// The helper fetching the next page: calls out, answers back, one at a time.
-type Prefetcher = (Sender<Call>, Receiver<Result<Response, ConnectorError>>);
-
-impl HttpSource {
-    fn read_pages(
-        &self,
-        emit: &mut dyn FnMut(Item) -> bool,
-        prefetcher: Option<Prefetcher>,
-    ) -> Result<(), ConnectorError> {
-        let plan = &*self.plan;
+            && plan.paging.is_predictable();
         let cursor = self.cursor.clone().unwrap_or_default();
         let first = plan
             .request
@@ -171,11 +102,12 @@ impl HttpSource {
                 false,
             )
             .map_err(ConnectorError::Format)?;
-        let mut next = first_page(&plan.paging);
+        let client = &self.client;
+        let mut next = plan.paging.first();
         let mut previous_page: Option<u128> = None;
-        let mut followed: HashSet<String> = HashSet::new();
-        // The call fetched ahead, whose answer is waiting in the prefetcher.
-        let mut ahead: Option<Call> = None;
+        let mut followed = Followed::new();
+        // The page asked for ahead, on its way.
+        let mut ahead: Option<(Call, Sending)> = None;
         // How many pages the API said there are, the last time it said.
         let mut pages: Option<u64> = None;
         for page in 1.. {
@@ -188,34 +120,31 @@ impl HttpSource {
                 },
                 Next::Stop => return Ok(()),
             };
-            let response = match (&prefetcher, ahead.take()) {
-                (Some((_, answers)), Some(fetched)) => {
-                    let answer = answers.recv().map_err(|_| {
-                        ConnectorError::Format("the page fetcher stopped".to_string())
-                    })?;
-                    if same_call(&fetched, &call) {
-                        answer?
-                    } else {
-                        fetch(plan, &call)?
-                    }
+            let response = match ahead.take() {
+                Some((fetched, sending)) if same_call(&fetched, &call) => {
+                    succeeded(&call, sending.wait())?
                 }
-                _ => fetch(plan, &call)?,
+                _ => succeeded(&call, client.send(&call))?,
             };
-            let known = announced_pages(&plan.paging, &response, &Value::Null).or(pages);
-            if let Some((calls, _)) = &prefetcher
+            let known = plan
+                .paging
+                .announced_pages(&response, &Value::Null)
+                .or(pages);
+            if prefetch
                 && page < plan.max_pages
-                && let Some(guess) = ahead_of_parsing(plan, page, &response, known, &followed)
+                && let Some(guess) =
+                    plan.paging
+                        .ahead_of_parsing(plan.prefetch, page, &response, known)
             {
                 let guess = with_params(&first, &guess);
-                if calls.send(guess.clone()).is_ok() {
-                    ahead = Some(guess);
-                }
+                let sending = client.send_ahead(&guess);
+                ahead = Some((guess, sending));
             }
             let body = parse(plan, &response, &call)?;
-            pages = announced_pages(&plan.paging, &response, &body).or(pages);
-            let fingerprint = crate::state::Fingerprint::of(&response.body).0;
+            pages = plan.paging.announced_pages(&response, &body).or(pages);
+            let fingerprint = xxhash_rust::xxh3::xxh3_128(&response.body);
             if let Some(path) = &plan.records
-                && let Some(missing) = super::missing_field(path, &body)
+                && let Some(missing) = missing_field(path, &body)
             {
                 return Err(ConnectorError::Format(format!(
                     "{} {}: the answer has no `{missing}`, where `records` says the records are: {}",
@@ -237,7 +166,7 @@ impl HttpSource {
             let count = records.len() as u64;
             for record in records {
                 let items = match &plan.detail {
-                    Some((request, path)) => detail(plan, request, path.as_ref(), &record)?,
+                    Some((request, path)) => detail(client, request, path.as_ref(), &record)?,
                     None => vec![Item::Record(record)],
                 };
                 for item in items {
@@ -246,7 +175,9 @@ impl HttpSource {
                     }
                 }
             }
-            next = next_page(plan, count, page, &response, &body, &mut followed);
+            next = plan
+                .paging
+                .next(client, count, page, &response, &body, &mut followed);
             if !matches!(next, Next::Stop) && page >= plan.max_pages {
                 tracing::warn!(
                     path = %call.path,
@@ -259,82 +190,6 @@ impl HttpSource {
     }
 }
 
-/// Whether the API says how many pages there are (a header, or a field of each page).
-fn announces_pages(paging: &Paging) -> bool {
-    matches!(paging, Paging::PageNumber { total_pages_header, total_pages, .. }
-        if total_pages_header.is_some() || total_pages.is_some())
-}
-
-/// The number of pages the API announces in this answer's header or `body`.
-fn announced_pages(paging: &Paging, response: &Response, body: &Value) -> Option<u64> {
-    let Paging::PageNumber {
-        total_pages_header,
-        total_pages,
-        ..
-    } = paging
-    else {
-        return None;
-    };
-    total_pages_header
-        .as_deref()
-        .and_then(|h| response.header(h))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or_else(|| {
-            total_pages
-                .as_ref()
-                .and_then(|p| p.get(body))
-                .and_then(|v| text_of(v)?.parse().ok())
-        })
-}
-
-/// The parameters of the page after `page` when the API announced that there are `known`
-/// pages and this is not the last.
-fn announced_next(paging: &Paging, page: u64, known: Option<u64>) -> Option<Vec<(String, String)>> {
-    match paging {
-        Paging::PageNumber {
-            param, start, size, ..
-        } if known.is_some_and(|pages| page < pages) => {
-            Some(page_params(param, start + page, size))
-        }
-        _ => None,
-    }
-}
-
-/// The next page's parameters, from what is known before this page is parsed: the page after
-/// this one when the API announced it (`known` pages), else with `prefetch` a guess that this
-/// page is full.
-fn ahead_of_parsing(
-    plan: &HttpSourcePlan,
-    page: u64,
-    response: &Response,
-    known: Option<u64>,
-    followed: &HashSet<String>,
-) -> Option<Vec<(String, String)>> {
-    if let Some(params) = announced_next(&plan.paging, page, known) {
-        return Some(params);
-    }
-    if !plan.prefetch {
-        return None;
-    }
-    let full = match &plan.paging {
-        Paging::PageNumber { size, .. } => size.as_ref().map_or(u64::MAX, |(_, s)| *s),
-        Paging::Offset { limit, .. } => *limit,
-        Paging::OffsetCount { count, .. } => *count,
-        _ => return None,
-    };
-    match next_page(
-        plan,
-        full,
-        page,
-        response,
-        &Value::Null,
-        &mut followed.clone(),
-    ) {
-        Next::Params(params) => Some(params),
-        _ => None,
-    }
-}
-
 fn same_call(a: &Call, b: &Call) -> bool {
     a.path == b.path && a.query == b.query && a.body == b.body
 }
@@ -344,7 +199,7 @@ fn same_call(a: &Call, b: &Call) -> bool {
 /// no record is this record's problem (quarantined, the rest goes on); an API that stopped
 /// answering stops the job.
 fn detail(
-    plan: &HttpSourcePlan,
+    client: &HttpClient,
     request: &RequestPlan,
     path: Option<&CompiledPath>,
     listed: &Value,
@@ -359,13 +214,13 @@ fn detail(
         }
     };
     let at = format!("{} {}", method_name(call.method), call.path);
-    let body = match super::read_for_record(&plan.client, &call) {
+    let body = match client.read_for_record(&call) {
         Ok(body) => body,
         // Named by its request: each record's own quarantine entry.
-        Err(super::ReadFailure::Record { at, reason }) => {
+        Err(ReadFailure::Record { at, reason }) => {
             return Ok(vec![Item::Bad { at, reason }]);
         }
-        Err(super::ReadFailure::Api(reason)) => return Err(ConnectorError::Format(reason)),
+        Err(ReadFailure::Api(reason)) => return Err(ConnectorError::Format(reason)),
     };
     let found = match path {
         Some(path) => path.value(&body).map(Cow::into_owned),
@@ -383,69 +238,12 @@ fn detail(
     })
 }
 
-fn first_page(paging: &Paging) -> Next {
-    match paging {
-        Paging::None | Paging::Cursor { .. } | Paging::NextUrl { .. } | Paging::LinkHeader => {
-            Next::Params(Vec::new())
-        }
-        Paging::PageNumber {
-            param, start, size, ..
-        } => Next::Params(page_params(param, *start, size)),
-        Paging::Offset {
-            offset_param,
-            limit_param,
-            limit,
-        } => Next::Params(vec![
-            (offset_param.clone(), "0".into()),
-            (limit_param.clone(), limit.to_string()),
-        ]),
-        Paging::OffsetCount { param, count } => {
-            Next::Params(vec![(param.clone(), format!("0,{count}"))])
-        }
-    }
-}
-
-fn page_params(param: &str, page: u64, size: &Option<(String, u64)>) -> Vec<(String, String)> {
-    let mut params = vec![(param.to_string(), page.to_string())];
-    if let Some((name, value)) = size {
-        params.push((name.clone(), value.to_string()));
-    }
-    params
-}
-
-/// The request of the first page with `params` set (replacing parameters of the same name).
-fn with_params(first: &Call, params: &[(String, String)]) -> Call {
-    if first.rpc.is_some() {
-        // A JSON-RPC call is paged inside its params.
-        let mut body = first.body.clone().unwrap_or_default();
-        for (name, value) in params {
-            if let Some(paged) = super::rpc::with_param(&body, name, value) {
-                body = paged;
-            }
-        }
-        return Call {
-            body: Some(body),
-            ..first.clone()
-        };
-    }
-    let mut query: Vec<(String, String)> = first
-        .query
-        .iter()
-        .filter(|(name, _)| !params.iter().any(|(p, _)| p == name))
-        .cloned()
-        .collect();
-    query.extend(params.iter().cloned());
-    Call {
-        query,
-        ..first.clone()
-    }
-}
-
-fn fetch(plan: &HttpSourcePlan, call: &Call) -> Result<Response, ConnectorError> {
-    let response = plan
-        .client
-        .send(call)
-        .map_err(|e| ConnectorError::Format(e.to_string()))?;
+/// The answer to a page's `call`, which must be a success.
+fn succeeded(
+    call: &Call,
+    outcome: Result<Response, TransportError>,
+) -> Result<Response, ConnectorError> {
+    let response = outcome.map_err(|e| ConnectorError::Format(e.to_string()))?;
     if !response.is_success() {
         return Err(ConnectorError::Format(format!(
             "{} {}: HTTP {}: {}",
@@ -487,7 +285,7 @@ fn what_it_says(body: &Value) -> String {
     let said = ["error", "errors", "message", "detail"]
         .iter()
         .find_map(|name| body.get(name).filter(|v| !v.is_null()));
-    super::shorten(&said.map_or_else(|| body.to_string(), super::rpc::describe))
+    shorten(&said.map_or_else(|| body.to_string(), rpc::describe))
 }
 
 /// The records of a page, moved out of it when the path is names only (no copy); what is left
@@ -526,163 +324,14 @@ fn records_in(value: Value, under_path: bool) -> Vec<Value> {
     }
 }
 
-fn next_page(
-    plan: &HttpSourcePlan,
-    count: u64,
-    page: u64,
-    response: &Response,
-    body: &Value,
-    followed: &mut HashSet<String>,
-) -> Next {
-    if count == 0 {
-        return Next::Stop;
-    }
-    match &plan.paging {
-        Paging::None => Next::Stop,
-        Paging::PageNumber {
-            param, start, size, ..
-        } => {
-            if size.as_ref().is_some_and(|(_, s)| count < *s) {
-                return Next::Stop;
-            }
-            let announced = announced_pages(&plan.paging, response, body);
-            let number = start + page;
-            if announced.is_some_and(|total| number > total + start - 1) {
-                return Next::Stop;
-            }
-            Next::Params(page_params(param, number, size))
-        }
-        Paging::Offset {
-            offset_param,
-            limit_param,
-            limit,
-        } => {
-            if count < *limit {
-                return Next::Stop;
-            }
-            Next::Params(vec![
-                (offset_param.clone(), (page * limit).to_string()),
-                (limit_param.clone(), limit.to_string()),
-            ])
-        }
-        Paging::OffsetCount { param, count: size } => {
-            if count < *size {
-                return Next::Stop;
-            }
-            Next::Params(vec![(param.clone(), format!("{},{size}", page * size))])
-        }
-        Paging::Cursor {
-            from,
-            param,
-            has_more,
-        } => {
-            if has_more
-                .as_ref()
-                .and_then(|p| p.get(body))
-                .is_some_and(|v| v == &Value::Bool(false))
-            {
-                return Next::Stop;
-            }
-            match from.get(body).and_then(text_of).filter(|t| !t.is_empty()) {
-                Some(token) if first_time(followed, "token", &token) => {
-                    Next::Params(vec![(param.clone(), token)])
-                }
-                _ => Next::Stop,
-            }
-        }
-        Paging::NextUrl { from } => match from.get(body).and_then(text_of) {
-            Some(url) => follow(plan, &url, followed),
-            None => Next::Stop,
-        },
-        Paging::LinkHeader => match response.header("link").and_then(next_link) {
-            Some(url) => follow(plan, &url, followed),
-            None => Next::Stop,
-        },
-    }
-}
-
-/// Whether `token` (a cursor token or a next URL) was not followed before; page numbers and
-/// offsets always grow, tokens and URLs may loop.
-fn first_time(followed: &mut HashSet<String>, what: &str, token: &str) -> bool {
-    let new = followed.insert(token.to_string());
-    if !new {
-        tracing::warn!("paging stopped: the API gave the same {what} twice");
-    }
-    new
-}
-
-/// A next URL is followed only on the connection's own base URL: the credentials go nowhere
-/// else.
-fn follow(plan: &HttpSourcePlan, url: &str, followed: &mut HashSet<String>) -> Next {
-    let Some(rest) = plan.client.relative(url) else {
-        tracing::warn!("paging stopped: the next page is not under the connection's base URL");
-        return Next::Stop;
-    };
-    if first_time(followed, "next URL", &rest) {
-        Next::Url(rest)
-    } else {
-        Next::Stop
-    }
-}
-
-/// The `rel="next"` URL of a `Link` header.
-fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
-        is_next.then(|| {
-            url.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn link_headers_give_their_next_url() {
-        let header = r#"<https://shop/wp-json/wc/v3/products?page=3>; rel="next", <https://shop/wp-json/wc/v3/products?page=1>; rel="prev""#;
-        assert_eq!(
-            next_link(header).as_deref(),
-            Some("https://shop/wp-json/wc/v3/products?page=3")
-        );
-        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
-    }
-
-    #[test]
-    fn the_page_after_an_announced_one_is_known_before_parsing() {
-        let paging = Paging::PageNumber {
-            param: "page".into(),
-            start: 1,
-            size: Some(("per_page".into(), 100)),
-            total_pages_header: Some("X-WP-TotalPages".into()),
-            total_pages: None,
-        };
-        let page_two = vec![
-            ("page".to_string(), "2".to_string()),
-            ("per_page".to_string(), "100".to_string()),
-        ];
-        assert_eq!(announced_next(&paging, 1, Some(3)), Some(page_two));
-        assert_eq!(announced_next(&paging, 3, Some(3)), None, "the last page");
-        assert_eq!(announced_next(&paging, 1, None), None, "nothing announced");
-        let offsets = Paging::Offset {
-            offset_param: "offset".into(),
-            limit_param: "limit".into(),
-            limit: 100,
-        };
-        assert_eq!(announced_next(&offsets, 1, Some(3)), None);
-    }
-
-    #[test]
     fn records_are_lists_keyed_objects_or_nothing() {
         let path =
-            CompiledPath::compile(&crate::config::model::JsonPath::parse("$.orders").unwrap())
+            CompiledPath::compile(crate::config::model::JsonPath::parse("$.orders").unwrap())
                 .unwrap();
         let count = |path: Option<&CompiledPath>, body: Value| take_records(path, body).0.len();
         let keyed = serde_json::json!({"orders": {"12": {"id": 12}, "13": {"id": 13}}});

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::resilience::TransportKind;
+use super::client::HttpClient;
+use super::request::RequestPlan;
+use super::resilience::Verdict;
 use super::translations;
-use super::{Call, HttpClient, RequestPlan, Response, method_name, shorten};
+use super::wire::{Call, Response, method_name, missing_field, shorten};
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::record::path::CompiledPath;
 use crate::record::{Record, id_value, text_of, truthy};
@@ -157,8 +159,8 @@ fn overlay(base: &mut Value, changes: &Value) {
 
 pub struct HttpTarget {
     plan: Arc<HttpTargetPlan>,
-    /// The plan's client, or a fork's own ([`KeyedTarget::fork`]).
-    client: Arc<HttpClient>,
+    /// The plan's client, its requests on the runtime of the thread that made the target.
+    client: HttpClient,
 }
 
 impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
@@ -176,8 +178,10 @@ impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
 }
 
 impl HttpTarget {
+    /// Its requests run on the runtime of the calling thread, a job's (see
+    /// [`HttpClient::on_this_runtime`]), whichever thread sends them.
     pub fn new(plan: Arc<HttpTargetPlan>) -> Self {
-        let client = plan.client.clone();
+        let client = plan.client.on_this_runtime();
         HttpTarget { plan, client }
     }
 
@@ -205,12 +209,9 @@ impl HttpTarget {
 
     /// Sends the call; only a failure to get an answer is an error.
     fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
-        self.client.send(call).map_err(|e| match e.kind {
-            TransportKind::NotConnected | TransportKind::TlsRefused => {
-                WriteError::Unavailable(e.to_string())
-            }
-            _ => WriteError::MaybeApplied(e.to_string()),
-        })
+        self.client
+            .send(call)
+            .map_err(|e| write_error(Verdict::of_failure(e.kind), e.to_string()))
     }
 
     /// The create's follow-up requests; when one fails, the `rollback` requests undo the
@@ -348,7 +349,7 @@ impl HttpTarget {
         match read.record.get(&body) {
             Some(current) if !current.is_null() => Ok(Some(current.clone())),
             // An empty list, null, `[]`: the target has nothing to lay the fields over.
-            _ if super::missing_field(&read.record, &body).is_none() => Ok(None),
+            _ if missing_field(&read.record, &body).is_none() => Ok(None),
             _ => Err(WriteError::Rejected(format!(
                 "the record read is not where `record` says: {}",
                 response.excerpt()
@@ -358,10 +359,11 @@ impl HttpTarget {
 }
 
 impl KeyedTarget for HttpTarget {
+    /// Shares the connection's pool, sized to its concurrency.
     fn fork(&self) -> Box<dyn KeyedTarget> {
         Box::new(HttpTarget {
             plan: self.plan.clone(),
-            client: Arc::new(self.client.with_own_connections()),
+            client: self.client.clone(),
         })
     }
 
@@ -605,43 +607,27 @@ fn with_id(plan: &BatchPlan, id: &str, record: &Record) -> Record {
     record
 }
 
-/// A non-2xx answer as a write error, by what it says about the record.
+/// An answer that is not a success as a write error, by what it says about the record (see
+/// [`Verdict`]).
 fn classify(call: &Call, response: Response) -> Result<Response, WriteError> {
-    if response.is_success() {
+    let Some(verdict) = Verdict::of_answer(&response) else {
         return Ok(response);
+    };
+    let at = format!("{} {}", method_name(call.method), call.path);
+    let reason = match (&response.refused, &response.rpc_error) {
+        (Some(said), _) => format!("{at}: HTTP {}: refused: {said}", response.status),
+        (None, Some(error)) => format!("{at}: JSON-RPC error: {error}"),
+        (None, None) => format!("{at}: HTTP {}: {}", response.status, response.excerpt()),
+    };
+    Err(write_error(verdict, reason))
+}
+
+fn write_error(verdict: Verdict, reason: String) -> WriteError {
+    match verdict {
+        Verdict::Refused => WriteError::Rejected(reason),
+        Verdict::NotApplied => WriteError::Unavailable(reason),
+        Verdict::MaybeApplied => WriteError::MaybeApplied(reason),
     }
-    if let Some(said) = &response.refused {
-        // The API says it refused: nothing was applied, whatever the status.
-        return Err(WriteError::Rejected(format!(
-            "{} {}: HTTP {}: refused: {said}",
-            method_name(call.method),
-            call.path,
-            response.status
-        )));
-    }
-    if let Some(error) = &response.rpc_error {
-        // The server answered and refused this call.
-        return Err(WriteError::Rejected(format!(
-            "{} {}: JSON-RPC error: {error}",
-            method_name(call.method),
-            call.path
-        )));
-    }
-    let reason = format!(
-        "{} {}: HTTP {}: {}",
-        method_name(call.method),
-        call.path,
-        response.status,
-        response.excerpt()
-    );
-    // 4xx but 408 and 429 are about this record; the rest about the target. A 429 was
-    // refused; after a 408 or a 5xx the write may have been applied.
-    Err(match response.status {
-        429 => WriteError::Unavailable(reason),
-        408 => WriteError::MaybeApplied(reason),
-        400..=499 => WriteError::Rejected(reason),
-        _ => WriteError::MaybeApplied(reason),
-    })
 }
 
 #[cfg(test)]

@@ -1,20 +1,78 @@
-//! Tokens obtained by a request: a login (RO App's old `POST /token/new`, JSON-RPC sessions)
-//! or OAuth2 client credentials. A token is fetched before the first request, again a minute
-//! before it expires, and again when the API answers 401. Its value and the credentials that
-//! obtain it are secrets: never logged, never in an error.
+//! How requests are authenticated: credentials placed on every request (Basic, Bearer, keys
+//! in headers or the query), and tokens obtained by a request: a login (RO App's old
+//! `POST /token/new`, JSON-RPC sessions) or OAuth2 client credentials. A token is fetched
+//! before the first request, again a minute before it expires, and again when the API answers
+//! 401. Its value and the credentials that obtain it are secrets: never logged, never in an
+//! error.
 
-use std::sync::Mutex;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use indexmap::IndexMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use tokio::sync::Mutex;
 
-use super::{Call, Response, body, method_name};
-use crate::config::model::{BodyFormat, LONGEST, LoginAuth, Method, OAuth2Auth, RpcDialect};
+use super::wire::{Call, Response, method_name};
+use super::{body, rpc};
+use crate::config::model::{
+    Auth, BodyFormat, HttpConnection, LONGEST, LoginAuth, Method, OAuth2Auth, RpcDialect,
+};
 use crate::config::secrets::Secrets;
 use crate::record::path::CompiledPath;
 use crate::record::text_of;
+
+/// RFC 4648 base64 (HTTP Basic credentials, `{base64:...}`).
+pub fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Headers and query parameters every request of `connection` carries: its own, and the
+/// credentials of an `auth` that needs no request (Basic, Bearer, keys).
+pub type Credentials = (Vec<(String, SecretString)>, Vec<(String, SecretString)>);
+
+/// The connection's fixed headers and query parameters, its credentials among them.
+pub fn credentials(connection: &HttpConnection, secrets: &Secrets) -> Result<Credentials, String> {
+    let resolve = |text: &str| secrets.resolve(text);
+    let mut headers = Vec::new();
+    for (name, value) in &connection.headers {
+        headers.push((name.clone(), resolve(value)?));
+    }
+    let mut query = Vec::new();
+    for (name, value) in &connection.query {
+        query.push((name.clone(), resolve(value)?));
+    }
+    match &connection.auth {
+        None | Some(Auth::None) | Some(Auth::Login(_)) | Some(Auth::Oauth2(_)) => {}
+        Some(Auth::Basic { user, password }) => {
+            let pair = format!(
+                "{}:{}",
+                resolve(user)?.expose_secret(),
+                resolve(password)?.expose_secret()
+            );
+            let encoded = base64(pair.as_bytes());
+            crate::config::secrets::protect_exact(&encoded);
+            let value = format!("Basic {encoded}");
+            headers.push(("Authorization".into(), SecretString::from(value)));
+        }
+        Some(Auth::Bearer { token }) => {
+            let value = format!("Bearer {}", resolve(token)?.expose_secret());
+            headers.push(("Authorization".into(), SecretString::from(value)));
+        }
+        Some(Auth::Headers(map)) => {
+            for (name, value) in map {
+                headers.push((name.clone(), resolve(value)?));
+            }
+        }
+        Some(Auth::Query(map)) => {
+            for (name, value) in map {
+                query.push((name.clone(), resolve(value)?));
+            }
+        }
+    }
+    Ok((headers, query))
+}
 
 /// Refreshed this long before it expires (or a tenth of its life, when shorter).
 const MARGIN: Duration = Duration::from_secs(60);
@@ -135,7 +193,7 @@ fn render(parts: &[Part], token: &[SecretString], out: &mut String) -> Result<()
             Part::Base64(inner) => {
                 let mut text = String::new();
                 render(inner, token, &mut text)?;
-                out.push_str(&super::base64(text.as_bytes()));
+                out.push_str(&base64(text.as_bytes()));
             }
         }
     }
@@ -176,6 +234,21 @@ fn resolve_value(value: &Value, secrets: &Secrets) -> Result<Value, String> {
 }
 
 impl TokenAuth {
+    /// The token the connection's `auth` obtains by a request, if it does.
+    pub fn of(
+        connection: &HttpConnection,
+        base_url: &str,
+        secrets: &Secrets,
+    ) -> Result<Option<TokenAuth>, String> {
+        Ok(match &connection.auth {
+            Some(Auth::Login(login)) => {
+                Some(TokenAuth::login(login, rpc::dialect(connection), secrets)?)
+            }
+            Some(Auth::Oauth2(oauth2)) => Some(TokenAuth::oauth2(oauth2, base_url, secrets)?),
+            _ => None,
+        })
+    }
+
     pub fn login(
         login: &LoginAuth,
         dialect: RpcDialect,
@@ -184,7 +257,7 @@ impl TokenAuth {
         let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
         let request = &login.request;
         let body = match &request.rpc {
-            Some(rpc) => Some(super::rpc::envelope(
+            Some(rpc) => Some(rpc::envelope(
                 dialect,
                 &rpc.method,
                 resolve_value(rpc.params.as_ref().unwrap_or(&Value::Null), secrets)?,
@@ -247,7 +320,7 @@ impl TokenAuth {
             expires_in: login
                 .expires_in
                 .as_ref()
-                .map(|path| CompiledPath::compile(path))
+                .map(CompiledPath::compile)
                 .transpose()?,
             lifetime: login
                 .lifetime
@@ -316,20 +389,19 @@ impl TokenAuth {
     }
 
     /// The token placed for a request; fetched first when there is none or it is about to
-    /// expire. `send` makes the login request.
-    pub fn place(
-        &self,
-        send: &dyn Fn(&Call) -> Result<Response, String>,
-    ) -> Result<Placed, String> {
-        let mut current = self
-            .current
-            .lock()
-            .map_err(|_| "the token lock is poisoned".to_string())?;
+    /// expire, with `login` sending the login request. Requests wait for one login in
+    /// progress rather than each making their own.
+    pub async fn place<'a, F, Answer>(&'a self, login: F) -> Result<Placed, String>
+    where
+        F: FnOnce(&'a Call) -> Answer,
+        Answer: Future<Output = Result<Response, String>>,
+    {
+        let mut current = self.current.lock().await;
         let fresh = current
             .as_ref()
             .is_some_and(|t| Instant::now() < t.refresh_at);
         if !fresh {
-            *current = Some(self.fetch(send)?);
+            *current = Some(self.fetch(login).await?);
         }
         let Some(token) = current.as_ref() else {
             return Err("no token".into());
@@ -350,16 +422,18 @@ impl TokenAuth {
     }
 
     /// The API refused the token (401): the next request fetches a new one.
-    pub fn forget(&self) {
-        if let Ok(mut current) = self.current.lock() {
-            *current = None;
-        }
+    pub async fn forget(&self) {
+        *self.current.lock().await = None;
     }
 
-    fn fetch(&self, send: &dyn Fn(&Call) -> Result<Response, String>) -> Result<Token, String> {
+    async fn fetch<'a, F, Answer>(&'a self, login: F) -> Result<Token, String>
+    where
+        F: FnOnce(&'a Call) -> Answer,
+        Answer: Future<Output = Result<Response, String>>,
+    {
         let call = &self.request.0;
         let what = format!("the login ({} {})", method_name(call.method), call.path);
-        let response = send(call).map_err(|e| format!("{what}: {e}"))?;
+        let response = login(call).await.map_err(|e| format!("{what}: {e}"))?;
         if !response.is_success() {
             // The body of a failed login may echo the credentials: only the status is kept.
             return Err(format!("{what}: HTTP {}", response.status));
@@ -454,6 +528,20 @@ mod tests {
         let mut out = String::new();
         render(&parts(template)?, &token, &mut out)?;
         Ok(out)
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("KEY:", "S0VZOg=="),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
     }
 
     #[test]
