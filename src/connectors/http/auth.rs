@@ -21,6 +21,7 @@ use crate::config::model::{
 };
 use crate::config::secrets::Secrets;
 use crate::record::path::CompiledPath;
+use crate::record::template::{Scope, Template};
 use crate::record::text_of;
 
 /// RFC 4648 base64 (HTTP Basic credentials, `{base64:...}`).
@@ -83,97 +84,23 @@ pub struct TokenAuth {
     token: TokenAt,
     expires_in: Option<CompiledPath>,
     lifetime: Duration,
-    /// Where the token goes, in header and query values (see [`Part`]).
-    headers: Vec<(String, Vec<Part>)>,
-    query: Vec<(String, Vec<Part>)>,
+    /// Where the token goes, in header and query values.
+    headers: Vec<(String, Template)>,
+    query: Vec<(String, Template)>,
     current: Mutex<Option<Token>>,
 }
 
-/// A piece of a value that carries the token. Values may hold secrets (`${secret.X}`, resolved
-/// when the connection is built): no `Debug`.
-enum Part {
-    Text(String),
-    /// `{token}`, or `{token.N}`: item N of a token that is a list (Tryton's login answers
-    /// `[user id, session]`).
-    Token(Option<usize>),
-    /// `{base64:...}`: what is inside, encoded (Tryton: `Session {base64:user:{token.0}:{token.1}}`).
-    Base64(Vec<Part>),
-}
-
 /// Parses a value with `{token}`, `{token.N}` and `{base64:...}` in it.
-fn parts(text: &str) -> Result<Vec<Part>, String> {
-    parts_until(text, 0).map(|(parts, _)| parts)
-}
-
-/// `{base64:` inside `{base64:` this deep at most (the parser recurses).
-const MAX_NESTING: usize = 4;
-
-/// The parts of `text` up to its end, or, `depth` levels inside `{base64:`, up to the `}` that
-/// closes it; returns what follows.
-fn parts_until(mut text: &str, depth: usize) -> Result<(Vec<Part>, &str), String> {
-    let inner = depth > 0;
-    let mut parts = Vec::new();
-    let mut literal = String::new();
-    loop {
-        let Some(at) = text.find(['{', '}']) else {
-            if inner {
-                return Err("a `{base64:` is not closed by `}`".into());
-            }
-            literal.push_str(text);
-            text = "";
-            break;
-        };
-        literal.push_str(&text[..at]);
-        let rest = &text[at..];
-        if let Some(after) = rest.strip_prefix('}') {
-            text = after;
-            if inner {
-                break;
-            }
-            literal.push('}');
-            continue;
-        }
-        let (part, after) = if let Some(after) = rest.strip_prefix("{base64:") {
-            if depth == MAX_NESTING {
-                return Err(format!(
-                    "`{{base64:` is nested more than {MAX_NESTING} deep"
-                ));
-            }
-            let (encoded, after) = parts_until(after, depth + 1)?;
-            (Part::Base64(encoded), after)
-        } else if let Some(after) = rest.strip_prefix("{token}") {
-            (Part::Token(None), after)
-        } else if let Some((index, after)) = rest
-            .strip_prefix("{token.")
-            .and_then(|r| r.split_once('}'))
-            .and_then(|(n, after)| Some((n.parse::<usize>().ok()?, after)))
-        {
-            (Part::Token(Some(index)), after)
-        } else {
-            // Any other brace is text.
-            literal.push('{');
-            text = &rest[1..];
-            continue;
-        };
-        if !literal.is_empty() {
-            parts.push(Part::Text(std::mem::take(&mut literal)));
-        }
-        parts.push(part);
-        text = after;
-    }
-    if !literal.is_empty() {
-        parts.push(Part::Text(literal));
-    }
-    Ok((parts, text))
+fn parts(text: &str) -> Result<Template, String> {
+    Template::parse_in(text, Scope::Token)
 }
 
 /// The value with the token's items in it.
-fn render(parts: &[Part], token: &[SecretString], out: &mut String) -> Result<(), String> {
-    for part in parts {
-        match part {
-            Part::Text(text) => out.push_str(text),
-            Part::Token(None) => match token {
-                [value] => out.push_str(value.expose_secret()),
+fn render(template: &Template, token: &[SecretString], out: &mut String) -> Result<(), String> {
+    let placed = template.render_by(&mut |name, _| {
+        let item = match name.strip_prefix("token.") {
+            None => match token {
+                [value] => value,
                 _ => {
                     return Err(format!(
                         "the login's token is a list of {}: place its items with {{token.0}}, {{token.1}}...",
@@ -181,8 +108,8 @@ fn render(parts: &[Part], token: &[SecretString], out: &mut String) -> Result<()
                     ));
                 }
             },
-            Part::Token(Some(index)) => match token.get(*index) {
-                Some(value) => out.push_str(value.expose_secret()),
+            Some(index) => match index.parse::<usize>().ok().and_then(|i| token.get(i)) {
+                Some(value) => value,
                 None => {
                     return Err(format!(
                         "{{token.{index}}}: the login's token has {} item(s)",
@@ -190,13 +117,10 @@ fn render(parts: &[Part], token: &[SecretString], out: &mut String) -> Result<()
                     ));
                 }
             },
-            Part::Base64(inner) => {
-                let mut text = String::new();
-                render(inner, token, &mut text)?;
-                out.push_str(&base64(text.as_bytes()));
-            }
-        }
-    }
+        };
+        Ok(item.expose_secret().to_string())
+    })?;
+    out.push_str(&placed);
     Ok(())
 }
 
@@ -406,7 +330,7 @@ impl TokenAuth {
         let Some(token) = current.as_ref() else {
             return Err("no token".into());
         };
-        let place = |list: &[(String, Vec<Part>)]| -> Result<Vec<_>, String> {
+        let place = |list: &[(String, Template)]| -> Result<Vec<_>, String> {
             list.iter()
                 .map(|(name, parts)| {
                     let mut value = String::new();
