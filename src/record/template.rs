@@ -34,6 +34,10 @@ enum Part {
     Base64(Vec<Part>),
 }
 
+/// Gives a placeholder's text, from its name as written and the path it reads in a record's
+/// scope.
+pub type Resolve<'a> = dyn FnMut(&str, Option<&CompiledPath>) -> Result<String, String> + 'a;
+
 /// `{base64:` inside `{base64:` this deep at most (the parser recurses).
 const MAX_NESTING: usize = 4;
 
@@ -117,10 +121,7 @@ impl Template {
 
     /// Renders with `resolve` giving each placeholder's text (from its name as written, and
     /// the path it reads in a record's scope).
-    pub fn render_by(
-        &self,
-        resolve: &mut dyn FnMut(&str, Option<&CompiledPath>) -> Result<String, String>,
-    ) -> Result<String, String> {
+    pub fn render_by(&self, resolve: &mut Resolve) -> Result<String, String> {
         let mut out = String::new();
         render_parts(&self.parts, resolve, &mut out)?;
         Ok(out)
@@ -141,11 +142,7 @@ fn visit<'t>(parts: &'t [Part], found: &mut dyn FnMut(&'t str, Option<&'t Compil
     }
 }
 
-fn render_parts(
-    parts: &[Part],
-    resolve: &mut dyn FnMut(&str, Option<&CompiledPath>) -> Result<String, String>,
-    out: &mut String,
-) -> Result<(), String> {
+fn render_parts(parts: &[Part], resolve: &mut Resolve, out: &mut String) -> Result<(), String> {
     for part in parts {
         match part {
             Part::Text(text) => out.push_str(text),
