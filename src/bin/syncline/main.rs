@@ -85,7 +85,7 @@ enum Command {
         /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
         #[arg(long, value_name = "FILE")]
         secrets: Option<PathBuf>,
-        /// Save the whole plan as JSON (its format: `src/plan/mod.rs`, README).
+        /// Save the whole plan as JSON (its format: `src/dry_run/mod.rs`, README).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// The state directory to read (never written by a dry run).
