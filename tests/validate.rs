@@ -394,7 +394,14 @@ fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
     let file = dir.path().join("refused.yaml");
     std::fs::write(
         &file,
-        "version: 1\nname: refused\njobs:\n  a:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.csv } }\n    map:\n      when: { path: $.d, as: datetime, timezone: Europe/Paris }\n      label: { template: \"x {code\" }\n",
+        concat!(
+            "version: 1\nname: refused\njobs:\n  a:\n",
+            "    from: { file: { path: in.csv, csv: { delimiter: \"é\" } } }\n",
+            "    to: { file: { path: out.csv } }\n    map:\n",
+            "      when: { path: $.d, as: datetime, timezone: Europe/Paris }\n",
+            "      label: { template: \"x {code\" }\n",
+            "      price: { path: $.p, as: decimal, format: euros }\n",
+        ),
     )
     .unwrap();
     let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
@@ -412,7 +419,12 @@ fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
         .collect();
     assert_eq!(
         found,
-        BTreeSet::from([("field-option".to_string(), 8), ("template".to_string(), 9)]),
+        BTreeSet::from([
+            ("csv-delimiter".to_string(), 5),
+            ("field-option".to_string(), 8),
+            ("template".to_string(), 9),
+            ("field-option".to_string(), 10),
+        ]),
         "{report:#}"
     );
 }

@@ -9,6 +9,7 @@ use crate::config::model::{
 };
 use crate::diagnostics::source::Span;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
+use crate::steps::convert::Converter;
 
 pub fn check(c: &mut Checker) {
     require(c, "", "version", "version: 1");
@@ -448,6 +449,20 @@ fn fields(
             c.push(d);
         }
         let dated = matches!(spec.convert, Some(Conversion::Date | Conversion::Datetime));
+        // What the run would refuse when it compiles the conversion (a `format` it does not
+        // know), refused here by the same code.
+        if let Some(conversion) = spec.convert
+            && let Err(problem) = Converter::new(
+                conversion,
+                spec.scale,
+                spec.format.as_deref(),
+                spec.input_format.as_deref(),
+            )
+        {
+            let d = Diagnostic::error("field-option", problem)
+                .at_opt(c.at(&format!("{path}.format")).or_else(|| c.key_at(&path)));
+            c.push(d);
+        }
         if spec.timezone.is_some() && spec.convert != Some(Conversion::Datetime) {
             let d = Diagnostic::error("field-option", "`timezone` only applies to `as: datetime`")
                 .at_opt(c.key_at(&format!("{path}.timezone")));
@@ -476,22 +491,36 @@ fn fields(
 fn file_format(c: &mut Checker, base: &str, from: Option<&Source>, to: Option<&Target>) {
     let sides = [
         match from {
-            Some(Source::File(f)) => Some(("from", &f.path, f.format)),
+            Some(Source::File(f)) => Some(("from", f.location())),
             _ => None,
         },
         match to {
-            Some(Target::File(f)) => Some(("to", &f.path, f.format)),
+            Some(Target::File(f)) => Some(("to", f.location())),
             _ => None,
         },
     ];
-    for (side, path, format) in sides.into_iter().flatten() {
-        if format.is_none() && FileFormat::from_extension(path).is_none() {
+    for (side, file) in sides.into_iter().flatten() {
+        let path = file.path;
+        if file.format.is_none() && FileFormat::from_extension(path).is_none() {
             let d = Diagnostic::error(
                 "file-format",
                 format!("the format of `{path}` cannot be told from its name"),
             )
             .at_opt(c.at(&format!("{base}.{side}.file.path")))
             .hint("add `format:` with `csv`, `json`, `ndjson` or `xml`");
+            c.push(d);
+        }
+        if let Some(d) = file
+            .csv
+            .and_then(|csv| csv.delimiter)
+            .filter(|d| !d.is_ascii())
+        {
+            let d = Diagnostic::error(
+                "csv-delimiter",
+                format!("the delimiter `{d}` is not a single-byte character"),
+            )
+            .at_opt(c.at(&format!("{base}.{side}.file.csv.delimiter")))
+            .hint("CSV delimiters are one ASCII character: `;`, `,`, `|` or a tab (`\\t`)");
             c.push(d);
         }
     }
