@@ -32,6 +32,18 @@ struct Cli {
     command: Command,
 }
 
+/// What `run` and `dry-run` both take.
+#[derive(clap::Args)]
+struct PipelineArgs {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
+    #[arg(long, value_name = "FILE")]
+    secrets: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check pipeline files and report every problem at once, at file:line:col.
@@ -56,13 +68,8 @@ enum Command {
         after_help = "Example:\n  syncline run examples/quickstart/quickstart.yaml\n  syncline run client.yaml --format json --quarantine rejected.ndjson\n\nExit codes: 0 all good, 3 some records were rejected, 1 a job failed, 2 invalid configuration, 130 interrupted."
     )]
     Run {
-        /// The pipeline file.
-        pipeline: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
-        #[arg(long, value_name = "FILE")]
-        secrets: Option<PathBuf>,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
         /// Also write every rejected record, with its job, step, key and reason, to this NDJSON
         /// file (they are always kept in the state: `syncline state quarantine`).
         #[arg(long, value_name = "FILE")]
@@ -78,13 +85,8 @@ enum Command {
         after_help = "Examples:\n  syncline dry-run client.yaml\n  syncline dry-run client.yaml --out plan.json\n\nSources are read for real; no target is written. Exit codes as for `run`."
     )]
     DryRun {
-        /// The pipeline file.
-        pipeline: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
-        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
-        #[arg(long, value_name = "FILE")]
-        secrets: Option<PathBuf>,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
         /// Save the whole plan as JSON (its format: `src/dry_run/mod.rs`, README).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -185,27 +187,23 @@ fn dispatch(command: Command) -> Result<Exit, CliError> {
         Command::Schema { out, check } => schema::run(&out, check),
         Command::Run {
             pipeline,
-            format,
-            secrets,
             quarantine,
             state,
         } => run::run(
-            &pipeline,
-            format,
-            secrets.as_deref(),
+            &pipeline.pipeline,
+            pipeline.format,
+            pipeline.secrets.as_deref(),
             quarantine.as_deref(),
             state.as_deref(),
         ),
         Command::DryRun {
             pipeline,
-            format,
-            secrets,
             out,
             state,
         } => run::dry_run(
-            &pipeline,
-            format,
-            secrets.as_deref(),
+            &pipeline.pipeline,
+            pipeline.format,
+            pipeline.secrets.as_deref(),
             out.as_deref(),
             state.as_deref(),
         ),
