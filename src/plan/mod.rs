@@ -15,7 +15,7 @@ use crate::connectors::KeyedTargetPlan;
 use crate::connectors::file::{self, FileSpec};
 use crate::connectors::http::compile::HttpClients;
 use crate::connectors::http::source::HttpSourcePlan;
-use crate::connectors::http::{self};
+use crate::connectors::http;
 use crate::diagnostics::source::SourceMap;
 use crate::record::path::CompiledPath;
 use crate::record::template::Template;
