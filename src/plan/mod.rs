@@ -13,9 +13,9 @@ use crate::config::model::{self, MissingRefs, Normalize, OnMatch, Pipeline, Sour
 use crate::config::secrets::Secrets;
 use crate::connectors::KeyedTargetPlan;
 use crate::connectors::file::{self, FileSpec};
+use crate::connectors::http;
 use crate::connectors::http::compile::HttpClients;
 use crate::connectors::http::source::HttpSourcePlan;
-use crate::connectors::http;
 use crate::diagnostics::source::SourceMap;
 use crate::record::path::CompiledPath;
 use crate::record::template::Template;
