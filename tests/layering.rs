@@ -1,5 +1,6 @@
 //! The house's arrows run one way: no module of the library imports a module above it in
-//! [`LAYERS`], and no files import each other, directly or in a circle.
+//! [`LAYERS`], and no files of the library or of the binary import each other, directly or in a
+//! circle.
 //!
 //! Read from the sources as text: `use` trees and inline `crate::`/`super::`/`self::` paths,
 //! outside comments, strings and `#[cfg(test)]` modules. Run alone with
@@ -24,6 +25,8 @@ type ModPath = Vec<String>;
 struct Source {
     file: PathBuf,
     module: ModPath,
+    /// Where `crate::` starts: empty for the library, `bin/syncline` for the binary's files.
+    root: ModPath,
     /// The code, with comments, strings and test modules blanked out.
     code: String,
 }
@@ -41,17 +44,22 @@ fn sources() -> Vec<Source> {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            // The library's files only: the binaries sit above everything.
-            if module.first().is_some_and(|m| m == "bin" || m == "main") {
-                return None;
-            }
-            if module.last().is_some_and(|m| m == "mod" || m == "lib") {
+            // The binary's files are read for circles; as a whole it sits above every layer.
+            let root: ModPath = match module.first().map(String::as_str) {
+                Some("bin") if module.len() > 2 => module[..2].to_vec(),
+                Some("bin") => return None,
+                _ => Vec::new(),
+            };
+            if module.last().is_some_and(|m| m == "mod" || m == "lib")
+                || (!root.is_empty() && module.last().is_some_and(|m| m == "main"))
+            {
                 module.pop();
             }
             let text = std::fs::read_to_string(&file).ok()?;
             Some(Source {
                 file: relative,
                 module,
+                root,
                 code: inline_modules_flattened(&without_tests(&blank_comments_and_strings(&text))),
             })
         })
@@ -330,28 +338,29 @@ fn resolve(
     modules: &BTreeSet<ModPath>,
     children: &BTreeSet<String>,
 ) -> Option<ModPath> {
-    let mut absolute: ModPath = Vec::new();
     let mut segments = path.iter().peekable();
-    match segments.peek().map(|s| s.as_str()) {
+    let mut absolute: ModPath = match segments.peek().map(|s| s.as_str()) {
         Some("crate") => {
             segments.next();
+            from.root.clone()
         }
         Some("self") => {
             segments.next();
-            absolute = from.module.clone();
+            from.module.clone()
         }
         Some("super") => {
-            absolute = from.module.clone();
+            let mut module = from.module.clone();
             while segments.peek().is_some_and(|s| *s == "super") {
                 segments.next();
-                absolute.pop();
+                module.pop();
             }
+            module
         }
-        Some(first) if children.contains(first) => absolute = from.module.clone(),
+        Some(first) if children.contains(first) => from.module.clone(),
         _ => return None,
-    }
+    };
     absolute.extend(segments.cloned());
-    // The longest prefix that is a file of the library.
+    // The longest prefix that is a file of the crate.
     (1..=absolute.len())
         .rev()
         .map(|n| absolute[..n].to_vec())
@@ -399,7 +408,7 @@ fn every_top_level_module_has_its_layer() {
     let (graph, files) = imports();
     let unplaced: Vec<String> = graph
         .keys()
-        .filter(|m| !m.is_empty() && layer_of(m).is_none())
+        .filter(|m| !m.is_empty() && m[0] != "bin" && layer_of(m).is_none())
         .map(|m| files[m].display().to_string())
         .collect();
     assert!(

@@ -11,8 +11,6 @@ use syncline::plan::PlanError;
 use syncline::runtime::report::{JobStatus, RunReport};
 use syncline::state::StateError;
 
-use crate::state;
-
 /// How a command ended; each variant is one exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -128,7 +126,40 @@ pub enum CliError {
     },
     /// The `state` command's own refusals.
     #[error(transparent)]
-    StateCommand(#[from] state::Error),
+    StateCommand(#[from] StateRefusal),
+}
+
+/// What the `state` command refuses to do, or cannot.
+#[derive(Debug, thiserror::Error)]
+pub enum StateRefusal {
+    #[error("{} cannot be read as a pipeline: run `syncline validate` on it", .0.display())]
+    NotAPipeline(PathBuf),
+    #[error("the pipeline has no `name`")]
+    Unnamed,
+    #[error("the pipeline has no job `{0}`")]
+    NoJob(String),
+    #[error("give --key or --target-id")]
+    NoLookup,
+    #[error("no job of this pipeline writes the entity `{0}`")]
+    NoWriter(String),
+    #[error("several connections write `{entity}` ({}): choose one with --connection", .connections.join(", "))]
+    ManyWriters {
+        entity: String,
+        connections: Vec<String>,
+    },
+    #[error("no quarantine entry {0}")]
+    NoEntry(u64),
+    #[error("name the entries to drop, or --job to drop all of a job's")]
+    NothingToDrop,
+    #[error(
+        "resetting a checkpoint makes `{0}` read its whole source again; pass --yes to confirm"
+    )]
+    Unconfirmed(String),
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// One problem of a file, with what to do about it.
@@ -146,7 +177,7 @@ impl CliError {
             CliError::Shown(exit) => *exit,
             CliError::Secrets(_) | CliError::Compile(_) => Exit::Invalid,
             // As a usage error: there is no terminal to ask at.
-            CliError::StateCommand(state::Error::Unconfirmed(_)) => Exit::Invalid,
+            CliError::StateCommand(StateRefusal::Unconfirmed(_)) => Exit::Invalid,
             CliError::StateCommand(_) => Exit::Failure,
             CliError::NoPipeline(_)
             | CliError::Runtime(_)

@@ -5,14 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
+mod args;
 mod exit;
 mod run;
 mod schema;
 mod state;
 mod validate;
 
+use args::{Format, PipelineArgs};
 use exit::{CliError, Exit};
 
 #[global_allocator]
@@ -30,18 +32,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// What `run` and `dry-run` both take.
-#[derive(clap::Args)]
-struct PipelineArgs {
-    /// The pipeline file.
-    pipeline: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
-    #[arg(long, value_name = "FILE")]
-    secrets: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -117,14 +107,6 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    /// Located diagnostics with the source lines, for people.
-    Human,
-    /// One JSON document, for editors and CI.
-    Json,
 }
 
 /// One log event, written to stderr with the secrets redacted when it is complete.

@@ -14,7 +14,7 @@ use syncline::plan::{CompileContext, Plan};
 use syncline::runtime::{RunOptions, RunOutcome};
 use syncline::state::{StateStore, sled_store};
 
-use crate::Format;
+use crate::args::Format;
 use crate::exit::{CliError, Exit, Problem};
 
 /// The secrets of `--secrets FILE`; none without it (the environment is read then).

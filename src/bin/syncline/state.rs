@@ -13,7 +13,7 @@ use syncline::plan::TargetPlan;
 use syncline::runtime::RunOptions;
 use syncline::state::{Change, JobId, Namespace, StateStore, export, sled_store};
 
-use crate::exit::{CliError, Exit};
+use crate::exit::{CliError, Exit, StateRefusal};
 
 #[derive(Args)]
 pub struct StateArgs {
@@ -135,41 +135,8 @@ enum QuarantineCommand {
     },
 }
 
-/// What the `state` command refuses to do, or cannot.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{} cannot be read as a pipeline: run `syncline validate` on it", .0.display())]
-    NotAPipeline(PathBuf),
-    #[error("the pipeline has no `name`")]
-    Unnamed,
-    #[error("the pipeline has no job `{0}`")]
-    NoJob(String),
-    #[error("give --key or --target-id")]
-    NoLookup,
-    #[error("no job of this pipeline writes the entity `{0}`")]
-    NoWriter(String),
-    #[error("several connections write `{entity}` ({}): choose one with --connection", .connections.join(", "))]
-    ManyWriters {
-        entity: String,
-        connections: Vec<String>,
-    },
-    #[error("no quarantine entry {0}")]
-    NoEntry(u64),
-    #[error("name the entries to drop, or --job to drop all of a job's")]
-    NothingToDrop,
-    #[error(
-        "resetting a checkpoint makes `{0}` read its whole source again; pass --yes to confirm"
-    )]
-    Unconfirmed(String),
-    #[error("{}: {source}", path.display())]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
 /// The pipeline model (for its name, jobs and targets), even if it has problems elsewhere.
-fn pipeline(path: &Path) -> Result<Pipeline, Error> {
+fn pipeline(path: &Path) -> Result<Pipeline, StateRefusal> {
     let validation =
         syncline::check::validate::validate(&[path.to_path_buf()], &Secrets::default());
     validation
@@ -177,11 +144,11 @@ fn pipeline(path: &Path) -> Result<Pipeline, Error> {
         .into_iter()
         .next()
         .and_then(|p| p.model)
-        .ok_or_else(|| Error::NotAPipeline(path.to_path_buf()))
+        .ok_or_else(|| StateRefusal::NotAPipeline(path.to_path_buf()))
 }
 
-fn name_of(pipeline: &Pipeline) -> Result<String, Error> {
-    pipeline.name.clone().ok_or(Error::Unnamed)
+fn name_of(pipeline: &Pipeline) -> Result<String, StateRefusal> {
+    pipeline.name.clone().ok_or(StateRefusal::Unnamed)
 }
 
 fn open(at: &At) -> Result<sled_store::SledStore, CliError> {
@@ -261,18 +228,18 @@ pub fn run(args: StateArgs) -> Result<Exit, CliError> {
                         return Ok(Exit::Failure);
                     }
                 },
-                (None, None) => return Err(Error::NoLookup.into()),
+                (None, None) => return Err(StateRefusal::NoLookup.into()),
             }
         }
         StateCommand::Reset { at, job, yes } => {
             let model = pipeline(&at.pipeline)?;
             let name = name_of(&model)?;
             if !model.jobs.contains_key(&job) {
-                return Err(Error::NoJob(job).into());
+                return Err(StateRefusal::NoJob(job).into());
             }
             if !yes {
                 if !std::io::stdin().is_terminal() {
-                    return Err(Error::Unconfirmed(job).into());
+                    return Err(StateRefusal::Unconfirmed(job).into());
                 }
                 eprint!("Reset the checkpoint of `{job}`? Type the job name to confirm: ");
                 let mut answer = String::new();
@@ -299,7 +266,7 @@ pub fn run(args: StateArgs) -> Result<Exit, CliError> {
             let count = match file.filter(|path| path.as_os_str() != "-") {
                 Some(path) => {
                     let f = std::fs::File::create(&path)
-                        .map_err(|source| Error::File { path, source })?;
+                        .map_err(|source| StateRefusal::File { path, source })?;
                     export::export(&store, &mut std::io::BufWriter::new(f))
                 }
                 None => export::export(&store, &mut out),
@@ -307,7 +274,7 @@ pub fn run(args: StateArgs) -> Result<Exit, CliError> {
             eprintln!("{count} entries exported");
         }
         StateCommand::Import { at, from } => {
-            let file = std::fs::File::open(&from).map_err(|source| Error::File {
+            let file = std::fs::File::open(&from).map_err(|source| StateRefusal::File {
                 path: from.clone(),
                 source,
             })?;
@@ -321,7 +288,11 @@ pub fn run(args: StateArgs) -> Result<Exit, CliError> {
 }
 
 /// The ID-map namespace of an entity: the connection of the job that writes it.
-fn namespace(model: &Pipeline, entity: &str, connection: Option<&str>) -> Result<Namespace, Error> {
+fn namespace(
+    model: &Pipeline,
+    entity: &str,
+    connection: Option<&str>,
+) -> Result<Namespace, StateRefusal> {
     let mut connections: Vec<&str> = model
         .jobs
         .values()
@@ -335,9 +306,9 @@ fn namespace(model: &Pipeline, entity: &str, connection: Option<&str>) -> Result
     let connection = match (connection, connections.as_slice()) {
         (Some(c), _) => c.to_string(),
         (None, [one]) => one.to_string(),
-        (None, []) => return Err(Error::NoWriter(entity.to_string())),
+        (None, []) => return Err(StateRefusal::NoWriter(entity.to_string())),
         (None, many) => {
-            return Err(Error::ManyWriters {
+            return Err(StateRefusal::ManyWriters {
                 entity: entity.to_string(),
                 connections: many.iter().map(|c| c.to_string()).collect(),
             });
@@ -389,7 +360,7 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<Exit, C
             let store = open(&at)?;
             let entries = store.quarantined(&name, None)?;
             let Some((_, entry)) = entries.into_iter().find(|(i, _)| *i == id) else {
-                return Err(Error::NoEntry(id).into());
+                return Err(StateRefusal::NoEntry(id).into());
             };
             let _ = writeln!(
                 out,
@@ -401,7 +372,7 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<Exit, C
         QuarantineCommand::Drop { at, ids, job } => {
             let name = name_of(&pipeline(&at.pipeline)?)?;
             if ids.is_empty() && job.is_none() {
-                return Err(Error::NothingToDrop.into());
+                return Err(StateRefusal::NothingToDrop.into());
             }
             let store = open(&at)?;
             let entries = store.quarantined(&name, job.as_deref())?;
@@ -437,7 +408,7 @@ fn replay(
     let mut plan = crate::run::prepare(&at.pipeline, secrets)?;
     plan.jobs.retain(|j| j.name == job);
     let Some(job_plan) = plan.jobs.first_mut() else {
-        return Err(Error::NoJob(job).into());
+        return Err(StateRefusal::NoJob(job).into());
     };
     // Alone in this run: the jobs it needs are not run again.
     job_plan.needs.clear();

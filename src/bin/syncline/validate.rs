@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use syncline::config::secrets::redact;
 use syncline::diagnostics::RenderOptions;
 
-use crate::Format;
+use crate::args::Format;
 use crate::exit::{CliError, Exit};
 use crate::run::load_secrets;
 
