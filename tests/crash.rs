@@ -53,7 +53,7 @@ fn catalog(generation: u32) -> String {
 }
 
 fn spawn(w: &Workdir) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+    common::syncline()
         .current_dir(w.dir.path())
         .args(["run", "p.yaml", "--format", "json"])
         .stdout(std::process::Stdio::null())
@@ -232,7 +232,7 @@ fn ctrl_c_against_a_slow_api_stops_within_the_writes_in_flight() {
         "products.csv",
         catalog(0).lines().take(421).collect::<Vec<_>>().join("\n"),
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"))
+    let child = common::syncline()
         .current_dir(w.dir.path())
         .args(["run", "p.yaml", "--format", "json"])
         .stdout(std::process::Stdio::piped())

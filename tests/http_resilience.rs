@@ -445,11 +445,7 @@ fn a_timeout_bounds_an_answer_whose_body_trickles() {
 )]
 fn run_measured(w: &Workdir) -> (u64, i32, Value) {
     use std::io::Read;
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"));
-    for name in common::PROXY_VARIABLES {
-        command.env_remove(name);
-    }
-    let mut child = command
+    let mut child = common::syncline()
         .current_dir(w.dir.path())
         .args(["run", "p.yaml", "--format", "json"])
         .stdout(std::process::Stdio::piped())

@@ -768,8 +768,7 @@ fn the_shop_api_example_runs_and_a_second_run_sends_nothing() {
     let shop = Shop::start();
     let state = tempfile::tempdir().unwrap();
     let run = || {
-        let out = assert_cmd::Command::cargo_bin("syncline")
-            .unwrap()
+        let out = assert_cmd::Command::from_std(common::syncline())
             .args([
                 "run",
                 "examples/shop-api/shop-api.yaml",

@@ -66,11 +66,7 @@ impl Workdir {
     /// `syncline` with `args` and these environment variables (a proxy only when they name
     /// one, see [`PROXY_VARIABLES`]).
     pub fn syncline_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::cargo_bin("syncline").unwrap();
-        for name in PROXY_VARIABLES {
-            command.env_remove(name);
-        }
-        command
+        Command::from_std(syncline())
             .current_dir(self.dir.path())
             .args(args)
             .env("NO_COLOR", "1")
@@ -91,11 +87,7 @@ impl Workdir {
 
     /// `syncline run FILE --format json` in the background, its report and log on pipes.
     pub fn spawn_run(&self, pipeline: &str) -> std::process::Child {
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"));
-        for name in PROXY_VARIABLES {
-            command.env_remove(name);
-        }
-        command
+        syncline()
             .current_dir(self.dir.path())
             .args(["run", pipeline, "--format", "json"])
             .stdout(std::process::Stdio::piped())
@@ -162,6 +154,15 @@ impl Workdir {
         });
         (out.status.code().unwrap_or(-1), report)
     }
+}
+
+/// The built `syncline`, without the machine's proxy variables (see [`PROXY_VARIABLES`]).
+pub fn syncline() -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("syncline"));
+    for name in PROXY_VARIABLES {
+        command.env_remove(name);
+    }
+    command
 }
 
 /// The environment variables syncline takes proxies from: removed from the runs of the tests,
