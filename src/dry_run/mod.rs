@@ -98,7 +98,8 @@ pub enum Change {
 pub struct PlanRecorder {
     plan: Arc<Plan>,
     state: Arc<dyn StateStore>,
-    jobs: HashMap<String, Mutex<Recording>>,
+    /// By job name: the job's index in the plan, and its recording.
+    jobs: HashMap<String, (usize, Mutex<Recording>)>,
 }
 
 /// One job's plan so far.
@@ -120,7 +121,8 @@ impl PlanRecorder {
         let jobs = plan
             .jobs
             .iter()
-            .map(|job| {
+            .enumerate()
+            .map(|(index, job)| {
                 let recording = Recording {
                     current: current_records(job),
                     reader: match &job.target {
@@ -129,18 +131,18 @@ impl PlanRecorder {
                     },
                     ..Recording::default()
                 };
-                (job.name.clone(), Mutex::new(recording))
+                (job.name.clone(), (index, Mutex::new(recording)))
             })
             .collect();
         PlanRecorder { plan, state, jobs }
     }
 
     fn with(&self, job: &str, work: impl FnOnce(&mut Recording, &JobPlan)) {
-        let Some(job_plan) = self.plan.jobs.iter().find(|j| j.name == job) else {
+        let Some((index, recording)) = self.jobs.get(job) else {
             return;
         };
-        if let Some(mut recording) = self.jobs.get(job).and_then(|r| r.lock().ok()) {
-            work(&mut recording, job_plan);
+        if let Ok(mut recording) = recording.lock() {
+            work(&mut recording, &self.plan.jobs[*index]);
         }
     }
 
@@ -151,7 +153,7 @@ impl PlanRecorder {
             let recording = self
                 .jobs
                 .get(&job.name)
-                .and_then(|r| r.lock().ok().map(|mut r| std::mem::take(&mut *r)))
+                .and_then(|(_, r)| r.lock().ok().map(|mut r| std::mem::take(&mut *r)))
                 .unwrap_or_default();
             jobs.push(job_output(job, recording, job_report));
         }
