@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::checker::Checker;
-use crate::config::model::{Field, Job, Request, Source, Target};
+use crate::config::model::{Field, HttpTarget, Job, Request, Source, Target};
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::record::template::Template;
 
@@ -19,40 +19,7 @@ pub fn check(c: &mut Checker) {
         let Some(mapped) = mapped_fields(job) else {
             continue;
         };
-        let base = format!("jobs.{name}.to.http");
-        let mut requests: Vec<(String, &Request, &[&str])> = Vec::new();
-        let with_id: &[&str] = &["target_id"];
-        for (key, request) in [("create", &http.create), ("update", &http.update)] {
-            let provided: &[&str] = if key == "update" { with_id } else { &[] };
-            if let Some(request) = request {
-                requests.push((format!("{base}.{key}"), request, provided));
-            }
-        }
-        if let Some(request) = &http.delete {
-            requests.push((format!("{base}.delete"), request, with_id));
-        }
-        if let Some(read) = &http.read_before_update {
-            requests.push((
-                format!("{base}.read_before_update.request"),
-                &read.request,
-                with_id,
-            ));
-        }
-        for (list, key) in [
-            (&http.after_create, "after_create"),
-            (&http.rollback, "rollback"),
-        ] {
-            for (i, request) in list.iter().enumerate() {
-                requests.push((format!("{base}.{key}[{i}]"), request, with_id));
-            }
-        }
-        for (i, rule) in http.resolve.iter().enumerate() {
-            requests.push((
-                format!("{base}.resolve[{i}].request"),
-                &rule.request,
-                &["value"],
-            ));
-        }
+        let requests = target_requests(&format!("jobs.{name}.to.http"), http);
         for (path, request, provided) in requests {
             for (at, text) in template_strings(&path, request) {
                 let Ok(template) = Template::parse(text) else {
@@ -111,33 +78,20 @@ fn parse_all(c: &mut Checker) {
         }
         if let Some(Target::Http(http)) = &job.to {
             let at = format!("{base}.to.http");
-            for (key, request) in [
-                ("create", &http.create),
-                ("update", &http.update),
-                ("delete", &http.delete),
-            ] {
-                if let Some(request) = request {
-                    add(template_strings(&format!("{at}.{key}"), request));
-                }
+            for (path, request, _) in target_requests(&at, http) {
+                add(template_strings(&path, request));
             }
-            if let Some(read) = &http.read_before_update {
+            // Read per line and per batch: their names are not the mapped record's.
+            if let Some(lines) = &http.lines {
                 add(template_strings(
-                    &format!("{at}.read_before_update.request"),
-                    &read.request,
+                    &format!("{at}.lines.request"),
+                    &lines.request,
                 ));
             }
-            for (key, list) in [
-                ("after_create", &http.after_create),
-                ("rollback", &http.rollback),
-            ] {
-                for (i, request) in list.iter().enumerate() {
-                    add(template_strings(&format!("{at}.{key}[{i}]"), request));
-                }
-            }
-            for (i, rule) in http.resolve.iter().enumerate() {
+            if let Some(batch) = &http.batch {
                 add(template_strings(
-                    &format!("{at}.resolve[{i}].request"),
-                    &rule.request,
+                    &format!("{at}.batch.request"),
+                    &batch.request,
                 ));
             }
         }
@@ -151,6 +105,48 @@ fn parse_all(c: &mut Checker) {
             c.push(d);
         }
     }
+}
+
+/// The requests of an API target that render the record it receives, each with its place
+/// and the names the runtime adds to the record's.
+fn target_requests<'h>(
+    base: &str,
+    http: &'h HttpTarget,
+) -> Vec<(String, &'h Request, &'static [&'static str])> {
+    const WITH_ID: &[&str] = &["target_id"];
+    let mut requests = Vec::new();
+    for (key, request, provided) in [
+        ("create", &http.create, &[][..]),
+        ("update", &http.update, WITH_ID),
+        ("delete", &http.delete, WITH_ID),
+    ] {
+        if let Some(request) = request {
+            requests.push((format!("{base}.{key}"), request, provided));
+        }
+    }
+    if let Some(read) = &http.read_before_update {
+        requests.push((
+            format!("{base}.read_before_update.request"),
+            &read.request,
+            WITH_ID,
+        ));
+    }
+    for (key, list) in [
+        ("after_create", &http.after_create),
+        ("rollback", &http.rollback),
+    ] {
+        for (i, request) in list.iter().enumerate() {
+            requests.push((format!("{base}.{key}[{i}]"), request, WITH_ID));
+        }
+    }
+    for (i, rule) in http.resolve.iter().enumerate() {
+        requests.push((
+            format!("{base}.resolve[{i}].request"),
+            &rule.request,
+            &["value"][..],
+        ));
+    }
+    requests
 }
 
 /// The fields of the record a job's target receives, when its last step is a map.
