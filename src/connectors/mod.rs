@@ -71,8 +71,6 @@ pub enum BatchWrite<'a> {
     Delete(&'a str),
 }
 
-/// A target that addresses records one by one by their id (APIs, databases). The runtime
-/// decides create / update / link from the ID map; the target only speaks the protocol.
 /// A compiled keyed target: what the runtime needs to know of it before it writes, and the
 /// handles that write.
 pub trait KeyedTargetPlan: Send + Sync + std::fmt::Debug {
@@ -85,14 +83,18 @@ pub trait KeyedTargetPlan: Send + Sync + std::fmt::Debug {
     fn upserts(&self) -> bool;
 }
 
+/// A target that addresses records one by one by their id (APIs, databases). The runtime
+/// decides create / update / link from the ID map; the target only speaks the protocol. Its
+/// writes are async: the connection's senders are tasks of the job's runtime.
+#[async_trait::async_trait]
 pub trait KeyedTarget: Send {
     /// Another handle on the same target, for a write sent at the same time.
     fn fork(&self) -> Box<dyn KeyedTarget>;
     /// Creates the record; returns the id the target gave it.
-    fn create(&mut self, record: &Record) -> Result<String, WriteError>;
-    fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    async fn create(&mut self, record: &Record) -> Result<String, WriteError>;
+    async fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
     /// Deletes the record; one the target no longer has counts as deleted.
-    fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
+    async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError>;
     /// How long to wait before sending again, after `tries` tries, a write found not to be
     /// applied; `None` once the connection's retry policy has no tries left.
     fn retry_after(&self, tries: u32) -> Option<std::time::Duration>;
@@ -100,15 +102,19 @@ pub trait KeyedTarget: Send {
     fn batch_size(&self) -> Option<usize>;
     /// Sends several writes in one request. `Err`: the request as a whole failed; otherwise
     /// one result per write, in order: the record's target id, or why that record failed.
-    fn batch(
+    async fn batch(
         &mut self,
-        writes: &[BatchWrite],
+        writes: &[BatchWrite<'_>],
     ) -> Result<Vec<Result<String, WriteError>>, WriteError>;
     /// The target's current record `target_id` (for a dry-run's field diff); `None` when the
     /// target cannot be read. Never writes.
-    fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError>;
+    async fn read(
+        &mut self,
+        target_id: &str,
+        record: &Record,
+    ) -> Result<Option<Record>, WriteError>;
     /// The ids of the target records that match `value` by the `rule`-th resolve rule.
-    fn find(
+    async fn find(
         &mut self,
         rule: usize,
         record: &Record,

@@ -26,10 +26,11 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio::runtime::Handle;
 
 use crate::config::model::OnMatch;
 use crate::connectors::http::translations;
-use crate::connectors::{Item, KeyedTarget};
+use crate::connectors::{Item, KeyedTarget, WriteError};
 use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
 use crate::record::{Record, text_of};
 use crate::runtime::dry::{KeyedChange, Recorder};
@@ -317,7 +318,15 @@ fn changed_fields(
     previous: &FieldHashes,
 ) -> Map<String, Value> {
     let sent = keyed.target.sent(record, false);
-    let current = match reader.as_mut().map(|r| r.read(target_id, record)) {
+    // The recorder is told from the job's writer thread, which is in the job's runtime but not
+    // in one of its tasks: the read is waited for there.
+    let read = |reader: &mut Box<dyn KeyedTarget>| match Handle::try_current() {
+        Ok(runtime) => runtime.block_on(reader.read(target_id, record)),
+        Err(e) => Err(WriteError::Unavailable(format!(
+            "no runtime to read on: {e}"
+        ))),
+    };
+    let current = match reader.as_mut().map(read) {
         Some(Ok(current)) => current,
         Some(Err(e)) => {
             tracing::warn!(target_id, "the target record could not be read: {e}");

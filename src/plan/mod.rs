@@ -64,7 +64,7 @@ pub enum TargetPlan {
     /// A file, and with `only_changed` the ID-map namespace of what earlier runs wrote to it.
     File(FileSpec, Option<Namespace>),
     /// Records addressed one by one through the ID map.
-    Keyed(KeyedPlan),
+    Keyed(Arc<KeyedPlan>),
     Unsupported(String),
 }
 
@@ -393,9 +393,13 @@ fn target_plan(
                 entity: f.path.clone(),
             }),
         ),
-        Target::Http(http) => {
-            TargetPlan::Keyed(keyed_plan(http, pipeline, pipeline_name, secrets, clients)?)
-        }
+        Target::Http(http) => TargetPlan::Keyed(Arc::new(keyed_plan(
+            http,
+            pipeline,
+            pipeline_name,
+            secrets,
+            clients,
+        )?)),
         Target::Sql(_) => {
             TargetPlan::Unsupported("writing to SQL databases is not available yet".to_string())
         }

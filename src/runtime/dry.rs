@@ -47,20 +47,21 @@ pub const NOT_CREATED: &str = "(not created: dry-run)";
 /// A keyed target that reads (`read`, `find`) and never writes.
 pub struct DryTarget(pub Box<dyn KeyedTarget>);
 
+#[async_trait::async_trait]
 impl KeyedTarget for DryTarget {
     fn fork(&self) -> Box<dyn KeyedTarget> {
         Box::new(DryTarget(self.0.fork()))
     }
 
-    fn create(&mut self, _: &Record) -> Result<String, WriteError> {
+    async fn create(&mut self, _: &Record) -> Result<String, WriteError> {
         Ok(NOT_CREATED.to_string())
     }
 
-    fn update(&mut self, _: &str, _: &Record) -> Result<(), WriteError> {
+    async fn update(&mut self, _: &str, _: &Record) -> Result<(), WriteError> {
         Ok(())
     }
 
-    fn delete(&mut self, _: &str, _: &Record) -> Result<(), WriteError> {
+    async fn delete(&mut self, _: &str, _: &Record) -> Result<(), WriteError> {
         Ok(())
     }
 
@@ -72,9 +73,9 @@ impl KeyedTarget for DryTarget {
         self.0.batch_size()
     }
 
-    fn batch(
+    async fn batch(
         &mut self,
-        writes: &[BatchWrite],
+        writes: &[BatchWrite<'_>],
     ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
         Ok(writes
             .iter()
@@ -87,16 +88,20 @@ impl KeyedTarget for DryTarget {
             .collect())
     }
 
-    fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
-        self.0.read(target_id, record)
+    async fn read(
+        &mut self,
+        target_id: &str,
+        record: &Record,
+    ) -> Result<Option<Record>, WriteError> {
+        self.0.read(target_id, record).await
     }
 
-    fn find(
+    async fn find(
         &mut self,
         rule: usize,
         record: &Record,
         value: &str,
     ) -> Result<Vec<String>, WriteError> {
-        self.0.find(rule, record, value)
+        self.0.find(rule, record, value).await
     }
 }

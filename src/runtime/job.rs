@@ -7,9 +7,9 @@
 //! the job stops, and the checkpoint moves only past records acknowledged or quarantined.
 
 use std::io::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -41,7 +41,9 @@ pub type QuarantineFile = Mutex<Box<dyn Write + Send>>;
 /// What a job shares with the rest of the run.
 pub struct JobContext<'a> {
     pub pipeline: &'a str,
-    pub cancel: &'a AtomicBool,
+    pub cancel: &'a Arc<AtomicBool>,
+    /// The runtime the job's async work runs on (a keyed target's senders).
+    pub runtime: &'a tokio::runtime::Handle,
     pub progress: &'a (dyn Fn(&Counts) + Sync),
     pub quarantine: Option<&'a QuarantineFile>,
     /// A dry run: what would be written goes here, nothing is written.
@@ -362,8 +364,9 @@ fn write_all(
                 .as_ref()
                 .ok_or_else(|| JobError::Unsupported("the target has no `key`".into()))?;
             let steps = job.steps.len();
-            // The senders' threads live in this scope, as long as the delivery.
-            std::thread::scope(|scope| -> Result<(), JobError> {
+            // A dry run's recorder reads the target through the runtime, from this thread.
+            let _runtime = ctx.runtime.enter();
+            (|| -> Result<(), JobError> {
                 let open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)?;
                 let mut delivery = Delivery::new(
                     plan,
@@ -374,8 +377,8 @@ fn write_all(
                         state: ctx.state,
                         cancel: ctx.cancel,
                         recorder: ctx.recorder.map(|r| (r, job.name.as_str())),
+                        runtime: ctx.runtime,
                     },
-                    scope,
                 )?;
                 // Rejections come back as the target answers, maybe with a later batch.
                 let quarantine_all = |rejected: Vec<(Record, Rejection)>,
@@ -424,7 +427,7 @@ fn write_all(
                 outcome.delivered = Some(delivery.delivered);
                 result?;
                 Ok(stored?)
-            })?;
+            })()?;
         }
         Writer::Recorded(recorder) => {
             for message in rx {

@@ -100,8 +100,10 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                                 c.read, c.written, c.rejected
                             ))
                         };
+                        let runtime = tokio::runtime::Handle::current();
                         let ctx = JobContext {
                             cancel: &cancel,
+                            runtime: &runtime,
                             progress: &progress,
                             quarantine: quarantine.as_deref(),
                             recorder: recorder.as_deref(),

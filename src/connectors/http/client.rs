@@ -1,13 +1,13 @@
 //! [`HttpClient`]: a connection (base URL, default headers and query, auth, retries, rate
 //! limit) and its pool of kept-alive connections, through reqwest.
 //!
-//! Requests run as tasks on tokio. The jobs' readers and writers are threads of their own that
-//! call [`HttpClient::send`] and wait for its answer: `send` spawns the request, retries and
-//! waits included, on the runtime of the job that the client works for (see
+//! Requests run as tasks on tokio. A keyed target's senders are tasks themselves and await
+//! [`HttpClient::send_async`]. The jobs' readers are threads of their own that call
+//! [`HttpClient::send`] and wait for its answer: `send` spawns the request, retries and waits
+//! included, on the runtime of the job that the client works for (see
 //! [`HttpClient::on_this_runtime`]), else on the runtime of the calling thread, else on a
-//! runtime of the process's own (a dry-run's reads, library tests), and blocks the calling
-//! thread until the answer is there. It must not be called from inside an async task: a job's
-//! threads are all blocking ones.
+//! runtime of the process's own (library tests), and blocks the calling thread until the
+//! answer is there. It must not be called from inside an async task.
 
 use std::io;
 use std::path::Path;
@@ -206,7 +206,9 @@ impl HttpClient {
         }
     }
 
-    async fn send_async(&self, call: &Call) -> Result<Response, TransportError> {
+    /// [`HttpClient::send`] for async callers (a keyed target's senders, which are tasks): the
+    /// request runs in the calling task.
+    pub async fn send_async(&self, call: &Call) -> Result<Response, TransportError> {
         let connection = &*self.connection;
         let keyed;
         let call = match (&connection.idempotency_key, call.method, &call.body) {

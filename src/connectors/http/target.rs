@@ -15,6 +15,9 @@ use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
 use crate::record::path::CompiledPath;
 use crate::record::{Record, id_value, text_of, truthy};
 
+/// The names a request's template takes besides the record's fields (`target_id`, `value`).
+type Extra<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
 #[derive(Debug)]
 pub struct HttpTargetPlan {
     pub client: Arc<HttpClient>,
@@ -159,13 +162,11 @@ fn overlay(base: &mut Value, changes: &Value) {
 
 pub struct HttpTarget {
     plan: Arc<HttpTargetPlan>,
-    /// The plan's client, its requests on the runtime of the thread that made the target.
-    client: HttpClient,
 }
 
 impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
     fn open(self: Arc<Self>) -> Box<dyn KeyedTarget> {
-        Box::new(HttpTarget::new(self))
+        Box::new(HttpTarget { plan: self })
     }
 
     fn sent<'r>(&self, record: &'r Record, creating: bool) -> Cow<'r, Record> {
@@ -178,53 +179,50 @@ impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
 }
 
 impl HttpTarget {
-    /// Its requests run on the runtime of the calling thread, a job's (see
-    /// [`HttpClient::on_this_runtime`]), whichever thread sends them.
-    pub fn new(plan: Arc<HttpTargetPlan>) -> Self {
-        let client = plan.client.on_this_runtime();
-        HttpTarget { plan, client }
-    }
-
     /// Sends `request` for `record`; `sent` is the body (what is sent of the record), `None`
     /// for requests that send no record (lookups, deletes, workflow calls).
-    fn call(
+    async fn call(
         &self,
         request: &RequestPlan,
         record: &Record,
         sent: Option<&Record>,
-        extra: &dyn Fn(&str) -> Option<String>,
+        extra: &Extra<'_>,
     ) -> Result<Response, WriteError> {
         let mut call = request
             .render_sending(record, sent, extra)
             .map_err(WriteError::Rejected)?;
         call.repeatable |= self.plan.upsert;
-        self.send(&call)
+        self.send(&call).await
     }
 
     /// Sends the call; a failure is classified by what it says about the record.
-    fn send(&self, call: &Call) -> Result<Response, WriteError> {
-        let response = self.send_raw(call)?;
+    async fn send(&self, call: &Call) -> Result<Response, WriteError> {
+        let response = self.send_raw(call).await?;
         classify(call, response)
     }
 
     /// Sends the call; only a failure to get an answer is an error.
-    fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
-        self.client
-            .send(call)
+    async fn send_raw(&self, call: &Call) -> Result<Response, WriteError> {
+        self.plan
+            .client
+            .send_async(call)
+            .await
             .map_err(|e| write_error(Verdict::of_failure(e.kind), e.to_string()))
     }
 
     /// The create's follow-up requests; when one fails, the `rollback` requests undo the
     /// create and the record is rejected with the failure. Without `rollback` the created
     /// record stays as it is (its id is kept, so it is not created twice).
-    fn after_create(&self, id: &str, record: &Record) -> Result<(), WriteError> {
+    async fn after_create(&self, id: &str, record: &Record) -> Result<(), WriteError> {
         let extra = |name: &str| (name == "target_id").then(|| id.to_string());
-        let Some(failure) = self.write_lines(record, &extra).err().or_else(|| {
-            self.plan
-                .after_create
-                .iter()
-                .find_map(|request| self.call(request, record, None, &extra).err())
-        }) else {
+        let mut failure = self.write_lines(record, &extra).await.err();
+        for request in &self.plan.after_create {
+            if failure.is_some() {
+                break;
+            }
+            failure = self.call(request, record, None, &extra).await.err();
+        }
+        let Some(failure) = failure else {
             return Ok(());
         };
         if self.plan.rollback.is_empty() {
@@ -235,7 +233,7 @@ impl HttpTarget {
             return Ok(());
         }
         for request in &self.plan.rollback {
-            if let Err(undo) = self.call(request, record, None, &extra) {
+            if let Err(undo) = self.call(request, record, None, &extra).await {
                 return Err(WriteError::Rejected(format!(
                     "{failure}; and the rollback failed, so the record created as {id} is still on the target: {undo}"
                 )));
@@ -248,11 +246,7 @@ impl HttpTarget {
 
     /// Each line of a created document, one request each, in order; the first failure names
     /// its line.
-    fn write_lines(
-        &self,
-        record: &Record,
-        extra: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), WriteError> {
+    async fn write_lines(&self, record: &Record, extra: &Extra<'_>) -> Result<(), WriteError> {
         let Some((each, request)) = &self.plan.lines else {
             return Ok(());
         };
@@ -262,6 +256,7 @@ impl HttpTarget {
         };
         for (n, line) in lines.iter().enumerate() {
             self.call(request, line, Some(line), extra)
+                .await
                 .map_err(|e| WriteError::Rejected(format!("line {}: {e}", n + 1)))?;
         }
         Ok(())
@@ -269,10 +264,10 @@ impl HttpTarget {
 
     /// A batch whose body template takes every record in one list (`"{records}"`), the
     /// results read back in the same order from `results`.
-    fn batch_in_one_list(
+    async fn batch_in_one_list(
         &self,
         plan: &BatchPlan,
-        writes: &[BatchWrite],
+        writes: &[BatchWrite<'_>],
     ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
         let mut records = Vec::new();
         for write in writes {
@@ -297,7 +292,7 @@ impl HttpTarget {
             .map_err(WriteError::Rejected)?;
         // Sent again, updates by key do no harm; creates might be applied twice.
         call.repeatable = !writes.iter().any(|w| matches!(w, BatchWrite::Create(_)));
-        let response = self.send(&call)?;
+        let response = self.send(&call).await?;
         let results = match &plan.results {
             Some(path) => {
                 let answer = response.document().map_err(|e| {
@@ -330,7 +325,11 @@ impl HttpTarget {
     }
 
     /// The target's record `target_id`, read with `read_before_update`; `None` without it.
-    fn current(&self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
+    async fn current(
+        &self,
+        target_id: &str,
+        record: &Record,
+    ) -> Result<Option<Record>, WriteError> {
         let Some(read) = &self.plan.read_before_update else {
             return Ok(None);
         };
@@ -339,6 +338,7 @@ impl HttpTarget {
             .call(&read.request, record, None, &|name| {
                 (name == "target_id").then(|| id.clone())
             })
+            .await
             .map_err(WriteError::repeatable)?;
         let body = match response.document() {
             Ok(body) => body,
@@ -358,23 +358,23 @@ impl HttpTarget {
     }
 }
 
+#[async_trait::async_trait]
 impl KeyedTarget for HttpTarget {
     /// Shares the connection's pool, sized to its concurrency.
     fn fork(&self) -> Box<dyn KeyedTarget> {
         Box::new(HttpTarget {
             plan: self.plan.clone(),
-            client: self.client.clone(),
         })
     }
 
-    fn create(&mut self, record: &Record) -> Result<String, WriteError> {
+    async fn create(&mut self, record: &Record) -> Result<String, WriteError> {
         let request = self.plan.create.as_ref().ok_or_else(|| {
             WriteError::Rejected(
                 "the target has no `create` request: new records cannot be sent".into(),
             )
         })?;
         let sent = self.plan.unsent.sent(record, true);
-        let response = self.call(request, record, Some(&sent), &|_| None)?;
+        let response = self.call(request, record, Some(&sent), &|_| None).await?;
         let body = response.document().map_err(WriteError::Rejected)?;
         let id_path = self.plan.id.as_ref();
         let id = id_path
@@ -387,11 +387,11 @@ impl KeyedTarget for HttpTarget {
                     response.excerpt()
                 ))
             })?;
-        self.after_create(&id, record)?;
+        self.after_create(&id, record).await?;
         Ok(id)
     }
 
-    fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+    async fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
         let request = self.plan.update.as_ref().ok_or_else(|| {
             WriteError::Rejected(
                 "the target has no `update` request: changed records cannot be sent".into(),
@@ -399,7 +399,7 @@ impl KeyedTarget for HttpTarget {
         })?;
         let id = target_id.to_string();
         let extra = |name: &str| (name == "target_id").then(|| id.clone());
-        let current = self.current(target_id, record)?;
+        let current = self.current(target_id, record).await?;
         let mut sent = self.plan.unsent.sent(record, false);
         if let (Some(read), Some(mut current)) = (&self.plan.read_before_update, current) {
             overlay(&mut current, &sent);
@@ -412,6 +412,7 @@ impl KeyedTarget for HttpTarget {
         }
         let response = self
             .call(request, record, Some(&sent), &extra)
+            .await
             .map_err(WriteError::repeatable)?;
         // A success whose answer is not the API's format is a failure in disguise (PHP
         // notices before PrestaShop's XML, an HTML page from a proxy).
@@ -426,7 +427,7 @@ impl KeyedTarget for HttpTarget {
         Ok(())
     }
 
-    fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+    async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
         let request = self.plan.delete.as_ref().ok_or_else(|| {
             WriteError::Rejected(
                 "the target has no `delete` request: deleted records cannot be sent".into(),
@@ -441,7 +442,7 @@ impl KeyedTarget for HttpTarget {
             )
             .map_err(WriteError::Rejected)?;
         call.repeatable = true;
-        let response = self.send_raw(&call).map_err(WriteError::repeatable)?;
+        let response = self.send_raw(&call).await.map_err(WriteError::repeatable)?;
         if matches!(response.status, 404 | 410) {
             return Ok(());
         }
@@ -451,16 +452,16 @@ impl KeyedTarget for HttpTarget {
     }
 
     fn retry_after(&self, tries: u32) -> Option<std::time::Duration> {
-        self.client.retry_delay(tries)
+        self.plan.client.retry_delay(tries)
     }
 
     fn batch_size(&self) -> Option<usize> {
         self.plan.batch.as_ref().map(|b| b.size)
     }
 
-    fn batch(
+    async fn batch(
         &mut self,
-        writes: &[BatchWrite],
+        writes: &[BatchWrite<'_>],
     ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
         let plan = self
             .plan
@@ -468,7 +469,7 @@ impl KeyedTarget for HttpTarget {
             .as_ref()
             .ok_or_else(|| WriteError::Rejected("the target has no `batch` request".into()))?;
         if plan.request.has_body() {
-            return self.batch_in_one_list(plan, writes);
+            return self.batch_in_one_list(plan, writes).await;
         }
         let (mut creates, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
         for write in writes {
@@ -499,7 +500,7 @@ impl KeyedTarget for HttpTarget {
             .map_err(WriteError::Rejected)?;
         // Without creates, the batch can be sent again safely.
         call.repeatable = !creating;
-        let response = self.send(&call)?;
+        let response = self.send(&call).await?;
         let answer = response.document().map_err(|e| {
             WriteError::MaybeApplied(format!("the batch answer is not readable ({e})"))
         })?;
@@ -522,11 +523,15 @@ impl KeyedTarget for HttpTarget {
             .collect())
     }
 
-    fn read(&mut self, target_id: &str, record: &Record) -> Result<Option<Record>, WriteError> {
-        self.current(target_id, record)
+    async fn read(
+        &mut self,
+        target_id: &str,
+        record: &Record,
+    ) -> Result<Option<Record>, WriteError> {
+        self.current(target_id, record).await
     }
 
-    fn find(
+    async fn find(
         &mut self,
         rule: usize,
         record: &Record,
@@ -540,6 +545,7 @@ impl KeyedTarget for HttpTarget {
             .call(request, record, None, &|name| {
                 (name == "value").then(|| value.clone())
             })
+            .await
             .map_err(WriteError::repeatable)?;
         // PrestaShop answers `[]` instead of an object when nothing matched.
         let body = match response.document() {

@@ -21,8 +21,10 @@ mod pool;
 pub mod sender;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::Scope;
+
+use tokio::runtime::Handle;
 
 use super::dry::{KeyedChange, Recorder};
 use crate::connectors::KeyedTarget;
@@ -86,27 +88,25 @@ pub type Recording<'a> = (&'a dyn Recorder, &'a str);
 pub struct Shared<'a> {
     pub state: &'a dyn StateStore,
     /// Ctrl-C.
-    pub cancel: &'a AtomicBool,
+    pub cancel: &'a Arc<AtomicBool>,
     pub recorder: Option<Recording<'a>>,
+    /// The job's runtime, where the senders run.
+    pub runtime: &'a Handle,
 }
 
 impl<'a> Delivery<'a> {
-    /// `scope` holds the senders' threads; it must end after the delivery.
-    pub fn new<'scope>(
-        plan: &'a KeyedPlan,
+    pub fn new(
+        plan: &'a Arc<KeyedPlan>,
         key: &'a CompiledPath,
         target: Box<dyn KeyedTarget>,
         open_quarantine: OpenQuarantine,
         shared: Shared<'a>,
-        scope: &'scope Scope<'scope, '_>,
-    ) -> Result<Self, StateError>
-    where
-        'a: 'scope,
-    {
+    ) -> Result<Self, StateError> {
         let Shared {
             state,
             cancel,
             recorder,
+            runtime,
         } = shared;
         let (outbox, left_over) = Outbox::load(state, &plan.ns)?;
         if !left_over.is_empty() {
@@ -118,8 +118,8 @@ impl<'a> Delivery<'a> {
         }
         let batch_size = target.batch_size();
         let senders = SenderPool::start(
-            scope,
-            Sender::new(plan, target),
+            runtime,
+            Sender::new(plan.clone(), target),
             // A dry run's writes are not sent: one sender keeps its plan in the records' order.
             if recorder.is_some() {
                 1
@@ -127,7 +127,7 @@ impl<'a> Delivery<'a> {
                 plan.concurrency
             },
             batch_size.is_some(),
-            cancel,
+            cancel.clone(),
         );
         Ok(Delivery {
             plan,

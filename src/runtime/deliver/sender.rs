@@ -1,6 +1,8 @@
 //! One record's write to a keyed target, as decided by [`super::deliver`]: update at the stored
-//! id, or resolve then create. A [`Sender`] owns its own connection to the target, so that
-//! several can send the writes of one outbox window at once (the connection's `concurrency`).
+//! id, or resolve then create. A [`Sender`] owns its own handle on the target, so that several
+//! can send the writes of one outbox window at once (the connection's `concurrency`).
+
+use std::sync::Arc;
 
 use crate::config::model::OnMatch;
 use crate::connectors::{BatchWrite, KeyedTarget, WriteError};
@@ -80,7 +82,7 @@ pub(crate) enum Resolved {
 
 /// Looks for `record` on the target with the `resolve` rules, in order; the first rule that
 /// finds exactly one record decides. `Err`: the target cannot be asked now.
-pub(crate) fn resolve(
+pub(crate) async fn resolve(
     plan: &KeyedPlan,
     target: &mut dyn KeyedTarget,
     record: &Record,
@@ -92,7 +94,7 @@ pub(crate) fn resolve(
         let Some(value) = normalize(rule, &value) else {
             continue;
         };
-        let mut ids = match target.find(index, record, &value) {
+        let mut ids = match target.find(index, record, &value).await {
             Ok(ids) => ids,
             Err(WriteError::Rejected(reason)) => {
                 return Ok(Resolved::Ambiguous(format!(
@@ -121,8 +123,8 @@ pub(crate) fn resolve(
     Ok(Resolved::NotFound)
 }
 
-pub(crate) struct Sender<'a> {
-    plan: &'a KeyedPlan,
+pub(crate) struct Sender {
+    plan: Arc<KeyedPlan>,
     target: Box<dyn KeyedTarget>,
 }
 
@@ -135,45 +137,47 @@ fn reject_or_stop(error: WriteError) -> Outcome {
     }
 }
 
-impl<'a> Sender<'a> {
-    pub fn new(plan: &'a KeyedPlan, target: Box<dyn KeyedTarget>) -> Self {
+impl Sender {
+    pub fn new(plan: Arc<KeyedPlan>, target: Box<dyn KeyedTarget>) -> Self {
         Sender { plan, target }
     }
 
-    /// Another sender with a connection of its own.
+    /// Another sender with a handle of its own.
     pub fn fork(&self) -> Self {
         Sender {
-            plan: self.plan,
+            plan: self.plan.clone(),
             target: self.target.fork(),
         }
     }
 
-    pub fn send(&mut self, p: &Prepared) -> Outcome {
+    pub async fn send(&mut self, p: &Prepared) -> Outcome {
         match &p.decision {
             Decision::Unchanged | Decision::Skipped => {
                 Outcome::Failed(DeliveryError::Target("nothing to send".into()))
             }
-            Decision::Update { target_id } => match self.target.update(target_id, &p.payload) {
+            Decision::Update { target_id } => match self.target.update(target_id, &p.payload).await
+            {
                 Ok(()) => Outcome::Sent(Sent::Updated(target_id.clone())),
                 Err(e) => reject_or_stop(e),
             },
-            Decision::Delete { target_id } => match self.target.delete(target_id, &p.payload) {
+            Decision::Delete { target_id } => match self.target.delete(target_id, &p.payload).await
+            {
                 Ok(()) => Outcome::Sent(Sent::Deleted),
                 Err(e) => reject_or_stop(e),
             },
             Decision::Create {
                 after_crash,
                 same_as_crashed,
-            } => match self.before_create(p, *after_crash, *same_as_crashed) {
+            } => match self.before_create(p, *after_crash, *same_as_crashed).await {
                 Err(e) => Outcome::Failed(e),
                 Ok(Next::Finished(outcome)) => outcome,
                 Ok(Next::Send(Planned::Update(target_id, found))) => {
-                    match self.target.update(&target_id, &p.payload) {
+                    match self.target.update(&target_id, &p.payload).await {
                         Ok(()) => Outcome::Sent(found(target_id)),
                         Err(e) => reject_or_stop(e),
                     }
                 }
-                Ok(Next::Send(_)) => self.create(p),
+                Ok(Next::Send(_)) => self.create(p).await,
             },
         }
     }
@@ -182,13 +186,13 @@ impl<'a> Sender<'a> {
     /// linked (and updated, unless `link_only`, or unless it is the create a crashed run
     /// applied, with this same payload); a create left unanswered by a crash that no rule can
     /// find is not sent blindly again.
-    fn before_create(
+    async fn before_create(
         &mut self,
         p: &Prepared,
         after_crash: bool,
         same_as_crashed: bool,
     ) -> Result<Next, DeliveryError> {
-        Ok(match self.resolve(p)? {
+        Ok(match self.resolve(p).await? {
             Resolved::Found(target_id) => {
                 let applied_as_is = after_crash && same_as_crashed;
                 if self.plan.on_match == OnMatch::Update && !applied_as_is {
@@ -210,10 +214,10 @@ impl<'a> Sender<'a> {
     /// Creates the record. A create that got no clear answer is looked up through the
     /// `resolve` rules before it is sent again: found, it is linked; not found, it was not
     /// applied and is sent again, as the connection's retry policy says (tries, backoff).
-    fn create(&mut self, p: &Prepared) -> Outcome {
+    async fn create(&mut self, p: &Prepared) -> Outcome {
         let mut tries = 0;
         loop {
-            let doubt = match self.target.create(&p.payload) {
+            let doubt = match self.target.create(&p.payload).await {
                 Ok(id) => return Outcome::Sent(Sent::Created(id)),
                 Err(WriteError::MaybeApplied(reason)) if self.plan.resolve.is_empty() => {
                     return Outcome::Refused(Refusal::unverifiable(&format!(
@@ -222,7 +226,7 @@ impl<'a> Sender<'a> {
                 }
                 Err(WriteError::MaybeApplied(reason)) => {
                     tracing::debug!(key = %p.key, %reason, "checking whether the create was applied");
-                    match self.resolve(p) {
+                    match self.resolve(p).await {
                         Ok(Resolved::Found(id)) => return Outcome::Sent(Sent::Created(id)),
                         Ok(Resolved::Ambiguous(reason)) => {
                             return Outcome::Refused(Refusal::done(reason));
@@ -235,7 +239,7 @@ impl<'a> Sender<'a> {
             };
             tries += 1;
             match self.target.retry_after(tries) {
-                Some(wait) => std::thread::sleep(wait),
+                Some(wait) => tokio::time::sleep(wait).await,
                 None => return Outcome::Failed(DeliveryError::Target(doubt)),
             }
         }
@@ -244,7 +248,7 @@ impl<'a> Sender<'a> {
     /// Sends the writes of one batch request. Creates are first looked up with the `resolve`
     /// rules, as one by one. When the request gets no clear answer, its creates are looked up
     /// again and what was not applied is sent again, as the retry policy says.
-    pub fn send_batch(&mut self, writes: &[Prepared]) -> Vec<Outcome> {
+    pub async fn send_batch(&mut self, writes: &[Prepared]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = writes.iter().map(|_| None).collect();
         // What is left to send, and what its success will be reported as.
         let mut todo: Vec<(usize, Planned)> = Vec::new();
@@ -259,7 +263,7 @@ impl<'a> Sender<'a> {
                 Decision::Create {
                     after_crash,
                     same_as_crashed,
-                } => match self.before_create(p, *after_crash, *same_as_crashed) {
+                } => match self.before_create(p, *after_crash, *same_as_crashed).await {
                     Ok(Next::Send(planned)) => todo.push((i, planned)),
                     Ok(Next::Finished(outcome)) => outcomes[i] = Some(outcome),
                     Err(e) => outcomes[i] = Some(Outcome::Failed(e)),
@@ -276,7 +280,7 @@ impl<'a> Sender<'a> {
         while !todo.is_empty() {
             if tries > 0 {
                 match self.target.retry_after(tries) {
-                    Some(wait) => std::thread::sleep(wait),
+                    Some(wait) => tokio::time::sleep(wait).await,
                     None => break,
                 }
             }
@@ -289,7 +293,7 @@ impl<'a> Sender<'a> {
                     Planned::Delete(id) => BatchWrite::Delete(id),
                 })
                 .collect();
-            let results = match self.target.batch(&batch) {
+            let results = match self.target.batch(&batch).await {
                 Ok(results) => results,
                 Err(WriteError::MaybeApplied(reason)) => {
                     doubt = reason.clone();
@@ -325,7 +329,7 @@ impl<'a> Sender<'a> {
                             ))));
                             continue;
                         }
-                        match self.resolve(&writes[i]) {
+                        match self.resolve(&writes[i]).await {
                             Ok(Resolved::Found(id)) => {
                                 outcomes[i] = Some(Outcome::Sent(Sent::Created(id)))
                             }
@@ -356,7 +360,9 @@ impl<'a> Sender<'a> {
     }
 
     /// Tries the rules in order; the first that finds exactly one record wins.
-    fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
-        resolve(self.plan, self.target.as_mut(), &p.payload).map_err(DeliveryError::Target)
+    async fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
+        resolve(&self.plan, self.target.as_mut(), &p.payload)
+            .await
+            .map_err(DeliveryError::Target)
     }
 }
