@@ -3,6 +3,7 @@
 pub mod file;
 pub mod http;
 mod project;
+pub mod sql;
 
 use crate::record::Record;
 
@@ -16,6 +17,8 @@ pub enum ConnectorError {
     },
     #[error("{0}")]
     Format(String),
+    #[error(transparent)]
+    Sql(#[from] sql::SqlError),
 }
 
 /// One item read from a source: a record, or a record that could not be read (quarantined with

@@ -9,13 +9,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::LoadedPipeline;
-use crate::config::model::{self, MissingRefs, Normalize, OnMatch, Pipeline, Source, Target};
+use crate::config::model::{
+    self, CursorKind, MissingRefs, Normalize, OnMatch, Pipeline, Source, Target,
+};
 use crate::config::secrets::Secrets;
 use crate::connectors::KeyedTargetPlan;
 use crate::connectors::file::{self, FileSpec};
 use crate::connectors::http;
 use crate::connectors::http::compile::HttpClients;
 use crate::connectors::http::source::HttpSourcePlan;
+use crate::connectors::sql::{self, SqlSourcePlan, compile::SqlDatabases};
 use crate::diagnostics::source::SourceMap;
 use crate::record::path::CompiledPath;
 use crate::record::template::Template;
@@ -55,6 +58,7 @@ pub struct JobPlan {
 pub enum SourcePlan {
     File(FileSpec),
     Http(Arc<HttpSourcePlan>),
+    Sql(Arc<SqlSourcePlan>),
     /// A kind of source the runtime does not read yet: the job fails with this reason.
     Unsupported(String),
 }
@@ -125,6 +129,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
     let tables = steps::compile::tables(pipeline);
     let pipeline_name = pipeline.name.clone().unwrap_or_default();
     let mut clients = HttpClients::new(base_dir.clone());
+    let mut databases = SqlDatabases::new(base_dir.clone());
     let order = job_order(pipeline);
     let position: HashMap<&str, usize> = order
         .iter()
@@ -173,11 +178,14 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             ));
         }
         let key = match target {
-            Target::File(f) => f.key.as_ref(),
-            Target::Http(h) => Some(&h.key),
-            Target::Sql(_) => None,
+            Target::File(f) => f.key.as_ref().map(CompiledPath::compile),
+            Target::Http(h) => Some(CompiledPath::compile(&h.key)),
+            // The ID map knows a row by its first key column.
+            Target::Sql(s) => s
+                .key
+                .first()
+                .map(|column| CompiledPath::compile(format!("$.{column}"))),
         }
-        .map(CompiledPath::compile)
         .transpose()
         .map_err(fail)?;
         let source_key = key.as_ref().and_then(|k| source_key(k, &steps));
@@ -187,8 +195,20 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             .map(|cursor| CursorPlan::compile(cursor, &scripts))
             .transpose()
             .map_err(fail_at(".cursor"))?;
-        let mut source = source_plan(source, pipeline, &base_dir, context.secrets, &mut clients)
-            .map_err(fail_at(".from"))?;
+        let made = Made {
+            clients: &mut clients,
+            databases: &mut databases,
+        };
+        let cursor_kind = cursor.as_ref().map(|c| c.kind);
+        let mut source = source_plan(
+            source,
+            pipeline,
+            &base_dir,
+            context.secrets,
+            cursor_kind,
+            made,
+        )
+        .map_err(fail_at(".from"))?;
         let fields = projection(&steps, cursor.as_ref()).map(Arc::new);
         match (&mut source, fields) {
             (SourcePlan::File(spec), fields) => spec.fields = fields,
@@ -215,7 +235,10 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
                 &base_dir,
                 &pipeline_name,
                 context.secrets,
-                &mut clients,
+                Made {
+                    clients: &mut clients,
+                    databases: &mut databases,
+                },
             )
             .map_err(fail_at(".to"))?,
             key,
@@ -289,20 +312,34 @@ fn fetch_step(
     }))
 }
 
+/// What the connections' parts share: one HTTP client, one database pool per connection.
+struct Made<'a> {
+    clients: &'a mut HttpClients,
+    databases: &'a mut SqlDatabases,
+}
+
 fn source_plan(
     source: &Source,
     pipeline: &Pipeline,
     base_dir: &Path,
     secrets: &Secrets,
-    clients: &mut HttpClients,
+    cursor_kind: Option<CursorKind>,
+    made: Made,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
         Source::File(f) => SourcePlan::File(file::compile::spec(f.location(), pipeline, base_dir)?),
-        Source::Sql(_) => {
-            SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
-        }
+        Source::Sql(s) => SourcePlan::Sql(Arc::new(sql::compile::source_plan(
+            s,
+            pipeline,
+            secrets,
+            cursor_kind,
+            made.databases,
+        )?)),
         Source::Http(http) => SourcePlan::Http(Arc::new(http::compile::source_plan(
-            http, pipeline, secrets, clients,
+            http,
+            pipeline,
+            secrets,
+            made.clients,
         )?)),
     })
 }
@@ -382,7 +419,7 @@ fn target_plan(
     base_dir: &Path,
     pipeline_name: &str,
     secrets: &Secrets,
-    clients: &mut HttpClients,
+    made: Made,
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(
@@ -398,10 +435,27 @@ fn target_plan(
             pipeline,
             pipeline_name,
             secrets,
-            clients,
+            made.clients,
         )?)),
-        Target::Sql(_) => {
-            TargetPlan::Unsupported("writing to SQL databases is not available yet".to_string())
-        }
+        Target::Sql(s) => TargetPlan::Keyed(Arc::new(KeyedPlan {
+            // One sender: a table's rows are written in the records' order, a transaction
+            // at a time.
+            concurrency: 1,
+            ns: Namespace {
+                pipeline: pipeline_name.to_string(),
+                connection: s.connection.clone(),
+                entity: s.table.clone(),
+            },
+            target: Arc::new(sql::compile::target_plan(
+                s,
+                pipeline,
+                secrets,
+                made.databases,
+            )?),
+            resolve: Vec::new(),
+            on_match: OnMatch::default(),
+            skip: None,
+            delete_when: None,
+        })),
     })
 }

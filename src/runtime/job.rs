@@ -158,6 +158,7 @@ fn execute(
         (_, Some(_)) => None,
         (SourcePlan::File(spec), None) => Some(spec.open_source()?),
         (SourcePlan::Http(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
+        (SourcePlan::Sql(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
         (SourcePlan::Unsupported(reason), None) => {
             return Err(JobError::Unsupported(reason.clone()));
         }

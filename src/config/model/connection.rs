@@ -330,8 +330,11 @@ pub enum Method {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlConnection {
-    /// Database URL: `sqlite://erp.db`, `postgres://user:${secret.PG_PASSWORD}@host/db`, `mysql://...`.
+    /// Database URL: `sqlite://erp.db` (relative to the pipeline's folder),
+    /// `postgres://user:${secret.PG_PASSWORD}@host/db`, `mysql://...` (MySQL and MariaDB).
     pub url: String,
+    /// Connections kept open at most (default 4).
+    pub pool_size: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -932,7 +932,13 @@ pub struct SqlTarget {
     pub connection: String,
     /// The table written to.
     pub table: String,
-    /// The columns that identify a row; rows are upserted on them.
+    /// The columns that identify a row; rows are upserted on them (a unique index or primary
+    /// key of the table).
     #[serde(default)]
     pub key: Vec<String>,
+    /// Without `key`: the column the database generates a row's id in; rows are inserted,
+    /// their id read back, and updated at it.
+    pub id: Option<String>,
+    /// Records written per transaction (default 500).
+    pub batch: Option<u32>,
 }

@@ -1,0 +1,117 @@
+//! A database connection's parts of a plan: its sources and targets, sharing one pool per
+//! connection.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::database::Database;
+use super::params::{self, parameterize};
+use super::{SqlSourcePlan, SqlTargetPlan};
+use crate::config::model::{self, Connection, CursorKind, Pipeline, Target};
+use crate::config::secrets::Secrets;
+
+const DEFAULT_POOL_SIZE: u32 = 4;
+const DEFAULT_BATCH: usize = 500;
+
+/// One pool per connection, shared by its sources and targets.
+pub struct SqlDatabases {
+    /// The pipeline file's folder, which a SQLite path is relative to.
+    base_dir: PathBuf,
+    made: HashMap<String, Arc<Database>>,
+}
+
+impl SqlDatabases {
+    pub fn new(base_dir: PathBuf) -> Self {
+        SqlDatabases {
+            base_dir,
+            made: HashMap::new(),
+        }
+    }
+
+    pub fn get(
+        &mut self,
+        name: &str,
+        pipeline: &Pipeline,
+        secrets: &Secrets,
+    ) -> Result<Arc<Database>, String> {
+        if let Some(database) = self.made.get(name) {
+            return Ok(database.clone());
+        }
+        let Some(Connection::Sql(connection)) = pipeline.connections.get(name) else {
+            return Err(format!("`{name}` is not a sql connection"));
+        };
+        // Opened read-only when no job writes through it.
+        let written = pipeline
+            .jobs
+            .values()
+            .any(|job| matches!(&job.to, Some(Target::Sql(target)) if target.connection == name));
+        let url = secrets
+            .resolve(&connection.url)
+            .map_err(|e| format!("connection `{name}`: {e}"))?;
+        let database = Database::new(
+            &url,
+            &self.base_dir,
+            connection.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
+            !written,
+        )
+        .map_err(|e| format!("connection `{name}`: {e}"))?;
+        let database = Arc::new(database);
+        self.made.insert(name.to_string(), database.clone());
+        Ok(database)
+    }
+}
+
+/// The named parameters of a query that are neither `:cursor` nor a var.
+pub fn unknown_parameters(query: &str, pipeline: &Pipeline) -> Vec<String> {
+    params::names(query)
+        .into_iter()
+        .filter(|name| name != "cursor" && !pipeline.vars.contains_key(name))
+        .collect()
+}
+
+pub fn source_plan(
+    sql: &model::SqlSource,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    cursor_kind: Option<CursorKind>,
+    databases: &mut SqlDatabases,
+) -> Result<SqlSourcePlan, String> {
+    if let Some(name) = unknown_parameters(&sql.query, pipeline).first() {
+        return Err(format!(
+            "the query's `:{name}` is neither `:cursor` nor one of the pipeline's vars"
+        ));
+    }
+    let database = databases.get(&sql.connection, pipeline, secrets)?;
+    let query = parameterize(&sql.query, database.dialect);
+    let vars = query
+        .names
+        .iter()
+        .filter_map(|name| Some((name.clone(), pipeline.vars.get(name)?.clone())))
+        .collect();
+    Ok(SqlSourcePlan {
+        database,
+        query,
+        vars,
+        cursor_kind: cursor_kind.unwrap_or_default(),
+    })
+}
+
+pub fn target_plan(
+    sql: &model::SqlTarget,
+    pipeline: &Pipeline,
+    secrets: &Secrets,
+    databases: &mut SqlDatabases,
+) -> Result<SqlTargetPlan, String> {
+    if sql.key.is_empty() && sql.id.is_none() {
+        return Err("a sql target needs `key` columns to upsert on, or an `id` column".into());
+    }
+    Ok(SqlTargetPlan {
+        database: databases.get(&sql.connection, pipeline, secrets)?,
+        table: sql.table.clone(),
+        key: sql.key.clone(),
+        id: sql.id.clone(),
+        batch: sql.batch.map_or(DEFAULT_BATCH, |b| b.max(1) as usize),
+        param_types: Mutex::new(HashMap::new()),
+    })
+}

@@ -1,0 +1,211 @@
+//! A `sql` connection: its URL parsed once, its pool opened on first use (on the job's runtime,
+//! which sqlx's pools need), shared by the connection's sources and targets.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Executor};
+use tokio::sync::OnceCell;
+
+use super::SqlError;
+
+/// Which SQL the database speaks: placeholders, identifier quotes, upserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Dialect {
+    /// `"name"`, or `` `name` `` for MySQL; a name holding the quote itself is refused.
+    pub fn quote(self, name: &str) -> Result<String, SqlError> {
+        let quote = if self == Dialect::MySql { '`' } else { '"' };
+        if name.is_empty() || name.contains(quote) || name.contains('\0') {
+            return Err(SqlError::Value(format!("`{name}` cannot be a column name")));
+        }
+        Ok(format!("{quote}{name}{quote}"))
+    }
+
+    /// The `n`-th placeholder, from 1.
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Postgres => format!("${n}"),
+            _ => "?".to_string(),
+        }
+    }
+}
+
+enum Options {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+    MySql(MySqlConnectOptions),
+}
+
+/// A connection's pool.
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+pub struct Database {
+    pub dialect: Dialect,
+    options: Options,
+    pool_size: u32,
+    read_only: bool,
+    pool: OnceCell<Pool>,
+    /// The URL without its password, for messages.
+    pub shown: String,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// `base_dir`: what a relative SQLite path is relative to (the pipeline's folder).
+    /// `read_only`: nothing writes through this connection; opened so where the database
+    /// allows.
+    pub fn new(
+        url: &SecretString,
+        base_dir: &Path,
+        pool_size: u32,
+        read_only: bool,
+    ) -> Result<Database, SqlError> {
+        let url = url.expose_secret();
+        let shown = without_password(url);
+        let bad = |e: sqlx::Error| SqlError::Value(format!("the URL `{shown}` is not valid: {e}"));
+        let (dialect, options) = if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let mut options = if query.is_empty() {
+                SqliteConnectOptions::new()
+            } else {
+                SqliteConnectOptions::from_str(&format!("sqlite://?{query}")).map_err(bad)?
+            };
+            if path != ":memory:" {
+                options = options.filename(base_dir.join(path));
+            }
+            (
+                Dialect::Sqlite,
+                Options::Sqlite(options.read_only(read_only).create_if_missing(false)),
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut options = PgConnectOptions::from_str(url).map_err(bad)?;
+            if read_only {
+                options = options.options([("default_transaction_read_only", "on")]);
+            }
+            (Dialect::Postgres, Options::Postgres(options))
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let url = url.replacen("mariadb://", "mysql://", 1);
+            let options = MySqlConnectOptions::from_str(&url).map_err(bad)?;
+            (Dialect::MySql, Options::MySql(options))
+        } else {
+            return Err(SqlError::Value(format!(
+                "`{shown}` is not a database URL this reads: sqlite://, postgres:// or mysql://"
+            )));
+        };
+        let options = match options {
+            // Every statement is logged at debug level by sqlx otherwise, with its values.
+            Options::Sqlite(o) => Options::Sqlite(o.disable_statement_logging()),
+            Options::Postgres(o) => Options::Postgres(o.disable_statement_logging()),
+            Options::MySql(o) => Options::MySql(o.disable_statement_logging()),
+        };
+        Ok(Database {
+            dialect,
+            options,
+            pool_size: pool_size.max(1),
+            read_only,
+            pool: OnceCell::new(),
+            shown,
+        })
+    }
+
+    /// The pool, opened on first use with one connection made at once (a wrong password or
+    /// host stops the job here, named).
+    pub async fn pool(&self) -> Result<&Pool, SqlError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let unreachable = |e: sqlx::Error| {
+                    SqlError::Unavailable(format!("cannot connect to {}: {e}", self.shown))
+                };
+                Ok(match &self.options {
+                    Options::Sqlite(o) => Pool::Sqlite(
+                        SqlitePoolOptions::new()
+                            .max_connections(self.pool_size)
+                            .connect_with(o.clone())
+                            .await
+                            .map_err(unreachable)?,
+                    ),
+                    Options::Postgres(o) => Pool::Postgres(
+                        PgPoolOptions::new()
+                            .max_connections(self.pool_size)
+                            .connect_with(o.clone())
+                            .await
+                            .map_err(unreachable)?,
+                    ),
+                    Options::MySql(o) => {
+                        let read_only = self.read_only;
+                        Pool::MySql(
+                            MySqlPoolOptions::new()
+                                .max_connections(self.pool_size)
+                                .after_connect(move |connection, _| {
+                                    Box::pin(async move {
+                                        if read_only {
+                                            connection
+                                                .execute("SET SESSION TRANSACTION READ ONLY")
+                                                .await?;
+                                        }
+                                        Ok(())
+                                    })
+                                })
+                                .connect_with(o.clone())
+                                .await
+                                .map_err(unreachable)?,
+                        )
+                    }
+                })
+            })
+            .await
+    }
+}
+
+/// `scheme://user:password@host/db` shown as `scheme://user:***@host/db`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(
+            without_password("postgres://erp:s3cr3t@db.local:5432/sage"),
+            "postgres://erp:***@db.local:5432/sage"
+        );
+        assert_eq!(without_password("sqlite://erp.db"), "sqlite://erp.db");
+    }
+}

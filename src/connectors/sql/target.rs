@@ -1,0 +1,555 @@
+//! Writing records to a table: upserts by the `key` columns (ON CONFLICT, or ON DUPLICATE KEY
+//! for MySQL), or inserts that read the generated `id` back and updates at it; in
+//! transactions of `batch` records, each record in a savepoint of its own, so one the
+//! database refuses is quarantined with the database's message and the others are kept.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sqlx::{Acquire, Either, Executor, Row, Statement as _, TypeInfo, ValueRef};
+
+use super::SqlError;
+use super::database::{Database, Dialect, Pool};
+use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
+use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
+use crate::record::Record;
+
+#[derive(Debug)]
+pub struct SqlTargetPlan {
+    pub database: Arc<Database>,
+    pub table: String,
+    /// The columns a row is upserted on; empty: rows are inserted and addressed by `id`.
+    pub key: Vec<String>,
+    /// The column the database generates a row's id in, read back after an insert.
+    pub id: Option<String>,
+    /// Records per transaction.
+    pub batch: usize,
+    /// PostgreSQL's parameter types, by statement.
+    pub param_types: Mutex<HashMap<String, Arc<Vec<String>>>>,
+}
+
+impl KeyedTargetPlan for SqlTargetPlan {
+    fn open(self: Arc<Self>) -> Box<dyn KeyedTarget> {
+        Box::new(SqlTarget { plan: self })
+    }
+
+    fn sent<'r>(&self, record: &'r Record, _creating: bool) -> Cow<'r, Record> {
+        Cow::Borrowed(record)
+    }
+
+    fn upserts(&self) -> bool {
+        !self.key.is_empty()
+    }
+}
+
+/// One statement and its values, with the column each value goes to (for messages).
+struct Statement {
+    sql: String,
+    values: Vec<(String, Value)>,
+    /// An insert whose generated id is read back.
+    returns_id: bool,
+}
+
+/// What a statement did: rows changed, and the id read back.
+struct Done {
+    rows: u64,
+    id: Option<String>,
+}
+
+impl SqlTargetPlan {
+    fn quote(&self, name: &str) -> Result<String, SqlError> {
+        self.database.dialect.quote(name)
+    }
+
+    fn fields(record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
+        match record {
+            Value::Object(fields) => {
+                Ok(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => Err(SqlError::Value(
+                "the record is not an object of columns".into(),
+            )),
+        }
+    }
+
+    /// `INSERT ... ON CONFLICT (key) DO UPDATE` (or MySQL's `ON DUPLICATE KEY UPDATE`).
+    fn upsert(&self, record: &Record) -> Result<Statement, SqlError> {
+        let values = Self::fields(record)?;
+        for key in &self.key {
+            if !values.iter().any(|(name, _)| name == key) {
+                return Err(SqlError::Value(format!("the record has no `{key}` column")));
+            }
+        }
+        let dialect = self.database.dialect;
+        let columns: Vec<String> = values
+            .iter()
+            .map(|(name, _)| self.quote(name))
+            .collect::<Result<_, _>>()?;
+        let placeholders: Vec<String> =
+            (1..=values.len()).map(|n| dialect.placeholder(n)).collect();
+        let changed: Vec<&String> = values
+            .iter()
+            .zip(&columns)
+            .filter(|((name, _), _)| !self.key.contains(name))
+            .map(|(_, quoted)| quoted)
+            .collect();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.quote(&self.table)?,
+            columns.join(", "),
+            placeholders.join(", ")
+        );
+        if dialect == Dialect::MySql {
+            let set: Vec<String> = match changed.is_empty() {
+                true => vec![format!("{0} = {0}", columns[0])],
+                false => changed
+                    .iter()
+                    .map(|c| format!("{c} = VALUES({c})"))
+                    .collect(),
+            };
+            sql += &format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "));
+        } else {
+            let keys: Vec<String> = self
+                .key
+                .iter()
+                .map(|k| self.quote(k))
+                .collect::<Result<_, _>>()?;
+            sql += &format!(" ON CONFLICT ({}) DO ", keys.join(", "));
+            sql += &match changed.is_empty() {
+                true => "NOTHING".to_string(),
+                false => {
+                    let set: Vec<String> = changed
+                        .iter()
+                        .map(|c| format!("{c} = excluded.{c}"))
+                        .collect();
+                    format!("UPDATE SET {}", set.join(", "))
+                }
+            };
+        }
+        Ok(Statement {
+            sql,
+            values,
+            returns_id: false,
+        })
+    }
+
+    fn insert(&self, record: &Record) -> Result<Statement, SqlError> {
+        let id = self.id.as_deref().ok_or_else(|| {
+            SqlError::Value("the target has neither `key` columns nor an `id` column".into())
+        })?;
+        let values = Self::fields(record)?;
+        let dialect = self.database.dialect;
+        let columns: Vec<String> = values
+            .iter()
+            .map(|(name, _)| self.quote(name))
+            .collect::<Result<_, _>>()?;
+        let placeholders: Vec<String> =
+            (1..=values.len()).map(|n| dialect.placeholder(n)).collect();
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.quote(&self.table)?,
+            columns.join(", "),
+            placeholders.join(", ")
+        );
+        if dialect != Dialect::MySql {
+            sql += &format!(" RETURNING {}", self.quote(id)?);
+        }
+        Ok(Statement {
+            sql,
+            values,
+            returns_id: true,
+        })
+    }
+
+    /// The row's address: its `key` columns' values, or its `id`.
+    fn address(&self, target_id: &str, record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
+        if self.key.is_empty() {
+            let id = self.id.as_deref().unwrap_or("id");
+            return Ok(vec![(id.to_string(), Value::from(target_id))]);
+        }
+        // A single key column's value is the target id itself (a deletion carries no record).
+        let single = self.key.len() == 1;
+        self.key
+            .iter()
+            .map(|k| match record.get(k) {
+                Some(v) => Ok((k.clone(), v.clone())),
+                None if single => Ok((k.clone(), Value::from(target_id))),
+                None => Err(SqlError::Value(format!("the record has no `{k}` column"))),
+            })
+            .collect()
+    }
+
+    fn where_clause(&self, address: &[(String, Value)], from: usize) -> Result<String, SqlError> {
+        let dialect = self.database.dialect;
+        let conditions: Vec<String> = address
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                Ok(format!(
+                    "{} = {}",
+                    self.quote(name)?,
+                    dialect.placeholder(from + i)
+                ))
+            })
+            .collect::<Result<_, SqlError>>()?;
+        Ok(conditions.join(" AND "))
+    }
+
+    fn update(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
+        if !self.key.is_empty() {
+            return self.upsert(record);
+        }
+        let address = self.address(target_id, record)?;
+        let values: Vec<(String, Value)> = Self::fields(record)?
+            .into_iter()
+            .filter(|(name, _)| !address.iter().any(|(a, _)| a == name))
+            .collect();
+        let dialect = self.database.dialect;
+        let set: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                Ok(format!(
+                    "{} = {}",
+                    self.quote(name)?,
+                    dialect.placeholder(i + 1)
+                ))
+            })
+            .collect::<Result<_, SqlError>>()?;
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {}",
+            self.quote(&self.table)?,
+            set.join(", "),
+            self.where_clause(&address, values.len() + 1)?
+        );
+        Ok(Statement {
+            sql,
+            values: values.into_iter().chain(address).collect(),
+            returns_id: false,
+        })
+    }
+
+    fn delete(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
+        let address = self.address(target_id, record)?;
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            self.quote(&self.table)?,
+            self.where_clause(&address, 1)?
+        );
+        Ok(Statement {
+            sql,
+            values: address,
+            returns_id: false,
+        })
+    }
+
+    fn select(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
+        let address = self.address(target_id, record)?;
+        let sql = format!(
+            "SELECT * FROM {} WHERE {}",
+            self.quote(&self.table)?,
+            self.where_clause(&address, 1)?
+        );
+        Ok(Statement {
+            sql,
+            values: address,
+            returns_id: false,
+        })
+    }
+
+    /// PostgreSQL's types for `sql`'s parameters, asked once per statement.
+    async fn pg_types(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        sql: &str,
+    ) -> Result<Arc<Vec<String>>, SqlError> {
+        if let Some(types) = self
+            .param_types
+            .lock()
+            .ok()
+            .and_then(|t| t.get(sql).cloned())
+        {
+            return Ok(types);
+        }
+        let statement = connection.prepare(sql).await?;
+        let types = Arc::new(match statement.parameters() {
+            Some(Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
+            _ => Vec::new(),
+        });
+        if let Ok(mut cache) = self.param_types.lock() {
+            cache.insert(sql.to_string(), types.clone());
+        }
+        Ok(types)
+    }
+}
+
+/// Runs one statement on a connection of the pool's kind.
+macro_rules! run_statement {
+    (sqlite, $plan:expr, $connection:expr, $statement:expr) => {{
+        let statement = $statement;
+        let query = statement
+            .values
+            .iter()
+            .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_sqlite(q, v));
+        if statement.returns_id {
+            let row = query.fetch_one(&mut *$connection).await?;
+            Done {
+                rows: 1,
+                id: first_column_text(&row),
+            }
+        } else {
+            let done = query.execute(&mut *$connection).await?;
+            Done {
+                rows: done.rows_affected(),
+                id: None,
+            }
+        }
+    }};
+    (mysql, $plan:expr, $connection:expr, $statement:expr) => {{
+        let statement = $statement;
+        let query = statement
+            .values
+            .iter()
+            .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
+        let done = query.execute(&mut *$connection).await?;
+        Done {
+            rows: done.rows_affected(),
+            id: statement
+                .returns_id
+                .then(|| done.last_insert_id().to_string()),
+        }
+    }};
+    (postgres, $plan:expr, $connection:expr, $statement:expr) => {{
+        let statement = $statement;
+        let types = $plan.pg_types(&mut *$connection, &statement.sql).await?;
+        let mut query = sqlx::query(&statement.sql);
+        for (i, (column, value)) in statement.values.iter().enumerate() {
+            let type_name = types.get(i).map_or("TEXT", String::as_str);
+            query = bind_pg(query, value, type_name, column)?;
+        }
+        if statement.returns_id {
+            let row = query.fetch_one(&mut *$connection).await?;
+            Done {
+                rows: 1,
+                id: first_column_text(&row),
+            }
+        } else {
+            let done = query.execute(&mut *$connection).await?;
+            Done {
+                rows: done.rows_affected(),
+                id: None,
+            }
+        }
+    }};
+}
+
+/// Runs the statements in one transaction, each in a savepoint: a statement the database
+/// refuses is undone alone. A failure to reach the database fails them all.
+macro_rules! in_transaction {
+    ($kind:ident, $plan:expr, $pool:expr, $statements:expr) => {{
+        let mut transaction = $pool.begin().await?;
+        let mut results = Vec::new();
+        for statement in $statements {
+            let statement = match statement {
+                Ok(statement) => statement,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            let mut savepoint = transaction.begin().await?;
+            let connection = savepoint.acquire().await?;
+            let result: Result<Done, SqlError> =
+                async { Ok(run_statement!($kind, $plan, connection, statement)) }.await;
+            match result {
+                Ok(done) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(done));
+                }
+                Err(SqlError::Unavailable(e)) => return Err(SqlError::Unavailable(e)),
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        transaction.commit().await?;
+        results
+    }};
+}
+
+fn first_column_text<R: Row>(row: &R) -> Option<String>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    let raw = row.try_get_raw(0usize).ok()?;
+    if raw.is_null() {
+        return None;
+    }
+    row.try_get::<i64, _>(0usize)
+        .map(|i| i.to_string())
+        .or_else(|_| row.try_get::<String, _>(0usize))
+        .ok()
+}
+
+pub struct SqlTarget {
+    plan: Arc<SqlTargetPlan>,
+}
+
+impl SqlTarget {
+    /// Runs each statement in one transaction; per statement, what it did or why not.
+    async fn run(
+        &self,
+        statements: Vec<Result<Statement, SqlError>>,
+    ) -> Result<Vec<Result<Done, SqlError>>, SqlError> {
+        let plan = &*self.plan;
+        Ok(match plan.database.pool().await? {
+            Pool::Sqlite(pool) => in_transaction!(sqlite, plan, pool, statements),
+            Pool::MySql(pool) => in_transaction!(mysql, plan, pool, statements),
+            Pool::Postgres(pool) => in_transaction!(postgres, plan, pool, statements),
+        })
+    }
+
+    async fn one(&self, statement: Result<Statement, SqlError>) -> Result<Done, WriteError> {
+        let mut results = self.run(vec![statement]).await.map_err(write_error)?;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(SqlError::Unavailable("no answer".into())))
+            .map_err(write_error)
+    }
+}
+
+fn write_error(error: SqlError) -> WriteError {
+    match error {
+        SqlError::Refused(reason) | SqlError::Value(reason) => WriteError::Rejected(reason),
+        SqlError::Unavailable(reason) => WriteError::Unavailable(reason),
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyedTarget for SqlTarget {
+    fn fork(&self) -> Box<dyn KeyedTarget> {
+        Box::new(SqlTarget {
+            plan: self.plan.clone(),
+        })
+    }
+
+    async fn create(&mut self, record: &Record) -> Result<String, WriteError> {
+        let done = self.one(self.plan.insert(record)).await?;
+        done.id
+            .ok_or_else(|| WriteError::Rejected("the insert gave no id back".into()))
+    }
+
+    async fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+        let done = self.one(self.plan.update(target_id, record)).await?;
+        if done.rows == 0 && self.plan.key.is_empty() {
+            return Err(WriteError::Rejected(format!(
+                "the table has no row {target_id} to update"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
+        self.one(self.plan.delete(target_id, record))
+            .await
+            .map(drop)
+    }
+
+    fn retry_after(&self, _tries: u32) -> Option<std::time::Duration> {
+        None
+    }
+
+    fn batch_size(&self) -> Option<usize> {
+        Some(self.plan.batch.max(1))
+    }
+
+    async fn batch(
+        &mut self,
+        writes: &[BatchWrite<'_>],
+    ) -> Result<Vec<Result<String, WriteError>>, WriteError> {
+        let plan = &*self.plan;
+        let statements = writes
+            .iter()
+            .map(|write| match write {
+                BatchWrite::Create(record) => plan.insert(record),
+                BatchWrite::Update(id, record) => plan.update(id, record),
+                BatchWrite::Delete(id) => plan.delete(id, &Value::Null),
+            })
+            .collect();
+        let results = self.run(statements).await.map_err(write_error)?;
+        Ok(writes
+            .iter()
+            .zip(results)
+            .map(|(write, result)| {
+                let done = result.map_err(write_error)?;
+                match write {
+                    BatchWrite::Create(_) => done
+                        .id
+                        .ok_or_else(|| WriteError::Rejected("the insert gave no id back".into())),
+                    BatchWrite::Update(id, _) | BatchWrite::Delete(id) => Ok(id.to_string()),
+                }
+            })
+            .collect())
+    }
+
+    async fn read(
+        &mut self,
+        target_id: &str,
+        record: &Record,
+    ) -> Result<Option<Record>, WriteError> {
+        let statement = self.plan.select(target_id, record).map_err(write_error)?;
+        let plan = &*self.plan;
+        let read = async {
+            Ok::<_, SqlError>(match plan.database.pool().await? {
+                Pool::Sqlite(pool) => {
+                    let query = statement
+                        .values
+                        .iter()
+                        .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_sqlite(q, v));
+                    match query.fetch_optional(pool).await? {
+                        Some(row) => Some(sqlite_record(&row)?),
+                        None => None,
+                    }
+                }
+                Pool::MySql(pool) => {
+                    let query = statement
+                        .values
+                        .iter()
+                        .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
+                    match query.fetch_optional(pool).await? {
+                        Some(row) => Some(mysql_record(&row)?),
+                        None => None,
+                    }
+                }
+                Pool::Postgres(pool) => {
+                    let mut connection = pool.acquire().await?;
+                    let types = plan.pg_types(&mut connection, &statement.sql).await?;
+                    let mut query = sqlx::query(&statement.sql);
+                    for (i, (column, value)) in statement.values.iter().enumerate() {
+                        let type_name = types.get(i).map_or("TEXT", String::as_str);
+                        query = bind_pg(query, value, type_name, column)?;
+                    }
+                    match query.fetch_optional(&mut *connection).await? {
+                        Some(row) => Some(pg_record(&row)?),
+                        None => None,
+                    }
+                }
+            })
+        };
+        read.await.map_err(write_error)
+    }
+
+    async fn find(
+        &mut self,
+        _rule: usize,
+        _record: &Record,
+        _value: &str,
+    ) -> Result<Vec<String>, WriteError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,307 @@
+//! Columns to JSON and JSON to bound values, faithful to each database's types: integers and
+//! floats as numbers; decimals exact (a number while it has at most 15 significant digits,
+//! else its text); dates and times as text (`2026-12-06 10:00:00`, with its zone when the
+//! column has one: `2026-12-06T09:00:00Z`); NULL as null; binary as base64.
+
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Map, Number, Value};
+use sqlx::mysql::{MySql, MySqlArguments, MySqlRow};
+use sqlx::postgres::{PgArguments, PgRow, Postgres};
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
+use sqlx::{Column, Decode, Row, TypeInfo, ValueRef};
+
+use super::SqlError;
+use crate::record::Record;
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Layouts a time is read from when bound to a typed column.
+const DATETIME_LAYOUTS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+];
+
+fn unreadable(column: &str, type_name: &str) -> SqlError {
+    SqlError::Value(format!(
+        "column `{column}` is of type {type_name}, which syncline does not read: cast it in the query (CAST({column} AS VARCHAR(100)))"
+    ))
+}
+
+fn decimal(d: Decimal) -> Value {
+    let text = d.normalize().to_string();
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    match text.parse::<f64>().ok().and_then(Number::from_f64) {
+        Some(n) if digits <= 15 => Value::Number(n),
+        _ => Value::String(text),
+    }
+}
+
+fn float(f: f64) -> Value {
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+fn datetime(t: NaiveDateTime) -> Value {
+    Value::String(t.format("%Y-%m-%d %H:%M:%S%.f").to_string())
+}
+
+fn datetime_utc(t: DateTime<Utc>) -> Value {
+    Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn date(d: NaiveDate) -> Value {
+    Value::String(d.format("%Y-%m-%d").to_string())
+}
+
+fn time(t: NaiveTime) -> Value {
+    Value::String(t.format("%H:%M:%S%.f").to_string())
+}
+
+fn bytes(b: Vec<u8>) -> Value {
+    Value::String(BASE64.encode(b))
+}
+
+/// A row as a record, its columns by name in the query's order.
+pub fn sqlite_record(row: &SqliteRow) -> Result<Record, SqlError> {
+    let mut fields = Map::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i)?;
+        let value = if raw.is_null() {
+            Value::Null
+        } else {
+            // SQLite types each value, whatever the column declares.
+            let type_name = raw.type_info().name().to_string();
+            match type_name.as_str() {
+                "INTEGER" => Value::from(<i64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+                "REAL" => float(<f64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+                "BLOB" => bytes(<Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+                _ => Value::String(<String as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+            }
+        };
+        fields.insert(column.name().to_string(), value);
+    }
+    Ok(Value::Object(fields))
+}
+
+fn decode(e: sqlx::error::BoxDynError) -> SqlError {
+    SqlError::Value(e.to_string())
+}
+
+pub fn pg_record(row: &PgRow) -> Result<Record, SqlError> {
+    let mut fields = Map::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let name = column.name();
+        let type_name = column.type_info().name();
+        let value = match type_name {
+            "BOOL" => row.try_get::<Option<bool>, _>(i)?.map(Value::from),
+            "INT2" => row.try_get::<Option<i16>, _>(i)?.map(Value::from),
+            "INT4" => row.try_get::<Option<i32>, _>(i)?.map(Value::from),
+            "INT8" => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
+            "FLOAT4" => row
+                .try_get::<Option<f32>, _>(i)?
+                .map(|f| float(f64::from(f))),
+            "FLOAT8" => row.try_get::<Option<f64>, _>(i)?.map(float),
+            "NUMERIC" => row.try_get::<Option<Decimal>, _>(i)?.map(decimal),
+            "TIMESTAMP" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
+            "TIMESTAMPTZ" => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)?
+                .map(datetime_utc),
+            "DATE" => row.try_get::<Option<NaiveDate>, _>(i)?.map(date),
+            "TIME" => row.try_get::<Option<NaiveTime>, _>(i)?.map(time),
+            "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i)?.map(bytes),
+            "JSON" | "JSONB" => row.try_get::<Option<Value>, _>(i)?,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" | "UNKNOWN" => {
+                row.try_get::<Option<String>, _>(i)?.map(Value::String)
+            }
+            other => return Err(unreadable(name, other)),
+        };
+        fields.insert(name.to_string(), value.unwrap_or(Value::Null));
+    }
+    Ok(Value::Object(fields))
+}
+
+pub fn mysql_record(row: &MySqlRow) -> Result<Record, SqlError> {
+    let mut fields = Map::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let name = column.name();
+        let type_name = column.type_info().name();
+        let value = match type_name {
+            "BOOLEAN" => row.try_get::<Option<bool>, _>(i)?.map(Value::from),
+            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+                row.try_get::<Option<i64>, _>(i)?.map(Value::from)
+            }
+            t if t.ends_with("UNSIGNED") => row.try_get::<Option<u64>, _>(i)?.map(Value::from),
+            "FLOAT" => row
+                .try_get::<Option<f32>, _>(i)?
+                .map(|f| float(f64::from(f))),
+            "DOUBLE" => row.try_get::<Option<f64>, _>(i)?.map(float),
+            "DECIMAL" => row.try_get::<Option<Decimal>, _>(i)?.map(decimal),
+            "DATETIME" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
+            "TIMESTAMP" => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)?
+                .map(datetime_utc),
+            "DATE" => row.try_get::<Option<NaiveDate>, _>(i)?.map(date),
+            "TIME" => row.try_get::<Option<NaiveTime>, _>(i)?.map(time),
+            "JSON" => row.try_get::<Option<Value>, _>(i)?,
+            "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+            | "SET" => row.try_get::<Option<String>, _>(i)?.map(Value::String),
+            "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" => {
+                row.try_get::<Option<Vec<u8>>, _>(i)?.map(bytes)
+            }
+            other => return Err(unreadable(name, other)),
+        };
+        fields.insert(name.to_string(), value.unwrap_or(Value::Null));
+    }
+    Ok(Value::Object(fields))
+}
+
+/// A value as text, for the columns that take it so.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// SQLite takes each value as it is; the column's affinity converts it.
+pub fn bind_sqlite<'q>(
+    query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    value: &Value,
+) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    match value {
+        Value::Bool(b) => query.bind(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => query.bind(i),
+            None => query.bind(n.as_f64()),
+        },
+        other => query.bind(text(other)),
+    }
+}
+
+/// MySQL converts text to the column's type exactly (decimals included): numbers that are not
+/// integers go as their text.
+pub fn bind_mysql<'q>(
+    query: Query<'q, MySql, MySqlArguments>,
+    value: &Value,
+) -> Query<'q, MySql, MySqlArguments> {
+    match value {
+        Value::Bool(b) => query.bind(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => query.bind(i),
+            None => query.bind(n.to_string()),
+        },
+        other => query.bind(text(other)),
+    }
+}
+
+/// PostgreSQL takes a parameter only of the type the statement expects (`type_name`, as the
+/// database described it): the value is converted to it, or refused naming the column.
+pub fn bind_pg<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    value: &Value,
+    type_name: &str,
+    column: &str,
+) -> Result<Query<'q, Postgres, PgArguments>, SqlError> {
+    let refused = || {
+        SqlError::Value(format!(
+            "`{column}`: {} is not a {}",
+            crate::record::text_of(value).unwrap_or_else(|| value.to_string()),
+            type_name.to_lowercase()
+        ))
+    };
+    let text = text(value);
+    let trimmed = text.as_deref().map(str::trim);
+    fn parse<T: std::str::FromStr>(s: Option<&str>) -> Result<Option<T>, ()> {
+        s.map(|s| s.parse::<T>().map_err(drop)).transpose()
+    }
+    Ok(match type_name {
+        "BOOL" => query.bind(match value {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b),
+            _ => match trimmed {
+                Some("1" | "true" | "t" | "yes") => Some(true),
+                Some("0" | "false" | "f" | "no") => Some(false),
+                _ => return Err(refused()),
+            },
+        }),
+        "INT2" => query.bind(parse::<i16>(trimmed).map_err(|_| refused())?),
+        "INT4" => query.bind(parse::<i32>(trimmed).map_err(|_| refused())?),
+        "INT8" => query.bind(parse::<i64>(trimmed).map_err(|_| refused())?),
+        "FLOAT4" | "FLOAT8" => query.bind(parse::<f64>(trimmed).map_err(|_| refused())?),
+        "NUMERIC" => query.bind(match trimmed {
+            None => None,
+            Some(s) => Some(
+                Decimal::from_str_exact(s)
+                    .or_else(|_| Decimal::from_scientific(s))
+                    .map_err(|_| refused())?,
+            ),
+        }),
+        "TIMESTAMP" => query.bind(match trimmed {
+            None => None,
+            Some(s) => Some(naive_datetime(s).ok_or_else(refused)?),
+        }),
+        "TIMESTAMPTZ" => query.bind(match trimmed {
+            None => None,
+            Some(s) => Some(match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => t.with_timezone(&Utc),
+                // A time without its zone is taken as UTC.
+                Err(_) => naive_datetime(s).ok_or_else(refused)?.and_utc(),
+            }),
+        }),
+        "DATE" => query.bind(match trimmed {
+            None => None,
+            Some(s) => Some(
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+                    .or_else(|_| naive_datetime(s).map(|t| t.date()).ok_or(()))
+                    .map_err(|_| refused())?,
+            ),
+        }),
+        "TIME" => query.bind(match trimmed {
+            None => None,
+            Some(s) => Some(NaiveTime::parse_from_str(s, "%H:%M:%S%.f").map_err(|_| refused())?),
+        }),
+        "BYTEA" => query.bind(match &text {
+            None => None,
+            Some(s) => Some(BASE64.decode(s).map_err(|_| refused())?),
+        }),
+        "JSON" | "JSONB" => query.bind(match value {
+            Value::Null => None,
+            other => Some(sqlx::types::Json(other.clone())),
+        }),
+        _ => query.bind(text),
+    })
+}
+
+fn naive_datetime(s: &str) -> Option<NaiveDateTime> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    DATETIME_LAYOUTS
+        .iter()
+        .find_map(|layout| NaiveDateTime::parse_from_str(s, layout).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decimal_is_a_number_while_a_float_holds_it_exactly() {
+        assert_eq!(decimal(Decimal::from_str_exact("12.500000").unwrap()), 12.5);
+        assert_eq!(
+            decimal(Decimal::from_str_exact("1234567890.123456789").unwrap()),
+            "1234567890.123456789"
+        );
+    }
+}
