@@ -18,7 +18,7 @@ pub enum ConnectorError {
     #[error("{0}")]
     Format(String),
     #[error(transparent)]
-    Sql(#[from] sql::SqlError),
+    Sql(#[from] sql::error::SqlError),
 }
 
 /// One item read from a source: a record, or a record that could not be read (quarantined with

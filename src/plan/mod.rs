@@ -18,7 +18,7 @@ use crate::connectors::file::{self, FileSpec};
 use crate::connectors::http;
 use crate::connectors::http::compile::HttpClients;
 use crate::connectors::http::source::HttpSourcePlan;
-use crate::connectors::sql::{self, SqlSourcePlan, compile::SqlDatabases};
+use crate::connectors::sql::{self, compile::SqlDatabases, source::SqlSourcePlan};
 use crate::diagnostics::source::SourceMap;
 use crate::record::path::CompiledPath;
 use crate::record::template::Template;

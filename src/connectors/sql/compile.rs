@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use super::database::Database;
 use super::params::{self, parameterize};
-use super::{SqlSourcePlan, SqlTargetPlan};
+use super::source::SqlSourcePlan;
+use super::target::SqlTargetPlan;
 use crate::config::model::{self, Connection, CursorKind, Pipeline, Target};
 use crate::config::secrets::Secrets;
 

@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Executor};
 use tokio::sync::OnceCell;
 
-use super::SqlError;
+use super::error::SqlError;
 
 /// Which SQL the database speaks: placeholders, identifier quotes, upserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

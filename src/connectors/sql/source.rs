@@ -9,8 +9,8 @@ use serde_json::Value;
 use sqlx::{Either, Executor, Statement, TypeInfo};
 use tokio::runtime::Handle;
 
-use super::SqlError;
 use super::database::{Database, Pool};
+use super::error::SqlError;
 use super::params::Parameterized;
 use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
 use crate::config::model::CursorKind;

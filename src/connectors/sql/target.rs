@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sqlx::{Acquire, Either, Executor, Row, Statement as _, TypeInfo, ValueRef};
 
-use super::SqlError;
 use super::database::{Database, Dialect, Pool};
+use super::error::SqlError;
 use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
 use crate::record::Record;

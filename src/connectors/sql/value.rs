@@ -5,15 +5,15 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 use sqlx::mysql::{MySql, MySqlArguments, MySqlRow};
 use sqlx::postgres::{PgArguments, PgRow, Postgres};
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
+use sqlx::types::BigDecimal;
 use sqlx::{Column, Decode, Row, TypeInfo, ValueRef};
 
-use super::SqlError;
+use super::error::SqlError;
 use crate::record::Record;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -32,8 +32,8 @@ fn unreadable(column: &str, type_name: &str) -> SqlError {
     ))
 }
 
-fn decimal(d: Decimal) -> Value {
-    let text = d.normalize().to_string();
+fn decimal(d: BigDecimal) -> Value {
+    let text = d.normalized().to_plain_string();
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     match text.parse::<f64>().ok().and_then(Number::from_f64) {
         Some(n) if digits <= 15 => Value::Number(n),
@@ -105,7 +105,7 @@ pub fn pg_record(row: &PgRow) -> Result<Record, SqlError> {
                 .try_get::<Option<f32>, _>(i)?
                 .map(|f| float(f64::from(f))),
             "FLOAT8" => row.try_get::<Option<f64>, _>(i)?.map(float),
-            "NUMERIC" => row.try_get::<Option<Decimal>, _>(i)?.map(decimal),
+            "NUMERIC" => row.try_get::<Option<BigDecimal>, _>(i)?.map(decimal),
             "TIMESTAMP" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
             "TIMESTAMPTZ" => row
                 .try_get::<Option<DateTime<Utc>>, _>(i)?
@@ -139,7 +139,7 @@ pub fn mysql_record(row: &MySqlRow) -> Result<Record, SqlError> {
                 .try_get::<Option<f32>, _>(i)?
                 .map(|f| float(f64::from(f))),
             "DOUBLE" => row.try_get::<Option<f64>, _>(i)?.map(float),
-            "DECIMAL" => row.try_get::<Option<Decimal>, _>(i)?.map(decimal),
+            "DECIMAL" => row.try_get::<Option<BigDecimal>, _>(i)?.map(decimal),
             "DATETIME" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
             "TIMESTAMP" => row
                 .try_get::<Option<DateTime<Utc>>, _>(i)?
@@ -235,11 +235,7 @@ pub fn bind_pg<'q>(
         "FLOAT4" | "FLOAT8" => query.bind(parse::<f64>(trimmed).map_err(|_| refused())?),
         "NUMERIC" => query.bind(match trimmed {
             None => None,
-            Some(s) => Some(
-                Decimal::from_str_exact(s)
-                    .or_else(|_| Decimal::from_scientific(s))
-                    .map_err(|_| refused())?,
-            ),
+            Some(s) => Some(s.parse::<BigDecimal>().map_err(|_| refused())?),
         }),
         "TIMESTAMP" => query.bind(match trimmed {
             None => None,
@@ -298,10 +294,11 @@ mod tests {
 
     #[test]
     fn a_decimal_is_a_number_while_a_float_holds_it_exactly() {
-        assert_eq!(decimal(Decimal::from_str_exact("12.500000").unwrap()), 12.5);
+        let parsed = |s: &str| s.parse::<BigDecimal>().unwrap();
+        assert_eq!(decimal(parsed("12.500000")), 12.5);
         assert_eq!(
-            decimal(Decimal::from_str_exact("1234567890.123456789").unwrap()),
-            "1234567890.123456789"
+            decimal(parsed("12345678901234567890.1234567891")),
+            "12345678901234567890.1234567891"
         );
     }
 }
