@@ -428,3 +428,42 @@ fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
         "{report:#}"
     );
 }
+
+#[test]
+fn a_query_parameter_without_a_var_and_a_table_without_key_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sql.yaml");
+    std::fs::write(
+        &file,
+        concat!(
+            "version: 1\nname: sql\nvars: { warehouse: \"1\" }\n",
+            "connections:\n  erp: { sql: { url: \"sqlite://erp.db\" } }\njobs:\n  a:\n",
+            "    from:\n      sql:\n        connection: erp\n",
+            "        query: \"SELECT * FROM t WHERE d = :warehouse AND m > :cursor AND f = :famly\"\n",
+            "    to: { sql: { connection: erp, table: web } }\n",
+        ),
+    )
+    .unwrap();
+    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let found: BTreeSet<(String, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([
+            ("sql-parameter".to_string(), 11),
+            ("sql-key".to_string(), 12),
+        ]),
+        "{report:#}"
+    );
+    assert!(report.to_string().contains("`:famly`"), "{report:#}");
+}

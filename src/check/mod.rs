@@ -3,13 +3,14 @@
 //! The loader already reported what a single value can tell (types, unknown keys, JSONPaths,
 //! cron expressions, durations); what is checked here needs the whole pipeline: references
 //! between jobs, connections and tables, the `needs` graph, tables read backwards, rhai
-//! snippets, and where secrets end up.
+//! snippets, where secrets end up, and database queries' parameters.
 
 mod checker;
 mod dag;
 mod refs;
 mod scripts;
 mod secrets;
+mod sql;
 mod tables;
 mod templates;
 pub mod validate;
@@ -39,5 +40,6 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     scripts::check(&mut checker);
     secrets::check(&mut checker, secrets);
     templates::check(&mut checker);
+    sql::check(&mut checker);
     checker.diagnostics
 }

@@ -936,9 +936,6 @@ pub struct SqlTarget {
     /// key of the table).
     #[serde(default)]
     pub key: Vec<String>,
-    /// Without `key`: the column the database generates a row's id in; rows are inserted,
-    /// their id read back, and updated at it.
-    pub id: Option<String>,
     /// Records written per transaction (default 500).
     pub batch: Option<u32>,
 }

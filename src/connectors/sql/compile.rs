@@ -104,14 +104,13 @@ pub fn target_plan(
     secrets: &Secrets,
     databases: &mut SqlDatabases,
 ) -> Result<SqlTargetPlan, String> {
-    if sql.key.is_empty() && sql.id.is_none() {
-        return Err("a sql target needs `key` columns to upsert on, or an `id` column".into());
+    if sql.key.is_empty() {
+        return Err("a sql target needs `key` columns to upsert on".into());
     }
     Ok(SqlTargetPlan {
         database: databases.get(&sql.connection, pipeline, secrets)?,
         table: sql.table.clone(),
         key: sql.key.clone(),
-        id: sql.id.clone(),
         batch: sql.batch.map_or(DEFAULT_BATCH, |b| b.max(1) as usize),
         param_types: Mutex::new(HashMap::new()),
     })

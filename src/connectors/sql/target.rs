@@ -1,29 +1,27 @@
 //! Writing records to a table: upserts by the `key` columns (ON CONFLICT, or ON DUPLICATE KEY
-//! for MySQL), or inserts that read the generated `id` back and updates at it; in
-//! transactions of `batch` records, each record in a savepoint of its own, so one the
-//! database refuses is quarantined with the database's message and the others are kept.
+//! for MySQL), in transactions of `batch` records, each record in a savepoint of its own, so
+//! one the database refuses is quarantined with the database's message and the others are
+//! kept.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use sqlx::{Acquire, Either, Executor, Row, Statement as _, TypeInfo, ValueRef};
+use sqlx::{Acquire, Either, Executor, Statement as _, TypeInfo};
 
 use super::database::{Database, Dialect, Pool};
 use super::error::SqlError;
 use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
-use crate::record::Record;
+use crate::record::{Record, text_of};
 
 #[derive(Debug)]
 pub struct SqlTargetPlan {
     pub database: Arc<Database>,
     pub table: String,
-    /// The columns a row is upserted on; empty: rows are inserted and addressed by `id`.
+    /// The columns a row is upserted on; the first is its id in the ID map.
     pub key: Vec<String>,
-    /// The column the database generates a row's id in, read back after an insert.
-    pub id: Option<String>,
     /// Records per transaction.
     pub batch: usize,
     /// PostgreSQL's parameter types, by statement.
@@ -40,7 +38,7 @@ impl KeyedTargetPlan for SqlTargetPlan {
     }
 
     fn upserts(&self) -> bool {
-        !self.key.is_empty()
+        true
     }
 }
 
@@ -48,17 +46,15 @@ impl KeyedTargetPlan for SqlTargetPlan {
 struct Statement {
     sql: String,
     values: Vec<(String, Value)>,
-    /// An insert whose generated id is read back.
-    returns_id: bool,
-}
-
-/// What a statement did: rows changed, and the id read back.
-struct Done {
-    rows: u64,
-    id: Option<String>,
 }
 
 impl SqlTargetPlan {
+    /// A row's id in the ID map: its first key column's value.
+    fn id_of(&self, record: &Record) -> String {
+        let first = self.key.first().map(String::as_str).unwrap_or_default();
+        record.get(first).and_then(text_of).unwrap_or_default()
+    }
+
     fn quote(&self, name: &str) -> Result<String, SqlError> {
         self.database.dialect.quote(name)
     }
@@ -128,47 +124,11 @@ impl SqlTargetPlan {
                 }
             };
         }
-        Ok(Statement {
-            sql,
-            values,
-            returns_id: false,
-        })
+        Ok(Statement { sql, values })
     }
 
-    fn insert(&self, record: &Record) -> Result<Statement, SqlError> {
-        let id = self.id.as_deref().ok_or_else(|| {
-            SqlError::Value("the target has neither `key` columns nor an `id` column".into())
-        })?;
-        let values = Self::fields(record)?;
-        let dialect = self.database.dialect;
-        let columns: Vec<String> = values
-            .iter()
-            .map(|(name, _)| self.quote(name))
-            .collect::<Result<_, _>>()?;
-        let placeholders: Vec<String> =
-            (1..=values.len()).map(|n| dialect.placeholder(n)).collect();
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            self.quote(&self.table)?,
-            columns.join(", "),
-            placeholders.join(", ")
-        );
-        if dialect != Dialect::MySql {
-            sql += &format!(" RETURNING {}", self.quote(id)?);
-        }
-        Ok(Statement {
-            sql,
-            values,
-            returns_id: true,
-        })
-    }
-
-    /// The row's address: its `key` columns' values, or its `id`.
+    /// The row's address: its `key` columns' values.
     fn address(&self, target_id: &str, record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
-        if self.key.is_empty() {
-            let id = self.id.as_deref().unwrap_or("id");
-            return Ok(vec![(id.to_string(), Value::from(target_id))]);
-        }
         // A single key column's value is the target id itself (a deletion carries no record).
         let single = self.key.len() == 1;
         self.key
@@ -197,40 +157,6 @@ impl SqlTargetPlan {
         Ok(conditions.join(" AND "))
     }
 
-    fn update(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
-        if !self.key.is_empty() {
-            return self.upsert(record);
-        }
-        let address = self.address(target_id, record)?;
-        let values: Vec<(String, Value)> = Self::fields(record)?
-            .into_iter()
-            .filter(|(name, _)| !address.iter().any(|(a, _)| a == name))
-            .collect();
-        let dialect = self.database.dialect;
-        let set: Vec<String> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| {
-                Ok(format!(
-                    "{} = {}",
-                    self.quote(name)?,
-                    dialect.placeholder(i + 1)
-                ))
-            })
-            .collect::<Result<_, SqlError>>()?;
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {}",
-            self.quote(&self.table)?,
-            set.join(", "),
-            self.where_clause(&address, values.len() + 1)?
-        );
-        Ok(Statement {
-            sql,
-            values: values.into_iter().chain(address).collect(),
-            returns_id: false,
-        })
-    }
-
     fn delete(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
         let address = self.address(target_id, record)?;
         let sql = format!(
@@ -241,7 +167,6 @@ impl SqlTargetPlan {
         Ok(Statement {
             sql,
             values: address,
-            returns_id: false,
         })
     }
 
@@ -255,7 +180,6 @@ impl SqlTargetPlan {
         Ok(Statement {
             sql,
             values: address,
-            returns_id: false,
         })
     }
 
@@ -293,19 +217,7 @@ macro_rules! run_statement {
             .values
             .iter()
             .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_sqlite(q, v));
-        if statement.returns_id {
-            let row = query.fetch_one(&mut *$connection).await?;
-            Done {
-                rows: 1,
-                id: first_column_text(&row),
-            }
-        } else {
-            let done = query.execute(&mut *$connection).await?;
-            Done {
-                rows: done.rows_affected(),
-                id: None,
-            }
-        }
+        query.execute(&mut *$connection).await?;
     }};
     (mysql, $plan:expr, $connection:expr, $statement:expr) => {{
         let statement = $statement;
@@ -313,13 +225,7 @@ macro_rules! run_statement {
             .values
             .iter()
             .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
-        let done = query.execute(&mut *$connection).await?;
-        Done {
-            rows: done.rows_affected(),
-            id: statement
-                .returns_id
-                .then(|| done.last_insert_id().to_string()),
-        }
+        query.execute(&mut *$connection).await?;
     }};
     (postgres, $plan:expr, $connection:expr, $statement:expr) => {{
         let statement = $statement;
@@ -329,19 +235,7 @@ macro_rules! run_statement {
             let type_name = types.get(i).map_or("TEXT", String::as_str);
             query = bind_pg(query, value, type_name, column)?;
         }
-        if statement.returns_id {
-            let row = query.fetch_one(&mut *$connection).await?;
-            Done {
-                rows: 1,
-                id: first_column_text(&row),
-            }
-        } else {
-            let done = query.execute(&mut *$connection).await?;
-            Done {
-                rows: done.rows_affected(),
-                id: None,
-            }
-        }
+        query.execute(&mut *$connection).await?;
     }};
 }
 
@@ -361,12 +255,15 @@ macro_rules! in_transaction {
             };
             let mut savepoint = transaction.begin().await?;
             let connection = savepoint.acquire().await?;
-            let result: Result<Done, SqlError> =
-                async { Ok(run_statement!($kind, $plan, connection, statement)) }.await;
+            let result: Result<(), SqlError> = async {
+                run_statement!($kind, $plan, connection, statement);
+                Ok(())
+            }
+            .await;
             match result {
-                Ok(done) => {
+                Ok(()) => {
                     savepoint.commit().await?;
-                    results.push(Ok(done));
+                    results.push(Ok(()));
                 }
                 Err(SqlError::Unavailable(e)) => return Err(SqlError::Unavailable(e)),
                 Err(e) => {
@@ -380,32 +277,16 @@ macro_rules! in_transaction {
     }};
 }
 
-fn first_column_text<R: Row>(row: &R) -> Option<String>
-where
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    usize: sqlx::ColumnIndex<R>,
-{
-    let raw = row.try_get_raw(0usize).ok()?;
-    if raw.is_null() {
-        return None;
-    }
-    row.try_get::<i64, _>(0usize)
-        .map(|i| i.to_string())
-        .or_else(|_| row.try_get::<String, _>(0usize))
-        .ok()
-}
-
 pub struct SqlTarget {
     plan: Arc<SqlTargetPlan>,
 }
 
 impl SqlTarget {
-    /// Runs each statement in one transaction; per statement, what it did or why not.
+    /// Runs each statement in one transaction; per statement, whether it went through.
     async fn run(
         &self,
         statements: Vec<Result<Statement, SqlError>>,
-    ) -> Result<Vec<Result<Done, SqlError>>, SqlError> {
+    ) -> Result<Vec<Result<(), SqlError>>, SqlError> {
         let plan = &*self.plan;
         Ok(match plan.database.pool().await? {
             Pool::Sqlite(pool) => in_transaction!(sqlite, plan, pool, statements),
@@ -414,7 +295,7 @@ impl SqlTarget {
         })
     }
 
-    async fn one(&self, statement: Result<Statement, SqlError>) -> Result<Done, WriteError> {
+    async fn one(&self, statement: Result<Statement, SqlError>) -> Result<(), WriteError> {
         let mut results = self.run(vec![statement]).await.map_err(write_error)?;
         results
             .pop()
@@ -438,26 +319,18 @@ impl KeyedTarget for SqlTarget {
         })
     }
 
+    /// Every write is an upsert at the record's key: a create is one too.
     async fn create(&mut self, record: &Record) -> Result<String, WriteError> {
-        let done = self.one(self.plan.insert(record)).await?;
-        done.id
-            .ok_or_else(|| WriteError::Rejected("the insert gave no id back".into()))
+        self.one(self.plan.upsert(record)).await?;
+        Ok(self.plan.id_of(record))
     }
 
-    async fn update(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        let done = self.one(self.plan.update(target_id, record)).await?;
-        if done.rows == 0 && self.plan.key.is_empty() {
-            return Err(WriteError::Rejected(format!(
-                "the table has no row {target_id} to update"
-            )));
-        }
-        Ok(())
+    async fn update(&mut self, _target_id: &str, record: &Record) -> Result<(), WriteError> {
+        self.one(self.plan.upsert(record)).await
     }
 
     async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        self.one(self.plan.delete(target_id, record))
-            .await
-            .map(drop)
+        self.one(self.plan.delete(target_id, record)).await
     }
 
     fn retry_after(&self, _tries: u32) -> Option<std::time::Duration> {
@@ -476,8 +349,7 @@ impl KeyedTarget for SqlTarget {
         let statements = writes
             .iter()
             .map(|write| match write {
-                BatchWrite::Create(record) => plan.insert(record),
-                BatchWrite::Update(id, record) => plan.update(id, record),
+                BatchWrite::Create(record) | BatchWrite::Update(_, record) => plan.upsert(record),
                 BatchWrite::Delete(id) => plan.delete(id, &Value::Null),
             })
             .collect();
@@ -486,13 +358,11 @@ impl KeyedTarget for SqlTarget {
             .iter()
             .zip(results)
             .map(|(write, result)| {
-                let done = result.map_err(write_error)?;
-                match write {
-                    BatchWrite::Create(_) => done
-                        .id
-                        .ok_or_else(|| WriteError::Rejected("the insert gave no id back".into())),
-                    BatchWrite::Update(id, _) | BatchWrite::Delete(id) => Ok(id.to_string()),
-                }
+                result.map_err(write_error)?;
+                Ok(match write {
+                    BatchWrite::Create(record) => plan.id_of(record),
+                    BatchWrite::Update(id, _) | BatchWrite::Delete(id) => id.to_string(),
+                })
             })
             .collect())
     }
