@@ -338,7 +338,8 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         let created = client
             .send(&call(Method::Post, "/products".into(), body))
             .map_err(|e| e.to_string())?
-            .json()?;
+            .json()
+            .map_err(|e| e.to_string())?;
         ids.push(created["product"]["id"].as_u64().unwrap_or(0));
     }
     let (host, base) = url

@@ -188,9 +188,10 @@ impl HttpClient {
             .send(call)
             .map_err(|e| ReadFailure::Api(e.to_string()))?;
         match Verdict::of_answer(&response) {
-            None => response
-                .document()
-                .map_err(|reason| ReadFailure::Record { at, reason }),
+            None => response.document().map_err(|e| ReadFailure::Record {
+                at,
+                reason: e.to_string(),
+            }),
             Some(Verdict::Refused) => {
                 let reason = match &response.refused {
                     Some(said) => format!("HTTP {}: refused: {said}", response.status),

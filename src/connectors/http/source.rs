@@ -13,7 +13,9 @@ use super::client::{HttpClient, ReadFailure, Sending};
 use super::paging::{Followed, Next, Paging, with_params};
 use super::request::RequestPlan;
 use super::rpc;
-use super::wire::{Call, Response, TransportError, method_name, missing_field, shorten};
+use super::wire::{
+    AnswerError, Call, Response, TransportError, method_name, missing_field, shorten,
+};
 use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::record::path::CompiledPath;
@@ -271,7 +273,7 @@ fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Valu
             }
             .deserialize(&mut json)
             .and_then(|page| json.end().map(|()| page))
-            .map_err(|e| format!("the response is not JSON: {e}"))
+            .map_err(AnswerError::NotJson)
         }
         _ => response.document(),
     };

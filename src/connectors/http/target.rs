@@ -344,7 +344,7 @@ impl HttpTarget {
             Ok(body) => body,
             // Nothing read (an empty answer): the update goes without it.
             Err(_) if response.is_blank() => return Ok(None),
-            Err(e) => return Err(WriteError::Rejected(e)),
+            Err(e) => return Err(WriteError::Rejected(e.to_string())),
         };
         match read.record.get(&body) {
             Some(current) if !current.is_null() => Ok(Some(current.clone())),
@@ -375,7 +375,9 @@ impl KeyedTarget for HttpTarget {
         })?;
         let sent = self.plan.unsent.sent(record, true);
         let response = self.call(request, record, Some(&sent), &|_| None).await?;
-        let body = response.document().map_err(WriteError::Rejected)?;
+        let body = response
+            .document()
+            .map_err(|e| WriteError::Rejected(e.to_string()))?;
         let id_path = self.plan.id.as_ref();
         let id = id_path
             .and_then(|p| p.get(&body))
@@ -551,7 +553,7 @@ impl KeyedTarget for HttpTarget {
         let body = match response.document() {
             Ok(body) => body,
             Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => Value::Null,
-            Err(e) => return Err(WriteError::Rejected(e)),
+            Err(e) => return Err(WriteError::Rejected(e.to_string())),
         };
         Ok(ids.select(&body).into_iter().filter_map(text_of).collect())
     }
