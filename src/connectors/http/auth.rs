@@ -194,7 +194,7 @@ impl TokenAuth {
         };
         let (body, content_type) = match body {
             Some(body) => {
-                let (bytes, content_type) = body::encode(BodyFormat::Json, "", &body)?;
+                let (bytes, content_type) = body::encode(BodyFormat::Json, "", &body).map_err(|e| e.to_string())?;
                 (Some(bytes), content_type)
             }
             None => (None, ""),
@@ -276,7 +276,7 @@ impl TokenAuth {
         if !auth.scopes.is_empty() {
             fields.insert("scope".into(), auth.scopes.join(" ").into());
         }
-        let (form, content_type) = body::encode(BodyFormat::Form, "", &Value::Object(fields))?;
+        let (form, content_type) = body::encode(BodyFormat::Form, "", &Value::Object(fields)).map_err(|e| e.to_string())?;
         let token_url = secrets
             .resolve(&auth.token_url)?
             .expose_secret()

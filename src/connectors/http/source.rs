@@ -103,7 +103,7 @@ impl Source for HttpSource {
                 &|name| (name == "cursor").then(|| cursor.clone()),
                 false,
             )
-            .map_err(ConnectorError::Format)?;
+            .map_err(|e| ConnectorError::Format(e.to_string()))?;
         let client = &self.client;
         let mut next = plan.paging.first();
         let mut previous_page: Option<u128> = None;
@@ -208,10 +208,10 @@ fn detail(
 ) -> Result<Vec<Item>, ConnectorError> {
     let call = match request.render(listed, &|_| None, false) {
         Ok(call) => call,
-        Err(reason) => {
+        Err(e) => {
             return Ok(vec![Item::Bad {
                 at: "detail".into(),
-                reason,
+                reason: e.to_string(),
             }]);
         }
     };

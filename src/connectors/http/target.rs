@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::client::HttpClient;
-use super::request::RequestPlan;
+use super::request::{RenderError, RequestPlan};
 use super::resilience::Verdict;
 use super::translations;
 use super::wire::{Call, Response, method_name, missing_field, shorten};
@@ -164,6 +164,14 @@ pub struct HttpTarget {
     plan: Arc<HttpTargetPlan>,
 }
 
+/// A record its request cannot be rendered from (a field missing, a body its format cannot
+/// take) is refused: quarantined, and the job goes on.
+impl From<RenderError> for WriteError {
+    fn from(error: RenderError) -> Self {
+        WriteError::Rejected(error.to_string())
+    }
+}
+
 impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
     fn open(self: Arc<Self>) -> Box<dyn KeyedTarget> {
         Box::new(HttpTarget { plan: self })
@@ -188,9 +196,7 @@ impl HttpTarget {
         sent: Option<&Record>,
         extra: &Extra<'_>,
     ) -> Result<Response, WriteError> {
-        let mut call = request
-            .render_sending(record, sent, extra)
-            .map_err(WriteError::Rejected)?;
+        let mut call = request.render_sending(record, sent, extra)?;
         call.repeatable |= self.plan.upsert;
         self.send(&call).await
     }
@@ -286,10 +292,7 @@ impl HttpTarget {
             }
         }
         let sent = serde_json::json!({ "records": records });
-        let mut call = plan
-            .request
-            .render(&sent, &|_| None, true)
-            .map_err(WriteError::Rejected)?;
+        let mut call = plan.request.render(&sent, &|_| None, true)?;
         // Sent again, updates by key do no harm; creates might be applied twice.
         call.repeatable = !writes.iter().any(|w| matches!(w, BatchWrite::Create(_)));
         let response = self.send(&call).await?;
@@ -436,13 +439,11 @@ impl KeyedTarget for HttpTarget {
             )
         })?;
         let id = target_id.to_string();
-        let mut call = request
-            .render(
-                record,
-                &|name| (name == "target_id").then(|| id.clone()),
-                false,
-            )
-            .map_err(WriteError::Rejected)?;
+        let mut call = request.render(
+            record,
+            &|name| (name == "target_id").then(|| id.clone()),
+            false,
+        )?;
         call.repeatable = true;
         let response = self.send_raw(&call).await.map_err(WriteError::repeatable)?;
         if matches!(response.status, 404 | 410) {
@@ -496,10 +497,7 @@ impl KeyedTarget for HttpTarget {
                 body.insert(name.clone(), Value::Array(list));
             }
         }
-        let mut call = plan
-            .request
-            .render(&Value::Object(body), &|_| None, true)
-            .map_err(WriteError::Rejected)?;
+        let mut call = plan.request.render(&Value::Object(body), &|_| None, true)?;
         // Without creates, the batch can be sent again safely.
         call.repeatable = !creating;
         let response = self.send(&call).await?;
