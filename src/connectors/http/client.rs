@@ -81,9 +81,9 @@ impl HttpClient {
         secrets: &Secrets,
         base_dir: &Path,
     ) -> Result<HttpClient, String> {
-        let (headers, query) = auth::credentials(connection, secrets)?;
+        let (headers, query) = auth::credentials(connection, secrets).map_err(|e| e.to_string())?;
         let base_url = connection.base_url.trim_end_matches('/').to_string();
-        let token = TokenAuth::of(connection, &base_url, secrets)?;
+        let token = TokenAuth::of(connection, &base_url, secrets).map_err(|e| e.to_string())?;
         let timeout = connection
             .timeout
             .as_ref()
@@ -243,12 +243,11 @@ impl HttpClient {
 
     /// The token placed for `call`, logging in first when needed.
     async fn place(&self, token: &TokenAuth, call: &Call) -> Result<Placed, TransportError> {
-        let login =
-            |login| async move { self.send_retrying(login, None).await.map_err(|e| e.reason) };
+        let login = |login| async move { self.send_retrying(login, None).await };
         token
             .place(login)
             .await
-            .map_err(|reason| failure(call, TransportKind::NotConnected, reason))
+            .map_err(|e| failure(call, TransportKind::NotConnected, e.to_string()))
     }
 
     async fn send_retrying(
