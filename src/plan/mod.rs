@@ -267,7 +267,8 @@ fn fetch_step(
     clients: &mut HttpClients,
 ) -> Result<StepPlan, String> {
     let at = |e: String| format!("step `{name}`: {e}");
-    let fetcher = http::compile::fetcher(fetch, pipeline, secrets, clients).map_err(at)?;
+    let fetcher =
+        http::compile::fetcher(fetch, pipeline, secrets, clients).map_err(|e| at(e.to_string()))?;
     Ok(StepPlan::Fetch(FetchStep {
         fetcher: Box::new(fetcher),
         into: fetch.into.clone(),
@@ -301,9 +302,10 @@ fn source_plan(
         Source::Sql(_) => {
             SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
         }
-        Source::Http(http) => SourcePlan::Http(Arc::new(http::compile::source_plan(
-            http, pipeline, secrets, clients,
-        )?)),
+        Source::Http(http) => SourcePlan::Http(Arc::new(
+            http::compile::source_plan(http, pipeline, secrets, clients)
+                .map_err(|e| e.to_string())?,
+        )),
     })
 }
 
@@ -356,7 +358,8 @@ fn keyed_plan(
             country_code: rule.country_code.clone(),
         });
     }
-    let (target, concurrency) = http::compile::target_plan(http, pipeline, secrets, clients)?;
+    let (target, concurrency) =
+        http::compile::target_plan(http, pipeline, secrets, clients).map_err(|e| e.to_string())?;
     Ok(KeyedPlan {
         concurrency,
         ns: Namespace {

@@ -12,6 +12,11 @@ use crate::config::model::{self, BodyFormat, HttpConnection, Method, RpcDialect}
 use crate::record::Record;
 use crate::record::template::Template;
 
+/// A request template that does not parse: the template's own reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
 /// Why a request cannot be rendered from a record: this record's problem, not the request's.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -53,10 +58,10 @@ enum Body {
 }
 
 impl Body {
-    fn compile(template: &Value) -> Result<Body, String> {
+    fn compile(template: &Value) -> Result<Body, TemplateError> {
         Ok(match template {
             Value::String(s) if s == "{record}" => Body::Record,
-            Value::String(s) => Body::Text(Template::parse(s)?),
+            Value::String(s) => Body::Text(Template::parse(s).map_err(TemplateError)?),
             Value::Array(items) => {
                 Body::List(items.iter().map(Body::compile).collect::<Result<_, _>>()?)
             }
@@ -109,11 +114,12 @@ impl RequestPlan {
     pub fn compile(
         request: &model::Request,
         connection: &HttpConnection,
-    ) -> Result<RequestPlan, String> {
+    ) -> Result<RequestPlan, TemplateError> {
         let templates = |map: &indexmap::IndexMap<String, String>| {
             map.iter()
                 .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
                 .collect::<Result<Vec<_>, _>>()
+                .map_err(TemplateError)
         };
         let body = match &request.rpc {
             Some(rpc) => rpc.params.as_ref(),
@@ -122,7 +128,7 @@ impl RequestPlan {
         let rpc = request.rpc.as_ref().map(|rpc| rpc.method.clone());
         Ok(RequestPlan {
             method: request.sent_method(),
-            path: Template::parse(&request.path)?,
+            path: Template::parse(&request.path).map_err(TemplateError)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
             body: body.map(Body::compile).transpose()?,
