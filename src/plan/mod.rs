@@ -298,7 +298,9 @@ fn source_plan(
     clients: &mut HttpClients,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
-        Source::File(f) => SourcePlan::File(file::compile::spec(f.location(), pipeline, base_dir)?),
+        Source::File(f) => SourcePlan::File(
+            file::compile::spec(f.location(), pipeline, base_dir).map_err(|e| e.to_string())?,
+        ),
         Source::Sql(_) => {
             SourcePlan::Unsupported("reading SQL databases is not available yet".to_string())
         }
@@ -389,7 +391,7 @@ fn target_plan(
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(
-            file::compile::spec(f.location(), pipeline, base_dir)?,
+            file::compile::spec(f.location(), pipeline, base_dir).map_err(|e| e.to_string())?,
             f.only_changed.then(|| Namespace {
                 pipeline: pipeline_name.to_string(),
                 connection: f.connection.clone().unwrap_or_else(|| "file".to_string()),
