@@ -320,7 +320,8 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         serde_json::json!({ "base_url": url, "concurrency": threads.max(1) }),
     )
     .map_err(|e| e.to_string())?;
-    let client = HttpClient::new(&connection, &Default::default(), std::path::Path::new("."))?;
+    let client = HttpClient::new(&connection, &Default::default(), std::path::Path::new("."))
+        .map_err(|e| e.to_string())?;
     let call = |method: Method, path: String, body: serde_json::Value| Call {
         method,
         path,
@@ -338,7 +339,8 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         let created = client
             .send(&call(Method::Post, "/products".into(), body))
             .map_err(|e| e.to_string())?
-            .json()?;
+            .json()
+            .map_err(|e| e.to_string())?;
         ids.push(created["product"]["id"].as_u64().unwrap_or(0));
     }
     let (host, base) = url

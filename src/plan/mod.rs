@@ -290,7 +290,8 @@ fn fetch_step(
     clients: &mut HttpClients,
 ) -> Result<StepPlan, String> {
     let at = |e: String| format!("step `{name}`: {e}");
-    let fetcher = http::compile::fetcher(fetch, pipeline, secrets, clients).map_err(at)?;
+    let fetcher =
+        http::compile::fetcher(fetch, pipeline, secrets, clients).map_err(|e| at(e.to_string()))?;
     Ok(StepPlan::Fetch(FetchStep {
         fetcher: Box::new(fetcher),
         into: fetch.into.clone(),
@@ -327,20 +328,17 @@ fn source_plan(
     made: Made,
 ) -> Result<SourcePlan, String> {
     Ok(match source {
-        Source::File(f) => SourcePlan::File(file::compile::spec(f.location(), pipeline, base_dir)?),
-        Source::Sql(s) => SourcePlan::Sql(Arc::new(sql::compile::source_plan(
-            s,
-            pipeline,
-            secrets,
-            cursor_kind,
-            made.databases,
-        )?)),
-        Source::Http(http) => SourcePlan::Http(Arc::new(http::compile::source_plan(
-            http,
-            pipeline,
-            secrets,
-            made.clients,
-        )?)),
+        Source::File(f) => SourcePlan::File(
+            file::compile::spec(f.location(), pipeline, base_dir).map_err(|e| e.to_string())?,
+        ),
+        Source::Sql(s) => SourcePlan::Sql(Arc::new(
+            sql::compile::source_plan(s, pipeline, secrets, cursor_kind, made.databases)
+                .map_err(|e| e.to_string())?,
+        )),
+        Source::Http(http) => SourcePlan::Http(Arc::new(
+            http::compile::source_plan(http, pipeline, secrets, made.clients)
+                .map_err(|e| e.to_string())?,
+        )),
     })
 }
 
@@ -393,7 +391,8 @@ fn keyed_plan(
             country_code: rule.country_code.clone(),
         });
     }
-    let (target, concurrency) = http::compile::target_plan(http, pipeline, secrets, clients)?;
+    let (target, concurrency) =
+        http::compile::target_plan(http, pipeline, secrets, clients).map_err(|e| e.to_string())?;
     Ok(KeyedPlan {
         concurrency,
         ns: Namespace {
@@ -423,7 +422,7 @@ fn target_plan(
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(
-            file::compile::spec(f.location(), pipeline, base_dir)?,
+            file::compile::spec(f.location(), pipeline, base_dir).map_err(|e| e.to_string())?,
             f.only_changed.then(|| Namespace {
                 pipeline: pipeline_name.to_string(),
                 connection: f.connection.clone().unwrap_or_else(|| "file".to_string()),
@@ -446,12 +445,10 @@ fn target_plan(
                 connection: s.connection.clone(),
                 entity: s.table.clone(),
             },
-            target: Arc::new(sql::compile::target_plan(
-                s,
-                pipeline,
-                secrets,
-                made.databases,
-            )?),
+            target: Arc::new(
+                sql::compile::target_plan(s, pipeline, secrets, made.databases)
+                    .map_err(|e| e.to_string())?,
+            ),
             resolve: Vec::new(),
             on_match: OnMatch::default(),
             skip: None,

@@ -6,13 +6,33 @@ use super::{CsvOptions, FileSpec};
 use crate::config::model::{Connection, FileFormat, FileLocation, Pipeline};
 use crate::record::path::CompiledPath;
 
+/// Why a file source or target cannot be compiled; the plan adds the job and the place in the
+/// pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum FileSpecError {
+    #[error("the connection is not a file connection")]
+    NotFileConnection,
+    #[error("the format of `{0}` cannot be told from its name")]
+    UnknownFormat(String),
+    /// CSV reads and writes a delimiter of one byte.
+    #[error("the delimiter `{0}` is not a single-byte character")]
+    WideDelimiter(char),
+    /// The `records` path does not compile.
+    #[error("{0}")]
+    Records(String),
+}
+
 /// The folder a file connection names, under the pipeline's folder; the pipeline's own
 /// folder without one.
-fn dir(connection: Option<&str>, pipeline: &Pipeline, base_dir: &Path) -> Result<PathBuf, String> {
+fn dir(
+    connection: Option<&str>,
+    pipeline: &Pipeline,
+    base_dir: &Path,
+) -> Result<PathBuf, FileSpecError> {
     match connection.map(|c| pipeline.connections.get(c)) {
         None => Ok(base_dir.to_path_buf()),
         Some(Some(Connection::File(f))) => Ok(base_dir.join(&f.dir)),
-        Some(_) => Err("the connection is not a file connection".to_string()),
+        Some(_) => Err(FileSpecError::NotFileConnection),
     }
 }
 
@@ -21,7 +41,7 @@ pub fn spec(
     location: FileLocation,
     pipeline: &Pipeline,
     base_dir: &Path,
-) -> Result<FileSpec, String> {
+) -> Result<FileSpec, FileSpecError> {
     let FileLocation {
         connection,
         path,
@@ -33,12 +53,11 @@ pub fn spec(
     let dir = dir(connection, pipeline, base_dir)?;
     let format = format
         .or_else(|| FileFormat::from_extension(path))
-        .ok_or_else(|| format!("the format of `{path}` cannot be told from its name"))?;
+        .ok_or_else(|| FileSpecError::UnknownFormat(path.to_string()))?;
     let mut options = CsvOptions::default();
     if let Some(csv) = csv {
         if let Some(d) = csv.delimiter {
-            options.delimiter = u8::try_from(d)
-                .map_err(|_| format!("the delimiter `{d}` is not a single-byte character"))?;
+            options.delimiter = u8::try_from(d).map_err(|_| FileSpecError::WideDelimiter(d))?;
         }
         options.header = csv.header.unwrap_or(true);
         options.columns = csv.columns.clone();
@@ -48,7 +67,10 @@ pub fn spec(
         format,
         encoding,
         csv: options,
-        records: records.map(CompiledPath::compile).transpose()?,
+        records: records
+            .map(CompiledPath::compile)
+            .transpose()
+            .map_err(FileSpecError::Records)?,
         fields: None,
     })
 }

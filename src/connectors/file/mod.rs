@@ -10,7 +10,7 @@ mod json;
 mod ndjson;
 mod xml;
 
-pub use xml::document as xml_document;
+pub use xml::{XmlError, document as xml_document};
 
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -5,6 +5,7 @@
 
 use std::io::BufRead;
 
+use quick_xml::events::attributes::AttrError;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::{Map, Value};
 
@@ -29,8 +30,26 @@ impl<R: BufRead + Send> XmlSource<R> {
 /// dropped or written (serde_json stops JSON at the same depth).
 const MAX_DEPTH: usize = 128;
 
-fn too_deep(position: u64) -> String {
-    format!("invalid XML: elements nest deeper than {MAX_DEPTH} (at byte {position})")
+/// Why XML cannot be read, by a file source or from an API's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum XmlError {
+    /// Not well-formed: an unclosed tag, an unknown entity...
+    #[error("invalid XML: {0}")]
+    Syntax(quick_xml::Error),
+    #[error("invalid XML: {0}")]
+    Attribute(AttrError),
+    /// Deeper than [`MAX_DEPTH`], at this byte.
+    #[error("invalid XML: elements nest deeper than {max} (at byte {0})", max = MAX_DEPTH)]
+    TooDeep(u64),
+    #[error("the XML document has no element")]
+    NoElement,
+}
+
+/// A file source's XML that cannot be read stops the job.
+impl From<XmlError> for ConnectorError {
+    fn from(error: XmlError) -> Self {
+        ConnectorError::Format(error.to_string())
+    }
 }
 
 /// An element being read inside a record.
@@ -44,13 +63,13 @@ fn format_error(e: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::Format(format!("invalid XML: {e}"))
 }
 
-fn element(start: &BytesStart) -> Result<Element, ConnectorError> {
+fn element(start: &BytesStart) -> Result<Element, XmlError> {
     let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
     let mut fields = Map::new();
     for attribute in start.attributes() {
-        let attribute = attribute.map_err(format_error)?;
+        let attribute = attribute.map_err(XmlError::Attribute)?;
         let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).into_owned();
-        let value = attribute.unescape_value().map_err(format_error)?;
+        let value = attribute.unescape_value().map_err(XmlError::Syntax)?;
         fields.insert(format!("@{key}"), Value::String(value.into_owned()));
     }
     Ok(Element {
@@ -79,14 +98,16 @@ fn into_value(element: Element) -> Value {
 fn step(
     event: &Event,
     innermost: Option<&mut Element>,
-) -> Result<Option<(Option<Element>, bool)>, ConnectorError> {
+) -> Result<Option<(Option<Element>, bool)>, XmlError> {
     Ok(Some(match event {
         Event::Start(e) => (Some(element(e)?), false),
         Event::Empty(e) => (Some(element(e)?), true),
         Event::End(_) => (None, true),
         Event::Text(t) => {
             if let Some(element) = innermost {
-                element.text.push_str(&t.unescape().map_err(format_error)?);
+                element
+                    .text
+                    .push_str(&t.unescape().map_err(XmlError::Syntax)?);
             }
             (None, false)
         }
@@ -126,15 +147,13 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
             let event = self
                 .reader
                 .read_event_into(&mut buf)
-                .map_err(format_error)?;
+                .map_err(XmlError::Syntax)?;
             let Some((start, end)) = step(&event, inner.last_mut())? else {
                 return Ok(());
             };
             if let Some(started) = start {
                 if outer.len() + inner.len() >= MAX_DEPTH {
-                    return Err(ConnectorError::Format(too_deep(
-                        self.reader.buffer_position(),
-                    )));
+                    return Err(XmlError::TooDeep(self.reader.buffer_position()).into());
                 }
                 if !inner.is_empty()
                     || outer.len() + 1 == self.path.len()
@@ -187,20 +206,18 @@ impl<R: BufRead + Send> Source for XmlSource<R> {
 
 /// A whole XML document as one value, `{root: ...}`, elements read by the rules above: the
 /// answer of an XML API, read by an HTTP source (`records: $.prestashop.products.product`).
-pub fn document(bytes: &[u8]) -> Result<Value, String> {
+pub fn document(bytes: &[u8]) -> Result<Value, XmlError> {
     let mut reader = quick_xml::Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut open: Vec<Element> = Vec::new();
     let mut root = None;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("invalid XML: {e}"))?;
-        let Some((started, end)) = step(&event, open.last_mut()).map_err(|e| e.to_string())? else {
+        let event = reader.read_event().map_err(XmlError::Syntax)?;
+        let Some((started, end)) = step(&event, open.last_mut())? else {
             break;
         };
         if started.is_some() && open.len() >= MAX_DEPTH {
-            return Err(too_deep(reader.buffer_position()));
+            return Err(XmlError::TooDeep(reader.buffer_position()));
         }
         open.extend(started);
         if end && let Some(done) = open.pop() {
@@ -211,7 +228,7 @@ pub fn document(bytes: &[u8]) -> Result<Value, String> {
             }
         }
     }
-    let (name, value) = root.ok_or("the XML document has no element")?;
+    let (name, value) = root.ok_or(XmlError::NoElement)?;
     Ok(Value::Object(Map::from_iter([(name, value)])))
 }
 

@@ -14,8 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::wire::{Call, Response, method_name};
-use super::{body, rpc};
+use super::body::{self, BodyError};
+use super::rpc;
+use super::wire::{AnswerError, Call, Response, TransportError, method_name};
 use crate::config::model::{
     Auth, BodyFormat, HttpConnection, LONGEST, LoginAuth, Method, OAuth2Auth, RpcDialect,
 };
@@ -23,6 +24,56 @@ use crate::config::secrets::Secrets;
 use crate::record::path::CompiledPath;
 use crate::record::template::{Scope, Template};
 use crate::record::text_of;
+
+/// Why a connection's credentials or token cannot be had. Never holds a secret's value, nor
+/// the answer to a login.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A `${secret.NAME}` that is not set.
+    #[error("{0}")]
+    MissingSecret(String),
+    /// A value that places the token does not parse (a `{base64:` left open...).
+    #[error("{0}")]
+    Template(String),
+    /// The `token` or `expires_in` path does not compile.
+    #[error("{0}")]
+    Path(String),
+    /// The login's body cannot be encoded.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("a login reads its token from `token` or `token_cookie`: give one")]
+    NoTokenSource,
+    #[error("`token_url` must be under the connection's base URL or a path")]
+    TokenUrlElsewhere,
+    /// `{token}` for a token that is a list.
+    #[error(
+        "the login's token is a list of {items}: place its items with {{token.0}}, {{token.1}}..."
+    )]
+    TokenIsList { items: usize },
+    /// `{token.N}` past the token's items.
+    #[error("{{token.{index}}}: the login's token has {items} item(s)")]
+    NoTokenItem { index: String, items: usize },
+    #[error("no token")]
+    NoToken,
+    /// The login request got no answer; `login` names it (`the login (POST /token/new)`).
+    #[error("{login}: {}", .source.reason)]
+    LoginFailed {
+        login: String,
+        source: TransportError,
+    },
+    /// The body of a failed login may echo the credentials: only the status is kept.
+    #[error("{login}: HTTP {status}")]
+    LoginRefused { login: String, status: u16 },
+    #[error("{login}: {source}")]
+    LoginAnswer { login: String, source: AnswerError },
+    #[error("{login}: the answer has no token where `token` or `token_cookie` says")]
+    TokenNotFound { login: String },
+}
+
+/// `text` with its `${secret.NAME}` resolved.
+fn secret(secrets: &Secrets, text: &str) -> Result<SecretString, AuthError> {
+    secrets.resolve(text).map_err(AuthError::MissingSecret)
+}
 
 /// RFC 4648 base64 (HTTP Basic credentials, `{base64:...}`).
 pub fn base64(bytes: &[u8]) -> String {
@@ -34,8 +85,11 @@ pub fn base64(bytes: &[u8]) -> String {
 pub type Credentials = (Vec<(String, SecretString)>, Vec<(String, SecretString)>);
 
 /// The connection's fixed headers and query parameters, its credentials among them.
-pub fn credentials(connection: &HttpConnection, secrets: &Secrets) -> Result<Credentials, String> {
-    let resolve = |text: &str| secrets.resolve(text);
+pub fn credentials(
+    connection: &HttpConnection,
+    secrets: &Secrets,
+) -> Result<Credentials, AuthError> {
+    let resolve = |text: &str| secret(secrets, text);
     let mut headers = Vec::new();
     for (name, value) in &connection.headers {
         headers.push((name.clone(), resolve(value)?));
@@ -91,37 +145,48 @@ pub struct TokenAuth {
 }
 
 /// Parses a value with `{token}`, `{token.N}` and `{base64:...}` in it.
-fn parts(text: &str) -> Result<Template, String> {
-    Template::parse_in(text, Scope::Token)
+fn parts(text: &str) -> Result<Template, AuthError> {
+    Template::parse_in(text, Scope::Token).map_err(AuthError::Template)
+}
+
+/// The token's item a placeholder names: `{token}` for a token of one item, `{token.N}`.
+fn item<'t>(name: &str, token: &'t [SecretString]) -> Result<&'t SecretString, AuthError> {
+    let items = token.len();
+    match name.strip_prefix("token.") {
+        None => match token {
+            [value] => Ok(value),
+            _ => Err(AuthError::TokenIsList { items }),
+        },
+        Some(index) => index
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| token.get(i))
+            .ok_or_else(|| AuthError::NoTokenItem {
+                index: index.to_string(),
+                items,
+            }),
+    }
 }
 
 /// The value with the token's items in it.
-fn render(template: &Template, token: &[SecretString], out: &mut String) -> Result<(), String> {
-    let placed = template.render_by(&mut |name, _| {
-        let item = match name.strip_prefix("token.") {
-            None => match token {
-                [value] => value,
-                _ => {
-                    return Err(format!(
-                        "the login's token is a list of {}: place its items with {{token.0}}, {{token.1}}...",
-                        token.len()
-                    ));
-                }
-            },
-            Some(index) => match index.parse::<usize>().ok().and_then(|i| token.get(i)) {
-                Some(value) => value,
-                None => {
-                    return Err(format!(
-                        "{{token.{index}}}: the login's token has {} item(s)",
-                        token.len()
-                    ));
-                }
-            },
-        };
-        Ok(item.expose_secret().to_string())
-    })?;
-    out.push_str(&placed);
-    Ok(())
+fn render(template: &Template, token: &[SecretString], out: &mut String) -> Result<(), AuthError> {
+    // The template passes a placeholder's failure on as text: the typed one is kept here.
+    let mut failed = None;
+    let placed = template.render_by(&mut |name, _| match item(name, token) {
+        Ok(item) => Ok(item.expose_secret().to_string()),
+        Err(e) => {
+            let reason = e.to_string();
+            failed = Some(e);
+            Err(reason)
+        }
+    });
+    match placed {
+        Ok(placed) => {
+            out.push_str(&placed);
+            Ok(())
+        }
+        Err(reason) => Err(failed.unwrap_or(AuthError::Template(reason))),
+    }
 }
 
 /// A call holding credentials: no `Debug`.
@@ -139,9 +204,9 @@ pub struct Placed {
     pub query: Vec<(String, SecretString)>,
 }
 
-fn resolve_value(value: &Value, secrets: &Secrets) -> Result<Value, String> {
+fn resolve_value(value: &Value, secrets: &Secrets) -> Result<Value, AuthError> {
     Ok(match value {
-        Value::String(s) => Value::String(secrets.resolve(s)?.expose_secret().to_string()),
+        Value::String(s) => Value::String(secret(secrets, s)?.expose_secret().to_string()),
         Value::Array(items) => Value::Array(
             items
                 .iter()
@@ -163,7 +228,7 @@ impl TokenAuth {
         connection: &HttpConnection,
         base_url: &str,
         secrets: &Secrets,
-    ) -> Result<Option<TokenAuth>, String> {
+    ) -> Result<Option<TokenAuth>, AuthError> {
         Ok(match &connection.auth {
             Some(Auth::Login(login)) => {
                 Some(TokenAuth::login(login, rpc::dialect(connection), secrets)?)
@@ -177,8 +242,8 @@ impl TokenAuth {
         login: &LoginAuth,
         dialect: RpcDialect,
         secrets: &Secrets,
-    ) -> Result<TokenAuth, String> {
-        let resolve = |text: &str| secrets.resolve(text).map(|s| s.expose_secret().to_string());
+    ) -> Result<TokenAuth, AuthError> {
+        let resolve = |text: &str| secret(secrets, text).map(|s| s.expose_secret().to_string());
         let request = &login.request;
         let body = match &request.rpc {
             Some(rpc) => Some(rpc::envelope(
@@ -219,7 +284,7 @@ impl TokenAuth {
             rpc: request.rpc.is_some().then_some(dialect),
             secret: true,
         };
-        let placed = |values: &IndexMap<String, String>| -> Result<Vec<_>, String> {
+        let placed = |values: &IndexMap<String, String>| -> Result<Vec<_>, AuthError> {
             values
                 .iter()
                 .map(|(name, value)| Ok((name.clone(), parts(&resolve(value)?)?)))
@@ -233,19 +298,18 @@ impl TokenAuth {
         Ok(TokenAuth {
             request: SecretCall(call),
             token: match (&login.token, &login.token_cookie) {
-                (Some(path), None) => TokenAt::Body(CompiledPath::compile(path)?),
-                (None, Some(cookie)) => TokenAt::Cookie(cookie.clone()),
-                _ => {
-                    return Err(
-                        "a login reads its token from `token` or `token_cookie`: give one".into(),
-                    );
+                (Some(path), None) => {
+                    TokenAt::Body(CompiledPath::compile(path).map_err(AuthError::Path)?)
                 }
+                (None, Some(cookie)) => TokenAt::Cookie(cookie.clone()),
+                _ => return Err(AuthError::NoTokenSource),
             },
             expires_in: login
                 .expires_in
                 .as_ref()
                 .map(CompiledPath::compile)
-                .transpose()?,
+                .transpose()
+                .map_err(AuthError::Path)?,
             lifetime: login
                 .lifetime
                 .as_ref()
@@ -262,34 +326,33 @@ impl TokenAuth {
         auth: &OAuth2Auth,
         base_url: &str,
         secrets: &Secrets,
-    ) -> Result<TokenAuth, String> {
+    ) -> Result<TokenAuth, AuthError> {
         let mut fields = serde_json::Map::new();
         fields.insert("grant_type".into(), "client_credentials".into());
         fields.insert(
             "client_id".into(),
-            secrets.resolve(&auth.client_id)?.expose_secret().into(),
+            secret(secrets, &auth.client_id)?.expose_secret().into(),
         );
         fields.insert(
             "client_secret".into(),
-            secrets.resolve(&auth.client_secret)?.expose_secret().into(),
+            secret(secrets, &auth.client_secret)?.expose_secret().into(),
         );
         if !auth.scopes.is_empty() {
             fields.insert("scope".into(), auth.scopes.join(" ").into());
         }
         let (form, content_type) = body::encode(BodyFormat::Form, "", &Value::Object(fields))?;
-        let token_url = secrets
-            .resolve(&auth.token_url)?
+        let token_url = secret(secrets, &auth.token_url)?
             .expose_secret()
             .to_string();
         let path = match token_url.strip_prefix(base_url) {
             Some(rest) => rest.to_string(),
             None if token_url.starts_with('/') => token_url,
-            None => {
-                return Err("`token_url` must be under the connection's base URL or a path".into());
-            }
+            None => return Err(AuthError::TokenUrlElsewhere),
         };
         let path_of = |p: &str| {
-            crate::config::model::JsonPath::parse(p).and_then(|p| CompiledPath::compile(&p))
+            crate::config::model::JsonPath::parse(p)
+                .and_then(|p| CompiledPath::compile(&p))
+                .map_err(AuthError::Path)
         };
         Ok(TokenAuth {
             request: SecretCall(Call {
@@ -315,10 +378,10 @@ impl TokenAuth {
     /// The token placed for a request; fetched first when there is none or it is about to
     /// expire, with `login` sending the login request. Requests wait for one login in
     /// progress rather than each making their own.
-    pub async fn place<'a, F, Answer>(&'a self, login: F) -> Result<Placed, String>
+    pub async fn place<'a, F, Answer>(&'a self, login: F) -> Result<Placed, AuthError>
     where
         F: FnOnce(&'a Call) -> Answer,
-        Answer: Future<Output = Result<Response, String>>,
+        Answer: Future<Output = Result<Response, TransportError>>,
     {
         let mut current = self.current.lock().await;
         let fresh = current
@@ -328,9 +391,9 @@ impl TokenAuth {
             *current = Some(self.fetch(login).await?);
         }
         let Some(token) = current.as_ref() else {
-            return Err("no token".into());
+            return Err(AuthError::NoToken);
         };
-        let place = |list: &[(String, Template)]| -> Result<Vec<_>, String> {
+        let place = |list: &[(String, Template)]| -> Result<Vec<_>, AuthError> {
             list.iter()
                 .map(|(name, parts)| {
                     let mut value = String::new();
@@ -350,23 +413,33 @@ impl TokenAuth {
         *self.current.lock().await = None;
     }
 
-    async fn fetch<'a, F, Answer>(&'a self, login: F) -> Result<Token, String>
+    async fn fetch<'a, F, Answer>(&'a self, login: F) -> Result<Token, AuthError>
     where
         F: FnOnce(&'a Call) -> Answer,
-        Answer: Future<Output = Result<Response, String>>,
+        Answer: Future<Output = Result<Response, TransportError>>,
     {
         let call = &self.request.0;
         let what = format!("the login ({} {})", method_name(call.method), call.path);
-        let response = login(call).await.map_err(|e| format!("{what}: {e}"))?;
+        let response = login(call).await.map_err(|source| AuthError::LoginFailed {
+            login: what.clone(),
+            source,
+        })?;
         if !response.is_success() {
-            // The body of a failed login may echo the credentials: only the status is kept.
-            return Err(format!("{what}: HTTP {}", response.status));
+            return Err(AuthError::LoginRefused {
+                login: what,
+                status: response.status,
+            });
         }
         let body = match response.json() {
             Ok(body) => body,
             // A cookie login may answer with no JSON at all.
             Err(_) if matches!(self.token, TokenAt::Cookie(_)) => Value::Null,
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(source) => {
+                return Err(AuthError::LoginAnswer {
+                    login: what,
+                    source,
+                });
+            }
         };
         let items = match &self.token {
             // Every match of a path that may select several: `$.result[0:2]` is a list of two.
@@ -384,8 +457,8 @@ impl TokenAuth {
             TokenAt::Cookie(name) => cookie(&response, name).map(|text| vec![text]),
         }
         .filter(|items| items.iter().any(|t| !t.is_empty()))
-        .ok_or_else(|| {
-            format!("{what}: the answer has no token where `token` or `token_cookie` says")
+        .ok_or_else(|| AuthError::TokenNotFound {
+            login: what.clone(),
         })?;
         let lifetime = self
             .expires_in
@@ -447,7 +520,7 @@ fn cookie(response: &Response, name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn placed(template: &str, token: &[&str]) -> Result<String, String> {
+    fn placed(template: &str, token: &[&str]) -> Result<String, AuthError> {
         let token: Vec<SecretString> = token.iter().map(|t| SecretString::from(*t)).collect();
         let mut out = String::new();
         render(&parts(template)?, &token, &mut out)?;
@@ -484,12 +557,23 @@ mod tests {
         assert!(
             placed("{token}", &["7", "s"])
                 .unwrap_err()
+                .to_string()
                 .contains("{token.0}")
         );
         assert!(
             placed("{token.2}", &["7", "s"])
                 .unwrap_err()
+                .to_string()
                 .contains("2 item(s)")
+        );
+        // Word for word as before the messages were typed.
+        assert_eq!(
+            placed("{token}", &["7", "s"]).unwrap_err().to_string(),
+            "the login's token is a list of 2: place its items with {token.0}, {token.1}..."
+        );
+        assert_eq!(
+            placed("{token.5}", &["7"]).unwrap_err().to_string(),
+            "{token.5}: the login's token has 1 item(s)"
         );
         assert!(parts("{base64:{token}").is_err(), "not closed");
         assert!(parts(&"{base64:".repeat(100_000)).is_err(), "too deep");

@@ -10,16 +10,34 @@ use super::wire::{PATH, percent_encode};
 use crate::config::model::BodyFormat;
 use crate::record::text_of;
 
+/// Why a body cannot be encoded in the connection's format: the record (or the body
+/// template) does not fit it.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// XML is written field by field under the root.
+    #[error("an XML body must be an object, e.g. `{{ product: \"{{record}}\" }}`")]
+    XmlNotObject,
+    #[error("`{0}` cannot be an XML element name")]
+    ElementName(String),
+    #[error("`{0}` cannot be an XML attribute name")]
+    AttributeName(String),
+    #[error(transparent)]
+    Xml(#[from] quick_xml::Error),
+    /// A form is its top-level fields.
+    #[error("a form body must be an object of fields, e.g. `{{ data: \"{{record}}\" }}`")]
+    FormNotObject,
+}
+
 /// The bytes and their content type.
 pub fn encode(
     format: BodyFormat,
     xml_root: &str,
     body: &Value,
-) -> Result<(Vec<u8>, &'static str), String> {
+) -> Result<(Vec<u8>, &'static str), BodyError> {
     match format {
-        BodyFormat::Json => serde_json::to_vec(body)
-            .map(|bytes| (bytes, "application/json"))
-            .map_err(|e| e.to_string()),
+        BodyFormat::Json => Ok((serde_json::to_vec(body)?, "application/json")),
         BodyFormat::Xml => Ok((
             PrestaShopXml { root: xml_root }.write(body)?,
             "application/xml",
@@ -48,9 +66,9 @@ struct PrestaShopXml<'a> {
 impl PrestaShopXml<'_> {
     const XLINK: &'static str = "http://www.w3.org/1999/xlink";
 
-    fn write(&self, body: &Value) -> Result<Vec<u8>, String> {
+    fn write(&self, body: &Value) -> Result<Vec<u8>, BodyError> {
         let Value::Object(fields) = body else {
-            return Err("an XML body must be an object, e.g. `{ product: \"{record}\" }`".into());
+            return Err(BodyError::XmlNotObject);
         };
         let mut out = Writer::new(Vec::with_capacity(256));
         put(
@@ -66,9 +84,14 @@ impl PrestaShopXml<'_> {
         Ok(out.into_inner())
     }
 
-    fn element(&self, out: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> Result<(), String> {
+    fn element(
+        &self,
+        out: &mut Writer<Vec<u8>>,
+        name: &str,
+        value: &Value,
+    ) -> Result<(), BodyError> {
         if !valid_name(name) {
-            return Err(format!("`{name}` cannot be an XML element name"));
+            return Err(BodyError::ElementName(name.to_string()));
         }
         let mut start = BytesStart::new(name);
         if let Value::Object(fields) = value {
@@ -77,7 +100,7 @@ impl PrestaShopXml<'_> {
                     continue;
                 };
                 if !valid_name(attribute) {
-                    return Err(format!("`{attribute}` cannot be an XML attribute name"));
+                    return Err(BodyError::AttributeName(attribute.to_string()));
                 }
                 start.push_attribute((attribute, scalar(value).as_str()));
             }
@@ -123,12 +146,12 @@ impl PrestaShopXml<'_> {
     }
 }
 
-fn put(out: &mut Writer<Vec<u8>>, event: Event) -> Result<(), String> {
-    out.write_event(event).map_err(|e| e.to_string())
+fn put(out: &mut Writer<Vec<u8>>, event: Event) -> Result<(), BodyError> {
+    Ok(out.write_event(event)?)
 }
 
 /// Escaped as XML text.
-fn text(out: &mut Writer<Vec<u8>>, text: &str) -> Result<(), String> {
+fn text(out: &mut Writer<Vec<u8>>, text: &str) -> Result<(), BodyError> {
     put(out, Event::Text(BytesText::new(text)))
 }
 
@@ -162,11 +185,9 @@ fn scalar(value: &Value) -> String {
 
 /// Top-level fields as form fields; an object or a list is sent as its JSON text (Gomag's
 /// `data=<JSON>`).
-fn form(body: &Value) -> Result<String, String> {
+fn form(body: &Value) -> Result<String, BodyError> {
     let Value::Object(fields) = body else {
-        return Err(
-            "a form body must be an object of fields, e.g. `{ data: \"{record}\" }`".into(),
-        );
+        return Err(BodyError::FormNotObject);
     };
     let mut out = String::new();
     for (name, value) in fields {
@@ -211,7 +232,11 @@ mod tests {
             )
         );
         assert!(encode(BodyFormat::Xml, "prestashop", &json!({"bad name": 1})).is_err());
-        assert!(encode(BodyFormat::Xml, "prestashop", &json!([1])).is_err());
+        let not_an_object = encode(BodyFormat::Xml, "prestashop", &json!([1])).unwrap_err();
+        assert_eq!(
+            not_an_object.to_string(),
+            "an XML body must be an object, e.g. `{ product: \"{record}\" }`"
+        );
     }
 
     #[test]
@@ -248,6 +273,12 @@ mod tests {
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             "data=%5B%7B%22sku%22%3A%22A%201%22%2C%22price%22%3A10%2C%22stock%22%3A3%7D%5D&mode=x%26y"
+        );
+        assert_eq!(
+            encode(BodyFormat::Form, "", &json!("x"))
+                .unwrap_err()
+                .to_string(),
+            "a form body must be an object of fields, e.g. `{ data: \"{record}\" }`"
         );
     }
 }

@@ -10,7 +10,7 @@
 //! answer is there. It must not be called from inside an async task.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -21,8 +21,10 @@ use serde_json::Value;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 
-use super::auth::{self, Placed, TokenAuth};
-use super::resilience::{Backoff, RateLimiter, RefusalRules, RetryPolicy, Verdict};
+use super::auth::{self, AuthError, Placed, TokenAuth};
+use super::resilience::{
+    Backoff, RateLimiter, RefusalRuleError, RefusalRules, RetryPolicy, Verdict,
+};
 use super::rpc;
 use super::wire::{
     Call, QUERY, Response, TransportError, TransportKind, is_link, method_name, not_followed,
@@ -39,6 +41,40 @@ pub fn concurrency(connection: &HttpConnection) -> usize {
     connection
         .concurrency
         .map_or(DEFAULT_CONCURRENCY, |c| (c as usize).max(1))
+}
+
+/// Why a connection's client cannot be set up: its credentials, its `refused_when`, its
+/// `tls.ca_file`, or TLS and the HTTP client themselves.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    RefusedWhen(#[from] RefusalRuleError),
+    #[error("tls.ca_file: cannot read {}: {source}", path.display())]
+    CaFileUnreadable { path: PathBuf, source: io::Error },
+    #[error("tls.ca_file: {} is not readable PEM: {source}", path.display())]
+    CaFileNotPem {
+        path: PathBuf,
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error(
+        "tls.ca_file: {} holds a certificate that cannot be used: {source}",
+        path.display()
+    )]
+    CaCertificateUnusable {
+        path: PathBuf,
+        source: rustls::Error,
+    },
+    #[error(
+        "tls.ca_file: {} holds no certificate (a PEM file with `-----BEGIN CERTIFICATE-----`)",
+        path.display()
+    )]
+    CaFileEmpty { path: PathBuf },
+    #[error("TLS cannot be set up: {0}")]
+    Tls(rustls::Error),
+    #[error("the HTTP client cannot be set up: {0}")]
+    Build(reqwest::Error),
 }
 
 #[derive(Clone)]
@@ -80,7 +116,7 @@ impl HttpClient {
         connection: &HttpConnection,
         secrets: &Secrets,
         base_dir: &Path,
-    ) -> Result<HttpClient, String> {
+    ) -> Result<HttpClient, ClientError> {
         let (headers, query) = auth::credentials(connection, secrets)?;
         let base_url = connection.base_url.trim_end_matches('/').to_string();
         let token = TokenAuth::of(connection, &base_url, secrets)?;
@@ -100,7 +136,7 @@ impl HttpClient {
         // source's page fetched ahead and for a login.
         let http = builder(timeout, concurrency(connection) + 2, tls)
             .build()
-            .map_err(|e| format!("the HTTP client cannot be set up: {e}"))?;
+            .map_err(ClientError::Build)?;
         Ok(HttpClient {
             http,
             runtime: None,
@@ -154,7 +190,11 @@ impl HttpClient {
                 Ok(runtime) => runtime.handle().clone(),
                 Err(reason) => {
                     return Sending {
-                        answer: Err(failure(call, TransportKind::NotConnected, reason.clone())),
+                        answer: Err(failure(
+                            call,
+                            TransportKind::NotConnected,
+                            reason.to_string(),
+                        )),
                         cut_short: failure(call, TransportKind::Broken, String::new()),
                     };
                 }
@@ -188,9 +228,10 @@ impl HttpClient {
             .send(call)
             .map_err(|e| ReadFailure::Api(e.to_string()))?;
         match Verdict::of_answer(&response) {
-            None => response
-                .document()
-                .map_err(|reason| ReadFailure::Record { at, reason }),
+            None => response.document().map_err(|e| ReadFailure::Record {
+                at,
+                reason: e.to_string(),
+            }),
             Some(Verdict::Refused) => {
                 let reason = match &response.refused {
                     Some(said) => format!("HTTP {}: refused: {said}", response.status),
@@ -242,12 +283,11 @@ impl HttpClient {
 
     /// The token placed for `call`, logging in first when needed.
     async fn place(&self, token: &TokenAuth, call: &Call) -> Result<Placed, TransportError> {
-        let login =
-            |login| async move { self.send_retrying(login, None).await.map_err(|e| e.reason) };
+        let login = |login| async move { self.send_retrying(login, None).await };
         token
             .place(login)
             .await
-            .map_err(|reason| failure(call, TransportKind::NotConnected, reason))
+            .map_err(|e| failure(call, TransportKind::NotConnected, e.to_string()))
     }
 
     async fn send_retrying(
@@ -410,16 +450,21 @@ pub enum ReadFailure {
     Api(String),
 }
 
+/// No runtime could be started for the requests of a thread that has none.
+#[derive(Debug, thiserror::Error)]
+#[error("no runtime to send the request on: {0}")]
+struct NoRuntime(io::Error);
+
 /// The runtime of requests sent from a thread that has none.
-fn own_runtime() -> &'static Result<Runtime, String> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+fn own_runtime() -> &'static Result<Runtime, NoRuntime> {
+    static RUNTIME: OnceLock<Result<Runtime, NoRuntime>> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("syncline-http")
             .enable_all()
             .build()
-            .map_err(|e| format!("no runtime to send the request on: {e}"))
+            .map_err(NoRuntime)
     })
 }
 
@@ -448,34 +493,39 @@ fn connect_margin(timeout: Duration) -> Duration {
 
 /// TLS that trusts the certificate authorities of the PEM file at `ca_file` instead of the
 /// public ones.
-fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(ca_file) => {
-            let shown = ca_file.display();
-            let pem = std::fs::read(ca_file)
-                .map_err(|e| format!("tls.ca_file: cannot read {shown}: {e}"))?;
+            let path = || ca_file.to_path_buf();
+            let pem = std::fs::read(ca_file).map_err(|source| ClientError::CaFileUnreadable {
+                path: path(),
+                source,
+            })?;
             let mut certificates = 0;
             for certificate in CertificateDer::pem_slice_iter(&pem) {
-                let certificate = certificate
-                    .map_err(|e| format!("tls.ca_file: {shown} is not readable PEM: {e}"))?;
-                roots.add(certificate).map_err(|e| {
-                    format!("tls.ca_file: {shown} holds a certificate that cannot be used: {e}")
+                let certificate = certificate.map_err(|source| ClientError::CaFileNotPem {
+                    path: path(),
+                    source,
                 })?;
+                roots
+                    .add(certificate)
+                    .map_err(|source| ClientError::CaCertificateUnusable {
+                        path: path(),
+                        source,
+                    })?;
                 certificates += 1;
             }
             if certificates == 0 {
-                return Err(format!(
-                    "tls.ca_file: {shown} holds no certificate (a PEM file with `-----BEGIN CERTIFICATE-----`)"
-                ));
+                return Err(ClientError::CaFileEmpty { path: path() });
             }
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS cannot be set up: {e}"))?
+        .map_err(ClientError::Tls)?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

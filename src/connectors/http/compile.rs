@@ -5,14 +5,46 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::client::ClientError;
 use super::fetch::HttpFetcher;
 use super::paging::Paging;
+use super::request::TemplateError;
 use super::source::{DEFAULT_MAX_PAGES, HttpSourcePlan};
 use super::target::{BatchPlan, HttpTargetPlan, ReadPlan, Unsent};
 use super::{HttpClient, RequestPlan};
 use crate::config::model::{self, Connection, Pipeline};
 use crate::config::secrets::Secrets;
 use crate::record::path::CompiledPath;
+
+/// Why an API connection's source, target or `fetch` step cannot be compiled; the plan adds
+/// the job and the place in the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("`{0}` is not an http connection")]
+    NotHttp(String),
+    #[error("connection `{name}`: {source}")]
+    Client { name: String, source: ClientError },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// A path (`records`, `id`, a paging field...) that does not compile.
+    #[error("{0}")]
+    Path(String),
+    #[error("resolve rule `{rule}`: {source}")]
+    ResolveRule {
+        rule: String,
+        source: Box<CompileError>,
+    },
+}
+
+/// A path of the pipeline, compiled.
+fn path(p: impl AsRef<str>) -> Result<CompiledPath, CompileError> {
+    CompiledPath::compile(p).map_err(CompileError::Path)
+}
+
+/// A path the pipeline may leave out, compiled when it is there.
+fn optional_path<P: AsRef<str>>(p: &Option<P>) -> Result<Option<CompiledPath>, CompileError> {
+    p.as_ref().map(path).transpose()
+}
 
 /// One client per connection, shared by its sources and targets (and so its rate limit).
 pub struct HttpClients {
@@ -34,14 +66,18 @@ impl HttpClients {
         name: &str,
         pipeline: &Pipeline,
         secrets: &Secrets,
-    ) -> Result<Arc<HttpClient>, String> {
+    ) -> Result<Arc<HttpClient>, CompileError> {
         if let Some(client) = self.made.get(name) {
             return Ok(client.clone());
         }
         let connection = http_connection(name, pipeline)?;
         let client = Arc::new(
-            HttpClient::new(connection, secrets, &self.base_dir)
-                .map_err(|e| format!("connection `{name}`: {e}"))?,
+            HttpClient::new(connection, secrets, &self.base_dir).map_err(|source| {
+                CompileError::Client {
+                    name: name.to_string(),
+                    source,
+                }
+            })?,
         );
         self.made.insert(name.to_string(), client.clone());
         Ok(client)
@@ -51,10 +87,10 @@ impl HttpClients {
 pub fn http_connection<'p>(
     name: &str,
     pipeline: &'p Pipeline,
-) -> Result<&'p model::HttpConnection, String> {
+) -> Result<&'p model::HttpConnection, CompileError> {
     match pipeline.connections.get(name) {
         Some(Connection::Http(connection)) => Ok(connection),
-        _ => Err(format!("`{name}` is not an http connection")),
+        _ => Err(CompileError::NotHttp(name.to_string())),
     }
 }
 
@@ -63,13 +99,10 @@ pub fn source_plan(
     pipeline: &Pipeline,
     secrets: &Secrets,
     clients: &mut HttpClients,
-) -> Result<HttpSourcePlan, String> {
+) -> Result<HttpSourcePlan, CompileError> {
     use model::Paginate;
     let connection = http_connection(&http.connection, pipeline)?;
     let request = RequestPlan::compile(&http.request(), connection)?;
-    fn path<P: AsRef<str>>(p: &Option<P>) -> Result<Option<CompiledPath>, String> {
-        p.as_ref().map(CompiledPath::compile).transpose()
-    }
     let paging = match &http.paginate {
         None => Paging::None,
         Some(Paginate::PageNumber {
@@ -84,7 +117,7 @@ pub fn source_plan(
             start: start.unwrap_or(1),
             size: size.iter().next().map(|(k, v)| (k.clone(), *v)),
             total_pages_header: total_pages_header.clone(),
-            total_pages: path(total_pages)?,
+            total_pages: optional_path(total_pages)?,
         },
         Some(Paginate::Offset {
             offset_param,
@@ -106,20 +139,18 @@ pub fn source_plan(
             has_more,
             ..
         }) => Paging::Cursor {
-            from: CompiledPath::compile(from)?,
+            from: path(from)?,
             param: param.clone(),
-            has_more: path(has_more)?,
+            has_more: optional_path(has_more)?,
         },
-        Some(Paginate::NextUrl { from, .. }) => Paging::NextUrl {
-            from: CompiledPath::compile(from)?,
-        },
+        Some(Paginate::NextUrl { from, .. }) => Paging::NextUrl { from: path(from)? },
         Some(Paginate::LinkHeader { .. }) => Paging::LinkHeader,
     };
     let max_pages = http.paginate.as_ref().and_then(Paginate::max_pages);
     Ok(HttpSourcePlan {
         client: clients.get(&http.connection, pipeline, secrets)?,
         request,
-        records: path(&http.records)?,
+        records: optional_path(&http.records)?,
         paging,
         max_pages: max_pages.unwrap_or(DEFAULT_MAX_PAGES).max(1),
         prefetch: http.prefetch,
@@ -127,10 +158,10 @@ pub fn source_plan(
         detail: http
             .detail
             .as_ref()
-            .map(|detail| -> Result<_, String> {
+            .map(|detail| -> Result<_, CompileError> {
                 Ok((
                     RequestPlan::compile(&detail.request, connection)?,
-                    path(&detail.record)?,
+                    optional_path(&detail.record)?,
                 ))
             })
             .transpose()?,
@@ -144,7 +175,7 @@ pub fn target_plan(
     pipeline: &Pipeline,
     secrets: &Secrets,
     clients: &mut HttpClients,
-) -> Result<(HttpTargetPlan, usize), String> {
+) -> Result<(HttpTargetPlan, usize), CompileError> {
     let client = clients.get(&http.connection, pipeline, secrets)?;
     let connection = http_connection(&http.connection, pipeline)?;
     let request = |r: &Option<model::Request>| {
@@ -159,10 +190,13 @@ pub fn target_plan(
     };
     let mut lookups = Vec::new();
     for rule in &http.resolve {
-        let at = |e: String| format!("resolve rule `{}`: {e}", rule.name);
+        let at = |e: CompileError| CompileError::ResolveRule {
+            rule: rule.name.clone(),
+            source: Box::new(e),
+        };
         lookups.push((
-            RequestPlan::compile(&rule.request, connection).map_err(at)?,
-            CompiledPath::compile(&rule.ids).map_err(at)?,
+            RequestPlan::compile(&rule.request, connection).map_err(|e| at(e.into()))?,
+            path(&rule.ids).map_err(at)?,
         ));
     }
     let plan = HttpTargetPlan {
@@ -171,9 +205,9 @@ pub fn target_plan(
         lines: http
             .lines
             .as_ref()
-            .map(|lines| -> Result<_, String> {
+            .map(|lines| -> Result<_, CompileError> {
                 Ok((
-                    CompiledPath::compile(&lines.each)?,
+                    path(&lines.each)?,
                     RequestPlan::compile(&lines.request, connection)?,
                 ))
             })
@@ -181,15 +215,15 @@ pub fn target_plan(
         after_create: requests(&http.after_create)?,
         rollback: requests(&http.rollback)?,
         update: request(&http.update)?,
-        id: http.id.as_ref().map(CompiledPath::compile).transpose()?,
+        id: optional_path(&http.id)?,
         lookups,
         read_before_update: http
             .read_before_update
             .as_ref()
-            .map(|read| -> Result<ReadPlan, String> {
+            .map(|read| -> Result<ReadPlan, CompileError> {
                 Ok(ReadPlan {
                     request: RequestPlan::compile(&read.request, connection)?,
-                    record: CompiledPath::compile(&read.record)?,
+                    record: path(&read.record)?,
                     drop: read.drop.clone(),
                 })
             })
@@ -203,13 +237,13 @@ pub fn target_plan(
             skip_fields: http
                 .skip_fields
                 .iter()
-                .map(|(field, path)| CompiledPath::compile(path).map(|p| (field.clone(), p)))
+                .map(|(field, p)| path(p).map(|p| (field.clone(), p)))
                 .collect::<Result<_, _>>()?,
         },
         batch: http
             .batch
             .as_ref()
-            .map(|batch| -> Result<BatchPlan, String> {
+            .map(|batch| -> Result<BatchPlan, CompileError> {
                 let name = |n: &Option<String>, default: &str| {
                     n.clone().unwrap_or_else(|| default.to_string())
                 };
@@ -220,14 +254,12 @@ pub fn target_plan(
                     update: name(&batch.update, "update"),
                     delete: name(&batch.delete, "delete"),
                     id_field: name(&batch.id_field, "id"),
-                    results: batch
-                        .results
-                        .as_ref()
-                        .map(CompiledPath::compile)
-                        .transpose()?,
+                    results: optional_path(&batch.results)?,
                     error: match &batch.error {
-                        Some(path) => CompiledPath::compile(path)?,
-                        None => CompiledPath::compile(&model::JsonPath::parse("$.error")?)?,
+                        Some(error) => path(error)?,
+                        None => {
+                            path(model::JsonPath::parse("$.error").map_err(CompileError::Path)?)?
+                        }
                     },
                 })
             })
@@ -238,15 +270,15 @@ pub fn target_plan(
 
 /// The fields a target never sends: its `not_sent`, and the flags it reads to decide what to
 /// send, when they are plain top-level fields.
-fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, String> {
+fn control_fields(http: &model::HttpTarget) -> Result<Vec<String>, CompileError> {
     let paths = http
         .skip
         .iter()
         .chain(&http.delete_when)
         .chain(http.skip_fields.values());
     let mut fields = http.not_sent.clone();
-    for path in paths {
-        if let Some([name]) = CompiledPath::compile(path)?.field_names().as_deref() {
+    for p in paths {
+        if let Some([name]) = path(p)?.field_names().as_deref() {
             fields.push(name.to_string());
         }
     }
@@ -259,15 +291,11 @@ pub fn fetcher(
     pipeline: &Pipeline,
     secrets: &Secrets,
     clients: &mut HttpClients,
-) -> Result<HttpFetcher, String> {
+) -> Result<HttpFetcher, CompileError> {
     let connection = http_connection(&fetch.connection, pipeline)?;
     Ok(HttpFetcher {
         client: clients.get(&fetch.connection, pipeline, secrets)?,
         request: RequestPlan::compile(&fetch.request, connection)?,
-        records: fetch
-            .records
-            .as_ref()
-            .map(CompiledPath::compile)
-            .transpose()?,
+        records: optional_path(&fetch.records)?,
     })
 }

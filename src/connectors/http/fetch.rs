@@ -24,7 +24,7 @@ impl Fetcher for HttpFetcher {
         let call = self
             .request
             .render(scope, &|_| None, false)
-            .map_err(FetchFailure::Record)?;
+            .map_err(|e| FetchFailure::Record(e.to_string()))?;
         let answer = self
             .client
             .read_for_record(&call)

@@ -26,4 +26,4 @@ pub mod wire;
 pub use auth::base64;
 pub use client::{HttpClient, concurrency};
 pub use request::RequestPlan;
-pub use wire::{Call, Response, TransportError};
+pub use wire::{AnswerError, Call, Response, TransportError};

@@ -5,12 +5,27 @@
 
 use serde_json::Value;
 
-use super::body;
+use super::body::{self, BodyError};
 use super::rpc;
 use super::wire::{Call, PATH, is_link, percent_encode};
 use crate::config::model::{self, BodyFormat, HttpConnection, Method, RpcDialect};
 use crate::record::Record;
 use crate::record::template::Template;
+
+/// A request template that does not parse: the template's own reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
+/// Why a request cannot be rendered from a record: this record's problem, not the request's.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A placeholder the record cannot fill: the field is missing, or not text.
+    #[error("{0}")]
+    Placeholder(String),
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
 
 /// A request template: `{field}` in the path, query and header values stands for a field of
 /// the record (or `{target_id}`, `{value}`); the body is the record itself.
@@ -43,10 +58,10 @@ enum Body {
 }
 
 impl Body {
-    fn compile(template: &Value) -> Result<Body, String> {
+    fn compile(template: &Value) -> Result<Body, TemplateError> {
         Ok(match template {
             Value::String(s) if s == "{record}" => Body::Record,
-            Value::String(s) => Body::Text(Template::parse(s)?),
+            Value::String(s) => Body::Text(Template::parse(s).map_err(TemplateError)?),
             Value::Array(items) => {
                 Body::List(items.iter().map(Body::compile).collect::<Result<_, _>>()?)
             }
@@ -65,13 +80,16 @@ impl Body {
         record: &Record,
         sent: &Record,
         extra: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, RenderError> {
         Ok(match self {
             Body::Record => sent.clone(),
             // `"{price}"` keeps the field's type; `"{target_id}"` is a number when it is one.
             Body::Text(t) => match t.render_single_value(record, extra) {
-                Some(value) => value?,
-                None => Value::String(t.render_with(record, extra, &|t| t.to_string())?),
+                Some(value) => value.map_err(RenderError::Placeholder)?,
+                None => Value::String(
+                    t.render_with(record, extra, &|t| t.to_string())
+                        .map_err(RenderError::Placeholder)?,
+                ),
             },
             Body::List(items) => Value::Array(
                 items
@@ -96,11 +114,12 @@ impl RequestPlan {
     pub fn compile(
         request: &model::Request,
         connection: &HttpConnection,
-    ) -> Result<RequestPlan, String> {
+    ) -> Result<RequestPlan, TemplateError> {
         let templates = |map: &indexmap::IndexMap<String, String>| {
             map.iter()
                 .map(|(k, v)| Template::parse(v).map(|t| (k.clone(), t)))
                 .collect::<Result<Vec<_>, _>>()
+                .map_err(TemplateError)
         };
         let body = match &request.rpc {
             Some(rpc) => rpc.params.as_ref(),
@@ -109,7 +128,7 @@ impl RequestPlan {
         let rpc = request.rpc.as_ref().map(|rpc| rpc.method.clone());
         Ok(RequestPlan {
             method: request.sent_method(),
-            path: Template::parse(&request.path)?,
+            path: Template::parse(&request.path).map_err(TemplateError)?,
             query: templates(&request.query)?,
             headers: templates(&request.headers)?,
             body: body.map(Body::compile).transpose()?,
@@ -143,7 +162,7 @@ impl RequestPlan {
         record: &Record,
         extra: &dyn Fn(&str) -> Option<String>,
         send_record: bool,
-    ) -> Result<Call, String> {
+    ) -> Result<Call, RenderError> {
         self.render_sending(record, send_record.then_some(record), extra)
     }
 
@@ -155,7 +174,7 @@ impl RequestPlan {
         record: &Record,
         sent: Option<&Record>,
         extra: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Call, String> {
+    ) -> Result<Call, RenderError> {
         let plain = |t: &str| t.to_string();
         // A single placeholder holding a link (`path: "{lines}"`) is the link as the API
         // wrote it, not escaped whole.
@@ -163,12 +182,14 @@ impl RequestPlan {
             Some(Ok(Value::String(link))) if is_link(&link) => link,
             _ => self
                 .path
-                .render_with(record, extra, &|t| percent_encode(t, PATH))?,
+                .render_with(record, extra, &|t| percent_encode(t, PATH))
+                .map_err(RenderError::Placeholder)?,
         };
         let render_all = |list: &[(String, Template)]| {
             list.iter()
                 .map(|(k, t)| t.render_with(record, extra, &plain).map(|v| (k.clone(), v)))
                 .collect::<Result<Vec<_>, _>>()
+                .map_err(RenderError::Placeholder)
         };
         let encode = |v: &Value| body::encode(self.format, &self.xml_root, v);
         let whole = sent.unwrap_or(record);

@@ -281,6 +281,11 @@ impl RateLimiter {
     }
 }
 
+/// A `refused_when` rule whose `body` path does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RefusalRuleError(String);
+
 /// Answers the connection names definite refusals (its `refused_when`).
 #[derive(Debug, Default)]
 pub struct RefusalRules(Vec<RefusedWhen>);
@@ -298,18 +303,23 @@ struct RefusedWhen {
 }
 
 impl RefusalRules {
-    pub fn compile(rules: &[model::RefusedWhen]) -> Result<RefusalRules, String> {
+    pub fn compile(rules: &[model::RefusedWhen]) -> Result<RefusalRules, RefusalRuleError> {
         rules
             .iter()
             .map(|r| {
                 Ok(RefusedWhen {
                     statuses: r.status.clone(),
-                    errors: r.body.as_ref().map(CompiledPath::compile).transpose()?,
+                    errors: r
+                        .body
+                        .as_ref()
+                        .map(CompiledPath::compile)
+                        .transpose()
+                        .map_err(RefusalRuleError)?,
                     text: r.text.clone(),
                     unless: r.unless.clone(),
                 })
             })
-            .collect::<Result<_, String>>()
+            .collect::<Result<_, RefusalRuleError>>()
             .map(RefusalRules)
     }
 

@@ -13,7 +13,9 @@ use super::client::{HttpClient, ReadFailure, Sending};
 use super::paging::{Followed, Next, Paging, with_params};
 use super::request::RequestPlan;
 use super::rpc;
-use super::wire::{Call, Response, TransportError, method_name, missing_field, shorten};
+use super::wire::{
+    AnswerError, Call, Response, TransportError, method_name, missing_field, shorten,
+};
 use crate::connectors::project::ProjectedAt;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::record::path::CompiledPath;
@@ -101,7 +103,7 @@ impl Source for HttpSource {
                 &|name| (name == "cursor").then(|| cursor.clone()),
                 false,
             )
-            .map_err(ConnectorError::Format)?;
+            .map_err(|e| ConnectorError::Format(e.to_string()))?;
         let client = &self.client;
         let mut next = plan.paging.first();
         let mut previous_page: Option<u128> = None;
@@ -206,10 +208,10 @@ fn detail(
 ) -> Result<Vec<Item>, ConnectorError> {
     let call = match request.render(listed, &|_| None, false) {
         Ok(call) => call,
-        Err(reason) => {
+        Err(e) => {
             return Ok(vec![Item::Bad {
                 at: "detail".into(),
-                reason,
+                reason: e.to_string(),
             }]);
         }
     };
@@ -271,7 +273,7 @@ fn parse(plan: &HttpSourcePlan, response: &Response, call: &Call) -> Result<Valu
             }
             .deserialize(&mut json)
             .and_then(|page| json.end().map(|()| page))
-            .map_err(|e| format!("the response is not JSON: {e}"))
+            .map_err(AnswerError::NotJson)
         }
         _ => response.document(),
     };

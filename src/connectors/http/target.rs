@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::client::HttpClient;
-use super::request::RequestPlan;
+use super::request::{RenderError, RequestPlan};
 use super::resilience::Verdict;
 use super::translations;
 use super::wire::{Call, Response, method_name, missing_field, shorten};
@@ -164,6 +164,14 @@ pub struct HttpTarget {
     plan: Arc<HttpTargetPlan>,
 }
 
+/// A record its request cannot be rendered from (a field missing, a body its format cannot
+/// take) is refused: quarantined, and the job goes on.
+impl From<RenderError> for WriteError {
+    fn from(error: RenderError) -> Self {
+        WriteError::Rejected(error.to_string())
+    }
+}
+
 impl crate::connectors::KeyedTargetPlan for HttpTargetPlan {
     fn open(self: Arc<Self>) -> Box<dyn KeyedTarget> {
         Box::new(HttpTarget { plan: self })
@@ -188,9 +196,7 @@ impl HttpTarget {
         sent: Option<&Record>,
         extra: &Extra<'_>,
     ) -> Result<Response, WriteError> {
-        let mut call = request
-            .render_sending(record, sent, extra)
-            .map_err(WriteError::Rejected)?;
+        let mut call = request.render_sending(record, sent, extra)?;
         call.repeatable |= self.plan.upsert;
         self.send(&call).await
     }
@@ -286,10 +292,7 @@ impl HttpTarget {
             }
         }
         let sent = serde_json::json!({ "records": records });
-        let mut call = plan
-            .request
-            .render(&sent, &|_| None, true)
-            .map_err(WriteError::Rejected)?;
+        let mut call = plan.request.render(&sent, &|_| None, true)?;
         // Sent again, updates by key do no harm; creates might be applied twice.
         call.repeatable = !writes.iter().any(|w| matches!(w, BatchWrite::Create(_)));
         let response = self.send(&call).await?;
@@ -344,7 +347,7 @@ impl HttpTarget {
             Ok(body) => body,
             // Nothing read (an empty answer): the update goes without it.
             Err(_) if response.is_blank() => return Ok(None),
-            Err(e) => return Err(WriteError::Rejected(e)),
+            Err(e) => return Err(WriteError::Rejected(e.to_string())),
         };
         match read.record.get(&body) {
             Some(current) if !current.is_null() => Ok(Some(current.clone())),
@@ -375,7 +378,9 @@ impl KeyedTarget for HttpTarget {
         })?;
         let sent = self.plan.unsent.sent(record, true);
         let response = self.call(request, record, Some(&sent), &|_| None).await?;
-        let body = response.document().map_err(WriteError::Rejected)?;
+        let body = response
+            .document()
+            .map_err(|e| WriteError::Rejected(e.to_string()))?;
         let id_path = self.plan.id.as_ref();
         let id = id_path
             .and_then(|p| p.get(&body))
@@ -434,13 +439,11 @@ impl KeyedTarget for HttpTarget {
             )
         })?;
         let id = target_id.to_string();
-        let mut call = request
-            .render(
-                record,
-                &|name| (name == "target_id").then(|| id.clone()),
-                false,
-            )
-            .map_err(WriteError::Rejected)?;
+        let mut call = request.render(
+            record,
+            &|name| (name == "target_id").then(|| id.clone()),
+            false,
+        )?;
         call.repeatable = true;
         let response = self.send_raw(&call).await.map_err(WriteError::repeatable)?;
         if matches!(response.status, 404 | 410) {
@@ -494,10 +497,7 @@ impl KeyedTarget for HttpTarget {
                 body.insert(name.clone(), Value::Array(list));
             }
         }
-        let mut call = plan
-            .request
-            .render(&Value::Object(body), &|_| None, true)
-            .map_err(WriteError::Rejected)?;
+        let mut call = plan.request.render(&Value::Object(body), &|_| None, true)?;
         // Without creates, the batch can be sent again safely.
         call.repeatable = !creating;
         let response = self.send(&call).await?;
@@ -551,7 +551,7 @@ impl KeyedTarget for HttpTarget {
         let body = match response.document() {
             Ok(body) => body,
             Err(_) if response.body.iter().all(u8::is_ascii_whitespace) => Value::Null,
-            Err(e) => return Err(WriteError::Rejected(e)),
+            Err(e) => return Err(WriteError::Rejected(e.to_string())),
         };
         Ok(ids.select(&body).into_iter().filter_map(text_of).collect())
     }

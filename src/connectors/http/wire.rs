@@ -9,6 +9,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::config::model::{Method, RpcDialect};
+use crate::connectors::file::XmlError;
 use crate::record::path::CompiledPath;
 
 /// A request ready to send.
@@ -59,8 +60,8 @@ impl Response {
         (200..300).contains(&self.status) && self.rpc_error.is_none() && self.refused.is_none()
     }
 
-    pub fn json(&self) -> Result<Value, String> {
-        serde_json::from_slice(&self.body).map_err(|e| format!("the response is not JSON: {e}"))
+    pub fn json(&self) -> Result<Value, AnswerError> {
+        serde_json::from_slice(&self.body).map_err(AnswerError::NotJson)
     }
 
     /// Whether the answer is XML: its content type says so, or it starts with `<`
@@ -72,10 +73,9 @@ impl Response {
     }
 
     /// The body as a value: XML read by the XML rules of file sources, or JSON.
-    pub fn document(&self) -> Result<Value, String> {
+    pub fn document(&self) -> Result<Value, AnswerError> {
         if self.is_xml() {
-            crate::connectors::file::xml_document(&self.body)
-                .map_err(|e| format!("the response is not readable XML: {e}"))
+            crate::connectors::file::xml_document(&self.body).map_err(AnswerError::NotXml)
         } else {
             self.json()
         }
@@ -106,6 +106,15 @@ impl Response {
             None => shorten(text),
         }
     }
+}
+
+/// Why an answer's body is not the document it should be.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the response is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the response is not readable XML: {0}")]
+    NotXml(XmlError),
 }
 
 /// An HTML page's `<title>` and the text of its first paragraph (trytond, Werkzeug, nginx

@@ -12,6 +12,19 @@ use super::target::SqlTargetPlan;
 use crate::config::model::{self, Connection, CursorKind, Pipeline, Target};
 use crate::config::secrets::Secrets;
 
+/// Why a database job's part of the plan cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlPlanError {
+    #[error("`{0}` is not a sql connection")]
+    NotSql(String),
+    #[error("connection `{name}`: {reason}")]
+    Connection { name: String, reason: String },
+    #[error("the query's `:{0}` is neither `:cursor` nor one of the pipeline's vars")]
+    UnknownParameter(String),
+    #[error("a sql target needs `key` columns to upsert on")]
+    NoKey,
+}
+
 const DEFAULT_POOL_SIZE: u32 = 4;
 const DEFAULT_BATCH: usize = 500;
 
@@ -35,28 +48,30 @@ impl SqlDatabases {
         name: &str,
         pipeline: &Pipeline,
         secrets: &Secrets,
-    ) -> Result<Arc<Database>, String> {
+    ) -> Result<Arc<Database>, SqlPlanError> {
         if let Some(database) = self.made.get(name) {
             return Ok(database.clone());
         }
         let Some(Connection::Sql(connection)) = pipeline.connections.get(name) else {
-            return Err(format!("`{name}` is not a sql connection"));
+            return Err(SqlPlanError::NotSql(name.to_string()));
         };
         // Opened read-only when no job writes through it.
         let written = pipeline
             .jobs
             .values()
             .any(|job| matches!(&job.to, Some(Target::Sql(target)) if target.connection == name));
-        let url = secrets
-            .resolve(&connection.url)
-            .map_err(|e| format!("connection `{name}`: {e}"))?;
+        let failed = |reason: String| SqlPlanError::Connection {
+            name: name.to_string(),
+            reason,
+        };
+        let url = secrets.resolve(&connection.url).map_err(failed)?;
         let database = Database::new(
             &url,
             &self.base_dir,
             connection.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
             !written,
         )
-        .map_err(|e| format!("connection `{name}`: {e}"))?;
+        .map_err(|e| failed(e.to_string()))?;
         let database = Arc::new(database);
         self.made.insert(name.to_string(), database.clone());
         Ok(database)
@@ -77,11 +92,9 @@ pub fn source_plan(
     secrets: &Secrets,
     cursor_kind: Option<CursorKind>,
     databases: &mut SqlDatabases,
-) -> Result<SqlSourcePlan, String> {
-    if let Some(name) = unknown_parameters(&sql.query, pipeline).first() {
-        return Err(format!(
-            "the query's `:{name}` is neither `:cursor` nor one of the pipeline's vars"
-        ));
+) -> Result<SqlSourcePlan, SqlPlanError> {
+    if let Some(name) = unknown_parameters(&sql.query, pipeline).into_iter().next() {
+        return Err(SqlPlanError::UnknownParameter(name));
     }
     let database = databases.get(&sql.connection, pipeline, secrets)?;
     let query = parameterize(&sql.query, database.dialect);
@@ -103,9 +116,9 @@ pub fn target_plan(
     pipeline: &Pipeline,
     secrets: &Secrets,
     databases: &mut SqlDatabases,
-) -> Result<SqlTargetPlan, String> {
+) -> Result<SqlTargetPlan, SqlPlanError> {
     if sql.key.is_empty() {
-        return Err("a sql target needs `key` columns to upsert on".into());
+        return Err(SqlPlanError::NoKey);
     }
     Ok(SqlTargetPlan {
         database: databases.get(&sql.connection, pipeline, secrets)?,

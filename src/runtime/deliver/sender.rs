@@ -81,12 +81,12 @@ pub(crate) enum Resolved {
 }
 
 /// Looks for `record` on the target with the `resolve` rules, in order; the first rule that
-/// finds exactly one record decides. `Err`: the target cannot be asked now.
+/// finds exactly one record decides. `Err`: the target cannot be asked now, and the job stops.
 pub(crate) async fn resolve(
     plan: &KeyedPlan,
     target: &mut dyn KeyedTarget,
     record: &Record,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, DeliveryError> {
     for (index, rule) in plan.resolve.iter().enumerate() {
         let Some(value) = rule.value.get(record).and_then(text_of) else {
             continue;
@@ -103,7 +103,7 @@ pub(crate) async fn resolve(
                 )));
             }
             Err(WriteError::Unavailable(reason) | WriteError::MaybeApplied(reason)) => {
-                return Err(reason);
+                return Err(DeliveryError::Target(reason));
             }
         };
         ids.sort();
@@ -361,8 +361,6 @@ impl Sender {
 
     /// Tries the rules in order; the first that finds exactly one record wins.
     async fn resolve(&mut self, p: &Prepared) -> Result<Resolved, DeliveryError> {
-        resolve(&self.plan, self.target.as_mut(), &p.payload)
-            .await
-            .map_err(DeliveryError::Target)
+        resolve(&self.plan, self.target.as_mut(), &p.payload).await
     }
 }
