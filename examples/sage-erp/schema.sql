@@ -441,7 +441,6 @@ CREATE UNIQUE INDEX UKA_F_DEPOT_DE_No ON F_DEPOT (DE_No);
 CREATE INDEX IDE_INTITULE ON F_DEPOT (DE_Intitule);
 
 CREATE UNIQUE INDEX UKA_F_ARTSTOCK ON F_ARTSTOCK (AR_Ref, DE_No);
-CREATE INDEX IAS_DEPOT ON F_ARTSTOCK (DE_No, AR_Ref);
 -- The stock job reads one depot's rows changed since its cursor.
 CREATE INDEX IX_F_ARTSTOCK_cbModification ON F_ARTSTOCK (DE_No, cbModification);
 
