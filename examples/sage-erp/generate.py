@@ -185,6 +185,7 @@ class SqliteSink:
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
         self.db = sqlite3.connect(self.tmp, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA page_size = 16384")
         self.db.execute("PRAGMA journal_mode = OFF")   # a new file: nothing to roll back to
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("PRAGMA cache_size = -65536")  # 64 MiB
@@ -630,7 +631,8 @@ class Generator:
         return self.ts(seconds_ago)[:11] + "00:00:00"
 
     def below(self, n):
-        """A random integer in [0, n) (random.randrange is several times slower)."""
+        """A random integer in [0, n) (random.randrange is several times slower; the hot
+        loops below write it out)."""
         return int(self.random() * n)
 
     def changed(self, old=0.1, bulk=0.15):
@@ -728,8 +730,8 @@ class Generator:
                None if weight is None else round(weight * 1.1, 3), unit, cost,
                round(price / cost, 6) if cost else 0.0, price, 0, suivi, stat, 0, sommeil, "",
                barcode, "France" if random() < 0.6 else "", born[:11] + "00:00:00", publie,
-               stamp[:11] + "00:00:00", 0, self.marq["F_ARTICLE"], USERS[self.below(4)], stamp,
-               born)
+               stamp[:11] + "00:00:00", 0, self.marq["F_ARTICLE"], USERS[int(random() * 4)],
+               stamp, born)
         if extra:
             values = dict(zip(TABLES["F_ARTICLE"]["cols"], row))
             values.update(extra)
@@ -749,12 +751,12 @@ class Generator:
             if len(self.catalogue) < 2000:
                 self.catalogue.append(info)
             elif random() < 0.002:
-                self.catalogue[self.below(2000)] = info
+                self.catalogue[int(random() * 2000)] = info
         return info
 
     def stock(self, ref, unit, cost, created, born):
         """The article's stock rows, built in the order of TABLES["F_ARTSTOCK"]["cols"]."""
-        random, below = self.random, self.below
+        random = self.random
         for depot in (1, 2):
             if depot == 2 and random() < 0.5:
                 continue
@@ -764,22 +766,22 @@ class Generator:
             elif r < 0.12:
                 qty = 0.0
             elif r < 0.15:
-                qty = float(-1 - below(4))   # sold before it was received
+                qty = float(-1 - int(random() * 4))   # sold before it was received
             else:
-                qty = float(1 + below(249))
+                qty = float(1 + int(random() * 249))
             # An inventory counts every row of a depot at the same instant (a tie).
             ago = self.bulk[1] if random() < 0.2 else self.changed(old=0.15, bulk=0.05)
             ago = min(ago, created)
             self.marq["F_ARTSTOCK"] += 1
             self.sink.add("F_ARTSTOCK", (
                 ref, depot, 5.0, 200.0, round(max(qty, 0) * cost, 2), qty,
-                float(below(4)) if random() < 0.2 else 0.0,
-                float(10 + below(40)) if random() < 0.1 else 0.0,
-                1 if depot == 1 else 0, 0.0, 1, self.marq["F_ARTSTOCK"], USERS[below(4)],
-                self.ts(ago), born))
+                float(int(random() * 4)) if random() < 0.2 else 0.0,
+                float(10 + int(random() * 40)) if random() < 0.1 else 0.0,
+                1 if depot == 1 else 0, 0.0, 1, self.marq["F_ARTSTOCK"],
+                USERS[int(random() * 4)], self.ts(ago), born))
 
     def articles(self):
-        random, below = self.random, self.below
+        random = self.random
         for i, (ref, design, family, price, cost, unit, weight, barcode, extra) in \
                 enumerate(HAND_ARTICLES):
             suivi = 0 if family == "SERVICES" else 2
@@ -791,10 +793,11 @@ class Generator:
         families = self.family_list
         brands = ["Maison Lumière", "Atelier Nord", "Terre & Lin", "Fer Forgé Co"]
         for i in range(1, self.size["articles"] + 1):
-            code, racine, unit, suivi, nouns, category = families[below(len(families))]
+            code, racine, unit, suivi, nouns, category = families[int(random() * len(families))]
             qualifiers, sizes, (low, high), (light, heavy) = CATEGORIES[category]
-            design = (f"{nouns[below(len(nouns))]} {qualifiers[below(len(qualifiers))]} "
-                      f"{sizes[below(len(sizes))]}").rstrip()
+            noun = nouns[int(random() * len(nouns))]
+            qualifier = qualifiers[int(random() * len(qualifiers))]
+            design = f"{noun} {qualifier} {sizes[int(random() * len(sizes))]}".rstrip()
             price = round(low + (high - low) * random(), 2)
             cost = round(price / (1.4 + 1.2 * random()), 2)
             weight = round(light + (heavy - light) * random(), 3)
@@ -802,7 +805,7 @@ class Generator:
                          ean13_3760(i) if random() < 0.8 else None, suivi,
                          sommeil=1 if random() < 0.04 else 0,
                          publie=0 if random() < 0.05 else 1,
-                         stat=brands[below(4)] if random() < 0.2 else "")
+                         stat=brands[int(random() * 4)] if random() < 0.2 else "")
 
     def tiers_and_addresses(self):
         rng = self.rng
