@@ -179,13 +179,13 @@ class SqliteSink:
     """Writes a new SQLite file: tables, rows in one transaction, then indexes and triggers.
     A thread runs the inserts while the rows are being made (sqlite3 lets go of the GIL)."""
 
-    def __init__(self, path):
+    def __init__(self, path, page_size=4096):
         self.path = path
         self.tmp = path + ".tmp"
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
         self.db = sqlite3.connect(self.tmp, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA page_size = 16384")
+        self.db.execute(f"PRAGMA page_size = {page_size}")
         self.db.execute("PRAGMA journal_mode = OFF")   # a new file: nothing to roll back to
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("PRAGMA cache_size = -65536")  # 64 MiB
@@ -1004,7 +1004,10 @@ def main():
         print("warning: --now is in the future: a row changed from now on gets an older "
               "cbModification than the generated ones", file=sys.stderr)
     started = time.monotonic()
-    sink = SqliteSink(args.out) if args.out else SqlSink(sys.stdout, args.dialect)
+    if args.out:       # larger pages: a quarter less time for a million articles
+        sink = SqliteSink(args.out, page_size=16384 if args.size == "large" else 4096)
+    else:
+        sink = SqlSink(sys.stdout, args.dialect)
     try:
         Generator(args.size, args.seed, now, sink).run()
         sink.finish()
