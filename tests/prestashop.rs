@@ -931,3 +931,62 @@ fn the_webservices_ids_errors_and_formats() {
     let read: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(read["product"]["price"], "20.000000", "{body}");
 }
+
+/// The shipped Sage template as it is, its SQL run against the fake Sage 100 database of
+/// `examples/sage-erp/` (SQLite, the small size) and the shop double: families, active
+/// articles and the depot's stock reach the shop; sleeping articles do not.
+#[test]
+fn the_shipped_template_runs_its_sql_against_the_fake_sage_erp() {
+    let shop = PrestaShop::start_with_languages(&["1"]);
+    let w = Workdir::new();
+    let root = common::repo_root();
+    let generated = std::process::Command::new("python3")
+        .arg(root.join("examples/sage-erp/generate.py"))
+        .args(["--size", "small", "--out"])
+        .arg(w.path("erp.db"))
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    w.write(".secrets", format!("PS_WEBSERVICE_KEY={KEY}\n"));
+    let template = root.join("pipelines/prestashop/sage-erp-sync.yaml");
+    let state = w.path("state");
+    let url = format!("sqlite://{}", w.path("erp.db").display());
+    let shop_url = shop.api.url.trim_end_matches("/api").to_string();
+    let import = w.path("erp-import");
+    std::fs::create_dir_all(&import).unwrap();
+    let env = [
+        ("ERP_DATABASE_URL", url.as_str()),
+        ("SHOP_URL", shop_url.as_str()),
+        ("ERP_IMPORT_DIR", import.to_str().unwrap()),
+    ];
+    let args = ["--secrets", ".secrets", "--state", state.to_str().unwrap()];
+    let (_, report) = w.run_with_env(template.to_str().unwrap(), &args, &env);
+    let delivered = |job: &str| common::delivered(&report, job);
+    assert_eq!(delivered("categories")["created"], 13, "{report:#}");
+    // 55 articles, 4 of them asleep.
+    assert_eq!(delivered("products")["created"], 51, "{report:#}");
+    assert_eq!(
+        common::job(&report, "products")["filtered"],
+        4,
+        "{report:#}"
+    );
+    assert!(
+        delivered("stock")["linked"].as_u64().unwrap() > 40,
+        "the depot's stock rows of the active articles: {report:#}"
+    );
+    let chair = shop
+        .store
+        .lock()
+        .unwrap()
+        .all("products")
+        .into_iter()
+        .find(|p| p["name"][0]["value"] == "Chaise \"Louis XV\" – chêne")
+        .expect("the article with quotes and accents");
+    assert!(chair["price"].as_str().unwrap().contains('.'), "{chair}");
+    // A second run writes nothing: the watermarks moved (the products' look-back reads the
+    // last minutes again, found unchanged).
+    let (_, again) = w.run_with_env(template.to_str().unwrap(), &args, &env);
+    for job in ["categories", "products", "stock"] {
+        assert_eq!(common::job(&again, job)["written"], 0, "{job}: {again:#}");
+    }
+}
