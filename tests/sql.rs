@@ -414,3 +414,69 @@ fn parameters_are_bound_never_spliced() {
         );
     }
 }
+
+/// A document and its lines are written in one savepoint: a line the database refuses undoes
+/// the whole document, which is quarantined naming the line; the other documents are kept.
+#[test]
+fn a_document_and_its_lines_are_written_all_or_nothing() {
+    let work = Workdir::new();
+    for db in databases(&work) {
+        db.exec(
+            &work,
+            "DROP TABLE IF EXISTS t_lines; DROP TABLE IF EXISTS t_docs; \
+             CREATE TABLE t_docs (piece VARCHAR(20) PRIMARY KEY, customer VARCHAR(20) NOT NULL); \
+             CREATE TABLE t_lines (piece VARCHAR(20) NOT NULL, n INTEGER NOT NULL, \
+             sku VARCHAR(20) NOT NULL, qty NUMERIC(12,3), PRIMARY KEY (piece, n))",
+        );
+        let docs = [
+            json!({"piece": "D1", "customer": "C1", "lines": [
+                {"piece": "D1", "n": 1, "sku": "A", "qty": 2},
+                {"piece": "D1", "n": 2, "sku": "B", "qty": 0.5}]}),
+            json!({"piece": "D2", "customer": "C2", "lines": [
+                {"piece": "D2", "n": 1, "sku": "A", "qty": 1},
+                {"piece": "D2", "n": 2, "sku": null, "qty": 1}]}),
+        ];
+        let lines: Vec<String> = docs.iter().map(Value::to_string).collect();
+        work.write("docs.ndjson", lines.join("\n") + "\n");
+        work.write(
+            "p.yaml",
+            db.pipeline(
+                "  documents:\n    from:\n      file: { connection: files, path: docs.ndjson }\n\
+                 \x20   to:\n      sql:\n        connection: erp\n        table: t_docs\n        key: [piece]\n\
+                 \x20       lines: { field: lines, table: t_lines, key: [piece, n] }\n",
+            ),
+        );
+        let _ = std::fs::remove_dir_all(work.path(".syncline"));
+        let (_, report) = work.run("p.yaml", &[]);
+        assert_eq!(
+            common::job(&report, "documents")["rejected"],
+            1,
+            "{:?}: {report:#}",
+            db.kind
+        );
+        assert!(
+            report.to_string().contains("line 2: "),
+            "{:?}: {report:#}",
+            db.kind
+        );
+        let docs = db.texts(&work, "SELECT piece FROM t_docs ORDER BY piece");
+        assert_eq!(docs, [[Some("D1".to_string())]], "{:?}", db.kind);
+        let lines = db.texts(
+            &work,
+            &format!(
+                "SELECT piece, {} FROM t_lines ORDER BY piece, n",
+                db.text("n")
+            ),
+        );
+        assert_eq!(
+            lines.len(),
+            2,
+            "{:?}: D2's first line is undone too: {lines:?}",
+            db.kind
+        );
+        assert!(
+            lines.iter().all(|l| l[0].as_deref() == Some("D1")),
+            "{lines:?}"
+        );
+    }
+}

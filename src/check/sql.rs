@@ -25,6 +25,18 @@ pub fn check(c: &mut Checker) {
             }
         }
         if let Some(Target::Sql(sql)) = &job.to
+            && let Some(lines) = &sql.lines
+            && lines.key.is_empty()
+        {
+            let d = Diagnostic::error(
+                "sql-key",
+                "a document's lines need `key`: the columns a line is upserted on",
+            )
+            .at_opt(c.key_at(&format!("jobs.{name}.to.sql.lines")))
+            .hint("`key: [DO_Piece, DL_Ligne]`, a primary key or unique index of the lines' table");
+            c.push(d);
+        }
+        if let Some(Target::Sql(sql)) = &job.to
             && sql.key.is_empty()
         {
             let d = Diagnostic::error(

@@ -938,4 +938,19 @@ pub struct SqlTarget {
     pub key: Vec<String>,
     /// Records written per transaction (default 500).
     pub batch: Option<u32>,
+    /// A document's lines (an order's rows, after `group`): written with the document in one
+    /// savepoint, all or nothing.
+    pub lines: Option<SqlLines>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlLines {
+    /// The record's field that lists the lines, e.g. `lines`; it is not a column of the
+    /// document's table.
+    pub field: String,
+    /// The lines' table.
+    pub table: String,
+    /// The columns a line is upserted on, e.g. `[DO_Piece, DL_Ligne]`.
+    pub key: Vec<String>,
 }

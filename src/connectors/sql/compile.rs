@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::database::Database;
 use super::params::{self, parameterize};
 use super::source::SqlSourcePlan;
-use super::target::SqlTargetPlan;
+use super::target::{SqlTargetPlan, Table};
 use crate::config::model::{self, Connection, CursorKind, Pipeline, Target};
 use crate::config::secrets::Secrets;
 
@@ -122,8 +122,17 @@ pub fn target_plan(
     }
     Ok(SqlTargetPlan {
         database: databases.get(&sql.connection, pipeline, secrets)?,
-        table: sql.table.clone(),
-        key: sql.key.clone(),
+        table: Table {
+            name: sql.table.clone(),
+            key: sql.key.clone(),
+        },
+        lines: sql.lines.as_ref().map(|lines| {
+            let table = Table {
+                name: lines.table.clone(),
+                key: lines.key.clone(),
+            };
+            (lines.field.clone(), table)
+        }),
         batch: sql.batch.map_or(DEFAULT_BATCH, |b| b.max(1) as usize),
         param_types: Mutex::new(HashMap::new()),
     })

@@ -16,12 +16,21 @@ use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sq
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
 use crate::record::{Record, text_of};
 
+/// A table and the columns its rows are upserted on.
+#[derive(Debug)]
+pub struct Table {
+    pub name: String,
+    pub key: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct SqlTargetPlan {
     pub database: Arc<Database>,
-    pub table: String,
-    /// The columns a row is upserted on; the first is its id in the ID map.
-    pub key: Vec<String>,
+    /// The first key column is a row's id in the ID map.
+    pub table: Table,
+    /// A document's lines: the record's field that lists them, and their table. A document
+    /// and its lines are written in one savepoint: all of them, or none.
+    pub lines: Option<(String, Table)>,
     /// Records per transaction.
     pub batch: usize,
     /// PostgreSQL's parameter types, by statement.
@@ -51,7 +60,12 @@ struct Statement {
 impl SqlTargetPlan {
     /// A row's id in the ID map: its first key column's value.
     fn id_of(&self, record: &Record) -> String {
-        let first = self.key.first().map(String::as_str).unwrap_or_default();
+        let first = self
+            .table
+            .key
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
         record.get(first).and_then(text_of).unwrap_or_default()
     }
 
@@ -70,10 +84,30 @@ impl SqlTargetPlan {
         }
     }
 
+    /// The statements that write `record`: its upsert, then its lines' (`line N: ...` names
+    /// the one refused).
+    fn write(&self, record: &Record) -> Result<Vec<Statement>, SqlError> {
+        let mut values = Self::fields(record)?;
+        let Some((field, table)) = &self.lines else {
+            return Ok(vec![self.upsert(&self.table, values)?]);
+        };
+        let lines = match values.iter().position(|(name, _)| name == field) {
+            Some(at) => values.remove(at).1,
+            None => Value::Null,
+        };
+        let mut statements = vec![self.upsert(&self.table, values)?];
+        for (n, line) in lines.as_array().into_iter().flatten().enumerate() {
+            let line = Self::fields(line)
+                .and_then(|values| self.upsert(table, values))
+                .map_err(|e| SqlError::Value(format!("line {}: {e}", n + 1)))?;
+            statements.push(line);
+        }
+        Ok(statements)
+    }
+
     /// `INSERT ... ON CONFLICT (key) DO UPDATE` (or MySQL's `ON DUPLICATE KEY UPDATE`).
-    fn upsert(&self, record: &Record) -> Result<Statement, SqlError> {
-        let values = Self::fields(record)?;
-        for key in &self.key {
+    fn upsert(&self, table: &Table, values: Vec<(String, Value)>) -> Result<Statement, SqlError> {
+        for key in &table.key {
             if !values.iter().any(|(name, _)| name == key) {
                 return Err(SqlError::Value(format!("the record has no `{key}` column")));
             }
@@ -88,12 +122,12 @@ impl SqlTargetPlan {
         let changed: Vec<&String> = values
             .iter()
             .zip(&columns)
-            .filter(|((name, _), _)| !self.key.contains(name))
+            .filter(|((name, _), _)| !table.key.contains(name))
             .map(|(_, quoted)| quoted)
             .collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
-            self.quote(&self.table)?,
+            self.quote(&table.name)?,
             columns.join(", "),
             placeholders.join(", ")
         );
@@ -107,7 +141,7 @@ impl SqlTargetPlan {
             };
             sql += &format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "));
         } else {
-            let keys: Vec<String> = self
+            let keys: Vec<String> = table
                 .key
                 .iter()
                 .map(|k| self.quote(k))
@@ -130,8 +164,9 @@ impl SqlTargetPlan {
     /// The row's address: its `key` columns' values.
     fn address(&self, target_id: &str, record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
         // A single key column's value is the target id itself (a deletion carries no record).
-        let single = self.key.len() == 1;
-        self.key
+        let single = self.table.key.len() == 1;
+        self.table
+            .key
             .iter()
             .map(|k| match record.get(k) {
                 Some(v) => Ok((k.clone(), v.clone())),
@@ -161,7 +196,7 @@ impl SqlTargetPlan {
         let address = self.address(target_id, record)?;
         let sql = format!(
             "DELETE FROM {} WHERE {}",
-            self.quote(&self.table)?,
+            self.quote(&self.table.name)?,
             self.where_clause(&address, 1)?
         );
         Ok(Statement {
@@ -174,7 +209,7 @@ impl SqlTargetPlan {
         let address = self.address(target_id, record)?;
         let sql = format!(
             "SELECT * FROM {} WHERE {}",
-            self.quote(&self.table)?,
+            self.quote(&self.table.name)?,
             self.where_clause(&address, 1)?
         );
         Ok(Statement {
@@ -239,15 +274,16 @@ macro_rules! run_statement {
     }};
 }
 
-/// Runs the statements in one transaction, each in a savepoint: a statement the database
-/// refuses is undone alone. A failure to reach the database fails them all.
+/// Runs the records' writes in one transaction, each record's statements in a savepoint: a
+/// record the database refuses is undone alone, whole. A failure to reach the database fails
+/// them all.
 macro_rules! in_transaction {
     ($kind:ident, $plan:expr, $pool:expr, $statements:expr) => {{
         let mut transaction = $pool.begin().await?;
         let mut results = Vec::new();
-        for statement in $statements {
-            let statement = match statement {
-                Ok(statement) => statement,
+        for write in $statements {
+            let write: Vec<Statement> = match write {
+                Ok(write) => write,
                 Err(e) => {
                     results.push(Err(e));
                     continue;
@@ -256,7 +292,21 @@ macro_rules! in_transaction {
             let mut savepoint = transaction.begin().await?;
             let connection = savepoint.acquire().await?;
             let result: Result<(), SqlError> = async {
-                run_statement!($kind, $plan, connection, statement);
+                for (n, statement) in write.iter().enumerate() {
+                    // The lines follow the document: a refused one is named.
+                    let line = |e: SqlError| match (n, e) {
+                        (0, e) => e,
+                        (n, SqlError::Refused(m)) => SqlError::Refused(format!("line {n}: {m}")),
+                        (n, SqlError::Value(m)) => SqlError::Value(format!("line {n}: {m}")),
+                        (_, e) => e,
+                    };
+                    let ran: Result<(), SqlError> = async {
+                        run_statement!($kind, $plan, connection, statement);
+                        Ok(())
+                    }
+                    .await;
+                    ran.map_err(line)?;
+                }
                 Ok(())
             }
             .await;
@@ -282,10 +332,10 @@ pub struct SqlTarget {
 }
 
 impl SqlTarget {
-    /// Runs each statement in one transaction; per statement, whether it went through.
+    /// Runs each record's statements in one transaction; per record, whether it went through.
     async fn run(
         &self,
-        statements: Vec<Result<Statement, SqlError>>,
+        statements: Vec<Result<Vec<Statement>, SqlError>>,
     ) -> Result<Vec<Result<(), SqlError>>, SqlError> {
         let plan = &*self.plan;
         Ok(match plan.database.pool().await? {
@@ -295,8 +345,8 @@ impl SqlTarget {
         })
     }
 
-    async fn one(&self, statement: Result<Statement, SqlError>) -> Result<(), WriteError> {
-        let mut results = self.run(vec![statement]).await.map_err(write_error)?;
+    async fn one(&self, statements: Result<Vec<Statement>, SqlError>) -> Result<(), WriteError> {
+        let mut results = self.run(vec![statements]).await.map_err(write_error)?;
         results
             .pop()
             .unwrap_or_else(|| Err(SqlError::Unavailable("no answer".into())))
@@ -321,16 +371,17 @@ impl KeyedTarget for SqlTarget {
 
     /// Every write is an upsert at the record's key: a create is one too.
     async fn create(&mut self, record: &Record) -> Result<String, WriteError> {
-        self.one(self.plan.upsert(record)).await?;
+        self.one(self.plan.write(record)).await?;
         Ok(self.plan.id_of(record))
     }
 
     async fn update(&mut self, _target_id: &str, record: &Record) -> Result<(), WriteError> {
-        self.one(self.plan.upsert(record)).await
+        self.one(self.plan.write(record)).await
     }
 
     async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        self.one(self.plan.delete(target_id, record)).await
+        self.one(self.plan.delete(target_id, record).map(|d| vec![d]))
+            .await
     }
 
     fn retry_after(&self, _tries: u32) -> Option<std::time::Duration> {
@@ -349,8 +400,8 @@ impl KeyedTarget for SqlTarget {
         let statements = writes
             .iter()
             .map(|write| match write {
-                BatchWrite::Create(record) | BatchWrite::Update(_, record) => plan.upsert(record),
-                BatchWrite::Delete(id) => plan.delete(id, &Value::Null),
+                BatchWrite::Create(record) | BatchWrite::Update(_, record) => plan.write(record),
+                BatchWrite::Delete(id) => plan.delete(id, &Value::Null).map(|d| vec![d]),
             })
             .collect();
         let results = self.run(statements).await.map_err(write_error)?;
