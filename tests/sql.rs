@@ -480,3 +480,35 @@ fn a_document_and_its_lines_are_written_all_or_nothing() {
         );
     }
 }
+
+/// `validate --connect` has each database prepare the queries: an unknown column is reported
+/// at the query, with the database's words; without `--connect` nothing is asked of it.
+#[test]
+fn validate_connect_reports_what_the_database_refuses_at_the_query() {
+    let work = Workdir::new();
+    for db in databases(&work) {
+        db.exec(
+            &work,
+            "DROP TABLE IF EXISTS t_known; CREATE TABLE t_known (ref VARCHAR(20))",
+        );
+        let pipeline = |column: &str| {
+            db.pipeline(&format!(
+                "  pull:\n    from:\n      sql:\n        connection: erp\n        query: SELECT {column} FROM t_known WHERE ref > :cursor\n\
+                 \x20   to:\n      file: {{ connection: files, path: out.ndjson }}\n"
+            ))
+        };
+        work.write("p.yaml", pipeline("nowhere"));
+        let (code, text) = work.printed(&["validate", "p.yaml", "--connect"]);
+        assert_eq!(code, 2, "{:?}: {text}", db.kind);
+        assert!(
+            text.contains("sql-query") && text.contains("nowhere"),
+            "{:?}: {text}",
+            db.kind
+        );
+        let (code, text) = work.printed(&["validate", "p.yaml"]);
+        assert_eq!(code, 0, "{:?}: {text}", db.kind);
+        work.write("p.yaml", pipeline("ref"));
+        let (code, text) = work.printed(&["validate", "p.yaml", "--connect"]);
+        assert_eq!(code, 0, "{:?}: {text}", db.kind);
+    }
+}

@@ -10,7 +10,7 @@ mod dag;
 mod refs;
 mod scripts;
 mod secrets;
-mod sql;
+pub mod sql;
 mod tables;
 mod templates;
 pub mod validate;

@@ -2,8 +2,12 @@
 //! says how its rows are addressed.
 
 use super::checker::Checker;
+use crate::config::LoadedPipeline;
 use crate::config::model::{Source, Target};
-use crate::connectors::sql::compile::unknown_parameters;
+use crate::config::secrets::Secrets;
+use crate::connectors::sql::compile::{SqlDatabases, unknown_parameters};
+use crate::connectors::sql::params::parameterize;
+use crate::diagnostics::source::SourceMap;
 use crate::diagnostics::{Diagnostic, one_of};
 
 pub fn check(c: &mut Checker) {
@@ -48,4 +52,57 @@ pub fn check(c: &mut Checker) {
             c.push(d);
         }
     }
+}
+
+/// `validate --connect`: each query is prepared by its database, so a syntax error or an
+/// unknown table or column is reported at the query, before any run.
+pub fn connect(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) -> Vec<Diagnostic> {
+    let Some(pipeline) = &loaded.model else {
+        return Vec::new();
+    };
+    let base_dir = sources
+        .get(loaded.file)
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut databases = SqlDatabases::new(base_dir);
+    let mut diagnostics = Vec::new();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(
+                "sql-connect",
+                format!("no runtime to connect on: {e}"),
+            ));
+            return diagnostics;
+        }
+    };
+    for (name, job) in &pipeline.jobs {
+        let Some(Source::Sql(sql)) = &job.from else {
+            continue;
+        };
+        let at = loaded.index.span(&format!("jobs.{name}.from.sql.query"));
+        let database = match databases.get(&sql.connection, pipeline, secrets) {
+            Ok(database) => database,
+            Err(e) => {
+                diagnostics.push(Diagnostic::error("sql-connect", e.to_string()).at_opt(at));
+                continue;
+            }
+        };
+        let query = parameterize(&sql.query, database.dialect);
+        if let Err(e) = runtime.block_on(database.prepare(&query.sql)) {
+            let d = Diagnostic::error(
+                "sql-query",
+                format!("the database refuses the query of job `{name}`: {e}"),
+            )
+            .at_opt(at)
+            .label(format!("prepared on {}", database.shown));
+            diagnostics.push(d);
+        }
+    }
+    diagnostics
 }

@@ -58,6 +58,16 @@ fn check(ws: config::Workspace, secrets: &Secrets) -> Validation {
 }
 
 impl Validation {
+    /// `--connect`: each database query is prepared by its database; what it refuses is
+    /// reported with the rest.
+    pub fn connect(&mut self, secrets: &Secrets) {
+        for pipeline in &self.pipelines {
+            self.diagnostics
+                .extend(super::sql::connect(pipeline, &self.sources, secrets));
+        }
+        diagnostics::sort(&mut self.diagnostics);
+    }
+
     pub fn errors(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }

@@ -52,6 +52,9 @@ enum Command {
         /// Treat warnings (unset environment variables, missing secrets...) as errors.
         #[arg(long)]
         deny_warnings: bool,
+        /// Also have each database prepare its jobs' queries (syntax, tables, columns).
+        #[arg(long)]
+        connect: bool,
     },
     /// Run pipeline jobs: read, map, write, and report in business terms.
     #[command(
@@ -165,7 +168,8 @@ fn dispatch(command: Command) -> Result<Exit, CliError> {
             format,
             secrets,
             deny_warnings,
-        } => validate::run(&paths, format, secrets.as_deref(), deny_warnings),
+            connect,
+        } => validate::run(&paths, format, secrets.as_deref(), deny_warnings, connect),
         Command::Schema { out, check } => schema::run(&out, check),
         Command::Run {
             pipeline,

@@ -15,9 +15,13 @@ pub fn run(
     format: Format,
     secrets_file: Option<&Path>,
     deny_warnings: bool,
+    connect: bool,
 ) -> Result<Exit, CliError> {
     let secrets = load_secrets(secrets_file)?;
-    let validation = syncline::check::validate::validate(paths, &secrets);
+    let mut validation = syncline::check::validate::validate(paths, &secrets);
+    if connect && validation.errors() == 0 {
+        validation.connect(&secrets);
+    }
     let output = match format {
         Format::Json => validation.render_json(),
         Format::Human => {

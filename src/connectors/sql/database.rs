@@ -181,6 +181,19 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Has the database prepare `sql` (placeholders in its dialect): its syntax and the tables
+    /// and columns it names are checked, nothing is run.
+    pub async fn prepare(&self, sql: &str) -> Result<(), SqlError> {
+        match self.pool().await? {
+            Pool::Sqlite(pool) => pool.prepare(sql).await.map(drop)?,
+            Pool::Postgres(pool) => pool.prepare(sql).await.map(drop)?,
+            Pool::MySql(pool) => pool.prepare(sql).await.map(drop)?,
+        }
+        Ok(())
+    }
+}
+
 /// `scheme://user:password@host/db` shown as `scheme://user:***@host/db`.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

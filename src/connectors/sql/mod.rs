@@ -10,7 +10,7 @@
 pub mod compile;
 pub mod database;
 pub mod error;
-mod params;
+pub mod params;
 pub mod source;
 pub mod target;
 mod value;
