@@ -12,7 +12,9 @@ use tokio::runtime::Handle;
 use super::database::{Database, Pool};
 use super::error::SqlError;
 use super::params::Parameterized;
-use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
+use super::value::{
+    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record,
+};
 use crate::config::model::CursorKind;
 use crate::connectors::{ConnectorError, Item, Source};
 use crate::record::Record;
@@ -126,8 +128,10 @@ impl SqlSource {
                     .iter()
                     .fold(sqlx::query(sql), |q, v| bind_mysql(q, v));
                 let mut rows = query.fetch(pool);
+                let mut layout = None;
                 while let Some(row) = rows.try_next().await? {
-                    if !emit_row(mysql_record(&row)) {
+                    let layout = layout.get_or_insert_with(|| Layout::mysql(&row));
+                    if !emit_row(mysql_record(&row, layout)) {
                         break;
                     }
                 }
@@ -148,8 +152,10 @@ impl SqlSource {
                     query = bind_pg(query, value, type_name, &name)?;
                 }
                 let mut rows = query.fetch(pool);
+                let mut layout = None;
                 while let Some(row) = rows.try_next().await? {
-                    if !emit_row(pg_record(&row)) {
+                    let layout = layout.get_or_insert_with(|| Layout::pg(&row));
+                    if !emit_row(pg_record(&row, layout)) {
                         break;
                     }
                 }

@@ -12,7 +12,9 @@ use sqlx::{Acquire, Either, Executor, Statement as _, TypeInfo};
 
 use super::database::{Database, Dialect, Pool};
 use super::error::SqlError;
-use super::value::{bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record};
+use super::value::{
+    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record,
+};
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
 use crate::record::{Record, text_of};
 
@@ -443,7 +445,7 @@ impl KeyedTarget for SqlTarget {
                         .iter()
                         .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
                     match query.fetch_optional(pool).await? {
-                        Some(row) => Some(mysql_record(&row)?),
+                        Some(row) => Some(mysql_record(&row, &Layout::mysql(&row))?),
                         None => None,
                     }
                 }
@@ -456,7 +458,7 @@ impl KeyedTarget for SqlTarget {
                         query = bind_pg(query, value, type_name, column)?;
                     }
                     match query.fetch_optional(&mut *connection).await? {
-                        Some(row) => Some(pg_record(&row)?),
+                        Some(row) => Some(pg_record(&row, &Layout::pg(&row))?),
                         None => None,
                     }
                 }

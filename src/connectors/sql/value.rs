@@ -45,8 +45,32 @@ fn float(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
+/// `2026-12-06 10:00:00`, with the fraction when there is one: written by hand, as every row
+/// of a table may hold one.
 fn datetime(t: NaiveDateTime) -> Value {
-    Value::String(t.format("%Y-%m-%d %H:%M:%S%.f").to_string())
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(26);
+    let (date, time) = (t.date(), t.time());
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    // In 3, 6 or 9 digits, as chrono's `%.f` writes it.
+    let nanos = time.nanosecond() % 1_000_000_000;
+    let _ = match nanos {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(text, ".{:03}", n / 1_000_000),
+        n if n % 1_000 == 0 => write!(text, ".{:06}", n / 1_000),
+        n => write!(text, ".{n:09}"),
+    };
+    Value::String(text)
 }
 
 fn datetime_utc(t: DateTime<Utc>) -> Value {
@@ -74,11 +98,16 @@ pub fn sqlite_record(row: &SqliteRow) -> Result<Record, SqlError> {
             Value::Null
         } else {
             // SQLite types each value, whatever the column declares.
-            let type_name = raw.type_info().name().to_string();
-            match type_name.as_str() {
-                "INTEGER" => Value::from(<i64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
-                "REAL" => float(<f64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
-                "BLOB" => bytes(<Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+            let kind = match raw.type_info().name() {
+                "INTEGER" => Kind::I64,
+                "REAL" => Kind::F64,
+                "BLOB" => Kind::Bytes,
+                _ => Kind::Text,
+            };
+            match kind {
+                Kind::I64 => Value::from(<i64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+                Kind::F64 => float(<f64 as Decode<Sqlite>>::decode(raw).map_err(decode)?),
+                Kind::Bytes => bytes(<Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(decode)?),
                 _ => Value::String(<String as Decode<Sqlite>>::decode(raw).map_err(decode)?),
             }
         };
@@ -91,72 +120,144 @@ fn decode(e: sqlx::error::BoxDynError) -> SqlError {
     SqlError::Value(e.to_string())
 }
 
-pub fn pg_record(row: &PgRow) -> Result<Record, SqlError> {
-    let mut fields = Map::with_capacity(row.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let name = column.name();
-        let type_name = column.type_info().name();
-        let value = match type_name {
-            "BOOL" => row.try_get::<Option<bool>, _>(i)?.map(Value::from),
-            "INT2" => row.try_get::<Option<i16>, _>(i)?.map(Value::from),
-            "INT4" => row.try_get::<Option<i32>, _>(i)?.map(Value::from),
-            "INT8" => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
-            "FLOAT4" => row
-                .try_get::<Option<f32>, _>(i)?
-                .map(|f| float(f64::from(f))),
-            "FLOAT8" => row.try_get::<Option<f64>, _>(i)?.map(float),
-            "NUMERIC" => row.try_get::<Option<BigDecimal>, _>(i)?.map(decimal),
-            "TIMESTAMP" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
-            "TIMESTAMPTZ" => row
-                .try_get::<Option<DateTime<Utc>>, _>(i)?
-                .map(datetime_utc),
-            "DATE" => row.try_get::<Option<NaiveDate>, _>(i)?.map(date),
-            "TIME" => row.try_get::<Option<NaiveTime>, _>(i)?.map(time),
-            "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i)?.map(bytes),
-            "JSON" | "JSONB" => row.try_get::<Option<Value>, _>(i)?,
-            "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" | "UNKNOWN" => {
-                row.try_get::<Option<String>, _>(i)?.map(Value::String)
-            }
-            other => return Err(unreadable(name, other)),
-        };
-        fields.insert(name.to_string(), value.unwrap_or(Value::Null));
-    }
-    Ok(Value::Object(fields))
+/// How a column is read, by its type.
+#[derive(Debug, Clone)]
+enum Kind {
+    Bool,
+    I16,
+    I32,
+    I64,
+    U64,
+    F32,
+    F64,
+    Decimal,
+    DateTime,
+    DateTimeUtc,
+    Date,
+    Time,
+    Bytes,
+    Json,
+    Text,
+    /// A type this does not read: the error it gives.
+    Unreadable(String),
 }
 
-pub fn mysql_record(row: &MySqlRow) -> Result<Record, SqlError> {
-    let mut fields = Map::with_capacity(row.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let name = column.name();
-        let type_name = column.type_info().name();
-        let value = match type_name {
-            "BOOLEAN" => row.try_get::<Option<bool>, _>(i)?.map(Value::from),
-            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
-                row.try_get::<Option<i64>, _>(i)?.map(Value::from)
-            }
-            t if t.ends_with("UNSIGNED") => row.try_get::<Option<u64>, _>(i)?.map(Value::from),
-            "FLOAT" => row
-                .try_get::<Option<f32>, _>(i)?
-                .map(|f| float(f64::from(f))),
-            "DOUBLE" => row.try_get::<Option<f64>, _>(i)?.map(float),
-            "DECIMAL" => row.try_get::<Option<BigDecimal>, _>(i)?.map(decimal),
-            "DATETIME" => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
-            "TIMESTAMP" => row
-                .try_get::<Option<DateTime<Utc>>, _>(i)?
-                .map(datetime_utc),
-            "DATE" => row.try_get::<Option<NaiveDate>, _>(i)?.map(date),
-            "TIME" => row.try_get::<Option<NaiveTime>, _>(i)?.map(time),
-            "JSON" => row.try_get::<Option<Value>, _>(i)?,
-            "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
-            | "SET" => row.try_get::<Option<String>, _>(i)?.map(Value::String),
-            "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" => {
-                row.try_get::<Option<Vec<u8>>, _>(i)?.map(bytes)
-            }
-            other => return Err(unreadable(name, other)),
-        };
-        fields.insert(name.to_string(), value.unwrap_or(Value::Null));
+/// A query's columns, read once from its first row: their names and how each is read.
+pub struct Layout {
+    names: Vec<String>,
+    kinds: Vec<Kind>,
+}
+
+impl Layout {
+    fn of<R: Row>(row: &R, kind: fn(&str) -> Option<Kind>) -> Layout {
+        let columns = row.columns();
+        Layout {
+            names: columns.iter().map(|c| c.name().to_string()).collect(),
+            kinds: columns
+                .iter()
+                .map(|c| {
+                    let type_name = c.type_info().name();
+                    kind(type_name).unwrap_or_else(|| {
+                        Kind::Unreadable(unreadable(c.name(), type_name).to_string())
+                    })
+                })
+                .collect(),
+        }
     }
-    Ok(Value::Object(fields))
+
+    pub fn pg(row: &PgRow) -> Layout {
+        Layout::of(row, |type_name| {
+            Some(match type_name {
+                "BOOL" => Kind::Bool,
+                "INT2" => Kind::I16,
+                "INT4" => Kind::I32,
+                "INT8" => Kind::I64,
+                "FLOAT4" => Kind::F32,
+                "FLOAT8" => Kind::F64,
+                "NUMERIC" => Kind::Decimal,
+                "TIMESTAMP" => Kind::DateTime,
+                "TIMESTAMPTZ" => Kind::DateTimeUtc,
+                "DATE" => Kind::Date,
+                "TIME" => Kind::Time,
+                "BYTEA" => Kind::Bytes,
+                "JSON" | "JSONB" => Kind::Json,
+                "TEXT" | "VARCHAR" | "BPCHAR" | "CHAR" | "NAME" | "CITEXT" | "UNKNOWN" => {
+                    Kind::Text
+                }
+                _ => return None,
+            })
+        })
+    }
+
+    pub fn mysql(row: &MySqlRow) -> Layout {
+        Layout::of(row, |type_name| {
+            Some(match type_name {
+                "BOOLEAN" => Kind::Bool,
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => Kind::I64,
+                t if t.ends_with("UNSIGNED") => Kind::U64,
+                "FLOAT" => Kind::F32,
+                "DOUBLE" => Kind::F64,
+                "DECIMAL" => Kind::Decimal,
+                "DATETIME" => Kind::DateTime,
+                "TIMESTAMP" => Kind::DateTimeUtc,
+                "DATE" => Kind::Date,
+                "TIME" => Kind::Time,
+                "JSON" => Kind::Json,
+                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+                | "SET" => Kind::Text,
+                "BINARY" | "VARBINARY" | "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB"
+                | "BIT" => Kind::Bytes,
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// Reads a row by its layout; the same for every database sqlx decodes these types of.
+macro_rules! record {
+    ($row:expr, $layout:expr, $unsigned:expr) => {{
+        let (row, layout) = ($row, $layout);
+        let mut fields = Map::with_capacity(layout.names.len());
+        for (i, (name, kind)) in layout.names.iter().zip(&layout.kinds).enumerate() {
+            let value = match kind {
+                Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::from),
+                Kind::I16 => row.try_get::<Option<i16>, _>(i)?.map(Value::from),
+                Kind::I32 => row.try_get::<Option<i32>, _>(i)?.map(Value::from),
+                Kind::I64 => row.try_get::<Option<i64>, _>(i)?.map(Value::from),
+                Kind::U64 => $unsigned(row, i)?,
+                Kind::F32 => row
+                    .try_get::<Option<f32>, _>(i)?
+                    .map(|f| float(f64::from(f))),
+                Kind::F64 => row.try_get::<Option<f64>, _>(i)?.map(float),
+                Kind::Decimal => row.try_get::<Option<BigDecimal>, _>(i)?.map(decimal),
+                Kind::DateTime => row.try_get::<Option<NaiveDateTime>, _>(i)?.map(datetime),
+                Kind::DateTimeUtc => row
+                    .try_get::<Option<DateTime<Utc>>, _>(i)?
+                    .map(datetime_utc),
+                Kind::Date => row.try_get::<Option<NaiveDate>, _>(i)?.map(date),
+                Kind::Time => row.try_get::<Option<NaiveTime>, _>(i)?.map(time),
+                Kind::Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map(bytes),
+                Kind::Json => row.try_get::<Option<Value>, _>(i)?,
+                Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Value::String),
+                Kind::Unreadable(reason) => return Err(SqlError::Value(reason.clone())),
+            };
+            fields.insert(name.clone(), value.unwrap_or(Value::Null));
+        }
+        Ok(Value::Object(fields))
+    }};
+}
+
+pub fn pg_record(row: &PgRow, layout: &Layout) -> Result<Record, SqlError> {
+    // PostgreSQL has no unsigned integers.
+    let unsigned = |_: &PgRow, _: usize| Ok::<_, SqlError>(None);
+    record!(row, layout, unsigned)
+}
+
+pub fn mysql_record(row: &MySqlRow, layout: &Layout) -> Result<Record, SqlError> {
+    let unsigned = |row: &MySqlRow, i: usize| {
+        Ok::<_, SqlError>(row.try_get::<Option<u64>, _>(i)?.map(Value::from))
+    };
+    record!(row, layout, unsigned)
 }
 
 /// A value as text, for the columns that take it so.
