@@ -43,7 +43,7 @@ jobs:
       name: \$.AR_Design
       family: \$.FA_CodeFamille
       price: { path: \$.AR_PrixVen, as: decimal, scale: 2 }
-      active: { expr: "rec.AR_Sommeil == 0" }
+      asleep: \$.AR_Sommeil
       modified: \$.cbModification
     to:
       file: { connection: out, path: out.ndjson }
