@@ -56,65 +56,50 @@ fn databases(work: &Workdir) -> Vec<Database> {
         .collect()
 }
 
+/// Runs `$work` with `$c`, a connection to `$db` of its kind.
+macro_rules! with_connection {
+    ($db:expr, $work_dir:expr, |$c:ident| $work:expr) => {{
+        let db: &Database = $db;
+        db.runtime.block_on(async {
+            match db.kind {
+                Kind::Sqlite => {
+                    let url = format!("sqlite://{}", $work_dir.path("erp.db").display());
+                    let mut $c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    $work
+                }
+                Kind::Postgres => {
+                    let mut $c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                    $work
+                }
+                Kind::MariaDb => {
+                    let mut $c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+                    $work
+                }
+            }
+        })
+    }};
+}
+
 impl Database {
     /// Runs SQL statements (separated by `;`), as the database's own client would.
     fn exec(&self, work: &Workdir, sql: &str) {
-        self.runtime.block_on(async {
-            match self.kind {
-                Kind::Sqlite => {
-                    let path = work.path("erp.db");
-                    let mut c =
-                        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                            .await
-                            .unwrap();
-                    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-                }
-                Kind::Postgres => {
-                    let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-                }
-                Kind::MariaDb => {
-                    let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-                }
-            }
-        });
+        with_connection!(self, work, |c| {
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        })
     }
 
     /// The rows of `sql`, every column read as text (the query casts them).
     fn texts(&self, work: &Workdir, sql: &str) -> Vec<Vec<Option<String>>> {
         use sqlx::Row;
-        self.runtime.block_on(async {
-            macro_rules! rows {
-                ($connection:expr) => {{
-                    let rows = sqlx::query(sql).fetch_all(&mut $connection).await.unwrap();
-                    rows.iter()
-                        .map(|r| {
-                            (0..r.len())
-                                .map(|i| r.get::<Option<String>, _>(i))
-                                .collect()
-                        })
+        with_connection!(self, work, |c| {
+            let rows = sqlx::query(sql).fetch_all(&mut c).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.get::<Option<String>, _>(i))
                         .collect()
-                }};
-            }
-            match self.kind {
-                Kind::Sqlite => {
-                    let path = work.path("erp.db");
-                    let mut c =
-                        sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                            .await
-                            .unwrap();
-                    rows!(c)
-                }
-                Kind::Postgres => {
-                    let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                    rows!(c)
-                }
-                Kind::MariaDb => {
-                    let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                    rows!(c)
-                }
-            }
+                })
+                .collect()
         })
     }
 

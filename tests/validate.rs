@@ -406,17 +406,7 @@ fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
     .unwrap();
     let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
     assert_eq!(code, 2);
-    let found: BTreeSet<(String, u64)> = report["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let found = codes_and_lines(&report);
     assert_eq!(
         found,
         BTreeSet::from([
@@ -446,17 +436,7 @@ fn a_query_parameter_without_a_var_and_a_table_without_key_are_located() {
     .unwrap();
     let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
     assert_eq!(code, 2);
-    let found: BTreeSet<(String, u64)> = report["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let found = codes_and_lines(&report);
     assert_eq!(
         found,
         BTreeSet::from([
@@ -466,4 +446,19 @@ fn a_query_parameter_without_a_var_and_a_table_without_key_are_located() {
         "{report:#}"
     );
     assert!(report.to_string().contains("`:famly`"), "{report:#}");
+}
+
+/// Each diagnostic of a JSON report as its code and line.
+fn codes_and_lines(report: &serde_json::Value) -> BTreeSet<(String, u64)> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
