@@ -497,3 +497,58 @@ fn validate_connect_reports_what_the_database_refuses_at_the_query() {
         assert_eq!(code, 0, "{:?}: {text}", db.kind);
     }
 }
+
+/// A dry run reads the table's current row for its field diff and writes nothing.
+#[test]
+fn a_dry_run_diffs_against_the_row_and_writes_nothing() {
+    let work = Workdir::new();
+    for db in databases(&work) {
+        db.exec(
+            &work,
+            "DROP TABLE IF EXISTS t_dry; CREATE TABLE t_dry (ref VARCHAR(20) PRIMARY KEY, \
+             price NUMERIC(12,4), name VARCHAR(20))",
+        );
+        work.write(
+            "p.yaml",
+            db.pipeline(
+                "  push:\n    from:\n      file: { connection: files, path: dry.ndjson }\n\
+                 \x20   to:\n      sql: { connection: erp, table: t_dry, key: [ref] }\n",
+            ),
+        );
+        let _ = std::fs::remove_dir_all(work.path(".syncline"));
+        work.write(
+            "dry.ndjson",
+            "{\"ref\": \"P1\", \"price\": 10, \"name\": \"a\"}\n",
+        );
+        let (code, report) = work.run("p.yaml", &[]);
+        assert_eq!(code, 0, "{:?}: {report:#}", db.kind);
+        // Someone changed the name on the table; the source changes the price.
+        db.exec(&work, "UPDATE t_dry SET name = 'b' WHERE ref = 'P1'");
+        work.write(
+            "dry.ndjson",
+            "{\"ref\": \"P1\", \"price\": 12.5, \"name\": \"a\"}\n",
+        );
+        let out = work.syncline(&["dry-run", "p.yaml", "--format", "json"]);
+        let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let change = &plan["jobs"][0]["changes"][0];
+        assert_eq!(change["action"], "update", "{:?}: {plan:#}", db.kind);
+        assert_eq!(
+            change["fields"]["price"],
+            json!({"from": 10, "to": 12.5}),
+            "{:?}: {plan:#}",
+            db.kind
+        );
+        assert_eq!(
+            change["fields"]["name"],
+            json!({"from": "b", "to": "a"}),
+            "{:?}: {plan:#}",
+            db.kind
+        );
+        let rows = db.texts(&work, &format!("SELECT {} FROM t_dry", db.text("price")));
+        assert!(
+            rows[0][0].as_deref().unwrap().starts_with("10"),
+            "{:?}: {rows:?}",
+            db.kind
+        );
+    }
+}

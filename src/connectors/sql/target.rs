@@ -246,33 +246,38 @@ impl SqlTargetPlan {
     }
 }
 
-/// Runs one statement on a connection of the pool's kind.
-macro_rules! run_statement {
-    (sqlite, $plan:expr, $connection:expr, $statement:expr) => {{
-        let statement = $statement;
-        let query = statement
+/// `$statement` as a query with its values bound, for a connection of the pool's kind.
+macro_rules! bound {
+    (sqlite, $plan:expr, $connection:expr, $statement:expr) => {
+        $statement
             .values
             .iter()
-            .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_sqlite(q, v));
-        query.execute(&mut *$connection).await?;
-    }};
-    (mysql, $plan:expr, $connection:expr, $statement:expr) => {{
-        let statement = $statement;
-        let query = statement
+            .fold(sqlx::query(&$statement.sql), |q, (_, v)| bind_sqlite(q, v))
+    };
+    (mysql, $plan:expr, $connection:expr, $statement:expr) => {
+        $statement
             .values
             .iter()
-            .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
-        query.execute(&mut *$connection).await?;
-    }};
+            .fold(sqlx::query(&$statement.sql), |q, (_, v)| bind_mysql(q, v))
+    };
     (postgres, $plan:expr, $connection:expr, $statement:expr) => {{
-        let statement = $statement;
-        let types = $plan.pg_types(&mut *$connection, &statement.sql).await?;
-        let mut query = sqlx::query(&statement.sql);
-        for (i, (column, value)) in statement.values.iter().enumerate() {
+        let types = $plan.pg_types(&mut *$connection, &$statement.sql).await?;
+        let mut query = sqlx::query(&$statement.sql);
+        for (i, (column, value)) in $statement.values.iter().enumerate() {
             let type_name = types.get(i).map_or("TEXT", String::as_str);
             query = bind_pg(query, value, type_name, column)?;
         }
-        query.execute(&mut *$connection).await?;
+        query
+    }};
+}
+
+/// Runs one statement on a connection of the pool's kind.
+macro_rules! run_statement {
+    ($kind:ident, $plan:expr, $connection:expr, $statement:expr) => {{
+        let statement = $statement;
+        bound!($kind, $plan, $connection, statement)
+            .execute(&mut *$connection)
+            .await?;
     }};
 }
 
@@ -428,39 +433,23 @@ impl KeyedTarget for SqlTarget {
         let statement = self.plan.select(target_id, record).map_err(write_error)?;
         let plan = &*self.plan;
         let read = async {
+            macro_rules! fetch {
+                ($kind:ident, $pool:expr, $record:expr) => {{
+                    let mut connection = $pool.acquire().await?;
+                    let query = bound!($kind, plan, connection, statement);
+                    match query.fetch_optional(&mut *connection).await? {
+                        Some(row) => Some($record(&row)?),
+                        None => None,
+                    }
+                }};
+            }
             Ok::<_, SqlError>(match plan.database.pool().await? {
-                Pool::Sqlite(pool) => {
-                    let query = statement
-                        .values
-                        .iter()
-                        .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_sqlite(q, v));
-                    match query.fetch_optional(pool).await? {
-                        Some(row) => Some(sqlite_record(&row)?),
-                        None => None,
-                    }
-                }
+                Pool::Sqlite(pool) => fetch!(sqlite, pool, sqlite_record),
                 Pool::MySql(pool) => {
-                    let query = statement
-                        .values
-                        .iter()
-                        .fold(sqlx::query(&statement.sql), |q, (_, v)| bind_mysql(q, v));
-                    match query.fetch_optional(pool).await? {
-                        Some(row) => Some(mysql_record(&row, &Layout::mysql(&row))?),
-                        None => None,
-                    }
+                    fetch!(mysql, pool, |row| mysql_record(row, &Layout::mysql(row)))
                 }
                 Pool::Postgres(pool) => {
-                    let mut connection = pool.acquire().await?;
-                    let types = plan.pg_types(&mut connection, &statement.sql).await?;
-                    let mut query = sqlx::query(&statement.sql);
-                    for (i, (column, value)) in statement.values.iter().enumerate() {
-                        let type_name = types.get(i).map_or("TEXT", String::as_str);
-                        query = bind_pg(query, value, type_name, column)?;
-                    }
-                    match query.fetch_optional(&mut *connection).await? {
-                        Some(row) => Some(pg_record(&row, &Layout::pg(&row))?),
-                        None => None,
-                    }
+                    fetch!(postgres, pool, |row| pg_record(row, &Layout::pg(row)))
                 }
             })
         };

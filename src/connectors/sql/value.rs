@@ -35,6 +35,9 @@ fn unreadable(column: &str, type_name: &str) -> SqlError {
 fn decimal(d: BigDecimal) -> Value {
     let text = d.normalized().to_plain_string();
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    if let Ok(whole) = text.parse::<i64>() {
+        return Value::from(whole);
+    }
     match text.parse::<f64>().ok().and_then(Number::from_f64) {
         Some(n) if digits <= 15 => Value::Number(n),
         _ => Value::String(text),
@@ -397,6 +400,7 @@ mod tests {
     fn a_decimal_is_a_number_while_a_float_holds_it_exactly() {
         let parsed = |s: &str| s.parse::<BigDecimal>().unwrap();
         assert_eq!(decimal(parsed("12.500000")), 12.5);
+        assert_eq!(decimal(parsed("10.0000")).to_string(), "10");
         assert_eq!(
             decimal(parsed("12345678901234567890.1234567891")),
             "12345678901234567890.1234567891"
