@@ -32,7 +32,7 @@ fn unreadable(column: &str, type_name: &str) -> SqlError {
     ))
 }
 
-fn decimal(d: BigDecimal) -> Value {
+pub(super) fn decimal(d: BigDecimal) -> Value {
     let text = d.normalized().to_plain_string();
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     match text.parse::<f64>().ok().and_then(Number::from_f64) {
@@ -41,11 +41,11 @@ fn decimal(d: BigDecimal) -> Value {
     }
 }
 
-fn float(f: f64) -> Value {
+pub(super) fn float(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-fn datetime(t: NaiveDateTime) -> Value {
+pub(super) fn datetime(t: NaiveDateTime) -> Value {
     Value::String(t.format("%Y-%m-%d %H:%M:%S%.f").to_string())
 }
 
@@ -53,15 +53,15 @@ fn datetime_utc(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
-fn date(d: NaiveDate) -> Value {
+pub(super) fn date(d: NaiveDate) -> Value {
     Value::String(d.format("%Y-%m-%d").to_string())
 }
 
-fn time(t: NaiveTime) -> Value {
+pub(super) fn time(t: NaiveTime) -> Value {
     Value::String(t.format("%H:%M:%S%.f").to_string())
 }
 
-fn bytes(b: Vec<u8>) -> Value {
+pub(super) fn bytes(b: Vec<u8>) -> Value {
     Value::String(BASE64.encode(b))
 }
 
