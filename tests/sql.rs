@@ -97,8 +97,9 @@ mod odbc {
         let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
         let (address, database) = rest.split_once('/').unwrap_or((rest, "postgres"));
         let (host, port) = address.split_once(':').unwrap_or((address, "5432"));
+        // UseDeclareFetch=1: rows fetched by a cursor, not the whole result held in memory.
         let mut string = format!(
-            "Driver={{PostgreSQL Unicode}};Server={host};Port={port};Database={database};UID={user}"
+            "Driver={{PostgreSQL Unicode}};Server={host};Port={port};Database={database};UID={user};UseDeclareFetch=1"
         );
         if !password.is_empty() {
             string += &format!(";PWD={password}");
@@ -112,7 +113,8 @@ mod odbc {
             found.push(Database::new(
                 Kind::Sqlite,
                 "sqlite://erp.db".into(),
-                Some("Driver=SQLite3;Database=erp.db".into()),
+                // StepAPI=1: rows stepped one by one, not the whole result held in memory.
+                Some("Driver=SQLite3;Database=erp.db;StepAPI=1".into()),
             ));
         } else {
             skipped("SQLite over ODBC", "apt-get install libsqliteodbc");

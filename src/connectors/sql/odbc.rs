@@ -7,6 +7,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use odbc_api::parameter::VarCharBox;
@@ -24,6 +25,10 @@ use crate::record::Record;
 /// How long a connection may take to open before the database counts as unreachable.
 const LOGIN_TIMEOUT_SECONDS: u32 = 30;
 
+/// A connection idle for longer is asked `SELECT 1` before it is used again: a server that
+/// restarted meanwhile costs a new connection, not a failed batch.
+const CHECKED_AFTER: Duration = Duration::from_secs(30);
+
 /// A connection string's connections: opened on demand, at most `keep` of them kept idle for
 /// the next statement.
 pub struct OdbcPool {
@@ -33,7 +38,8 @@ pub struct OdbcPool {
     shown: String,
     read_only: bool,
     keep: usize,
-    idle: Mutex<Vec<Connection<'static>>>,
+    /// The idle connections, each with the time it was put back.
+    idle: Mutex<Vec<(Connection<'static>, Instant)>>,
 }
 
 impl OdbcPool {
@@ -54,16 +60,15 @@ impl OdbcPool {
         }
     }
 
-    /// An idle connection that is still alive, or a new one.
+    /// An idle connection that is not broken, or a new one.
     fn take(&self) -> Result<Connection<'static>, SqlError> {
-        loop {
-            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            match idle {
-                Some(connection) if matches!(connection.is_dead(), Ok(false)) => {
-                    return Ok(connection);
-                }
-                Some(dead) => close(dead),
-                None => break,
+        while let Some((connection, since)) = self.idle.lock().ok().and_then(|mut i| i.pop()) {
+            let dead = matches!(connection.is_dead(), Ok(true))
+                || (since.elapsed() > CHECKED_AFTER && run(&connection, "SELECT 1", &[]).is_err());
+            if dead {
+                close(connection);
+            } else {
+                return Ok(connection);
             }
         }
         let unreachable = |e: odbc_api::Error| {
@@ -79,8 +84,10 @@ impl OdbcPool {
             .map_err(unreachable)?;
         if self.read_only
             && let Some(sql) = self.dialect.read_only_session()
+            && let Err(e) = run(&connection, sql, &[])
         {
-            run(&connection, sql, &[])?;
+            close(connection);
+            return Err(e);
         }
         Ok(connection)
     }
@@ -100,7 +107,7 @@ impl OdbcPool {
         }
         let full = match self.idle.lock() {
             Ok(mut idle) if idle.len() < self.keep => {
-                idle.push(connection);
+                idle.push((connection, Instant::now()));
                 None
             }
             _ => Some(connection),
@@ -115,7 +122,7 @@ impl OdbcPool {
 impl Drop for OdbcPool {
     fn drop(&mut self) {
         if let Ok(idle) = self.idle.get_mut() {
-            for connection in idle.drain(..) {
+            for (connection, _) in idle.drain(..) {
                 close(connection);
             }
         }
