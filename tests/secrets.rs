@@ -372,3 +372,65 @@ fn secrets_echoed_by_a_server_are_in_no_output_and_no_file() {
     }
     assert!(leaks.is_empty(), "{leaks:#?}");
 }
+
+#[test]
+fn a_secret_that_would_end_its_odbc_value_is_reported_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        r#"version: 1
+name: odbc-secrets
+connections:
+  plain: { sql: { odbc: "Driver=FreeTDS;Server=a;PWD=${secret.PLAIN}", dialect: mssql } }
+  braced: { sql: { odbc: "Driver=FreeTDS;Server=a;PWD={${secret.BRACED}}", dialect: mssql } }
+  closing: { sql: { odbc: "Driver=FreeTDS;Server=a;PWD={${secret.CLOSING}}", dialect: mssql } }
+jobs:
+  a:
+    from: { sql: { connection: plain, query: "SELECT 1" } }
+    to: { file: { path: out.ndjson } }
+"#,
+    )
+    .unwrap();
+    // `;` would end an unbraced value (and let the rest add attributes); in braces it is
+    // text, but `}` ends the braces.
+    let values = [
+        ("PLAIN", "pw;Driver=evil-4f2a"),
+        ("BRACED", "pw;braced-7c1e"),
+        ("CLOSING", "pw}closing-9b3d"),
+    ];
+    let out = Command::cargo_bin("syncline")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "p.yaml"])
+        .envs(values)
+        .output()
+        .unwrap();
+    let run = Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+    };
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("secret-value").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("`PLAIN` contains `;`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("PWD={${secret.PLAIN}}"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("`CLOSING` contains `}`"),
+        "{}",
+        run.stdout
+    );
+    assert_absent(&run, &values.map(|(_, v)| v));
+}

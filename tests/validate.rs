@@ -462,3 +462,53 @@ fn codes_and_lines(report: &serde_json::Value) -> BTreeSet<(String, u64)> {
         })
         .collect()
 }
+
+#[test]
+fn a_sql_connection_is_a_url_or_an_odbc_string_with_its_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sql.yaml");
+    std::fs::write(
+        &file,
+        concat!(
+            "version: 1\nname: sql\nconnections:\n",
+            "  both: { sql: { url: \"sqlite://a.db\", odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
+            "  neither: { sql: { pool_size: 2 } }\n",
+            "  undialected: { sql: { odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
+            "  dialected:\n    sql: { url: \"sqlite://a.db\", dialect: sqlite }\n",
+            "  sage:\n    sql:\n",
+            "      odbc: \"Driver=FreeTDS;Server=sage.local;UID=erp;PWD=${secret.SAGE_PASSWORD}\"\n",
+            "      dialect: mssql\n",
+            "jobs:\n  a:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.csv } }\n",
+        ),
+    )
+    .unwrap();
+    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let found: BTreeSet<(u64, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "sql-connection")
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    // Built without ODBC, the well-formed `odbc:` connection is refused too, at its string.
+    let mut expected = BTreeSet::from([(4, 11), (5, 14), (6, 18), (8, 34)]);
+    if !cfg!(feature = "odbc") {
+        expected.insert((11, 13));
+        assert!(
+            report.to_string().contains("cargo build --features odbc"),
+            "{report:#}"
+        );
+    }
+    assert_eq!(found, expected, "{report:#}");
+    let hints = report.to_string();
+    assert!(
+        hints.contains("exactly one of `url` and `odbc`"),
+        "{report:#}"
+    );
+    assert!(hints.contains("`dialect: mssql`"), "{report:#}");
+    assert!(
+        !hints.contains("PWD="),
+        "the connection string is never shown: {report:#}"
+    );
+}

@@ -3,6 +3,7 @@
 use super::checker::Checker;
 use crate::config::secrets::Secrets;
 use crate::diagnostics::Diagnostic;
+use crate::diagnostics::source::Span;
 use secrecy::ExposeSecret;
 
 pub fn check(c: &mut Checker, secrets: &Secrets) {
@@ -12,22 +13,43 @@ pub fn check(c: &mut Checker, secrets: &Secrets) {
         };
         let value = value.expose_secret();
         let in_url = usage.path.ends_with(".base_url") || usage.path.ends_with(".url");
+        let in_odbc = usage.path.ends_with(".odbc");
+        let check_value = "check the value in the `--secrets` file or the environment (a trailing newline is a common cause)";
+        let braced = format!("write it in braces, `PWD={{${{secret.{}}}}}`", usage.name);
         let problem = if value.is_empty() {
-            Some("is empty")
+            Some(("is empty", check_value))
         } else if value.chars().any(|ch| ch.is_control() && ch != '\t') {
-            Some(
+            Some((
                 "contains a line break or another control character, which cannot be sent in a URL, header or credential",
-            )
+                check_value,
+            ))
         } else if in_url && value.chars().any(char::is_whitespace) {
-            Some("contains spaces, which cannot be part of a URL")
+            Some((
+                "contains spaces, which cannot be part of a URL",
+                check_value,
+            ))
+        } else if in_odbc && !in_braces(c, usage.span) && value.contains(';') {
+            // `PWD=a;Driver=...` would end the value and add attributes to the string.
+            Some((
+                "contains `;`, which ends a value in an ODBC connection string",
+                braced.as_str(),
+            ))
+        } else if in_odbc && in_braces(c, usage.span) && value.contains('}') {
+            Some((
+                "contains `}`, which ends a value in braces in an ODBC connection string",
+                "use a credential without `}`",
+            ))
         } else {
             None
         };
-        if let Some(problem) = problem {
-            let d = Diagnostic::error("secret-value", format!("the secret `{}` {problem}", usage.name))
-                .at(usage.span)
-                .label("used here")
-                .hint("check the value in the `--secrets` file or the environment (a trailing newline is a common cause)");
+        if let Some((problem, hint)) = problem {
+            let d = Diagnostic::error(
+                "secret-value",
+                format!("the secret `{}` {problem}", usage.name),
+            )
+            .at(usage.span)
+            .label("used here")
+            .hint(hint);
             c.push(d);
         } else if let Some(weak) = weak(value) {
             let d = Diagnostic::warning(
@@ -43,6 +65,12 @@ pub fn check(c: &mut Checker, secrets: &Secrets) {
             c.push(d);
         }
     }
+}
+
+/// Whether the text at `span` is written between `{` and `}` (an ODBC value in braces).
+fn in_braces(c: &Checker, span: Span) -> bool {
+    let text = c.sources.get(span.file).text.as_bytes();
+    span.start > 0 && text.get(span.start - 1) == Some(&b'{') && text.get(span.end) == Some(&b'}')
 }
 
 /// Why a secret's value is easily found elsewhere, when it is.

@@ -1,16 +1,23 @@
-//! Database jobs: every named parameter of a query is `:cursor` or a var, and a table target
-//! says how its rows are addressed.
+//! Database connections and jobs: a connection is a URL or an ODBC string with its dialect,
+//! every named parameter of a query is `:cursor` or a var, and a table target says how its
+//! rows are addressed.
 
 use super::checker::Checker;
 use crate::config::LoadedPipeline;
-use crate::config::model::{Source, Target};
+use crate::config::model::{Connection, Source, SqlConnection, Target};
 use crate::config::secrets::Secrets;
 use crate::connectors::sql::compile::{SqlDatabases, unknown_parameters};
+use crate::connectors::sql::database::WITHOUT_ODBC;
 use crate::connectors::sql::params::parameterize;
 use crate::diagnostics::source::SourceMap;
 use crate::diagnostics::{Diagnostic, one_of};
 
 pub fn check(c: &mut Checker) {
+    for (name, connection) in &c.pipeline.connections {
+        if let Connection::Sql(sql) = connection {
+            connection_check(c, name, sql);
+        }
+    }
     for (name, job) in &c.pipeline.jobs {
         if let Some(Source::Sql(sql)) = &job.from {
             let path = format!("jobs.{name}.from.sql.query");
@@ -54,6 +61,40 @@ pub fn check(c: &mut Checker) {
     }
 }
 
+/// A connection is a URL, or an ODBC connection string with the SQL its database speaks (and a
+/// syncline built to speak ODBC).
+fn connection_check(c: &mut Checker, name: &str, sql: &SqlConnection) {
+    let path = format!("connections.{name}.sql");
+    let d = match (&sql.url, &sql.odbc) {
+        (Some(_), Some(_)) | (None, None) => Diagnostic::error(
+            "sql-connection",
+            "a sql connection has exactly one of `url` and `odbc`",
+        )
+        .at_opt(c.key_at(&path))
+        .hint("`url: postgres://erp@db/sage` (SQLite, PostgreSQL, MySQL), or `odbc: \"Driver=FreeTDS;Server=...\"` with `dialect: mssql` for a database reached through its ODBC driver"),
+        (Some(_), None) if sql.dialect.is_some() => Diagnostic::error(
+            "sql-connection",
+            "`dialect` goes with `odbc`: a URL already says which database it is",
+        )
+        .at_opt(c.key_at(&format!("{path}.dialect")))
+        .hint("remove `dialect`"),
+        (None, Some(_)) if sql.dialect.is_none() => Diagnostic::error(
+            "sql-connection",
+            "an `odbc` connection needs `dialect`: the SQL its database speaks",
+        )
+        .at_opt(c.key_at(&path))
+        .hint("`dialect: mssql` (SQL Server), `postgres`, `sqlite` or `mysql`"),
+        (None, Some(_)) if !cfg!(feature = "odbc") => {
+            Diagnostic::error("sql-connection", WITHOUT_ODBC)
+                .at_opt(c.at(&format!("{path}.odbc")))
+                .label("an ODBC connection string")
+                .hint("reach the database by `url` if sqlx speaks to it (SQLite, PostgreSQL, MySQL)")
+        }
+        _ => return,
+    };
+    c.push(d);
+}
+
 /// `validate --connect`: each query is prepared by its database, so a syntax error or an
 /// unknown table or column is reported at the query, before any run.
 pub fn connect(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) -> Vec<Diagnostic> {
@@ -93,7 +134,7 @@ pub fn connect(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) 
                 continue;
             }
         };
-        let query = parameterize(&sql.query, database.dialect);
+        let query = parameterize(&sql.query, database.placeholders);
         if let Err(e) = runtime.block_on(database.prepare(&query.sql)) {
             let d = Diagnostic::error(
                 "sql-query",

@@ -332,9 +332,31 @@ pub enum Method {
 pub struct SqlConnection {
     /// Database URL: `sqlite://erp.db` (relative to the pipeline's folder),
     /// `postgres://user:${secret.PG_PASSWORD}@host/db`, `mysql://...` (MySQL and MariaDB).
-    pub url: String,
-    /// Connections kept open at most (default 4).
+    /// Exactly one of `url` and `odbc`.
+    pub url: Option<String>,
+    /// An ODBC connection string, instead of `url`, with `dialect`:
+    /// `Driver=FreeTDS;Server=sage.local;Port=1433;Database=SAGE;UID=erp;PWD=${secret.SAGE_PASSWORD};TDS_Version=7.4`.
+    /// Needs a syncline built with `--features odbc`.
+    pub odbc: Option<String>,
+    /// The SQL the database behind `odbc` speaks: `mssql`, `postgres`, `sqlite` or `mysql`.
+    pub dialect: Option<SqlDialect>,
+    /// Connections kept open at most (default 4); through ODBC, connections kept idle.
     pub pool_size: Option<u32>,
+}
+
+/// The SQL a database reached through ODBC speaks: its identifier quotes, upsert and
+/// savepoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlDialect {
+    /// SQL Server (Sage 100c, EBP, Divalto): `[name]`, `MERGE`, `SAVE TRANSACTION`.
+    Mssql,
+    /// PostgreSQL: `"name"`, `ON CONFLICT`.
+    Postgres,
+    /// SQLite: `"name"`, `ON CONFLICT`.
+    Sqlite,
+    /// MySQL and MariaDB: `` `name` ``, `ON DUPLICATE KEY UPDATE`.
+    Mysql,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

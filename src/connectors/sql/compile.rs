@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::database::Database;
+use super::dialect::Dialect;
 use super::params::{self, parameterize};
 use super::source::SqlSourcePlan;
-use super::target::{SqlTargetPlan, Table};
-use crate::config::model::{self, Connection, CursorKind, Pipeline, Target};
+use super::statement::{Statements, Table};
+use super::target::SqlTargetPlan;
+use crate::config::model::{self, Connection, CursorKind, Pipeline, SqlDialect, Target};
 use crate::config::secrets::Secrets;
 
 /// Why a database job's part of the plan cannot be built.
@@ -64,17 +66,41 @@ impl SqlDatabases {
             name: name.to_string(),
             reason,
         };
-        let url = secrets.resolve(&connection.url).map_err(failed)?;
-        let database = Database::new(
-            &url,
-            &self.base_dir,
-            connection.pool_size.unwrap_or(DEFAULT_POOL_SIZE),
-            !written,
-        )
+        let pool_size = connection.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+        let database = match (&connection.url, &connection.odbc, connection.dialect) {
+            (Some(url), None, None) => {
+                let url = secrets.resolve(url).map_err(failed)?;
+                Database::new(&url, &self.base_dir, pool_size, !written)
+            }
+            (None, Some(string), Some(dialect)) => {
+                let string = secrets.resolve(string).map_err(failed)?;
+                Database::odbc(
+                    &string,
+                    dialect_of(dialect),
+                    &self.base_dir,
+                    pool_size,
+                    !written,
+                )
+            }
+            _ => {
+                return Err(failed(
+                    "a sql connection has either `url`, or `odbc` with `dialect`".into(),
+                ));
+            }
+        }
         .map_err(|e| failed(e.to_string()))?;
         let database = Arc::new(database);
         self.made.insert(name.to_string(), database.clone());
         Ok(database)
+    }
+}
+
+fn dialect_of(dialect: SqlDialect) -> Dialect {
+    match dialect {
+        SqlDialect::Mssql => Dialect::MsSql,
+        SqlDialect::Postgres => Dialect::Postgres,
+        SqlDialect::Sqlite => Dialect::Sqlite,
+        SqlDialect::Mysql => Dialect::MySql,
     }
 }
 
@@ -97,7 +123,7 @@ pub fn source_plan(
         return Err(SqlPlanError::UnknownParameter(name));
     }
     let database = databases.get(&sql.connection, pipeline, secrets)?;
-    let query = parameterize(&sql.query, database.dialect);
+    let query = parameterize(&sql.query, database.placeholders);
     let vars = query
         .names
         .iter()
@@ -120,8 +146,10 @@ pub fn target_plan(
     if sql.key.is_empty() {
         return Err(SqlPlanError::NoKey);
     }
-    Ok(SqlTargetPlan {
-        database: databases.get(&sql.connection, pipeline, secrets)?,
+    let database = databases.get(&sql.connection, pipeline, secrets)?;
+    let statements = Statements {
+        dialect: database.dialect,
+        placeholders: database.placeholders,
         table: Table {
             name: sql.table.clone(),
             key: sql.key.clone(),
@@ -133,6 +161,10 @@ pub fn target_plan(
             };
             (lines.field.clone(), table)
         }),
+    };
+    Ok(SqlTargetPlan {
+        database,
+        statements,
         batch: sql.batch.map_or(DEFAULT_BATCH, |b| b.max(1) as usize),
         param_types: Mutex::new(HashMap::new()),
     })

@@ -1,8 +1,11 @@
 //! A `sql` connection: its URL parsed once, its pool opened on first use (on the job's runtime,
-//! which sqlx's pools need), shared by the connection's sources and targets.
+//! which sqlx's pools need), shared by the connection's sources and targets; or, with the
+//! `odbc` feature, an ODBC connection string and its connections.
 
 use std::path::Path;
 use std::str::FromStr;
+#[cfg(feature = "odbc")]
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
@@ -11,34 +14,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Executor};
 use tokio::sync::OnceCell;
 
+#[cfg(feature = "odbc")]
+use super::connection_string;
+use super::dialect::{Dialect, Placeholders};
 use super::error::SqlError;
+#[cfg(feature = "odbc")]
+use super::odbc::OdbcPool;
 
-/// Which SQL the database speaks: placeholders, identifier quotes, upserts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-impl Dialect {
-    /// `"name"`, or `` `name` `` for MySQL; a name holding the quote itself is refused.
-    pub fn quote(self, name: &str) -> Result<String, SqlError> {
-        let quote = if self == Dialect::MySql { '`' } else { '"' };
-        if name.is_empty() || name.contains(quote) || name.contains('\0') {
-            return Err(SqlError::Value(format!("`{name}` cannot be a column name")));
-        }
-        Ok(format!("{quote}{name}{quote}"))
-    }
-
-    /// The `n`-th placeholder, from 1.
-    pub fn placeholder(self, n: usize) -> String {
-        match self {
-            Dialect::Postgres => format!("${n}"),
-            _ => "?".to_string(),
-        }
-    }
-}
+/// What a syncline built without the `odbc` feature says of an `odbc:` connection.
+pub const WITHOUT_ODBC: &str = "this syncline was built without ODBC: cargo build --features odbc";
 
 enum Options {
     Sqlite(SqliteConnectOptions),
@@ -55,12 +39,22 @@ pub enum Pool {
 
 pub struct Database {
     pub dialect: Dialect,
-    options: Options,
-    pool_size: u32,
-    read_only: bool,
-    pool: OnceCell<Pool>,
-    /// The URL without its password, for messages.
+    pub placeholders: Placeholders,
+    backend: Backend,
+    /// The URL or connection string without its password, for messages.
     pub shown: String,
+}
+
+/// The way in: sqlx's pool, or ODBC's connections.
+enum Backend {
+    Sqlx {
+        options: Box<Options>,
+        pool_size: u32,
+        read_only: bool,
+        pool: OnceCell<Pool>,
+    },
+    #[cfg(feature = "odbc")]
+    Odbc(Arc<OdbcPool>),
 }
 
 impl std::fmt::Debug for Database {
@@ -124,60 +118,122 @@ impl Database {
         };
         Ok(Database {
             dialect,
-            options,
-            pool_size: pool_size.max(1),
-            read_only,
-            pool: OnceCell::new(),
+            placeholders: match dialect {
+                Dialect::Postgres => Placeholders::Numbered,
+                _ => Placeholders::Marks,
+            },
+            backend: Backend::Sqlx {
+                options: Box::new(options),
+                pool_size: pool_size.max(1),
+                read_only,
+                pool: OnceCell::new(),
+            },
             shown,
         })
+    }
+
+    /// A database reached through ODBC: `string` is the connection string, `dialect` the SQL
+    /// the database speaks. At most `pool_size` connections are kept idle. A SQLite file's
+    /// relative path is relative to `base_dir`, as with a URL.
+    #[cfg_attr(not(feature = "odbc"), allow(unused_variables))]
+    pub fn odbc(
+        string: &SecretString,
+        dialect: Dialect,
+        base_dir: &Path,
+        pool_size: u32,
+        read_only: bool,
+    ) -> Result<Database, SqlError> {
+        #[cfg(not(feature = "odbc"))]
+        return Err(SqlError::Value(WITHOUT_ODBC.to_string()));
+        #[cfg(feature = "odbc")]
+        {
+            let mut string = string.expose_secret().to_string();
+            if dialect == Dialect::Sqlite {
+                string = connection_string::with_base_dir(&string, base_dir);
+            }
+            let shown = connection_string::shown(&string);
+            let pool = OdbcPool::new(
+                SecretString::from(string),
+                dialect,
+                shown.clone(),
+                pool_size as usize,
+                read_only,
+            );
+            Ok(Database {
+                dialect,
+                placeholders: Placeholders::Marks,
+                backend: Backend::Odbc(Arc::new(pool)),
+                shown,
+            })
+        }
+    }
+
+    /// The ODBC connections, when the database is reached so.
+    #[cfg(feature = "odbc")]
+    pub fn odbc_pool(&self) -> Option<&Arc<OdbcPool>> {
+        match &self.backend {
+            Backend::Odbc(pool) => Some(pool),
+            Backend::Sqlx { .. } => None,
+        }
     }
 
     /// The pool, opened on first use with one connection made at once (a wrong password or
     /// host stops the job here, named).
     pub async fn pool(&self) -> Result<&Pool, SqlError> {
-        self.pool
-            .get_or_try_init(|| async {
-                let unreachable = |e: sqlx::Error| {
-                    SqlError::Unavailable(format!("cannot connect to {}: {e}", self.shown))
-                };
-                Ok(match &self.options {
-                    Options::Sqlite(o) => Pool::Sqlite(
-                        SqlitePoolOptions::new()
-                            .max_connections(self.pool_size)
-                            .connect_with(o.clone())
-                            .await
-                            .map_err(unreachable)?,
-                    ),
-                    Options::Postgres(o) => Pool::Postgres(
-                        PgPoolOptions::new()
-                            .max_connections(self.pool_size)
-                            .connect_with(o.clone())
-                            .await
-                            .map_err(unreachable)?,
-                    ),
-                    Options::MySql(o) => {
-                        let read_only = self.read_only;
-                        Pool::MySql(
-                            MySqlPoolOptions::new()
-                                .max_connections(self.pool_size)
-                                .after_connect(move |connection, _| {
-                                    Box::pin(async move {
-                                        if read_only {
-                                            connection
-                                                .execute("SET SESSION TRANSACTION READ ONLY")
-                                                .await?;
-                                        }
-                                        Ok(())
-                                    })
-                                })
-                                .connect_with(o.clone())
-                                .await
-                                .map_err(unreachable)?,
-                        )
-                    }
-                })
+        let (options, pool_size, read_only, pool) = match &self.backend {
+            Backend::Sqlx {
+                options,
+                pool_size,
+                read_only,
+                pool,
+            } => (options, *pool_size, *read_only, pool),
+            #[cfg(feature = "odbc")]
+            Backend::Odbc(_) => {
+                return Err(SqlError::Unavailable(format!(
+                    "{} is reached through ODBC, not sqlx",
+                    self.shown
+                )));
+            }
+        };
+        pool.get_or_try_init(|| async {
+            let unreachable = |e: sqlx::Error| {
+                SqlError::Unavailable(format!("cannot connect to {}: {e}", self.shown))
+            };
+            Ok(match &**options {
+                Options::Sqlite(o) => Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(pool_size)
+                        .connect_with(o.clone())
+                        .await
+                        .map_err(unreachable)?,
+                ),
+                Options::Postgres(o) => Pool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(pool_size)
+                        .connect_with(o.clone())
+                        .await
+                        .map_err(unreachable)?,
+                ),
+                Options::MySql(o) => Pool::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(pool_size)
+                        .after_connect(move |connection, _| {
+                            Box::pin(async move {
+                                if read_only {
+                                    connection
+                                        .execute("SET SESSION TRANSACTION READ ONLY")
+                                        .await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                        .connect_with(o.clone())
+                        .await
+                        .map_err(unreachable)?,
+                ),
             })
-            .await
+        })
+        .await
     }
 }
 
@@ -185,6 +241,13 @@ impl Database {
     /// Has the database prepare `sql` (placeholders in its dialect): its syntax and the tables
     /// and columns it names are checked, nothing is run.
     pub async fn prepare(&self, sql: &str) -> Result<(), SqlError> {
+        #[cfg(feature = "odbc")]
+        if let Some(pool) = self.odbc_pool() {
+            let (pool, sql) = (pool.clone(), sql.to_string());
+            return tokio::task::spawn_blocking(move || super::odbc::prepare(&pool, &sql))
+                .await
+                .map_err(|e| SqlError::Unavailable(format!("the ODBC driver failed: {e}")))?;
+        }
         match self.pool().await? {
             Pool::Sqlite(pool) => pool.prepare(sql).await.map(drop)?,
             Pool::Postgres(pool) => pool.prepare(sql).await.map(drop)?,

@@ -2,7 +2,7 @@
 //! placeholder and its value is bound, never spliced into the text. A `:` inside a string
 //! literal, a quoted name, a comment or a PostgreSQL cast (`::date`) is left as it is.
 
-use super::database::Dialect;
+use super::dialect::Placeholders;
 
 /// A query with its named parameters replaced by placeholders.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct Parameterized {
 /// Every named parameter of `sql`, in order, each once.
 pub fn names(sql: &str) -> Vec<String> {
     let mut names = Vec::new();
-    for name in parameterize(sql, Dialect::Sqlite).names {
+    for name in parameterize(sql, Placeholders::Marks).names {
         if !names.contains(&name) {
             names.push(name);
         }
@@ -23,7 +23,7 @@ pub fn names(sql: &str) -> Vec<String> {
     names
 }
 
-pub fn parameterize(sql: &str, dialect: Dialect) -> Parameterized {
+pub fn parameterize(sql: &str, placeholders: Placeholders) -> Parameterized {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut names: Vec<String> = Vec::new();
@@ -72,9 +72,9 @@ pub fn parameterize(sql: &str, dialect: Dialect) -> Parameterized {
                 }
                 out.push_str(&sql[copied..i]);
                 let name = &sql[start..end];
-                // PostgreSQL numbers a name once, however often it is used.
-                let n = match dialect {
-                    Dialect::Postgres => match names.iter().position(|n| n == name) {
+                // A numbered name is numbered once, however often it is used.
+                let n = match placeholders {
+                    Placeholders::Numbered => match names.iter().position(|n| n == name) {
                         Some(p) => p + 1,
                         None => {
                             names.push(name.to_string());
@@ -86,7 +86,7 @@ pub fn parameterize(sql: &str, dialect: Dialect) -> Parameterized {
                         names.len()
                     }
                 };
-                out.push_str(&dialect.placeholder(n));
+                out.push_str(&placeholders.nth(n));
                 copied = end;
                 i = end;
             }
@@ -105,11 +105,11 @@ mod tests {
     fn names_become_placeholders_outside_literals_comments_and_casts() {
         let sql = "SELECT a::text, ':not' AS \":nor\" FROM t -- :comment\n\
                    WHERE m > :cursor AND d = :warehouse /* :x */ OR m = :cursor";
-        let p = parameterize(sql, Dialect::Sqlite);
+        let p = parameterize(sql, Placeholders::Marks);
         assert_eq!(p.names, ["cursor", "warehouse", "cursor"]);
         assert!(p.sql.ends_with("WHERE m > ? AND d = ? /* :x */ OR m = ?"));
         assert!(p.sql.contains("a::text, ':not' AS \":nor\""));
-        let p = parameterize(sql, Dialect::Postgres);
+        let p = parameterize(sql, Placeholders::Numbered);
         assert_eq!(p.names, ["cursor", "warehouse"]);
         assert!(
             p.sql
@@ -120,9 +120,9 @@ mod tests {
 
     #[test]
     fn a_quote_left_open_does_not_panic() {
-        let p = parameterize("SELECT 'it'':s :x", Dialect::MySql);
+        let p = parameterize("SELECT 'it'':s :x", Placeholders::Marks);
         assert!(p.names.is_empty());
-        let p = parameterize("SELECT /* :x", Dialect::MySql);
+        let p = parameterize("SELECT /* :x", Placeholders::Marks);
         assert!(p.names.is_empty());
     }
 }

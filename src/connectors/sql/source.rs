@@ -84,21 +84,6 @@ struct SqlSource {
 
 impl Source for SqlSource {
     fn read(&mut self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), ConnectorError> {
-        let Some(runtime) = self.runtime.clone() else {
-            return Err(ConnectorError::Sql(SqlError::Unavailable(
-                "no runtime to query the database on".into(),
-            )));
-        };
-        runtime.block_on(self.stream(emit))?;
-        Ok(())
-    }
-}
-
-impl SqlSource {
-    async fn stream(&self, emit: &mut dyn FnMut(Item) -> bool) -> Result<(), SqlError> {
-        let plan = &*self.plan;
-        let sql = plan.query.sql.as_str();
-        let values = plan.values(&self.cursor);
         let mut n = 0u64;
         // A row that cannot be read is quarantined with its number; the rest go on.
         let mut emit_row = |record: Result<Record, SqlError>| {
@@ -111,6 +96,39 @@ impl SqlSource {
                 },
             })
         };
+        // ODBC blocks, which the reader, a thread of its own, may do.
+        #[cfg(feature = "odbc")]
+        if let Some(pool) = self.plan.database.odbc_pool() {
+            let plan = &*self.plan;
+            let values = plan.values(&self.cursor);
+            let named: Vec<(&str, &Value)> = plan
+                .query
+                .names
+                .iter()
+                .map(String::as_str)
+                .zip(values)
+                .collect();
+            super::odbc::read(pool, &plan.query.sql, &named, &mut emit_row)?;
+            return Ok(());
+        }
+        let Some(runtime) = self.runtime.clone() else {
+            return Err(ConnectorError::Sql(SqlError::Unavailable(
+                "no runtime to query the database on".into(),
+            )));
+        };
+        runtime.block_on(self.stream(&mut emit_row))?;
+        Ok(())
+    }
+}
+
+impl SqlSource {
+    async fn stream(
+        &self,
+        emit_row: &mut dyn FnMut(Result<Record, SqlError>) -> bool,
+    ) -> Result<(), SqlError> {
+        let plan = &*self.plan;
+        let sql = plan.query.sql.as_str();
+        let values = plan.values(&self.cursor);
         match plan.database.pool().await? {
             Pool::Sqlite(pool) => {
                 let query = values

@@ -1,7 +1,7 @@
-//! Writing records to a table: upserts by the `key` columns (ON CONFLICT, or ON DUPLICATE KEY
-//! for MySQL), in transactions of `batch` records, each record in a savepoint of its own, so
-//! one the database refuses is quarantined with the database's message and the others are
-//! kept.
+//! Writing records to a table: upserts by the `key` columns (statement.rs), in transactions of
+//! `batch` records, each record in a savepoint of its own, so one the database refuses is
+//! quarantined with the database's message and the others are kept. Through sqlx here, or
+//! through ODBC (odbc.rs) on the runtime's blocking threads.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -10,29 +10,20 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sqlx::{Acquire, Either, Executor, Statement as _, TypeInfo};
 
-use super::database::{Database, Dialect, Pool};
+use super::database::{Database, Pool};
 use super::error::SqlError;
+use super::statement::{Statement, Statements, name_line};
 use super::value::{
     Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record,
 };
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
 use crate::record::{Record, text_of};
 
-/// A table and the columns its rows are upserted on.
-#[derive(Debug)]
-pub struct Table {
-    pub name: String,
-    pub key: Vec<String>,
-}
-
 #[derive(Debug)]
 pub struct SqlTargetPlan {
     pub database: Arc<Database>,
-    /// The first key column is a row's id in the ID map.
-    pub table: Table,
-    /// A document's lines: the record's field that lists them, and their table. A document
-    /// and its lines are written in one savepoint: all of them, or none.
-    pub lines: Option<(String, Table)>,
+    /// The table, its key and its lines, and the statements that write them.
+    pub statements: Statements,
     /// Records per transaction.
     pub batch: usize,
     /// PostgreSQL's parameter types, by statement.
@@ -53,171 +44,17 @@ impl KeyedTargetPlan for SqlTargetPlan {
     }
 }
 
-/// One statement and its values, with the column each value goes to (for messages).
-struct Statement {
-    sql: String,
-    values: Vec<(String, Value)>,
-}
-
 impl SqlTargetPlan {
     /// A row's id in the ID map: its first key column's value.
     fn id_of(&self, record: &Record) -> String {
         let first = self
+            .statements
             .table
             .key
             .first()
             .map(String::as_str)
             .unwrap_or_default();
         record.get(first).and_then(text_of).unwrap_or_default()
-    }
-
-    fn quote(&self, name: &str) -> Result<String, SqlError> {
-        self.database.dialect.quote(name)
-    }
-
-    fn fields(record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
-        match record {
-            Value::Object(fields) => {
-                Ok(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            }
-            _ => Err(SqlError::Value(
-                "the record is not an object of columns".into(),
-            )),
-        }
-    }
-
-    /// The statements that write `record`: its upsert, then its lines' (`line N: ...` names
-    /// the one refused).
-    fn write(&self, record: &Record) -> Result<Vec<Statement>, SqlError> {
-        let mut values = Self::fields(record)?;
-        let Some((field, table)) = &self.lines else {
-            return Ok(vec![self.upsert(&self.table, values)?]);
-        };
-        let lines = match values.iter().position(|(name, _)| name == field) {
-            Some(at) => values.remove(at).1,
-            None => Value::Null,
-        };
-        let mut statements = vec![self.upsert(&self.table, values)?];
-        for (n, line) in lines.as_array().into_iter().flatten().enumerate() {
-            let line = Self::fields(line)
-                .and_then(|values| self.upsert(table, values))
-                .map_err(|e| SqlError::Value(format!("line {}: {e}", n + 1)))?;
-            statements.push(line);
-        }
-        Ok(statements)
-    }
-
-    /// `INSERT ... ON CONFLICT (key) DO UPDATE` (or MySQL's `ON DUPLICATE KEY UPDATE`).
-    fn upsert(&self, table: &Table, values: Vec<(String, Value)>) -> Result<Statement, SqlError> {
-        for key in &table.key {
-            if !values.iter().any(|(name, _)| name == key) {
-                return Err(SqlError::Value(format!("the record has no `{key}` column")));
-            }
-        }
-        let dialect = self.database.dialect;
-        let columns: Vec<String> = values
-            .iter()
-            .map(|(name, _)| self.quote(name))
-            .collect::<Result<_, _>>()?;
-        let placeholders: Vec<String> =
-            (1..=values.len()).map(|n| dialect.placeholder(n)).collect();
-        let changed: Vec<&String> = values
-            .iter()
-            .zip(&columns)
-            .filter(|((name, _), _)| !table.key.contains(name))
-            .map(|(_, quoted)| quoted)
-            .collect();
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            self.quote(&table.name)?,
-            columns.join(", "),
-            placeholders.join(", ")
-        );
-        if dialect == Dialect::MySql {
-            let set: Vec<String> = match changed.is_empty() {
-                true => vec![format!("{0} = {0}", columns[0])],
-                false => changed
-                    .iter()
-                    .map(|c| format!("{c} = VALUES({c})"))
-                    .collect(),
-            };
-            sql += &format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "));
-        } else {
-            let keys: Vec<String> = table
-                .key
-                .iter()
-                .map(|k| self.quote(k))
-                .collect::<Result<_, _>>()?;
-            sql += &format!(" ON CONFLICT ({}) DO ", keys.join(", "));
-            sql += &match changed.is_empty() {
-                true => "NOTHING".to_string(),
-                false => {
-                    let set: Vec<String> = changed
-                        .iter()
-                        .map(|c| format!("{c} = excluded.{c}"))
-                        .collect();
-                    format!("UPDATE SET {}", set.join(", "))
-                }
-            };
-        }
-        Ok(Statement { sql, values })
-    }
-
-    /// The row's address: its `key` columns' values.
-    fn address(&self, target_id: &str, record: &Record) -> Result<Vec<(String, Value)>, SqlError> {
-        // A single key column's value is the target id itself (a deletion carries no record).
-        let single = self.table.key.len() == 1;
-        self.table
-            .key
-            .iter()
-            .map(|k| match record.get(k) {
-                Some(v) => Ok((k.clone(), v.clone())),
-                None if single => Ok((k.clone(), Value::from(target_id))),
-                None => Err(SqlError::Value(format!("the record has no `{k}` column"))),
-            })
-            .collect()
-    }
-
-    fn where_clause(&self, address: &[(String, Value)], from: usize) -> Result<String, SqlError> {
-        let dialect = self.database.dialect;
-        let conditions: Vec<String> = address
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| {
-                Ok(format!(
-                    "{} = {}",
-                    self.quote(name)?,
-                    dialect.placeholder(from + i)
-                ))
-            })
-            .collect::<Result<_, SqlError>>()?;
-        Ok(conditions.join(" AND "))
-    }
-
-    fn delete(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
-        let address = self.address(target_id, record)?;
-        let sql = format!(
-            "DELETE FROM {} WHERE {}",
-            self.quote(&self.table.name)?,
-            self.where_clause(&address, 1)?
-        );
-        Ok(Statement {
-            sql,
-            values: address,
-        })
-    }
-
-    fn select(&self, target_id: &str, record: &Record) -> Result<Statement, SqlError> {
-        let address = self.address(target_id, record)?;
-        let sql = format!(
-            "SELECT * FROM {} WHERE {}",
-            self.quote(&self.table.name)?,
-            self.where_clause(&address, 1)?
-        );
-        Ok(Statement {
-            sql,
-            values: address,
-        })
     }
 
     /// PostgreSQL's types for `sql`'s parameters, asked once per statement.
@@ -300,19 +137,12 @@ macro_rules! in_transaction {
             let connection = savepoint.acquire().await?;
             let result: Result<(), SqlError> = async {
                 for (n, statement) in write.iter().enumerate() {
-                    // The lines follow the document: a refused one is named.
-                    let line = |e: SqlError| match (n, e) {
-                        (0, e) => e,
-                        (n, SqlError::Refused(m)) => SqlError::Refused(format!("line {n}: {m}")),
-                        (n, SqlError::Value(m)) => SqlError::Value(format!("line {n}: {m}")),
-                        (_, e) => e,
-                    };
                     let ran: Result<(), SqlError> = async {
                         run_statement!($kind, $plan, connection, statement);
                         Ok(())
                     }
                     .await;
-                    ran.map_err(line)?;
+                    ran.map_err(|e| name_line(n, e))?;
                 }
                 Ok(())
             }
@@ -345,6 +175,12 @@ impl SqlTarget {
         statements: Vec<Result<Vec<Statement>, SqlError>>,
     ) -> Result<Vec<Result<(), SqlError>>, SqlError> {
         let plan = &*self.plan;
+        // ODBC blocks: off the runtime's workers.
+        #[cfg(feature = "odbc")]
+        if let Some(pool) = plan.database.odbc_pool() {
+            let pool = pool.clone();
+            return off_runtime(move || super::odbc::transaction(&pool, statements)).await;
+        }
         Ok(match plan.database.pool().await? {
             Pool::Sqlite(pool) => in_transaction!(sqlite, plan, pool, statements),
             Pool::MySql(pool) => in_transaction!(mysql, plan, pool, statements),
@@ -359,6 +195,17 @@ impl SqlTarget {
             .unwrap_or_else(|| Err(SqlError::Unavailable("no answer".into())))
             .map_err(write_error)
     }
+}
+
+/// Runs blocking ODBC calls on the runtime's blocking threads; a panic in a driver fails the
+/// write, not the run.
+#[cfg(feature = "odbc")]
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SqlError> + Send + 'static,
+) -> Result<T, SqlError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SqlError::Unavailable(format!("the ODBC driver failed: {e}")))?
 }
 
 fn write_error(error: SqlError) -> WriteError {
@@ -378,17 +225,22 @@ impl KeyedTarget for SqlTarget {
 
     /// Every write is an upsert at the record's key: a create is one too.
     async fn create(&mut self, record: &Record) -> Result<String, WriteError> {
-        self.one(self.plan.write(record)).await?;
+        self.one(self.plan.statements.write(record)).await?;
         Ok(self.plan.id_of(record))
     }
 
     async fn update(&mut self, _target_id: &str, record: &Record) -> Result<(), WriteError> {
-        self.one(self.plan.write(record)).await
+        self.one(self.plan.statements.write(record)).await
     }
 
     async fn delete(&mut self, target_id: &str, record: &Record) -> Result<(), WriteError> {
-        self.one(self.plan.delete(target_id, record).map(|d| vec![d]))
-            .await
+        self.one(
+            self.plan
+                .statements
+                .delete(target_id, record)
+                .map(|d| vec![d]),
+        )
+        .await
     }
 
     fn retry_after(&self, _tries: u32) -> Option<std::time::Duration> {
@@ -407,8 +259,10 @@ impl KeyedTarget for SqlTarget {
         let statements = writes
             .iter()
             .map(|write| match write {
-                BatchWrite::Create(record) | BatchWrite::Update(_, record) => plan.write(record),
-                BatchWrite::Delete(id) => plan.delete(id, &Value::Null).map(|d| vec![d]),
+                BatchWrite::Create(record) | BatchWrite::Update(_, record) => {
+                    plan.statements.write(record)
+                }
+                BatchWrite::Delete(id) => plan.statements.delete(id, &Value::Null).map(|d| vec![d]),
             })
             .collect();
         let results = self.run(statements).await.map_err(write_error)?;
@@ -430,8 +284,19 @@ impl KeyedTarget for SqlTarget {
         target_id: &str,
         record: &Record,
     ) -> Result<Option<Record>, WriteError> {
-        let statement = self.plan.select(target_id, record).map_err(write_error)?;
+        let statement = self
+            .plan
+            .statements
+            .select(target_id, record)
+            .map_err(write_error)?;
         let plan = &*self.plan;
+        #[cfg(feature = "odbc")]
+        if let Some(pool) = plan.database.odbc_pool() {
+            let pool = pool.clone();
+            return off_runtime(move || super::odbc::select_one(&pool, &statement))
+                .await
+                .map_err(write_error);
+        }
         let read = async {
             macro_rules! fetch {
                 ($kind:ident, $pool:expr, $record:expr) => {{

@@ -32,7 +32,7 @@ fn unreadable(column: &str, type_name: &str) -> SqlError {
     ))
 }
 
-fn decimal(d: BigDecimal) -> Value {
+pub(super) fn decimal(d: BigDecimal) -> Value {
     let text = d.normalized().to_plain_string();
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     if let Ok(whole) = text.parse::<i64>() {
@@ -44,13 +44,13 @@ fn decimal(d: BigDecimal) -> Value {
     }
 }
 
-fn float(f: f64) -> Value {
+pub(super) fn float(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 /// `2026-12-06 10:00:00`, with the fraction when there is one: written by hand, as every row
 /// of a table may hold one.
-fn datetime(t: NaiveDateTime) -> Value {
+pub(super) fn datetime(t: NaiveDateTime) -> Value {
     use chrono::{Datelike, Timelike};
     use std::fmt::Write as _;
     let mut text = String::with_capacity(26);
@@ -80,15 +80,15 @@ fn datetime_utc(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
-fn date(d: NaiveDate) -> Value {
+pub(super) fn date(d: NaiveDate) -> Value {
     Value::String(d.format("%Y-%m-%d").to_string())
 }
 
-fn time(t: NaiveTime) -> Value {
+pub(super) fn time(t: NaiveTime) -> Value {
     Value::String(t.format("%H:%M:%S%.f").to_string())
 }
 
-fn bytes(b: Vec<u8>) -> Value {
+pub(super) fn bytes(b: Vec<u8>) -> Value {
     Value::String(BASE64.encode(b))
 }
 
