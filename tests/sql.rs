@@ -402,6 +402,28 @@ fn records_are_upserted_and_a_refused_one_is_quarantined_alone() {
     }
 }
 
+/// The only row of a new table `table` (`ddl` its columns, `insert` its values), as the
+/// pipeline reads it.
+fn one_row(db: &Database, work: &Workdir, table: &str, ddl: &str, insert: &str) -> Value {
+    db.exec(
+        work,
+        &format!(
+            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({ddl}); \
+             INSERT INTO {table} VALUES ({insert})"
+        ),
+    );
+    work.write(
+        "p.yaml",
+        db.pipeline(&format!(
+            "  pull:\n    from:\n      sql: {{ connection: erp, query: \"SELECT * FROM {table}\" }}\n\
+             \x20   to:\n      file: {{ connection: files, path: types.ndjson }}\n"
+        )),
+    );
+    let (code, report) = work.run("p.yaml", &[]);
+    assert_eq!(code, 0, "{}: {report:#}", db.name());
+    work.ndjson("types.ndjson").remove(0)
+}
+
 /// Each database's column types as records: numbers as numbers, decimals exact, dates and
 /// times as text, NULL as null, binary as base64.
 #[test]
@@ -427,23 +449,7 @@ fn every_column_type_is_read_faithfully() {
                  '08:30:00'",
             ),
         };
-        db.exec(
-            &work,
-            &format!(
-                "DROP TABLE IF EXISTS t_types; CREATE TABLE t_types ({ddl}); \
-                 INSERT INTO t_types VALUES ({insert})"
-            ),
-        );
-        work.write(
-            "p.yaml",
-            db.pipeline(
-                "  pull:\n    from:\n      sql: { connection: erp, query: \"SELECT * FROM t_types\" }\n\
-                 \x20   to:\n      file: { connection: files, path: types.ndjson }\n",
-            ),
-        );
-        let (code, report) = work.run("p.yaml", &[]);
-        assert_eq!(code, 0, "{}: {report:#}", db.name());
-        let row = &work.ndjson("types.ndjson")[0];
+        let row = &one_row(&db, &work, "t_types", ddl, insert);
         assert_eq!(row["i"], json!(1), "{}: {row}", db.name());
         assert_eq!(row["f"], json!(0.25), "{}: {row}", db.name());
         assert_eq!(row["t"], json!("x"), "{}: {row}", db.name());
@@ -508,23 +514,7 @@ fn every_column_type_is_read_through_odbc() {
         {
             string.push_str(";BoolsAsChar=0");
         }
-        db.exec(
-            &work,
-            &format!(
-                "DROP TABLE IF EXISTS t_odbc_types; CREATE TABLE t_odbc_types ({ddl}); \
-                 INSERT INTO t_odbc_types VALUES ({insert})"
-            ),
-        );
-        work.write(
-            "p.yaml",
-            db.pipeline(
-                "  pull:\n    from:\n      sql: { connection: erp, query: \"SELECT * FROM t_odbc_types\" }\n\
-                 \x20   to:\n      file: { connection: files, path: types.ndjson }\n",
-            ),
-        );
-        let (code, report) = work.run("p.yaml", &[]);
-        assert_eq!(code, 0, "{}: {report:#}", db.name());
-        let row = &work.ndjson("types.ndjson")[0];
+        let row = &one_row(&db, &work, "t_odbc_types", ddl, insert);
         assert_eq!(row["i"], json!(1), "{}: {row}", db.name());
         assert_eq!(row["f"], json!(0.25), "{}: {row}", db.name());
         assert_eq!(row["t"], json!("x"), "{}: {row}", db.name());

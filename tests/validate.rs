@@ -390,21 +390,14 @@ fn many_problems_in_a_large_file_render_in_linear_time() {
 
 #[test]
 fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("refused.yaml");
-    std::fs::write(
-        &file,
-        concat!(
-            "version: 1\nname: refused\njobs:\n  a:\n",
-            "    from: { file: { path: in.csv, csv: { delimiter: \"é\" } } }\n",
-            "    to: { file: { path: out.csv } }\n    map:\n",
-            "      when: { path: $.d, as: datetime, timezone: Europe/Paris }\n",
-            "      label: { template: \"x {code\" }\n",
-            "      price: { path: $.p, as: decimal, format: euros }\n",
-        ),
-    )
-    .unwrap();
-    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    let (report, code) = validate_text(concat!(
+        "version: 1\nname: refused\njobs:\n  a:\n",
+        "    from: { file: { path: in.csv, csv: { delimiter: \"é\" } } }\n",
+        "    to: { file: { path: out.csv } }\n    map:\n",
+        "      when: { path: $.d, as: datetime, timezone: Europe/Paris }\n",
+        "      label: { template: \"x {code\" }\n",
+        "      price: { path: $.p, as: decimal, format: euros }\n",
+    ));
     assert_eq!(code, 2);
     let found = codes_and_lines(&report);
     assert_eq!(
@@ -421,20 +414,13 @@ fn what_building_the_plan_would_refuse_is_reported_by_validate_located() {
 
 #[test]
 fn a_query_parameter_without_a_var_and_a_table_without_key_are_located() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sql.yaml");
-    std::fs::write(
-        &file,
-        concat!(
-            "version: 1\nname: sql\nvars: { warehouse: \"1\" }\n",
-            "connections:\n  erp: { sql: { url: \"sqlite://erp.db\" } }\njobs:\n  a:\n",
-            "    from:\n      sql:\n        connection: erp\n",
-            "        query: \"SELECT * FROM t WHERE d = :warehouse AND m > :cursor AND f = :famly\"\n",
-            "    to: { sql: { connection: erp, table: web } }\n",
-        ),
-    )
-    .unwrap();
-    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    let (report, code) = validate_text(concat!(
+        "version: 1\nname: sql\nvars: { warehouse: \"1\" }\n",
+        "connections:\n  erp: { sql: { url: \"sqlite://erp.db\" } }\njobs:\n  a:\n",
+        "    from:\n      sql:\n        connection: erp\n",
+        "        query: \"SELECT * FROM t WHERE d = :warehouse AND m > :cursor AND f = :famly\"\n",
+        "    to: { sql: { connection: erp, table: web } }\n",
+    ));
     assert_eq!(code, 2);
     let found = codes_and_lines(&report);
     assert_eq!(
@@ -465,24 +451,17 @@ fn codes_and_lines(report: &serde_json::Value) -> BTreeSet<(String, u64)> {
 
 #[test]
 fn a_sql_connection_is_a_url_or_an_odbc_string_with_its_dialect() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sql.yaml");
-    std::fs::write(
-        &file,
-        concat!(
-            "version: 1\nname: sql\nconnections:\n",
-            "  both: { sql: { url: \"sqlite://a.db\", odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
-            "  neither: { sql: { pool_size: 2 } }\n",
-            "  undialected: { sql: { odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
-            "  dialected:\n    sql: { url: \"sqlite://a.db\", dialect: sqlite }\n",
-            "  sage:\n    sql:\n",
-            "      odbc: \"Driver=FreeTDS;Server=sage.local;UID=erp;PWD=${secret.SAGE_PASSWORD}\"\n",
-            "      dialect: mssql\n",
-            "jobs:\n  a:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.csv } }\n",
-        ),
-    )
-    .unwrap();
-    let (report, code) = json_report(&["validate", file.to_str().unwrap()]);
+    let (report, code) = validate_text(concat!(
+        "version: 1\nname: sql\nconnections:\n",
+        "  both: { sql: { url: \"sqlite://a.db\", odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
+        "  neither: { sql: { pool_size: 2 } }\n",
+        "  undialected: { sql: { odbc: \"Driver=SQLite3;Database=a.db\" } }\n",
+        "  dialected:\n    sql: { url: \"sqlite://a.db\", dialect: sqlite }\n",
+        "  sage:\n    sql:\n",
+        "      odbc: \"Driver=FreeTDS;Server=sage.local;UID=erp;PWD=${secret.SAGE_PASSWORD}\"\n",
+        "      dialect: mssql\n",
+        "jobs:\n  a:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out.csv } }\n",
+    ));
     assert_eq!(code, 2);
     let found: BTreeSet<(u64, u64)> = report["diagnostics"]
         .as_array()
@@ -511,4 +490,12 @@ fn a_sql_connection_is_a_url_or_an_odbc_string_with_its_dialect() {
         !hints.contains("PWD="),
         "the connection string is never shown: {report:#}"
     );
+}
+
+/// `validate --format json` of a pipeline file holding `text`: its report and exit code.
+fn validate_text(text: &str) -> (serde_json::Value, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(&file, text).unwrap();
+    json_report(&["validate", file.to_str().unwrap()])
 }

@@ -35,10 +35,10 @@ pub fn check(c: &mut Checker) {
                 c.push(d);
             }
         }
-        if let Some(Target::Sql(sql)) = &job.to
-            && let Some(lines) = &sql.lines
-            && lines.key.is_empty()
-        {
+        let Some(Target::Sql(sql)) = &job.to else {
+            continue;
+        };
+        if sql.lines.as_ref().is_some_and(|lines| lines.key.is_empty()) {
             let d = Diagnostic::error(
                 "sql-key",
                 "a document's lines need `key`: the columns a line is upserted on",
@@ -47,9 +47,7 @@ pub fn check(c: &mut Checker) {
             .hint("`key: [DO_Piece, DL_Ligne]`, a primary key or unique index of the lines' table");
             c.push(d);
         }
-        if let Some(Target::Sql(sql)) = &job.to
-            && sql.key.is_empty()
-        {
+        if sql.key.is_empty() {
             let d = Diagnostic::error(
                 "sql-key",
                 "a table target needs `key`: the columns its rows are upserted on",

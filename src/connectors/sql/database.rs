@@ -219,10 +219,10 @@ impl Database {
                         .max_connections(pool_size)
                         .after_connect(move |connection, _| {
                             Box::pin(async move {
-                                if read_only {
-                                    connection
-                                        .execute("SET SESSION TRANSACTION READ ONLY")
-                                        .await?;
+                                if let (true, Some(read_only)) =
+                                    (read_only, Dialect::MySql.read_only_session())
+                                {
+                                    connection.execute(read_only).await?;
                                 }
                                 Ok(())
                             })
@@ -244,9 +244,7 @@ impl Database {
         #[cfg(feature = "odbc")]
         if let Some(pool) = self.odbc_pool() {
             let (pool, sql) = (pool.clone(), sql.to_string());
-            return tokio::task::spawn_blocking(move || super::odbc::prepare(&pool, &sql))
-                .await
-                .map_err(|e| SqlError::Unavailable(format!("the ODBC driver failed: {e}")))?;
+            return super::odbc::off_runtime(move || super::odbc::prepare(&pool, &sql)).await;
         }
         match self.pool().await? {
             Pool::Sqlite(pool) => pool.prepare(sql).await.map(drop)?,

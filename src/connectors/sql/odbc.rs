@@ -434,6 +434,16 @@ fn savepoints(
     Ok(results)
 }
 
+/// Runs blocking ODBC calls on the runtime's blocking threads; a panic in a driver fails the
+/// write, not the run.
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SqlError> + Send + 'static,
+) -> Result<T, SqlError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SqlError::Unavailable(format!("the ODBC driver failed: {e}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,13 +14,8 @@ pub struct Parameterized {
 
 /// Every named parameter of `sql`, in order, each once.
 pub fn names(sql: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for name in parameterize(sql, Placeholders::Marks).names {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
+    // Numbered placeholders name each parameter once.
+    parameterize(sql, Placeholders::Numbered).names
 }
 
 pub fn parameterize(sql: &str, placeholders: Placeholders) -> Parameterized {

@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use serde_json::Value;
-use sqlx::{Either, Executor, Statement, TypeInfo};
+use sqlx::Executor;
 use tokio::runtime::Handle;
 
 use super::database::{Database, Pool};
 use super::error::SqlError;
 use super::params::Parameterized;
 use super::value::{
-    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record,
+    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_parameter_types, pg_record,
+    sqlite_record,
 };
 use crate::config::model::CursorKind;
 use crate::connectors::{ConnectorError, Item, Source};
@@ -156,13 +157,7 @@ impl SqlSource {
             }
             Pool::Postgres(pool) => {
                 // PostgreSQL binds only values of the types it expects: it says which.
-                let statement = pool.prepare(sql).await?;
-                let types: Vec<String> = match statement.parameters() {
-                    Some(Either::Left(types)) => {
-                        types.iter().map(|t| t.name().to_string()).collect()
-                    }
-                    _ => Vec::new(),
-                };
+                let types = pg_parameter_types(&pool.prepare(sql).await?);
                 let mut query = sqlx::query(sql);
                 for (i, value) in values.iter().enumerate() {
                     let type_name = types.get(i).map_or("TEXT", String::as_str);

@@ -76,7 +76,7 @@ impl Statements {
         for (n, line) in lines.as_array().into_iter().flatten().enumerate() {
             let line = Self::fields(line)
                 .and_then(|values| self.upsert(table, values))
-                .map_err(|e| SqlError::Value(format!("line {}: {e}", n + 1)))?;
+                .map_err(|e| name_line(n + 1, e))?;
             statements.push(line);
         }
         Ok(statements)

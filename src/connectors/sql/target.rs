@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use sqlx::{Acquire, Either, Executor, Statement as _, TypeInfo};
+use sqlx::{Acquire, Executor};
 
 use super::database::{Database, Pool};
 use super::error::SqlError;
 use super::statement::{Statement, Statements, name_line};
 use super::value::{
-    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_record, sqlite_record,
+    Layout, bind_mysql, bind_pg, bind_sqlite, mysql_record, pg_parameter_types, pg_record,
+    sqlite_record,
 };
 use crate::connectors::{BatchWrite, KeyedTarget, KeyedTargetPlan, WriteError};
 use crate::record::{Record, text_of};
@@ -71,11 +72,7 @@ impl SqlTargetPlan {
         {
             return Ok(types);
         }
-        let statement = connection.prepare(sql).await?;
-        let types = Arc::new(match statement.parameters() {
-            Some(Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
-            _ => Vec::new(),
-        });
+        let types = Arc::new(pg_parameter_types(&connection.prepare(sql).await?));
         if let Ok(mut cache) = self.param_types.lock() {
             cache.insert(sql.to_string(), types.clone());
         }
@@ -179,7 +176,8 @@ impl SqlTarget {
         #[cfg(feature = "odbc")]
         if let Some(pool) = plan.database.odbc_pool() {
             let pool = pool.clone();
-            return off_runtime(move || super::odbc::transaction(&pool, statements)).await;
+            return super::odbc::off_runtime(move || super::odbc::transaction(&pool, statements))
+                .await;
         }
         Ok(match plan.database.pool().await? {
             Pool::Sqlite(pool) => in_transaction!(sqlite, plan, pool, statements),
@@ -195,17 +193,6 @@ impl SqlTarget {
             .unwrap_or_else(|| Err(SqlError::Unavailable("no answer".into())))
             .map_err(write_error)
     }
-}
-
-/// Runs blocking ODBC calls on the runtime's blocking threads; a panic in a driver fails the
-/// write, not the run.
-#[cfg(feature = "odbc")]
-async fn off_runtime<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, SqlError> + Send + 'static,
-) -> Result<T, SqlError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SqlError::Unavailable(format!("the ODBC driver failed: {e}")))?
 }
 
 fn write_error(error: SqlError) -> WriteError {
@@ -248,7 +235,7 @@ impl KeyedTarget for SqlTarget {
     }
 
     fn batch_size(&self) -> Option<usize> {
-        Some(self.plan.batch.max(1))
+        Some(self.plan.batch)
     }
 
     async fn batch(
@@ -293,7 +280,7 @@ impl KeyedTarget for SqlTarget {
         #[cfg(feature = "odbc")]
         if let Some(pool) = plan.database.odbc_pool() {
             let pool = pool.clone();
-            return off_runtime(move || super::odbc::select_one(&pool, &statement))
+            return super::odbc::off_runtime(move || super::odbc::select_one(&pool, &statement))
                 .await
                 .map_err(write_error);
         }

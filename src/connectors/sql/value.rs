@@ -303,6 +303,15 @@ pub fn bind_mysql<'q>(
     }
 }
 
+/// The types PostgreSQL expects of a prepared statement's parameters, by name (`INT4`, ...).
+pub fn pg_parameter_types(statement: &sqlx::postgres::PgStatement<'_>) -> Vec<String> {
+    use sqlx::Statement as _;
+    match statement.parameters() {
+        Some(sqlx::Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// PostgreSQL takes a parameter only of the type the statement expects (`type_name`, as the
 /// database described it): the value is converted to it, or refused naming the column.
 pub fn bind_pg<'q>(
