@@ -159,6 +159,11 @@ impl SourceMap {
         id
     }
 
+    /// Every file read, in the order it was read.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

@@ -18,7 +18,7 @@ pub mod sled_store;
 pub mod store;
 
 pub use entry::{
-    Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, Link, Namespace, Operation,
+    Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace, Operation,
     OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;

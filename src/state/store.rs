@@ -1,7 +1,8 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Quarantined,
+    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
+    Quarantined,
 };
 use super::error::StateError;
 
@@ -48,6 +49,8 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Every checkpoint of a pipeline.
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
+    /// How the job's last run under `serve` went.
+    fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
@@ -109,5 +112,8 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         self.0.checkpoints(pipeline)
+    }
+    fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
+        self.0.job_run(job)
     }
 }

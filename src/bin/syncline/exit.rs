@@ -127,6 +127,16 @@ pub enum CliError {
     /// The `state` command's own refusals.
     #[error(transparent)]
     StateCommand(#[from] StateRefusal),
+    #[error("the pipeline has no job `{job}`")]
+    #[diagnostic(help("its jobs: {known}"))]
+    UnknownJob { job: String, known: String },
+    #[error("`--key` selects records of one job: give exactly one `--job`")]
+    KeysOfManyJobs,
+    #[error(transparent)]
+    Serve(#[from] syncline::serve::ServeError),
+    #[error("the token in {} is shorter than 16 characters", .0.display())]
+    #[diagnostic(help("write a long random token, e.g. `openssl rand -hex 32 > {}`", .0.display()))]
+    WeakToken(PathBuf),
 }
 
 /// What the `state` command refuses to do, or cannot.
@@ -175,7 +185,13 @@ impl CliError {
     pub fn exit_code(&self) -> Exit {
         match self {
             CliError::Shown(exit) => *exit,
-            CliError::Secrets(_) | CliError::Compile(_) => Exit::Invalid,
+            CliError::Secrets(_)
+            | CliError::Compile(_)
+            | CliError::UnknownJob { .. }
+            | CliError::KeysOfManyJobs
+            | CliError::WeakToken(_) => Exit::Invalid,
+            CliError::Serve(syncline::serve::ServeError::NothingToRun) => Exit::Invalid,
+            CliError::Serve(_) => Exit::Failure,
             // As a usage error: there is no terminal to ask at.
             CliError::StateCommand(StateRefusal::Unconfirmed(_)) => Exit::Invalid,
             CliError::StateCommand(_) => Exit::Failure,

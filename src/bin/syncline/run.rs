@@ -11,10 +11,10 @@ use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
 use syncline::dry_run::PlanRecorder;
 use syncline::plan::{CompileContext, Plan};
-use syncline::runtime::{RunOptions, RunOutcome};
+use syncline::runtime::{RunOptions, RunOutcome, Selection};
 use syncline::state::{StateStore, sled_store};
 
-use crate::args::Format;
+use crate::args::{Format, PipelineArgs};
 use crate::exit::{CliError, Exit, Problem};
 
 /// The secrets of `--secrets FILE`; none without it (the environment is read then).
@@ -88,15 +88,44 @@ pub fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, CliEr
     }))
 }
 
+/// The jobs and keys `--job` and `--key` ask for (the whole plan without them).
+fn selection(plan: &Plan, args: &PipelineArgs) -> Result<Selection, CliError> {
+    if !args.keys.is_empty() && args.jobs.len() != 1 {
+        return Err(CliError::KeysOfManyJobs);
+    }
+    let jobs = args
+        .jobs
+        .iter()
+        .map(|name| {
+            plan.jobs
+                .iter()
+                .position(|j| &j.name == name)
+                .ok_or_else(|| CliError::UnknownJob {
+                    job: name.clone(),
+                    known: plan
+                        .jobs
+                        .iter()
+                        .map(|j| format!("`{}`", j.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Selection {
+        jobs: (!jobs.is_empty()).then_some(jobs),
+        keys: (!args.keys.is_empty()).then(|| args.keys.iter().cloned().collect()),
+    })
+}
+
 /// `syncline run`.
 pub fn run(
-    path: &Path,
-    format: Format,
-    secrets_file: Option<&Path>,
+    args: &PipelineArgs,
     quarantine: Option<&Path>,
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
-    let plan = prepare(path, secrets_file)?;
+    let path = args.pipeline.as_path();
+    let plan = prepare(path, args.secrets.as_deref())?;
+    let only = selection(&plan, args)?;
     let state = open_state(path, state_dir)?;
     let quarantine = quarantine
         .map(std::fs::File::create)
@@ -109,9 +138,10 @@ pub fn run(
         quarantine,
         state,
         replay: None,
+        only,
     };
     let outcome = execute(Arc::new(plan), options)?;
-    let text = match format {
+    let text = match args.format {
         Format::Human => outcome.report.render(),
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
@@ -127,13 +157,13 @@ fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>
 
 /// `syncline dry-run`.
 pub fn dry_run(
-    path: &Path,
-    format: Format,
-    secrets_file: Option<&Path>,
+    args: &PipelineArgs,
     out: Option<&Path>,
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
-    let plan = prepare(path, secrets_file)?;
+    let path = args.pipeline.as_path();
+    let plan = prepare(path, args.secrets.as_deref())?;
+    let only = selection(&plan, args)?;
     let dir = syncline::state::dir_for(path, state_dir);
     let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir)? {
         Some(store) => Arc::new(syncline::state::ReadOnly(store)),
@@ -147,6 +177,7 @@ pub fn dry_run(
         quarantine: None,
         state,
         replay: None,
+        only,
     };
     let outcome = execute(plan, options)?;
     let exit = Exit::of_run(&outcome.report);
@@ -159,7 +190,7 @@ pub fn dry_run(
             source,
         })?;
     }
-    let text = match format {
+    let text = match args.format {
         Format::Human => dry.render(20),
         Format::Json => json,
     };
