@@ -311,6 +311,12 @@ impl Served {
         serde_json::from_str(&answer.text().ok()?).ok()
     }
 
+    fn text(&self, path: &str) -> String {
+        reqwest::blocking::get(self.url(path))
+            .and_then(|a| a.text())
+            .unwrap_or_default()
+    }
+
     fn jobs(&self) -> Vec<Value> {
         self.get("/api/jobs")
             .and_then(|v| v.as_array().cloned())
@@ -406,6 +412,30 @@ fn serve_runs_jobs_on_their_schedule_and_lists_them() {
     assert_eq!(copy["quarantined"], 0);
     assert!(copy["next_run"].is_string(), "{copy:#}");
     assert_eq!(w.ndjson("out.ndjson").len(), 2);
+    // Prometheus' text format, job by job.
+    let metrics = served.text("/metrics");
+    let read = metrics
+        .lines()
+        .find(|l| l.starts_with("syncline_records_read_total{"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(
+        read.contains(r#"pipeline="files""#) && read.contains(r#"job="copy""#),
+        "{read}"
+    );
+    let total: f64 = read.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(total >= 4.0, "{read}");
+    assert!(
+        metrics.contains("syncline_run_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"syncline_runs_total{pipeline="files",job="copy",status="succeeded"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("syncline_quarantined_records{"),
+        "{metrics}"
+    );
     let (code, log) = served.terminate();
     assert_eq!(code, 0, "{log}");
     // Logs are JSON lines (stderr is not a terminal), one per run.

@@ -9,6 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,16 +29,22 @@ pub struct Access {
 struct App {
     service: Arc<Service>,
     access: Access,
+    metrics: Option<PrometheusHandle>,
 }
 
-pub fn router(service: Arc<Service>, access: Access) -> Router {
-    let app = App { service, access };
+pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusHandle>) -> Router {
+    let app = App {
+        service,
+        access,
+        metrics,
+    };
     let changes = Router::new()
         .route("/api/pipelines/{pipeline}/jobs/{job}/run", post(run_job))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     let reads = Router::new()
         .route("/api/jobs", get(jobs))
         .route("/api/problems", get(problems))
+        .route("/metrics", get(render_metrics))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             require_token_if_private,
@@ -99,6 +106,19 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 
 async fn jobs(State(app): State<App>) -> Response {
     Json(app.service.jobs()).into_response()
+}
+
+async fn render_metrics(State(app): State<App>) -> Response {
+    app.service.measure_waiting();
+    let text = app.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn problems(State(app): State<App>) -> Response {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod deployment;
+pub mod metrics;
 pub mod scheduler;
 pub mod service;
 pub mod timetable;
@@ -66,14 +67,14 @@ pub async fn serve(options: ServeOptions, stop: watch::Receiver<bool>) -> Result
         token: options.token.map(Into::into),
         private,
     };
+    let metrics = metrics::install();
     let local = listener.local_addr().unwrap_or(options.listen);
     tracing::info!(pipelines = running, "listening on http://{local}");
     let mut http_stop = stop.clone();
-    let http = axum::serve(listener, api::router(service.clone(), access)).with_graceful_shutdown(
-        async move {
+    let http = axum::serve(listener, api::router(service.clone(), access, metrics))
+        .with_graceful_shutdown(async move {
             let _ = http_stop.wait_for(|stopped| *stopped).await;
-        },
-    );
+        });
     let http = tokio::spawn(async move { http.await });
     service.run(stop).await;
     match http.await {

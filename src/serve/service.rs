@@ -12,7 +12,7 @@ use tokio::sync::{Notify, watch};
 
 use super::deployment::Deployments;
 use super::scheduler::{Busy, Decision};
-use crate::plan::Plan;
+use crate::plan::{Plan, TargetPlan};
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::{KeySet, RunOptions, Selection};
 use crate::state::{Change, JobId, JobRun, StateStore};
@@ -210,6 +210,7 @@ impl Service {
             let mut runs = Vec::new();
             for report in &outcome.report.jobs {
                 log_run(&plan.name, report);
+                super::metrics::record_run(&plan.name, report, ended.timestamp());
                 let id = JobId {
                     pipeline: plan.name.clone(),
                     job: report.job.clone(),
@@ -274,6 +275,28 @@ impl Service {
             }
         }
         views
+    }
+
+    /// Sets the gauges of what waits: each job's outbox and quarantine.
+    pub fn measure_waiting(&self) {
+        let deployments = self.deployments();
+        for deployed in deployments.running.values() {
+            let name = &deployed.plan.name;
+            for job in &deployed.plan.jobs {
+                let outbox = match &job.target {
+                    TargetPlan::Keyed(keyed) => deployed
+                        .state
+                        .pending(&keyed.ns)
+                        .map_or(0, |windows| windows.iter().map(|w| w.writes.len()).sum()),
+                    _ => 0,
+                };
+                let quarantined = deployed
+                    .state
+                    .quarantined(name, Some(&job.name))
+                    .map_or(0, |q| q.len());
+                super::metrics::set_waiting(name, &job.name, outbox, quarantined);
+            }
+        }
     }
 
     /// The files that do not run as they are now, with their problems.
