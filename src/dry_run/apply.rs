@@ -402,7 +402,13 @@ fn apply_job(
         return JobApplied::failed(name, planned_target, &changes, reason);
     }
     let refuse = |reason: &str| JobApplied::failed(name, &target, &changes, reason.to_string());
-    match (&job.target, &job.key) {
+    // Reported in the plan's order, whatever order the checks and writes settled them in.
+    let order: HashMap<String, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key().unwrap_or_default().to_string(), i))
+        .collect();
+    let mut applied = match (&job.target, &job.key) {
         (TargetPlan::Keyed(keyed), Some(key)) => {
             let context = Context {
                 job,
@@ -423,7 +429,11 @@ fn apply_job(
         ),
         (TargetPlan::Keyed(_), None) => refuse("the target has no key"),
         (TargetPlan::Unsupported(reason), _) => refuse(reason),
-    }
+    };
+    applied
+        .changes
+        .sort_by_key(|c| order.get(&c.key).copied().unwrap_or(usize::MAX));
+    applied
 }
 
 /// What checking a change found.
