@@ -498,7 +498,7 @@ fn apply_keyed(cx: &Context, target: &str, changes: Vec<Change>) -> JobApplied {
         } else {
             let reason = failure
                 .clone()
-                .unwrap_or_else(|| "it was not sent: the run found nothing to change".into());
+                .unwrap_or_else(|| "it was not sent: syncline found nothing to change".into());
             applied.add(change, Outcome::NotApplied, None, Some(reason));
         }
     }
