@@ -159,11 +159,6 @@ impl SourceMap {
         id
     }
 
-    /// Every file read, in the order it was read.
-    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
-        self.files.iter()
-    }
-
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
@@ -173,6 +168,11 @@ impl SourceMap {
         if let Some(file) = self.files.get_mut(id.0 as usize) {
             file.hidden = true;
         }
+    }
+
+    /// Every file, in the order they were read.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {

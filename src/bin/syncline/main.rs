@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apply;
 mod args;
 mod exit;
 mod run;
@@ -111,6 +112,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
     },
+    /// Write exactly the changes of a plan saved by `dry-run --out`, or some of them.
+    #[command(
+        after_help = "Examples:\n  syncline dry-run client.yaml --out plan.json\n  syncline apply plan.json\n  syncline apply plan.json --only A1 B2\n\nA change whose target moved since the plan was made is refused, and nothing of it is written.\nExit codes: 0 all applied, 3 some changes were refused, 1 a job failed, 2 the plan does not fit the pipeline or the command line is wrong."
+    )]
+    Apply(apply::ApplyArgs),
     /// Run a pipeline's tests: sample records in, expected records out.
     #[command(after_help = "Example:\n  syncline test pipelines/")]
     Test {
@@ -237,6 +243,7 @@ fn dispatch(command: Command) -> Result<Exit, CliError> {
             part: "pipeline tests",
         }),
         Command::State(args) => state::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

@@ -10,6 +10,7 @@ use syncline::check::validate;
 use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
 use syncline::dry_run::PlanRecorder;
+use syncline::dry_run::apply::pipeline_hash;
 use syncline::plan::{CompileContext, Plan};
 use syncline::runtime::{RunOptions, RunOutcome, Selection};
 use syncline::state::{StateStore, sled_store};
@@ -37,6 +38,14 @@ pub fn load_secrets(file: Option<&Path>) -> Result<Secrets, CliError> {
 
 /// Validates and compiles a pipeline for `run`, `dry-run` and a replay.
 pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliError> {
+    prepare_hashed(path, secrets_file).map(|(plan, _)| plan)
+}
+
+/// [`prepare`], and the hash of the pipeline's files that a saved plan keeps for `apply`.
+pub fn prepare_hashed(
+    path: &Path,
+    secrets_file: Option<&Path>,
+) -> Result<(Plan, String), CliError> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     secrets.protect_used(validation.secret_names.iter().map(String::as_str));
@@ -55,7 +64,8 @@ pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliErro
         sources: &validation.sources,
         secrets: &secrets,
     };
-    Ok(syncline::plan::compile(loaded, &context)?)
+    let hash = pipeline_hash(&validation.sources);
+    Ok((syncline::plan::compile(loaded, &context)?, hash))
 }
 
 /// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly, a second Ctrl-C at once.
@@ -150,7 +160,7 @@ pub fn run(
 }
 
 /// Opens the state a run writes to: `--state`, or the default for the pipeline.
-fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>, CliError> {
+pub fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>, CliError> {
     let store = sled_store::open(&syncline::state::dir_for(pipeline, dir))?;
     Ok(Arc::new(store))
 }
@@ -162,7 +172,7 @@ pub fn dry_run(
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
     let path = args.pipeline.as_path();
-    let plan = prepare(path, args.secrets.as_deref())?;
+    let (plan, hash) = prepare_hashed(path, args.secrets.as_deref())?;
     let only = selection(&plan, args)?;
     let dir = syncline::state::dir_for(path, state_dir);
     let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir)? {
@@ -182,7 +192,10 @@ pub fn dry_run(
     let outcome = execute(plan, options)?;
     let exit = Exit::of_run(&outcome.report);
     let recorder = Arc::try_unwrap(recorder).map_err(|_| CliError::DryRunNotEnded)?;
-    let dry = recorder.finish(outcome.report);
+    let mut dry = recorder.finish(outcome.report);
+    // For `apply`: the pipeline as given, and what its files were.
+    dry.pipeline_file = Some(path.display().to_string());
+    dry.pipeline_hash = Some(hash);
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out {
         std::fs::write(out, redact(&json)).map_err(|source| CliError::Write {
