@@ -622,3 +622,75 @@ jobs:
     let (code, text) = w.printed(&["run", "p.yaml", "--key", "A1"]);
     assert_eq!(code, 2, "{text}");
 }
+
+#[test]
+fn a_review_job_holds_its_changes_until_some_are_applied() {
+    let shop = Shop::start();
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: shop-sync
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+jobs:
+  products:
+    review: true
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      name: $.name
+{PRODUCT_TARGET}
+"#,
+            url = shop.url
+        ),
+    );
+    w.write("products.csv", "ref,name\nA1,Alpha\nB2,Beta\n");
+    let served = Served::start(&w, &[]);
+    let run = "/api/pipelines/shop-sync/jobs/products/run";
+    assert_eq!(served.post(run, Some(TOKEN), None).0, 202);
+    served.wait_for("the review run", |s| s.job("products")["runs"] == 1);
+    // Nothing written: two changes wait.
+    assert!(shop.writes().is_empty());
+    let products = served.job("products");
+    assert_eq!(products["review"], true);
+    assert_eq!(products["pending"], 2, "{products:#}");
+    let pending = served
+        .get("/api/pipelines/shop-sync/jobs/products/pending")
+        .unwrap();
+    let keys: Vec<&str> = pending["jobs"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["A1", "B2"], "{pending:#}");
+    // Applying needs the token; then only B2 is written.
+    let apply = "/api/pipelines/shop-sync/jobs/products/apply";
+    assert_eq!(
+        served.post(apply, None, Some(json!({ "keys": ["B2"] }))).0,
+        401
+    );
+    assert!(shop.writes().is_empty());
+    let (status, report) = served.post(apply, Some(TOKEN), Some(json!({ "keys": ["B2"] })));
+    assert_eq!(status, 200, "{report:#}");
+    let writes = shop.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].body["reference"], "B2");
+    assert_eq!(served.job("products")["pending"], 1);
+    // The rest, then nothing is left.
+    let (status, report) = served.post(apply, Some(TOKEN), None);
+    assert_eq!(status, 200, "{report:#}");
+    assert_eq!(shop.writes().len(), 2);
+    assert_eq!(served.job("products")["pending"], 0);
+    assert_eq!(
+        served.post(apply, Some(TOKEN), None).0,
+        404,
+        "nothing left to apply"
+    );
+    let (code, log) = served.terminate();
+    assert_eq!(code, 0, "{log}");
+}

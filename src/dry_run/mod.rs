@@ -212,10 +212,13 @@ impl PlanRecorder {
         }
     }
 
-    /// The plan, once the run ended.
+    /// The plan, once the run ended: the jobs that ran (a run may cover some of them).
     pub fn finish(self, report: RunReport) -> DryRunPlan {
         let mut jobs = Vec::new();
-        for (job, job_report) in self.plan.jobs.iter().zip(report.jobs) {
+        for job_report in report.jobs {
+            let Some(job) = self.plan.jobs.iter().find(|j| j.name == job_report.job) else {
+                continue;
+            };
             let recording = self
                 .jobs
                 .get(&job.name)

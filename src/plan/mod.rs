@@ -56,6 +56,8 @@ pub struct JobPlan {
     pub missing_refs: MissingRefs,
     /// When `serve` runs the job.
     pub schedule: Option<model::Schedule>,
+    /// Under `serve`, its changes wait for someone to apply them.
+    pub review: bool,
 }
 
 #[derive(Debug)]
@@ -250,6 +252,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             cursor,
             missing_refs: job.missing_refs,
             schedule: job.schedule.clone(),
+            review: job.review,
         });
     }
     Ok(Plan {

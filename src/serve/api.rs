@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::scheduler::Busy;
-use super::service::{RunRefused, Service};
+use super::service::{ApplyRefused, RunRefused, Service};
 
 /// Who may do what.
 #[derive(Clone)]
@@ -40,10 +40,15 @@ pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusH
     };
     let changes = Router::new()
         .route("/api/pipelines/{pipeline}/jobs/{job}/run", post(run_job))
+        .route(
+            "/api/pipelines/{pipeline}/jobs/{job}/apply",
+            post(apply_pending),
+        )
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     let reads = Router::new()
         .route("/api/jobs", get(jobs))
         .route("/api/problems", get(problems))
+        .route("/api/pipelines/{pipeline}/jobs/{job}/pending", get(pending))
         .route("/metrics", get(render_metrics))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
@@ -131,6 +136,62 @@ async fn problems(State(app): State<App>) -> Response {
     Json(problems).into_response()
 }
 
+async fn pending(
+    State(app): State<App>,
+    Path((pipeline, job)): Path<(String, String)>,
+) -> Response {
+    match app.service.pending(&pipeline, &job) {
+        Ok(Some(plan)) => Json(plan).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("`{job}` has no pending changes"),
+        ),
+        Err(e) => refused(e),
+    }
+}
+
+async fn apply_pending(
+    State(app): State<App>,
+    Path((pipeline, job)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let keys = match keys(&body) {
+        Ok(keys) => keys,
+        Err(refusal) => return refusal,
+    };
+    match app.service.apply_pending(&pipeline, &job, keys).await {
+        Ok(report) => Json(report).into_response(),
+        Err(ApplyRefused::Run(e)) => refused(e),
+        Err(e @ ApplyRefused::NothingPending(_)) => error(StatusCode::NOT_FOUND, e),
+        Err(e @ ApplyRefused::Plan(_)) => error(StatusCode::CONFLICT, e),
+        Err(e @ ApplyRefused::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn refused(e: RunRefused) -> Response {
+    let status = match e {
+        RunRefused::NoPipeline(_) | RunRefused::NoJob { .. } => StatusCode::NOT_FOUND,
+        RunRefused::Busy(Busy::Running(_)) => StatusCode::CONFLICT,
+        RunRefused::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    error(status, e)
+}
+
+/// The keys of a body `{"keys": [...]}`; none for an empty body.
+fn keys(body: &[u8]) -> Result<Vec<String>, Response> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice::<RunBody>(body)
+        .map(|b| b.keys)
+        .map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not {{\"keys\": [...]}}: {e}"),
+            )
+        })
+}
+
 /// The body of a run asked for by hand: optionally, only some records.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,30 +205,17 @@ async fn run_job(
     Path((pipeline, job)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let body: RunBody = if body.is_empty() {
-        RunBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(body) => body,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the body is not {{\"keys\": [...]}}: {e}"),
-                );
-            }
-        }
+    let keys = match keys(&body) {
+        Ok(keys) => keys,
+        Err(refusal) => return refusal,
     };
-    let keys = (!body.keys.is_empty()).then(|| body.keys.into_iter().collect());
+    let keys = (!keys.is_empty()).then(|| keys.into_iter().collect());
     match app.service.run_now(&pipeline, &job, keys) {
         Ok(()) => (
             StatusCode::ACCEPTED,
             Json(json!({ "pipeline": pipeline, "job": job, "started": true })),
         )
             .into_response(),
-        Err(e @ (RunRefused::NoPipeline(_) | RunRefused::NoJob { .. })) => {
-            error(StatusCode::NOT_FOUND, e)
-        }
-        Err(e @ RunRefused::Busy(Busy::Running(_))) => error(StatusCode::CONFLICT, e),
-        Err(e @ RunRefused::Stopping) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => refused(e),
     }
 }

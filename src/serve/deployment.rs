@@ -21,6 +21,9 @@ use crate::state::{JobId, StateError, StateStore, sled_store};
 pub struct Deployed {
     pub file: PathBuf,
     pub plan: Arc<Plan>,
+    /// The hash of its files, which pending plans are made against (`apply` refuses a plan
+    /// whose pipeline changed since).
+    pub hash: String,
     pub state: Arc<dyn StateStore>,
     pub scheduler: Scheduler,
     /// The files it was read from (itself, the templates it extends), as they were.
@@ -125,7 +128,7 @@ impl Deployments {
 
     fn load(&mut self, file: PathBuf, now: DateTime<Utc>) {
         match self.compile(&file) {
-            Ok((plan, stamps)) => {
+            Ok((plan, hash, stamps)) => {
                 let state = match self.store(&file) {
                     Ok(state) => state,
                     Err(e) => {
@@ -162,6 +165,7 @@ impl Deployments {
                     Deployed {
                         file,
                         plan: Arc::new(plan),
+                        hash,
                         state,
                         scheduler,
                         stamps,
@@ -185,7 +189,7 @@ impl Deployments {
     }
 
     /// Validates and compiles one file, as `syncline run` does.
-    fn compile(&self, file: &Path) -> Result<(Plan, Vec<Stamp>), (Vec<Stamp>, LoadError)> {
+    fn compile(&self, file: &Path) -> Result<(Plan, String, Vec<Stamp>), (Vec<Stamp>, LoadError)> {
         let validation = validate::validate(&[file.to_path_buf()], &self.secrets);
         self.secrets
             .protect_used(validation.secret_names.iter().map(String::as_str));
@@ -216,8 +220,9 @@ impl Deployments {
             sources: &validation.sources,
             secrets: &self.secrets,
         };
+        let hash = crate::dry_run::apply::pipeline_hash(&validation.sources);
         match crate::plan::compile(loaded, &context) {
-            Ok(plan) => Ok((plan, stamps)),
+            Ok(plan) => Ok((plan, hash, stamps)),
             Err(e) => Err((stamps, LoadError::Compile(redact(&e.to_string())))),
         }
     }

@@ -12,10 +12,12 @@ use tokio::sync::{Notify, watch};
 
 use super::deployment::Deployments;
 use super::scheduler::{Busy, Decision};
+use crate::dry_run::apply::{ApplyError, ApplyReport, Outcome, Selection as ApplySelection, apply};
+use crate::dry_run::{Change as PlannedChange, DryRunPlan, JobPlanOutput, PlanRecorder};
 use crate::plan::{Plan, TargetPlan};
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::{KeySet, RunOptions, Selection};
-use crate::state::{Change, JobId, JobRun, StateStore};
+use crate::state::{Change, JobId, JobRun, ReadOnly, StateError, StateStore};
 
 /// How often files are checked for changes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
@@ -30,6 +32,19 @@ pub struct Service {
     in_flight: AtomicUsize,
     idle: Notify,
     pub started: DateTime<Utc>,
+}
+
+/// Why a pending plan was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyRefused {
+    #[error(transparent)]
+    Run(#[from] RunRefused),
+    #[error("`{0}` has no pending changes")]
+    NothingPending(String),
+    #[error(transparent)]
+    Plan(#[from] ApplyError),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// Why a run asked for cannot start.
@@ -118,6 +133,7 @@ impl Service {
                     Decision::Run { jobs, due } => launches.push(Launch {
                         file: deployed.file.clone(),
                         plan: deployed.plan.clone(),
+                        hash: deployed.hash.clone(),
                         state: deployed.state.clone(),
                         jobs,
                         keys: None,
@@ -171,6 +187,7 @@ impl Service {
         let launch = Launch {
             file: deployed.file.clone(),
             plan: deployed.plan.clone(),
+            hash: deployed.hash.clone(),
             state: deployed.state.clone(),
             jobs: vec![index],
             keys,
@@ -185,52 +202,190 @@ impl Service {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let service = self.clone();
         tokio::spawn(async move {
-            let Launch {
-                file,
-                plan,
-                state,
-                jobs,
-                keys,
-                due,
-            } = launch;
             let started = Utc::now();
-            let options = RunOptions {
-                recorder: None,
-                progress: false,
-                quarantine: None,
-                state: state.clone(),
-                replay: None,
-                only: Selection {
-                    jobs: Some(jobs),
-                    keys,
-                },
-            };
-            let outcome = crate::runtime::run(plan.clone(), options, service.cancel.clone()).await;
-            let ended = Utc::now();
-            let mut runs = Vec::new();
-            for report in &outcome.report.jobs {
-                log_run(&plan.name, report);
-                super::metrics::record_run(&plan.name, report, ended.timestamp());
-                let id = JobId {
-                    pipeline: plan.name.clone(),
-                    job: report.job.clone(),
+            // Jobs under review run after the others of the launch (the jobs they need), and
+            // only as far as a plan.
+            let (review, direct): (Vec<usize>, Vec<usize>) = launch
+                .jobs
+                .iter()
+                .partition(|&&job| launch.plan.jobs[job].review);
+            let mut reports = Vec::new();
+            if !direct.is_empty() {
+                let options = RunOptions {
+                    recorder: None,
+                    progress: false,
+                    quarantine: None,
+                    state: launch.state.clone(),
+                    replay: None,
+                    only: Selection {
+                        jobs: Some(direct),
+                        keys: launch.keys.clone(),
+                    },
                 };
-                let before = state.job_run(&id).ok().flatten();
-                let run = job_run(report, due, started, ended, before.as_ref());
-                runs.push((report.job.clone(), run.clone()));
-                if let Err(e) = state.apply(vec![Change::JobRun { job: id, run }]) {
-                    tracing::error!(pipeline = %plan.name, job = %report.job, "the run could not be recorded: {e}");
-                }
+                let run = crate::runtime::run(launch.plan.clone(), options, service.cancel.clone());
+                reports.extend(run.await.report.jobs);
             }
-            if let Err(e) = state.flush() {
-                tracing::error!(pipeline = %plan.name, "the state could not be flushed: {e}");
+            if !review.is_empty() && !service.cancel.load(Ordering::Relaxed) {
+                reports.extend(service.hold_for_review(&launch, review).await);
             }
-            service.finished(&file, &plan, runs);
+            let ended = Utc::now();
+            let runs = record_runs(&launch, &reports, started, ended);
+            service.finished(&launch.file, &launch.plan, runs);
             if service.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
                 service.idle.notify_waiters();
             }
             service.wake.notify_one();
         });
+    }
+
+    /// Runs `jobs` as a dry run and keeps what they would change as their pending plans, in
+    /// place of the last ones.
+    async fn hold_for_review(&self, launch: &Launch, jobs: Vec<usize>) -> Vec<JobReport> {
+        let reading: Arc<dyn StateStore> = Arc::new(ReadOnly(launch.state.clone()));
+        let recorder = Arc::new(PlanRecorder::new(launch.plan.clone(), reading.clone()));
+        let options = RunOptions {
+            recorder: Some(recorder.clone()),
+            progress: false,
+            quarantine: None,
+            state: reading,
+            replay: None,
+            only: Selection {
+                jobs: Some(jobs),
+                keys: launch.keys.clone(),
+            },
+        };
+        let outcome = crate::runtime::run(launch.plan.clone(), options, self.cancel.clone()).await;
+        let reports = outcome.report.jobs.clone();
+        let Ok(recorder) = Arc::try_unwrap(recorder) else {
+            tracing::error!(pipeline = %launch.plan.name, "the review's recording did not end");
+            return reports;
+        };
+        let plan = recorder.finish(outcome.report);
+        let mut changes = Vec::new();
+        for job in plan.jobs {
+            let job_id = JobId {
+                pipeline: launch.plan.name.clone(),
+                job: job.job.clone(),
+            };
+            // A failed dry run proves nothing: the last pending plan stays.
+            if !matches!(job.status, JobStatus::Succeeded) {
+                continue;
+            }
+            let pending = pending_changes(&job) > 0;
+            let held = DryRunPlan {
+                pipeline: plan.pipeline.clone(),
+                pipeline_file: Some(launch.file.display().to_string()),
+                pipeline_hash: Some(launch.hash.clone()),
+                jobs: vec![job],
+            };
+            let value = pending.then(|| serde_json::to_value(&held).ok()).flatten();
+            changes.push(Change::Review {
+                job: job_id,
+                plan: value,
+            });
+        }
+        if let Err(e) = launch.state.apply(changes) {
+            tracing::error!(pipeline = %launch.plan.name, "the pending plans could not be kept: {e}");
+        }
+        reports
+    }
+
+    /// A review job's pending plan.
+    pub fn pending(&self, pipeline: &str, job: &str) -> Result<Option<DryRunPlan>, RunRefused> {
+        let mut deployments = self.deployments();
+        let deployed = deployments
+            .named(pipeline)
+            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+        if !deployed.plan.jobs.iter().any(|j| j.name == job) {
+            return Err(RunRefused::NoJob {
+                pipeline: pipeline.to_string(),
+                job: job.to_string(),
+            });
+        }
+        Ok(read_pending(deployed.state.as_ref(), pipeline, job))
+    }
+
+    /// Applies a review job's pending plan, or the changes of it with these keys; what went
+    /// through leaves the pending plan.
+    pub async fn apply_pending(
+        self: &Arc<Self>,
+        pipeline: &str,
+        job: &str,
+        keys: Vec<String>,
+    ) -> Result<ApplyReport, ApplyRefused> {
+        let (plan, hash, state, index, file) = {
+            let mut deployments = self.deployments();
+            let deployed = deployments
+                .named(pipeline)
+                .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+            let index = deployed
+                .plan
+                .jobs
+                .iter()
+                .position(|j| j.name == job)
+                .ok_or_else(|| RunRefused::NoJob {
+                    pipeline: pipeline.to_string(),
+                    job: job.to_string(),
+                })?;
+            // Never at the same time as a run of the job: both write its ID map.
+            deployed
+                .scheduler
+                .run_now(index)
+                .map_err(RunRefused::Busy)?;
+            (
+                deployed.plan.clone(),
+                deployed.hash.clone(),
+                deployed.state.clone(),
+                index,
+                deployed.file.clone(),
+            )
+        };
+        let result = async {
+            let saved = read_pending(state.as_ref(), pipeline, job)
+                .ok_or_else(|| ApplyRefused::NothingPending(job.to_string()))?;
+            let only = ApplySelection {
+                jobs: vec![job.to_string()],
+                keys,
+            };
+            let report = apply(plan.clone(), &hash, &saved, &only, state.clone()).await?;
+            let done: Vec<&str> = report
+                .jobs
+                .iter()
+                .flat_map(|j| &j.changes)
+                .filter(|c| matches!(c.outcome, Outcome::Applied | Outcome::AlreadyApplied))
+                .map(|c| c.key.as_str())
+                .collect();
+            let mut left = saved;
+            for job in &mut left.jobs {
+                job.changes
+                    .retain(|c| !change_key(c).is_some_and(|k| done.contains(&k)));
+            }
+            let value = (left.jobs.iter().map(pending_changes).sum::<usize>() > 0)
+                .then(|| serde_json::to_value(&left).ok())
+                .flatten();
+            let id = JobId {
+                pipeline: plan.name.clone(),
+                job: job.to_string(),
+            };
+            state.apply(vec![Change::Review {
+                job: id,
+                plan: value,
+            }])?;
+            state.flush()?;
+            Ok(report)
+        }
+        .await;
+        self.release(&file, index);
+        result
+    }
+
+    /// The job may run again (an apply ended).
+    fn release(&self, file: &PathBuf, index: usize) {
+        if let Some(deployed) = self.deployments().running.get_mut(file)
+            && let Some(slot) = deployed.scheduler.slots.get_mut(index)
+        {
+            slot.running = false;
+        }
     }
 
     /// Tells the scheduler of `file` (by job name: the file may have been reloaded meanwhile).
@@ -259,7 +414,20 @@ impl Service {
                     .state
                     .quarantined(&deployed.plan.name, Some(&slot.name))
                     .map_or(0, |q| q.len());
+                let review = deployed
+                    .plan
+                    .jobs
+                    .iter()
+                    .any(|j| j.name == slot.name && j.review);
+                let pending = if review {
+                    read_pending(deployed.state.as_ref(), &deployed.plan.name, &slot.name)
+                        .map_or(0, |p| p.jobs.iter().map(pending_changes).sum())
+                } else {
+                    0
+                };
                 views.push(JobView {
+                    review,
+                    pending,
                     pipeline: deployed.plan.name.clone(),
                     job: slot.name.clone(),
                     file: deployed.file.display().to_string(),
@@ -311,6 +479,7 @@ impl Service {
 struct Launch {
     file: PathBuf,
     plan: Arc<Plan>,
+    hash: String,
     state: Arc<dyn StateStore>,
     jobs: Vec<usize>,
     keys: Option<KeySet>,
@@ -333,6 +502,10 @@ pub struct JobView {
     pub next_run: Option<String>,
     /// Records of the job in the quarantine now.
     pub quarantined: usize,
+    /// Its changes wait for someone to apply them (`review: true`).
+    pub review: bool,
+    /// Changes of its pending plan.
+    pub pending: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -394,6 +567,67 @@ fn job_run(
         } else {
             before.and_then(|b| b.succeeded)
         },
+    }
+}
+
+/// Logs and counts each job's run, and keeps it in the state.
+fn record_runs(
+    launch: &Launch,
+    reports: &[JobReport],
+    started: DateTime<Utc>,
+    ended: DateTime<Utc>,
+) -> Vec<(String, JobRun)> {
+    let plan = &launch.plan;
+    let mut runs = Vec::new();
+    let mut changes = Vec::new();
+    for report in reports {
+        log_run(&plan.name, report);
+        super::metrics::record_run(&plan.name, report, ended.timestamp());
+        let id = JobId {
+            pipeline: plan.name.clone(),
+            job: report.job.clone(),
+        };
+        let before = launch.state.job_run(&id).ok().flatten();
+        let run = job_run(report, launch.due, started, ended, before.as_ref());
+        runs.push((report.job.clone(), run.clone()));
+        changes.push(Change::JobRun { job: id, run });
+    }
+    if let Err(e) = launch
+        .state
+        .apply(changes)
+        .and_then(|()| launch.state.flush())
+    {
+        tracing::error!(pipeline = %plan.name, "the runs could not be recorded: {e}");
+    }
+    runs
+}
+
+fn read_pending(state: &dyn StateStore, pipeline: &str, job: &str) -> Option<DryRunPlan> {
+    let id = JobId {
+        pipeline: pipeline.to_string(),
+        job: job.to_string(),
+    };
+    let value = state.review(&id).ok().flatten()?;
+    serde_json::from_value(value)
+        .map_err(|e| tracing::warn!(pipeline, job, "a pending plan cannot be read: {e}"))
+        .ok()
+}
+
+/// The changes of a job's plan that would write something.
+pub fn pending_changes(job: &JobPlanOutput) -> usize {
+    job.changes
+        .iter()
+        .filter(|c| !matches!(c, PlannedChange::Reject { .. }))
+        .count()
+}
+
+fn change_key(change: &PlannedChange) -> Option<&str> {
+    match change {
+        PlannedChange::Create { key, .. } => key.as_deref(),
+        PlannedChange::Update { key, .. }
+        | PlannedChange::Remove { key, .. }
+        | PlannedChange::Link { key, .. }
+        | PlannedChange::Reject { key, .. } => Some(key),
     }
 }
 

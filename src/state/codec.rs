@@ -20,6 +20,8 @@ pub const PENDING: u8 = b'O';
 pub const QUARANTINE: u8 = b'Q';
 /// A job's last run under `serve`.
 pub const JOB_RUN: u8 = b'J';
+/// A `review` job's pending plan.
+pub const REVIEW: u8 = b'V';
 /// Namespace hash -> names.
 pub const NAMESPACE: u8 = b'N';
 /// (pipeline, job, record key) -> quarantine entry id: a record rejected again on every run is
@@ -94,8 +96,8 @@ pub fn checkpoint_key(job: &JobId) -> Vec<u8> {
     out
 }
 
-pub fn job_run_key(job: &JobId) -> Vec<u8> {
-    let mut out = pipeline_prefix(JOB_RUN, &job.pipeline);
+pub fn job_key(kind: u8, job: &JobId) -> Vec<u8> {
+    let mut out = pipeline_prefix(kind, &job.pipeline);
     out.extend_from_slice(job.job.as_bytes());
     out
 }

@@ -232,6 +232,11 @@ pub enum Change {
         job: JobId,
         run: JobRun,
     },
+    /// A `review` job's pending plan (a dry-run plan, as JSON); `None` removes it.
+    Review {
+        job: JobId,
+        plan: Option<serde_json::Value>,
+    },
     /// The job's record with this key went through: its open quarantine entry, if any, is
     /// kept as history (`settled_at`) and no longer listed.
     Settle {

@@ -191,8 +191,15 @@ impl<K: Kv> StateStore for KvStore<K> {
 
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
         self.kv
-            .get(&codec::job_run_key(job))?
+            .get(&codec::job_key(codec::JOB_RUN, job))?
             .map(|bytes| codec::decode_json(&bytes, "job run"))
+            .transpose()
+    }
+
+    fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError> {
+        self.kv
+            .get(&codec::job_key(codec::REVIEW, job))?
+            .map(|bytes| codec::decode_json(&bytes, "pending plan"))
             .transpose()
     }
 
@@ -261,8 +268,15 @@ impl<K: Kv> StateStore for KvStore<K> {
                 }
                 Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
                 Change::JobRun { job, run } => {
-                    batch.push((codec::job_run_key(&job), Some(codec::encode_json(&run)?)));
+                    batch.push((
+                        codec::job_key(codec::JOB_RUN, &job),
+                        Some(codec::encode_json(&run)?),
+                    ));
                 }
+                Change::Review { job, plan } => batch.push((
+                    codec::job_key(codec::REVIEW, &job),
+                    plan.map(|p| codec::encode_json(&p)).transpose()?,
+                )),
                 Change::Outbox { ns, window } => {
                     let key = codec::outbox_key(&ns, window.id);
                     if window.writes.is_empty() {

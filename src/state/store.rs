@@ -51,13 +51,19 @@ pub trait StateStore: Send + Sync {
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
     /// How the job's last run under `serve` went.
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError>;
+    /// A `review` job's pending plan.
+    fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
 /// checkpoints and changes none of them.
 pub struct ReadOnly<S>(pub S);
 
-impl<S: StateStore> StateStore for ReadOnly<S> {
+impl<S> StateStore for ReadOnly<S>
+where
+    S: std::ops::Deref + Send + Sync,
+    S::Target: StateStore,
+{
     fn link(&self, ns: &Namespace, key: &str) -> Result<Option<Link>, StateError> {
         self.0.link(ns, key)
     }
@@ -115,5 +121,8 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
         self.0.job_run(job)
+    }
+    fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError> {
+        self.0.review(job)
     }
 }

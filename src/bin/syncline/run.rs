@@ -176,7 +176,7 @@ pub fn dry_run(
     let only = selection(&plan, args)?;
     let dir = syncline::state::dir_for(path, state_dir);
     let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir)? {
-        Some(store) => Arc::new(syncline::state::ReadOnly(store)),
+        Some(store) => Arc::new(syncline::state::ReadOnly(Arc::new(store))),
         None => Arc::new(syncline::state::memory::MemoryStore::empty()),
     };
     let plan = Arc::new(plan);

@@ -46,6 +46,11 @@ pub struct Job {
     #[serde(default, deserialize_with = "lenient::opt")]
     #[schemars(required)]
     pub to: Option<Target>,
+    /// Under `syncline serve`, hold what a run would change as a pending plan, written only when
+    /// someone applies it (all or some of its changes) from the status page or the API. `run`
+    /// writes as usual.
+    #[serde(default)]
+    pub review: bool,
     /// What happens to a record whose `ref` field names a record the ID map does not hold yet:
     /// `quarantine` it (default) or `defer` it: it is kept and retried by the next run.
     #[serde(default)]
