@@ -157,7 +157,7 @@ async fn apply_pending(
 ) -> Response {
     let keys = match keys(&body) {
         Ok(keys) => keys,
-        Err(refusal) => return refusal,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match app.service.apply_pending(&pipeline, &job, keys).await {
         Ok(report) => Json(report).into_response(),
@@ -178,18 +178,13 @@ fn refused(e: RunRefused) -> Response {
 }
 
 /// The keys of a body `{"keys": [...]}`; none for an empty body.
-fn keys(body: &[u8]) -> Result<Vec<String>, Response> {
+fn keys(body: &[u8]) -> Result<Vec<String>, String> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
     serde_json::from_slice::<RunBody>(body)
         .map(|b| b.keys)
-        .map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("the body is not {{\"keys\": [...]}}: {e}"),
-            )
-        })
+        .map_err(|e| format!("the body is not {{\"keys\": [...]}}: {e}"))
 }
 
 /// The body of a run asked for by hand: optionally, only some records.
@@ -207,7 +202,7 @@ async fn run_job(
 ) -> Response {
     let keys = match keys(&body) {
         Ok(keys) => keys,
-        Err(refusal) => return refusal,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let keys = (!keys.is_empty()).then(|| keys.into_iter().collect());
     match app.service.run_now(&pipeline, &job, keys) {

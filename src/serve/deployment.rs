@@ -66,6 +66,19 @@ pub struct Deployments {
     stores: HashMap<PathBuf, Arc<dyn StateStore>>,
 }
 
+/// A file validated and compiled: its plan, the hash of its files, and their stamps.
+struct Compiled {
+    plan: Plan,
+    hash: String,
+    stamps: Vec<Stamp>,
+}
+
+/// A file that does not run as it is: its stamps (to notice when it changes again), and why.
+struct Broken {
+    stamps: Vec<Stamp>,
+    problem: LoadError,
+}
+
 /// Why a pipeline file is not running (its text is shown as `validate` shows it).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -128,7 +141,7 @@ impl Deployments {
 
     fn load(&mut self, file: PathBuf, now: DateTime<Utc>) {
         match self.compile(&file) {
-            Ok((plan, hash, stamps)) => {
+            Ok(Compiled { plan, hash, stamps }) => {
                 let state = match self.store(&file) {
                     Ok(state) => state,
                     Err(e) => {
@@ -172,7 +185,7 @@ impl Deployments {
                     },
                 );
             }
-            Err((stamps, problem)) => {
+            Err(Broken { stamps, problem }) => {
                 let keeps = if self.running.contains_key(&file) {
                     "the last valid version keeps running"
                 } else {
@@ -189,7 +202,7 @@ impl Deployments {
     }
 
     /// Validates and compiles one file, as `syncline run` does.
-    fn compile(&self, file: &Path) -> Result<(Plan, String, Vec<Stamp>), (Vec<Stamp>, LoadError)> {
+    fn compile(&self, file: &Path) -> Result<Compiled, Broken> {
         let validation = validate::validate(&[file.to_path_buf()], &self.secrets);
         self.secrets
             .protect_used(validation.secret_names.iter().map(String::as_str));
@@ -208,13 +221,19 @@ impl Deployments {
                 color: false,
                 width: 100,
             });
-            return Err((stamps, LoadError::Invalid(redact(&text))));
+            return Err(Broken {
+                stamps,
+                problem: LoadError::Invalid(redact(&text)),
+            });
         }
         for warning in &validation.diagnostics {
             tracing::warn!("{}: {}", file.display(), redact(&warning.message));
         }
         let Some(loaded) = validation.pipelines.first() else {
-            return Err((stamps, LoadError::Empty(file.display().to_string())));
+            return Err(Broken {
+                stamps,
+                problem: LoadError::Empty(file.display().to_string()),
+            });
         };
         let context = CompileContext {
             sources: &validation.sources,
@@ -222,8 +241,11 @@ impl Deployments {
         };
         let hash = crate::dry_run::apply::pipeline_hash(&validation.sources);
         match crate::plan::compile(loaded, &context) {
-            Ok(plan) => Ok((plan, hash, stamps)),
-            Err(e) => Err((stamps, LoadError::Compile(redact(&e.to_string())))),
+            Ok(plan) => Ok(Compiled { plan, hash, stamps }),
+            Err(e) => Err(Broken {
+                stamps,
+                problem: LoadError::Compile(redact(&e.to_string())),
+            }),
         }
     }
 
