@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::Workdir;
+use common::served::{Served, TOKEN};
 use common::shop::{PRODUCT_TARGET, Shop};
 use serde_json::{Value, json};
 use syncline::config::model::{Schedule, TimeZone as Zone};
@@ -265,124 +264,6 @@ jobs:
 }
 
 // ---- the service, through the binary ----
-
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
-
-/// `syncline serve` on a free port, its log on a pipe read by a thread.
-struct Served {
-    child: Child,
-    port: u16,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Served {
-    fn start(w: &Workdir, args: &[&str]) -> Served {
-        let port = free_port();
-        w.write("token", format!("{TOKEN}\n"));
-        let listen = format!("127.0.0.1:{port}");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_syncline"))
-            .current_dir(w.dir.path())
-            .args(["serve", ".", "--listen", &listen, "--token-file", "token"])
-            .args(["--state", "state"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let served = Served { child, port, log };
-        served.wait_for("listening", |s| s.get("/api/jobs").is_some());
-        served
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn get(&self, path: &str) -> Option<Value> {
-        let answer = reqwest::blocking::get(self.url(path)).ok()?;
-        serde_json::from_str(&answer.text().ok()?).ok()
-    }
-
-    fn text(&self, path: &str) -> String {
-        reqwest::blocking::get(self.url(path))
-            .and_then(|a| a.text())
-            .unwrap_or_default()
-    }
-
-    fn jobs(&self) -> Vec<Value> {
-        self.get("/api/jobs")
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
-    fn job(&self, name: &str) -> Value {
-        self.jobs()
-            .into_iter()
-            .find(|j| j["job"] == name)
-            .unwrap_or_else(|| panic!("no job {name}: {}", self.log()))
-    }
-
-    fn post(&self, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let client = reqwest::blocking::Client::new();
-        let mut request = client.post(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let answer = request.send().unwrap();
-        let status = answer.status().as_u16();
-        let text = answer.text().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits (up to 30 s) until `done` holds.
-    fn wait_for(&self, what: &str, done: impl Fn(&Served) -> bool) {
-        let start = Instant::now();
-        while !done(self) {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "waited 30 s for {what}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGTERM, and the exit code.
-    fn terminate(mut self) -> (i32, String) {
-        let pid = self.child.id() as libc::pid_t;
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        (status.code().unwrap_or(-1), self.log())
-    }
-}
-
-fn free_port() -> u16 {
-    // The tests' HTTPS-capable client needs its crypto provider named.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn file_pipeline(schedule: &str) -> String {
     format!(

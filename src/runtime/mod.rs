@@ -6,6 +6,7 @@ pub mod dry;
 pub mod job;
 pub mod only_changed;
 pub mod quarantine;
+pub mod replay;
 pub mod report;
 pub mod selection;
 

@@ -13,24 +13,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::app::{Access, App, signed_in};
 use super::scheduler::Busy;
-use super::service::{ApplyRefused, RunRefused, Service};
-
-/// Who may do what.
-#[derive(Clone)]
-pub struct Access {
-    /// The bearer token; none: nothing that changes state is allowed.
-    pub token: Option<Arc<str>>,
-    /// Reading needs the token too (bound beyond loopback).
-    pub private: bool,
-}
-
-#[derive(Clone)]
-struct App {
-    service: Arc<Service>,
-    access: Access,
-    metrics: Option<PrometheusHandle>,
-}
+use super::service::{ApplyRefused, ReplayRefused, RunRefused, Service};
 
 pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusHandle>) -> Router {
     let app = App {
@@ -44,17 +29,32 @@ pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusH
             "/api/pipelines/{pipeline}/jobs/{job}/apply",
             post(apply_pending),
         )
+        .route(
+            "/api/pipelines/{pipeline}/jobs/{job}/quarantine/{id}/replay",
+            post(replay),
+        )
+        .route(
+            "/api/pipelines/{pipeline}/jobs/{job}/quarantine/{id}/drop",
+            post(drop_entry),
+        )
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     let reads = Router::new()
         .route("/api/jobs", get(jobs))
         .route("/api/problems", get(problems))
         .route("/api/pipelines/{pipeline}/jobs/{job}/pending", get(pending))
+        .route(
+            "/api/pipelines/{pipeline}/jobs/{job}/quarantine",
+            get(quarantine),
+        )
         .route("/metrics", get(render_metrics))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             require_token_if_private,
         ));
-    changes.merge(reads).with_state(app)
+    changes
+        .merge(reads)
+        .merge(super::ui::routes())
+        .with_state(app)
 }
 
 async fn require_token(State(app): State<App>, request: Request, next: Next) -> Response {
@@ -77,19 +77,15 @@ async fn require_token_if_private(
 
 /// The answer to a request without the token; none when it has it.
 fn refusal(access: &Access, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &access.token else {
+    if access.token.is_none() {
         return Some(error(
             StatusCode::FORBIDDEN,
             "changes are disabled: start `syncline serve` with --token-file",
         ));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => None,
-        _ => Some(
+    }
+    match signed_in(access, headers) {
+        true => None,
+        false => Some(
             (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -98,11 +94,6 @@ fn refusal(access: &Access, headers: &HeaderMap) -> Option<Response> {
                 .into_response(),
         ),
     }
-}
-
-/// Compares in a time that does not depend on where the two differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -165,6 +156,77 @@ async fn apply_pending(
         Err(e @ ApplyRefused::NothingPending(_)) => error(StatusCode::NOT_FOUND, e),
         Err(e @ ApplyRefused::Plan(_)) => error(StatusCode::CONFLICT, e),
         Err(e @ ApplyRefused::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn quarantine(
+    State(app): State<App>,
+    Path((pipeline, job)): Path<(String, String)>,
+) -> Response {
+    match app.service.quarantined(&pipeline, &job) {
+        Ok(entries) => Json(
+            entries
+                .into_iter()
+                .map(|(id, entry)| json!({ "id": id, "entry": entry }))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+/// The body of a replay: optionally, fields of the record corrected first.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    #[serde(default)]
+    fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+async fn replay(
+    State(app): State<App>,
+    Path((pipeline, job, id)): Path<(String, String, u64)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: ReplayBody = if body.is_empty() {
+        ReplayBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(body) => body,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not {{\"fields\": {{...}}}}: {e}"),
+                );
+            }
+        }
+    };
+    let edits = body.fields.map(|fields| {
+        fields
+            .into_iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::String(text) => (name, text),
+                other => (name, other.to_string()),
+            })
+            .collect()
+    });
+    replayed(app.service.replay(&pipeline, &job, id, edits))
+}
+
+async fn drop_entry(
+    State(app): State<App>,
+    Path((pipeline, _job, id)): Path<(String, String, u64)>,
+) -> Response {
+    replayed(app.service.drop_quarantined(&pipeline, id))
+}
+
+fn replayed(result: Result<(), ReplayRefused>) -> Response {
+    match result {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "done": true }))).into_response(),
+        Err(ReplayRefused::Run(e)) => refused(e),
+        Err(e @ ReplayRefused::NoEntry(_)) => error(StatusCode::NOT_FOUND, e),
+        Err(e @ ReplayRefused::Unreadable(_)) => error(StatusCode::CONFLICT, e),
+        Err(e @ ReplayRefused::State(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 

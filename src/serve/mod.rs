@@ -2,11 +2,14 @@
 //! through a JSON API, until SIGTERM.
 
 pub mod api;
+pub mod app;
 pub mod deployment;
 pub mod metrics;
+pub mod page;
 pub mod scheduler;
 pub mod service;
 pub mod timetable;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,7 +66,7 @@ pub async fn serve(options: ServeOptions, stop: watch::Receiver<bool>) -> Result
             addr: options.listen,
             source,
         })?;
-    let access = api::Access {
+    let access = app::Access {
         token: options.token.map(Into::into),
         private,
     };

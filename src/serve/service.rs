@@ -17,7 +17,7 @@ use crate::dry_run::{Change as PlannedChange, DryRunPlan, JobPlanOutput, PlanRec
 use crate::plan::{Plan, TargetPlan};
 use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::{KeySet, RunOptions, Selection};
-use crate::state::{Change, JobId, JobRun, ReadOnly, StateError, StateStore};
+use crate::state::{Change, JobId, JobRun, Quarantined, ReadOnly, StateError, StateStore};
 
 /// How often files are checked for changes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
@@ -43,6 +43,19 @@ pub enum ApplyRefused {
     NothingPending(String),
     #[error(transparent)]
     Plan(#[from] ApplyError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Why a quarantined record was not replayed (or dropped).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayRefused {
+    #[error(transparent)]
+    Run(#[from] RunRefused),
+    #[error("no quarantine entry {0}: it was replayed, settled or dropped since")]
+    NoEntry(u64),
+    #[error("the record could not be read ({0}): fix the source, or drop the entry")]
+    Unreadable(String),
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -134,6 +147,7 @@ impl Service {
                         file: deployed.file.clone(),
                         plan: deployed.plan.clone(),
                         hash: deployed.hash.clone(),
+                        replay: None,
                         state: deployed.state.clone(),
                         jobs,
                         keys: None,
@@ -188,6 +202,7 @@ impl Service {
             file: deployed.file.clone(),
             plan: deployed.plan.clone(),
             hash: deployed.hash.clone(),
+            replay: None,
             state: deployed.state.clone(),
             jobs: vec![index],
             keys,
@@ -216,7 +231,7 @@ impl Service {
                     progress: false,
                     quarantine: None,
                     state: launch.state.clone(),
-                    replay: None,
+                    replay: launch.replay.clone(),
                     only: Selection {
                         jobs: Some(direct),
                         keys: launch.keys.clone(),
@@ -248,7 +263,7 @@ impl Service {
             progress: false,
             quarantine: None,
             state: reading,
-            replay: None,
+            replay: launch.replay.clone(),
             only: Selection {
                 jobs: Some(jobs),
                 keys: launch.keys.clone(),
@@ -358,7 +373,7 @@ impl Service {
             let mut left = saved;
             for job in &mut left.jobs {
                 job.changes
-                    .retain(|c| !change_key(c).is_some_and(|k| done.contains(&k)));
+                    .retain(|c| !c.key().is_some_and(|k| done.contains(&k)));
             }
             let value = (left.jobs.iter().map(pending_changes).sum::<usize>() > 0)
                 .then(|| serde_json::to_value(&left).ok())
@@ -467,6 +482,101 @@ impl Service {
         }
     }
 
+    /// Runs a quarantined record again, from the step that rejected it; with `edits`, its
+    /// fields corrected first (text given for a number or a boolean is read as one).
+    pub fn replay(
+        self: &Arc<Self>,
+        pipeline: &str,
+        job: &str,
+        id: u64,
+        edits: Option<Vec<(String, String)>>,
+    ) -> Result<(), ReplayRefused> {
+        let mut deployments = self.deployments();
+        let deployed = deployments
+            .named(pipeline)
+            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+        let index = deployed
+            .plan
+            .jobs
+            .iter()
+            .position(|j| j.name == job)
+            .ok_or_else(|| RunRefused::NoJob {
+                pipeline: pipeline.to_string(),
+                job: job.to_string(),
+            })?;
+        let mut entries = deployed.state.quarantined(pipeline, Some(job))?;
+        entries.retain(|(entry, _)| *entry == id);
+        let Some((_, entry)) = entries.first_mut() else {
+            return Err(ReplayRefused::NoEntry(id));
+        };
+        if let (Some(edits), Some(record)) = (edits, entry.record.as_object_mut()) {
+            for (field, text) in edits {
+                let value = match record.get(&field) {
+                    Some(serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+                    }
+                    _ => serde_json::Value::String(text),
+                };
+                record.insert(field, value);
+            }
+        }
+        let (replayable, unreadable) = crate::runtime::replay::prepare(
+            &deployed.plan.jobs[index],
+            deployed.state.as_ref(),
+            entries,
+        )?;
+        if let Some((_, entry)) = unreadable.first() {
+            return Err(ReplayRefused::Unreadable(entry.reason.clone()));
+        }
+        deployed
+            .scheduler
+            .run_now(index)
+            .map_err(RunRefused::Busy)?;
+        let launch = Launch {
+            file: deployed.file.clone(),
+            plan: deployed.plan.clone(),
+            hash: deployed.hash.clone(),
+            replay: Some(replayable),
+            state: deployed.state.clone(),
+            jobs: vec![index],
+            keys: None,
+            due: Utc::now(),
+        };
+        drop(deployments);
+        self.launch(launch);
+        Ok(())
+    }
+
+    /// Removes a quarantine entry for good.
+    pub fn drop_quarantined(&self, pipeline: &str, id: u64) -> Result<(), ReplayRefused> {
+        let mut deployments = self.deployments();
+        let deployed = deployments
+            .named(pipeline)
+            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+        deployed.state.apply(vec![Change::Release {
+            pipeline: pipeline.to_string(),
+            id,
+        }])?;
+        deployed.state.flush()?;
+        Ok(())
+    }
+
+    /// A job's open quarantine entries.
+    pub fn quarantined(
+        &self,
+        pipeline: &str,
+        job: &str,
+    ) -> Result<Vec<(u64, Quarantined)>, RunRefused> {
+        let mut deployments = self.deployments();
+        let deployed = deployments
+            .named(pipeline)
+            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+        Ok(deployed
+            .state
+            .quarantined(pipeline, Some(job))
+            .unwrap_or_default())
+    }
+
     /// The files that do not run as they are now, with their problems.
     pub fn problems(&self) -> Vec<(String, String)> {
         self.deployments()
@@ -480,6 +590,8 @@ struct Launch {
     file: PathBuf,
     plan: Arc<Plan>,
     hash: String,
+    /// Quarantined records to run again instead of reading the source.
+    replay: Option<Vec<(u64, Quarantined)>>,
     state: Arc<dyn StateStore>,
     jobs: Vec<usize>,
     keys: Option<KeySet>,
@@ -619,16 +731,6 @@ pub fn pending_changes(job: &JobPlanOutput) -> usize {
         .iter()
         .filter(|c| !matches!(c, PlannedChange::Reject { .. }))
         .count()
-}
-
-fn change_key(change: &PlannedChange) -> Option<&str> {
-    match change {
-        PlannedChange::Create { key, .. } => key.as_deref(),
-        PlannedChange::Update { key, .. }
-        | PlannedChange::Remove { key, .. }
-        | PlannedChange::Link { key, .. }
-        | PlannedChange::Reject { key, .. } => Some(key),
-    }
 }
 
 fn log_run(pipeline: &str, report: &JobReport) {

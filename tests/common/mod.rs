@@ -10,6 +10,7 @@ pub mod odoo;
 pub mod prestashop;
 pub mod records;
 pub mod roapp;
+pub mod served;
 pub mod shop;
 pub mod tryton;
 pub mod woocommerce;

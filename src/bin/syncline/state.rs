@@ -1,7 +1,6 @@
 //! `syncline state`: look at and repair what syncline remembers — checkpoints, ID maps, the
 //! quarantine — and move it between machines.
 
-use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +8,6 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use syncline::config::model::{Pipeline, Target};
 use syncline::config::secrets::{Secrets, redact};
-use syncline::plan::TargetPlan;
 use syncline::runtime::RunOptions;
 use syncline::state::{Change, JobId, Namespace, StateStore, export, sled_store};
 
@@ -415,9 +413,7 @@ fn replay(
     let store = open(&at)?;
     let mut entries = store.quarantined(&plan.name, Some(&job))?;
     entries.retain(|(id, _)| ids.is_empty() || ids.contains(id));
-    let (replayable, unreadable): (Vec<_>, Vec<_>) = entries
-        .into_iter()
-        .partition(|(_, e)| e.resume_at.is_some());
+    let (replayable, unreadable) = syncline::runtime::replay::prepare(job_plan, &store, entries)?;
     for (id, entry) in &unreadable {
         eprintln!(
             "entry {id} cannot be replayed: the record could not be read ({}); fix the source, or drop it",
@@ -427,35 +423,6 @@ fn replay(
     if replayable.is_empty() {
         let _ = writeln!(out, "nothing to replay");
         return Ok(Exit::Success);
-    }
-    // Replaying a record the target rejected is the user saying the way is clear: a create left
-    // unverifiable by a crash is sent again.
-    if let TargetPlan::Keyed(keyed) = &job_plan.target {
-        let steps = job_plan.steps.len();
-        let cleared: HashSet<&str> = replayable
-            .iter()
-            .filter(|(_, e)| e.resume_at == Some(steps))
-            .map(|(_, e)| e.key.as_str())
-            .collect();
-        let windows = store.pending(&keyed.ns)?;
-        let rewritten = windows
-            .into_iter()
-            .filter(|w| {
-                w.writes
-                    .iter()
-                    .any(|(key, _)| cleared.contains(key.as_str()))
-            })
-            .map(|mut window| {
-                window
-                    .writes
-                    .retain(|(key, _)| !cleared.contains(key.as_str()));
-                Change::Outbox {
-                    ns: keyed.ns.clone(),
-                    window,
-                }
-            })
-            .collect();
-        store.apply(rewritten)?;
     }
     let options = RunOptions {
         recorder: None,
