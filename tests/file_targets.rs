@@ -287,3 +287,29 @@ fn dry_run_names_the_file_a_run_would_write_and_plans_appends_as_creates() {
         "{text}"
     );
 }
+
+#[test]
+fn apply_refuses_the_plan_of_a_file_appended_to_or_named_by_the_run_time() {
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        "version: 1\nname: t\njobs:\n  appended:\n    from: { file: { path: in.csv } }\n    to: { file: { path: out/appended.csv, key: $.ref, mode: append } }\n  timed:\n    from: { file: { path: in.csv } }\n    to: { file: { path: \"out/timed-{run_time}.csv\", key: $.ref } }\n",
+    );
+    w.write("in.csv", "ref,name\nA1,Tea\n");
+    w.write("out/appended.csv", "ref,name\nZ9,Gone\n");
+    let out = w.syncline(&["dry-run", "p.yaml", "--out", "plan.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (code, text) = w.printed(&["apply", "plan.json"]);
+    assert_eq!(code, 1, "{text}");
+    for job in ["appended -> ", "timed -> "] {
+        assert!(
+            text.lines().any(|l| l.starts_with(job)
+                && l.contains("0 applied")
+                && l.contains("not records by key: its plan cannot be applied record by record")),
+            "{text}"
+        );
+    }
+    // Applied, the plan would have appended the whole file to itself, or a file of its own.
+    assert_eq!(w.read("out/appended.csv"), "ref,name\nZ9,Gone\n");
+    assert_eq!(files_in(&w, "out"), ["appended.csv"]);
+}
