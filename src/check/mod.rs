@@ -7,6 +7,7 @@
 
 mod checker;
 mod dag;
+mod files;
 mod refs;
 mod scripts;
 mod secrets;
@@ -40,6 +41,7 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     scripts::check(&mut checker);
     secrets::check(&mut checker, secrets);
     templates::check(&mut checker);
+    files::check(&mut checker);
     sql::check(&mut checker);
     checker.diagnostics
 }

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Handle;
 
 use super::{Base, Change, DryRunPlan, diff, same, target_of};
-use crate::connectors::file::FileSpec;
+use crate::connectors::file::{FileSpec, Publish};
 use crate::connectors::{Item, KeyedTarget, WriteError};
 use crate::diagnostics::source::SourceMap;
 use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
@@ -395,6 +395,14 @@ fn apply_job(
         let reason = "the pipeline has no such job any more".to_string();
         return JobApplied::failed(name, planned_target, &changes, reason);
     };
+    // Appending the planned records, or writing them to a new file, would be a run of them
+    // alone: records by key cannot be found again in such a file, nor told applied already.
+    if let TargetPlan::File(spec, _) = &job.target
+        && spec.publish() != Publish::Replace
+    {
+        let reason = "a file appended to, or named by the run's time, takes each run's new records, not records by key: its plan cannot be applied record by record; run the job".to_string();
+        return JobApplied::failed(name, planned_target, &changes, reason);
+    }
     let target = target_of(job);
     if target != planned_target {
         let reason =
@@ -992,7 +1000,10 @@ fn write_file<'r>(
     spec: &FileSpec,
     records: impl Iterator<Item = &'r Record>,
 ) -> Result<(), String> {
-    let mut sink = spec.open_sink().map_err(|e| e.to_string())?;
+    // A replaced file: the run's time names nothing in its path.
+    let mut sink = spec
+        .open_sink(chrono::Utc::now())
+        .map_err(|e| e.to_string())?;
     for record in records {
         sink.write(record).map_err(|e| e.to_string())?;
     }

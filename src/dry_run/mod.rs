@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Handle;
 
 use crate::config::model::OnMatch;
+use crate::connectors::file::Publish;
 use crate::connectors::http::translations;
 use crate::connectors::{Item, KeyedTarget, WriteError};
 use crate::plan::{JobPlan, KeyedPlan, Plan, TargetPlan};
@@ -63,6 +64,9 @@ pub struct DryRunPlan {
 pub struct JobPlanOutput {
     pub job: String,
     pub target: String,
+    /// A file target that this run's records are added to, not one they replace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub append: bool,
     #[serde(flatten)]
     pub status: JobStatus,
     pub summary: Summary,
@@ -180,6 +184,8 @@ struct Recording {
     /// A keyed target: reads the records an update would change, for a field diff. Never
     /// writes.
     reader: Option<Box<dyn KeyedTarget>>,
+    /// A file target: the file this run would write (`{run_time}` resolved).
+    file: Option<String>,
 }
 
 impl PlanRecorder {
@@ -250,9 +256,10 @@ fn job_output(job: &JobPlan, recording: Recording, report: JobReport) -> JobPlan
         mut changes,
         rejects,
         current,
+        file,
         ..
     } = recording;
-    let target = target_of(job);
+    let target = file.unwrap_or_else(|| target_of(job));
     let mut removed: Vec<(String, Record)> =
         current.map(|c| c.into_iter().collect()).unwrap_or_default();
     removed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -266,6 +273,7 @@ fn job_output(job: &JobPlan, recording: Recording, report: JobReport) -> JobPlan
     JobPlanOutput {
         job: job.name.clone(),
         target,
+        append: matches!(&job.target, TargetPlan::File(spec, _) if spec.publish() == Publish::Append),
         status: report.status,
         summary,
         changes,
@@ -400,6 +408,12 @@ impl Recorder for PlanRecorder {
         });
     }
 
+    fn file_target(&self, job: &str, path: &std::path::Path) {
+        self.with(job, |recording, _| {
+            recording.file = Some(path.display().to_string());
+        });
+    }
+
     fn reject(&self, job: &str, key: &str, step: &str, reason: &str) {
         self.with(job, |recording, _| {
             recording.summary.reject += 1;
@@ -457,11 +471,16 @@ fn changed_fields(
     }
 }
 
-/// What a file target holds now, by key; `None` without a key or a readable file.
+/// What a file target holds now, by key; `None` without a key or a readable file, and for a
+/// file appended to or new each run (every record is then a `create`: a record the file holds
+/// already would be written again, nothing is removed).
 fn current_records(job: &JobPlan) -> Option<HashMap<String, Record>> {
     let (TargetPlan::File(spec, _), Some(key)) = (&job.target, &job.key) else {
         return None;
     };
+    if spec.publish() != Publish::Replace {
+        return None;
+    }
     let mut held = HashMap::new();
     if !spec.path.exists() {
         return Some(held);
@@ -545,9 +564,10 @@ impl DryRunPlan {
             let _ = match &job.status {
                 JobStatus::Succeeded => writeln!(
                     out,
-                    "{} -> {}: {} to create, {}{} to update, {} unchanged, {} to remove, {} rejected",
+                    "{} -> {}{}: {} to create, {}{} to update, {} unchanged, {} to remove, {} rejected",
                     job.job,
                     job.target,
+                    if job.append { " (appended to)" } else { "" },
                     s.create,
                     if s.link > 0 {
                         format!("{} to link to existing records, ", s.link)

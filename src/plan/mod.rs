@@ -431,7 +431,7 @@ fn target_plan(
 ) -> Result<TargetPlan, String> {
     Ok(match target {
         Target::File(f) => TargetPlan::File(
-            file::compile::spec(f.location(), pipeline, base_dir).map_err(|e| e.to_string())?,
+            file::compile::target_spec(f, pipeline, base_dir).map_err(|e| e.to_string())?,
             f.only_changed.then(|| Namespace {
                 pipeline: pipeline_name.to_string(),
                 connection: f.connection.clone().unwrap_or_else(|| "file".to_string()),

@@ -42,6 +42,8 @@ pub trait Recorder: Send + Sync {
     fn keyed(&self, job: &str, change: KeyedChange);
     /// A record rejected, by its key: the step that rejected it, and why.
     fn reject(&self, job: &str, key: &str, step: &str, reason: &str);
+    /// The file a file target's records would go to in this run (its `{run_time}` resolved).
+    fn file_target(&self, _job: &str, _path: &std::path::Path) {}
 }
 
 /// The id a record created by a dry run is given.

@@ -2,9 +2,10 @@
 //! writes the target. Bounded channels of batches join them, so memory stays flat and the
 //! slowest stage sets the pace.
 //!
-//! A file target is committed (renamed into place) only when everything went through. A keyed
-//! target is written record by record; what it acknowledged is stored in the state even when
-//! the job stops, and the checkpoint moves only past records acknowledged or quarantined.
+//! A file target is committed (renamed into place, or appended to) only when everything went
+//! through. A keyed target is written record by record; what it acknowledged is stored in the
+//! state even when the job stops, and the checkpoint moves only past records acknowledged or
+//! quarantined.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +55,8 @@ pub struct JobContext<'a> {
     pub replay: Option<&'a [(u64, Quarantined)]>,
     /// Only the records with these keys; the checkpoint is neither read nor moved.
     pub keys: Option<&'a super::selection::KeySet>,
+    /// When the run started: `{run_time}` in a file target's path.
+    pub run_time: chrono::DateTime<chrono::Utc>,
 }
 
 impl JobContext<'_> {
@@ -158,8 +161,11 @@ fn execute(
         )));
     }
     let writer = match (&job.target, ctx.recorder) {
-        (TargetPlan::File(..), Some(recorder)) => Writer::Recorded(recorder),
-        (TargetPlan::File(spec, _), None) => Writer::File(spec.open_sink()?),
+        (TargetPlan::File(spec, _), Some(recorder)) => {
+            recorder.file_target(&job.name, &spec.target_path(ctx.run_time)?);
+            Writer::Recorded(recorder)
+        }
+        (TargetPlan::File(spec, _), None) => Writer::File(spec.open_sink(ctx.run_time)?),
         (TargetPlan::Keyed(keyed), Some(_)) => {
             Writer::Keyed(Box::new(DryTarget(keyed.target.clone().open())))
         }
@@ -319,7 +325,8 @@ fn write_all(
     match writer {
         Writer::File(sink) => {
             let mut sink = Some(sink);
-            // A file is written whole: its checkpoint moves with the rename, not before, and
+            // A file is written whole: its checkpoint moves with the commit (the rename or the
+            // append, or nothing at all for a run with no record to append), not before, and
             // so do the quarantine entries its records settle.
             let mut progress = None;
             let mut open = OpenQuarantine::load(ctx.state, ctx.pipeline, &job.name)?;

@@ -45,6 +45,8 @@ pub struct RunOutcome {
 
 pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) -> RunOutcome {
     let started = Instant::now();
+    // What `{run_time}` stands for in file targets' paths: one time for every job of the run.
+    let run_time = chrono::Utc::now();
     let quarantine: Option<Arc<QuarantineFile>> =
         options.quarantine.map(|q| Arc::new(Mutex::new(q)));
     let bars = MultiProgress::with_draw_target(if options.progress {
@@ -126,6 +128,7 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                                 state: state.as_ref(),
                                 replay: replay.as_deref().map(Vec::as_slice),
                                 keys: keys.as_deref(),
+                                run_time,
                             };
                             run_job(&plan.jobs[index], &ctx)
                         })

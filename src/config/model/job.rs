@@ -681,7 +681,7 @@ impl JsonSchema for Field {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
-    /// A file, written whole and atomically at the end of the run.
+    /// A file, written whole (or appended to) at the end of the run, all or nothing.
     File(FileTarget),
     /// An HTTP API: records are created or updated through the ID map.
     Http(Box<HttpTarget>),
@@ -712,7 +712,16 @@ impl Target {
 pub struct FileTarget {
     /// A `file` connection whose folder `path` is relative to.
     pub connection: Option<String>,
+    /// The file to write. `{run_time}` in it stands for the run's start time, UTC
+    /// (`orders-{run_time}.csv` -> `orders-20261206T201500Z.csv`): each run that has records
+    /// to write writes a new file, never one already there (a second run in the same second
+    /// gets `_2` before the extension). Write `{{` and `}}` for braces.
     pub path: String,
+    /// `replace` (default): each run writes the whole file anew. `append`: each run adds its
+    /// records at the end of the file (CSV: the header only in a new or empty file), for an
+    /// ERP's import folder; CSV and NDJSON only.
+    #[serde(default)]
+    pub mode: FileMode,
     /// The field that identifies a record (e.g. `$.reference`): named in reports and the
     /// quarantine, and used by `dry-run` to compare with what the file holds.
     #[serde(default, deserialize_with = "lenient::opt")]
@@ -733,6 +742,22 @@ pub struct FileTarget {
     /// an order read again (a look-back, a moved `date_upd`) must not be imported twice.
     #[serde(default)]
     pub only_changed: bool,
+}
+
+impl FileTarget {
+    /// The placeholders a file target's `path` may hold.
+    pub const PLACEHOLDERS: &[&str] = &["run_time"];
+}
+
+/// How each run writes a file target.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMode {
+    /// The file holds this run's records only, even none.
+    #[default]
+    Replace,
+    /// This run's records are added at the end; a run with none leaves the file as it is.
+    Append,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use super::target::TargetPath;
 use super::{CsvOptions, FileSpec};
-use crate::config::model::{Connection, FileFormat, FileLocation, Pipeline};
+use crate::config::model::{Connection, FileFormat, FileLocation, FileMode, FileTarget, Pipeline};
 use crate::record::path::CompiledPath;
 
 /// Why a file source or target cannot be compiled; the plan adds the job and the place in the
@@ -20,6 +23,12 @@ pub enum FileSpecError {
     /// The `records` path does not compile.
     #[error("{0}")]
     Records(String),
+    /// JSON and XML files are one document each.
+    #[error("{0} file cannot be appended to")]
+    NotAppendable(&'static str),
+    /// The path's placeholders do not parse.
+    #[error("{0}")]
+    Path(String),
 }
 
 /// The folder a file connection names, under the pipeline's folder; the pipeline's own
@@ -72,5 +81,29 @@ pub fn spec(
             .transpose()
             .map_err(FileSpecError::Records)?,
         fields: None,
+        mode: FileMode::Replace,
+        named: None,
     })
+}
+
+/// The file a target writes, and how: appended or replaced, named by the run's time or not.
+pub fn target_spec(
+    target: &FileTarget,
+    pipeline: &Pipeline,
+    base_dir: &Path,
+) -> Result<FileSpec, FileSpecError> {
+    let mut spec = spec(target.location(), pipeline, base_dir)?;
+    if target.mode == FileMode::Append {
+        match spec.format {
+            FileFormat::Json => return Err(FileSpecError::NotAppendable("a JSON")),
+            FileFormat::Xml => return Err(FileSpecError::NotAppendable("an XML")),
+            FileFormat::Csv | FileFormat::Ndjson => {}
+        }
+    }
+    spec.mode = target.mode;
+    let dir = dir(target.connection.as_deref(), pipeline, base_dir)?;
+    spec.named = TargetPath::parse(&dir, &target.path)
+        .map_err(FileSpecError::Path)?
+        .map(Arc::new);
+    Ok(spec)
 }

@@ -1,11 +1,13 @@
 //! CSV: a delimiter, an optional header line or given column names, UTF-8 or Windows-1252.
 
+use std::fs::File;
 use std::io::{Read, Write};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::atomic::AtomicFile;
-use super::encoding::Encoder;
+use super::atomic::{AtomicFile, Publish, io_error};
+use super::encoding::{Decoder, Encoder};
 use crate::config::model::Encoding;
 use crate::connectors::{ConnectorError, Item, Sink, Source};
 use crate::record::Record;
@@ -256,10 +258,16 @@ pub struct CsvSink {
     columns: Vec<String>,
     header: bool,
     started: bool,
+    /// Appending: the header is not written with the records but at commit, when the file
+    /// is new or empty (and compared with the file's first line otherwise).
+    appending: bool,
+    delimiter: u8,
+    encoding: Encoding,
 }
 
 impl CsvSink {
     pub fn new(file: AtomicFile, options: &CsvOptions, encoding: Encoding) -> Self {
+        let appending = file.publish() == Publish::Append;
         let out = match encoding {
             Encoding::Utf8 => Out::Utf8(file),
             Encoding::Windows1252 => Out::Windows1252(Encoder::windows_1252(file)),
@@ -272,7 +280,81 @@ impl CsvSink {
             columns: options.columns.clone(),
             header: options.header,
             started: false,
+            appending,
+            delimiter: options.delimiter,
+            encoding,
         }
+    }
+
+    /// The header line as the file holds it: delimited, quoted where needed, encoded.
+    fn header_line(&self) -> Result<Vec<u8>, ConnectorError> {
+        let mut line = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .from_writer(Vec::new());
+        line.write_record(&self.columns).map_err(format_error)?;
+        let line = line
+            .into_inner()
+            .map_err(|e| ConnectorError::Format(e.error().to_string()))?;
+        Ok(match self.encoding {
+            Encoding::Utf8 => line,
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252
+                .encode(&String::from_utf8_lossy(&line))
+                .0
+                .into_owned(),
+        })
+    }
+
+    /// Appending to a file that has lines: its header must name the columns this run writes,
+    /// in their order, or the ERP would read values under the wrong names.
+    fn check_header(&self, path: &Path) -> Result<(), ConnectorError> {
+        let Some(found) = first_row(path, self.delimiter, self.encoding)? else {
+            return Ok(());
+        };
+        if found == self.columns {
+            return Ok(());
+        }
+        let joined = |columns: &[String]| columns.join(&char::from(self.delimiter).to_string());
+        Err(ConnectorError::Format(format!(
+            "{}: its header is `{}`, and this job writes `{}`; nothing was appended (write the file's columns in its order, with `csv.columns` or the map, or move the file away)",
+            path.display(),
+            joined(&found),
+            joined(&self.columns)
+        )))
+    }
+}
+
+/// The fields of a file's first line; `None` for a file that is missing or empty.
+fn first_row(
+    path: &Path,
+    delimiter: u8,
+    encoding: Encoding,
+) -> Result<Option<Vec<String>>, ConnectorError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path, e)),
+    };
+    let reader: Box<dyn Read> = match encoding {
+        Encoding::Utf8 => Box::new(file),
+        Encoding::Windows1252 => Box::new(Decoder::windows_1252(file)),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut row = csv::StringRecord::new();
+    match reader.read_record(&mut row) {
+        Ok(false) => Ok(None),
+        Ok(true) => Ok(Some(
+            row.iter()
+                .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+                .collect(),
+        )),
+        Err(e) => Err(ConnectorError::Format(format!(
+            "{}: its header cannot be read: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -299,7 +381,7 @@ impl Sink for CsvSink {
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
             }
-            if self.header {
+            if self.header && !self.appending {
                 self.writer
                     .write_record(&self.columns)
                     .map_err(format_error)?;
@@ -310,14 +392,28 @@ impl Sink for CsvSink {
     }
 
     fn commit(self: Box<Self>) -> Result<(), ConnectorError> {
+        let head = if self.appending && self.header && self.started {
+            let target = match self.writer.get_ref() {
+                Out::Utf8(file) => file.target(),
+                Out::Windows1252(encoder) => encoder.get_ref().target(),
+            };
+            self.check_header(target)?;
+            Some(self.header_line()?)
+        } else {
+            None
+        };
         let out = self
             .writer
             .into_inner()
             .map_err(|e| ConnectorError::Format(e.error().to_string()))?;
-        match out {
-            Out::Utf8(file) => file.commit(),
-            Out::Windows1252(encoder) => encoder.into_inner().commit(),
+        let mut file = match out {
+            Out::Utf8(file) => file,
+            Out::Windows1252(encoder) => encoder.into_inner(),
+        };
+        if let Some(head) = head {
+            file.set_head(head);
         }
+        file.commit(self.started)
     }
 }
 

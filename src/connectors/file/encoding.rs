@@ -66,6 +66,10 @@ impl<W: std::io::Write> Encoder<W> {
     pub fn into_inner(self) -> W {
         self.inner
     }
+
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
 }
 
 impl<W: std::io::Write> std::io::Write for Encoder<W> {

@@ -200,6 +200,6 @@ impl Sink for JsonSink {
         self.file
             .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })
             .map_err(format_error)?;
-        self.file.commit()
+        self.file.commit(self.written > 0)
     }
 }

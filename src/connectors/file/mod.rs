@@ -1,6 +1,6 @@
-//! Files as sources and targets: CSV, JSON, NDJSON. Sources stream (memory stays flat whatever
-//! the file's size); targets write to a temporary file beside the target and rename it into
-//! place at commit, so a reader never sees half a file.
+//! Files as sources and targets: CSV, JSON, NDJSON, XML. Sources stream (memory stays flat
+//! whatever the file's size); targets write to a temporary file beside the target and rename it
+//! into place (or append it) at commit, so a reader never sees half a run's output.
 
 mod atomic;
 pub mod compile;
@@ -8,6 +8,7 @@ mod csv;
 mod encoding;
 mod json;
 mod ndjson;
+pub mod target;
 mod xml;
 
 pub use xml::{XmlError, document as xml_document};
@@ -15,11 +16,15 @@ pub use xml::{XmlError, document as xml_document};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-pub use self::atomic::{AtomicFile, io_error};
+use chrono::{DateTime, Utc};
+
+pub use self::atomic::{AtomicFile, Publish, io_error};
 pub use self::csv::CsvOptions;
+use self::target::TargetPath;
 use super::{ConnectorError, Sink, Source};
-use crate::config::model::{Encoding, FileFormat};
+use crate::config::model::{Encoding, FileFormat, FileMode};
 use crate::record::path::CompiledPath;
 
 /// A compiled file source or target.
@@ -32,7 +37,12 @@ pub struct FileSpec {
     /// JSON: where the records are.
     pub records: Option<CompiledPath>,
     /// For a source: the only top-level fields to read (sorted), when the job allows it.
-    pub fields: Option<std::sync::Arc<Vec<String>>>,
+    pub fields: Option<Arc<Vec<String>>>,
+    /// For a target: replaced or appended to by each run.
+    pub mode: FileMode,
+    /// For a target whose path has placeholders (`{run_time}`): the path each run resolves;
+    /// `path` is then as written.
+    pub named: Option<Arc<TargetPath>>,
 }
 
 impl FileSpec {
@@ -70,8 +80,27 @@ impl FileSpec {
         })
     }
 
-    pub fn open_sink(&self) -> Result<Box<dyn Sink>, ConnectorError> {
-        let target = AtomicFile::create(&self.path)?;
+    /// How a target's output reaches it.
+    pub fn publish(&self) -> Publish {
+        match (self.mode, &self.named) {
+            (FileMode::Append, _) => Publish::Append,
+            (FileMode::Replace, Some(named)) if named.timed => Publish::New,
+            (FileMode::Replace, _) => Publish::Replace,
+        }
+    }
+
+    /// The file a target writes in a run started at `run_time` (a `{run_time}` file already
+    /// there makes the run take the next free name, see [`Publish::New`]).
+    pub fn target_path(&self, run_time: DateTime<Utc>) -> Result<PathBuf, ConnectorError> {
+        match &self.named {
+            None => Ok(self.path.clone()),
+            Some(named) => named.resolve(run_time).map_err(ConnectorError::Format),
+        }
+    }
+
+    /// A sink for a target, in a run started at `run_time`.
+    pub fn open_sink(&self, run_time: DateTime<Utc>) -> Result<Box<dyn Sink>, ConnectorError> {
+        let target = AtomicFile::create(&self.target_path(run_time)?, self.publish())?;
         Ok(match self.format {
             FileFormat::Ndjson => Box::new(ndjson::NdjsonSink::new(target)),
             FileFormat::Json => Box::new(json::JsonSink::new(target)),

@@ -72,6 +72,7 @@ pub struct NdjsonSink {
     /// One record's line, reused: serialised into memory and written at once, which costs
     /// less than serde_json's many small writes through the file's buffer.
     line: Vec<u8>,
+    written: bool,
 }
 
 impl NdjsonSink {
@@ -79,6 +80,7 @@ impl NdjsonSink {
         NdjsonSink {
             file,
             line: Vec::with_capacity(1024),
+            written: false,
         }
     }
 }
@@ -89,12 +91,13 @@ impl Sink for NdjsonSink {
         serde_json::to_writer(&mut self.line, record)
             .map_err(|e| ConnectorError::Format(e.to_string()))?;
         self.line.push(b'\n');
+        self.written = true;
         self.file
             .write_all(&self.line)
             .map_err(|e| ConnectorError::Format(e.to_string()))
     }
 
     fn commit(self: Box<Self>) -> Result<(), ConnectorError> {
-        self.file.commit()
+        self.file.commit(self.written)
     }
 }

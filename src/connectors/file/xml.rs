@@ -327,6 +327,7 @@ impl Sink for XmlSink {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), ConnectorError> {
+        let records = self.started;
         self.start()?;
         for name in self.around.clone().iter().rev() {
             self.writer
@@ -335,6 +336,6 @@ impl Sink for XmlSink {
         }
         let mut file = self.writer.into_inner();
         std::io::Write::write_all(&mut file, b"\n").map_err(format_error)?;
-        file.commit()
+        file.commit(records)
     }
 }
