@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending,
     Quarantined, now,
 };
 use super::error::StateError;
@@ -196,6 +196,13 @@ impl<K: Kv> StateStore for KvStore<K> {
         })
     }
 
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
+        self.kv
+            .get(&codec::alerted_key(job, channel))?
+            .map(|bytes| codec::decode_json(&bytes, "alert time"))
+            .transpose()
+    }
+
     fn apply(&self, changes: Vec<Change>) -> Result<(), StateError> {
         let mut batch = Vec::with_capacity(changes.len() * 2);
         for change in changes {
@@ -308,6 +315,14 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                     batch.push((index, None));
                 }
+                Change::Alerted {
+                    job,
+                    channel,
+                    alerted,
+                } => batch.push((
+                    codec::alerted_key(&job, &channel),
+                    Some(codec::encode_json(&alerted)?),
+                )),
             }
         }
         self.kv.apply(batch)

@@ -1,7 +1,8 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Quarantined,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow,
+    Quarantined,
 };
 use super::error::StateError;
 
@@ -48,6 +49,8 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Every checkpoint of a pipeline.
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
+    /// The last alert about `job` sent through `channel`.
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
@@ -109,5 +112,8 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         self.0.checkpoints(pipeline)
+    }
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
+        self.0.alerted(job, channel)
     }
 }
