@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// From the top down. Modules on one line are side by side: they may import each other's
 /// files, as long as no circle forms.
 const LAYERS: &[&[&str]] = &[
+    &["serve"],
     &["dry_run"],
     &["runtime"],
     &["plan"],
