@@ -11,7 +11,9 @@ use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
 use syncline::dry_run::PlanRecorder;
 use syncline::plan::{CompileContext, Plan};
+use syncline::runtime::report::RunReport;
 use syncline::runtime::{RunOptions, RunOutcome};
+use syncline::serve::alerts::{AlertPlan, send_alerts};
 use syncline::state::{StateStore, sled_store};
 
 use crate::args::Format;
@@ -37,6 +39,14 @@ pub fn load_secrets(file: Option<&Path>) -> Result<Secrets, CliError> {
 
 /// Validates and compiles a pipeline for `run`, `dry-run` and a replay.
 pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliError> {
+    prepare_with_alerts(path, secrets_file).map(|(plan, _)| plan)
+}
+
+/// [`prepare`], with the pipeline's `alerts:` when it has some.
+pub fn prepare_with_alerts(
+    path: &Path,
+    secrets_file: Option<&Path>,
+) -> Result<(Plan, Option<AlertPlan>), CliError> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     secrets.protect_used(validation.secret_names.iter().map(String::as_str));
@@ -55,7 +65,11 @@ pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliErro
         sources: &validation.sources,
         secrets: &secrets,
     };
-    Ok(syncline::plan::compile(loaded, &context)?)
+    let alerts = loaded
+        .model
+        .as_ref()
+        .and_then(|pipeline| AlertPlan::compile(pipeline, &secrets));
+    Ok((syncline::plan::compile(loaded, &context)?, alerts))
 }
 
 /// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly, a second Ctrl-C at once.
@@ -96,7 +110,7 @@ pub fn run(
     quarantine: Option<&Path>,
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
-    let plan = prepare(path, secrets_file)?;
+    let (plan, alerts) = prepare_with_alerts(path, secrets_file)?;
     let state = open_state(path, state_dir)?;
     let quarantine = quarantine
         .map(std::fs::File::create)
@@ -107,7 +121,7 @@ pub fn run(
         recorder: None,
         progress: std::io::stderr().is_terminal(),
         quarantine,
-        state,
+        state: state.clone(),
         replay: None,
     };
     let outcome = execute(Arc::new(plan), options)?;
@@ -116,7 +130,26 @@ pub fn run(
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
     let _ = std::io::stdout().write_all(redact(&text).as_bytes());
+    if let Some(alerts) = alerts {
+        alert(&alerts, &outcome.report, state.as_ref())?;
+    }
     Ok(Exit::of_run(&outcome.report))
+}
+
+/// Sends the alerts the run calls for, after its report is out. A failed send is logged and
+/// changes nothing in how the run ended; Ctrl-C stops the sending at once.
+fn alert(alerts: &AlertPlan, report: &RunReport, state: &dyn StateStore) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        tokio::select! {
+            _ = send_alerts(alerts, report, state, syncline::state::now()) => {}
+            _ = tokio::signal::ctrl_c() => Exit::Interrupted.now(),
+        }
+    });
+    Ok(())
 }
 
 /// Opens the state a run writes to: `--state`, or the default for the pipeline.
