@@ -15,6 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// What is kept of a refusal's body: chat services say why in a few words (`invalid_payload`).
 const ANSWER_CHARS: usize = 200;
 
+#[derive(Debug)]
 pub struct Chat {
     /// The webhook's URL: its credential.
     pub url: SecretString,

@@ -18,6 +18,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// The whole conversation: a server that answers each command just in time is cut short too.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+#[derive(Debug)]
 pub struct Email {
     pub host: String,
     pub port: u16,

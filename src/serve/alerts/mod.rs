@@ -22,7 +22,9 @@ pub use message::Message;
 /// Without `repeat_interval`: one alert an hour per job and channel.
 const DEFAULT_REPEAT: Duration = Duration::from_secs(3600);
 
-/// A pipeline's `alerts:`, ready to send.
+/// A pipeline's `alerts:`, ready to send. Its credentials are [`SecretString`]s: `Debug`
+/// shows none of them.
+#[derive(Debug)]
 pub struct AlertPlan {
     on_failure: bool,
     on_quarantine: bool,
@@ -144,7 +146,8 @@ pub async fn send_alerts(
             .collect();
         (!due.is_empty()).then(|| send(plan, report, state, now, channel, sender, due))
     });
-    // Side by side: a chat service that does not answer does not hold the e-mail back.
+    // The two channels (chat, e-mail) side by side: a chat service that does not answer does
+    // not hold the e-mail back.
     let (first, second) = tokio::join!(maybe(sends.next()), maybe(sends.next()));
     first.into_iter().chain(second).collect()
 }
@@ -272,4 +275,77 @@ fn resolve(secrets: &Secrets, text: &str, at: &str) -> Result<SecretString, Stri
     secrets
         .resolve(text)
         .map_err(|e| format!("alerts.{at}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryStore;
+
+    fn plan(repeat: u64) -> AlertPlan {
+        AlertPlan {
+            on_failure: true,
+            on_quarantine: true,
+            repeat_interval: Duration::from_secs(repeat),
+            page_url: None,
+            chat: Some(Err("not needed".into())),
+            email: None,
+        }
+    }
+
+    #[test]
+    fn a_job_is_held_back_for_the_interval_after_its_last_alert_and_no_longer() {
+        let state = MemoryStore::empty();
+        let job = JobReport::new("orders", JobStatus::Failed("down".into()));
+        let at = 1_000_000;
+        let held =
+            |plan: &AlertPlan, now| recently_alerted(plan, &state, "p", &job, Channel::Chat, now);
+        assert!(!held(&plan(3600), at), "never alerted");
+        state
+            .apply(vec![Change::Alerted {
+                job: JobId {
+                    pipeline: "p".into(),
+                    job: "orders".into(),
+                },
+                channel: "chat".into(),
+                alerted: Alerted { at },
+            }])
+            .unwrap();
+        assert!(held(&plan(3600), at + 3599));
+        assert!(!held(&plan(3600), at + 3600));
+        assert!(!held(&plan(0), at), "`0s`: every run");
+        assert!(
+            !held(&plan(3600), at - 60),
+            "a clock set back holds nothing back"
+        );
+        assert!(
+            !recently_alerted(&plan(3600), &state, "p", &job, Channel::Email, at + 1),
+            "each channel on its own"
+        );
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_tell_sends_nothing_from_a_task_of_serve() {
+        let state = MemoryStore::empty();
+        let mut clean = JobReport::new("orders", JobStatus::Succeeded);
+        clean.read = 10;
+        clean.written = 10;
+        let report = RunReport {
+            pipeline: "p".into(),
+            dry_run: false,
+            jobs: vec![clean, JobReport::new("lines", JobStatus::Cancelled)],
+            seconds: 0.0,
+        };
+        let plan = plan(0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Spawned, as `serve` runs it: the future must be `Send`.
+        let sent = runtime
+            .block_on(async move {
+                tokio::spawn(async move { send_alerts(&plan, &report, &state, 0).await }).await
+            })
+            .unwrap();
+        assert!(sent.is_empty(), "{sent:?}");
+    }
 }
