@@ -400,6 +400,7 @@ jobs:
     from: { file: { path: a.csv } }
     to: { file: { path: b.csv } }
 alerts:
+  chat: { url: "https://hooks.example.com/services/T000/B000/XXXXXXXX" }
   email:
     smtp: { host: smtp.example.com, tls: none, user: alerts, password: "${secret.SMTP_PASSWORD}" }
     from: alerts@example.com

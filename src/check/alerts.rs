@@ -20,7 +20,39 @@ pub fn check(c: &mut Checker) {
             .hint("list `failure`, `quarantine` or both (the default, when `on` is left out)");
         c.push(d);
     }
+    if let Some(chat) = &alerts.chat {
+        written_out(c, &chat.url, "alerts.chat.url", "the chat webhook's URL");
+    }
+    if let Some(password) = alerts.email.as_ref().and_then(|e| e.smtp.password.as_ref()) {
+        written_out(
+            c,
+            password,
+            "alerts.email.smtp.password",
+            "the SMTP password",
+        );
+    }
     email(c, alerts);
+}
+
+/// A credential written in the file, which goes to git with it and is not redacted.
+fn written_out(c: &mut Checker, value: &str, path: &str, what: &str) {
+    if value.contains("${secret.") || value.is_empty() {
+        return;
+    }
+    let name = if path.ends_with("url") {
+        "CHAT_WEBHOOK"
+    } else {
+        "SMTP_PASSWORD"
+    };
+    let d = Diagnostic::warning(
+        "alerts-credential",
+        format!("{what} is written in the file: it is a credential"),
+    )
+    .at_opt(c.at(path))
+    .hint(format!(
+        "write `${{secret.{name}}}` and give it in the `--secrets` file or the environment: secrets stay out of git and are redacted from every output"
+    ));
+    c.push(d);
 }
 
 /// Whether a channel is written but could not be read: its own problems were reported.
