@@ -13,7 +13,9 @@ fn syncline(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn every_subcommand_has_help_with_an_example() {
-    for sub in ["validate", "run", "dry-run", "test", "state", "schema"] {
+    for sub in [
+        "validate", "run", "dry-run", "apply", "test", "state", "schema",
+    ] {
         let out = syncline(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help failed");
         let text = String::from_utf8_lossy(&out.stdout);

@@ -43,7 +43,10 @@ fn the_plan_shows_creates_updates_removals_and_rejects_and_nothing_is_written() 
     assert_eq!(out.status.code(), Some(3), "a record would be rejected");
     insta::assert_snapshot!("dry_run_human", String::from_utf8_lossy(&out.stdout));
     let plan: serde_json::Value = serde_json::from_str(&w.read("plan.json")).unwrap();
-    insta::assert_json_snapshot!("dry_run_plan", plan, { ".jobs[].target" => "[target]" });
+    insta::assert_json_snapshot!("dry_run_plan", plan, {
+        ".jobs[].target" => "[target]",
+        ".pipeline_hash" => "[hash]",
+    });
     assert_eq!(w.read("shop.csv"), before, "the target is untouched");
     let names: Vec<String> = std::fs::read_dir(w.dir.path())
         .unwrap()

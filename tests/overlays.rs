@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use syncline::config::model::{Field, Schedule, Source};
+use syncline::config::model::{Field, Schedule, Source, When};
 use syncline::config::{self, secrets::Secrets};
 
 fn load(path: &Path) -> config::Workspace {
@@ -56,7 +56,13 @@ fn the_example_client_overlay_changes_only_what_it_says() {
     assert_eq!(shop.rate_limit.unwrap().count, 2);
     assert!(shop.auth.is_some() && shop.retry.is_some());
     let products = &p.jobs["products"];
-    assert!(matches!(products.schedule, Some(Schedule::Every(_))));
+    assert!(matches!(
+        products.schedule,
+        Some(Schedule {
+            when: When::Every(_),
+            ..
+        })
+    ));
     // `!append` adds the client's step after the template's two.
     let ids: Vec<_> = products
         .steps

@@ -320,8 +320,13 @@ fn put(url: &str, n: usize, threads: usize, raw: bool) -> Result<(), String> {
         serde_json::json!({ "base_url": url, "concurrency": threads.max(1) }),
     )
     .map_err(|e| e.to_string())?;
-    let client = HttpClient::new(&connection, &Default::default(), std::path::Path::new("."))
-        .map_err(|e| e.to_string())?;
+    let client = HttpClient::new(
+        "bench",
+        &connection,
+        &Default::default(),
+        std::path::Path::new("."),
+    )
+    .map_err(|e| e.to_string())?;
     let call = |method: Method, path: String, body: serde_json::Value| Call {
         method,
         path,

@@ -170,6 +170,11 @@ impl SourceMap {
         }
     }
 
+    /// Every file, in the order they were read.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     pub fn find(&self, path: &Path) -> Option<FileId> {
         self.files
             .iter()

@@ -19,12 +19,21 @@
 //! when a `resolve` rule finds the record on the target, `update` with the fields that differ
 //! from the target's current record (or, when it cannot be read, from what was last sent),
 //! `remove`; `skip` counts records opted out. Unchanged records are counted, not listed.
+//!
+//! What `syncline apply` needs is added to the readable part above (see [`apply`]): the
+//! pipeline file and the hash of its text (`pipeline_file`, `pipeline_hash`); per change the
+//! record to send (`record`; for a create whose target is sent less or more of it, `payload`),
+//! the target id of an update, link or removal, and the `base` an update or a link was decided
+//! against: whether the `from` values were read from the target (`read`), and the ID map's
+//! fingerprint of what was last sent (`last_sent`).
+
+pub mod apply;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::runtime::Handle;
 
@@ -37,13 +46,20 @@ use crate::runtime::dry::{KeyedChange, Recorder};
 use crate::runtime::report::{JobReport, JobStatus, RunReport};
 use crate::state::{FieldHashes, StateStore, fingerprint};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct DryRunPlan {
     pub pipeline: String,
+    /// The pipeline file the plan was made from, as it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_file: Option<String>,
+    /// The hash of the pipeline's files ([`apply::pipeline_hash`]): `apply` refuses a plan
+    /// whose pipeline changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_hash: Option<String>,
     pub jobs: Vec<JobPlanOutput>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct JobPlanOutput {
     pub job: String,
     pub target: String,
@@ -53,7 +69,7 @@ pub struct JobPlanOutput {
     pub changes: Vec<Change>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub create: u64,
     pub update: u64,
@@ -66,33 +82,82 @@ pub struct Summary {
     pub link: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// One change. The members after the readable ones (`key`, `fields`, a create's `record`) are
+/// for `apply`; they are optional so that older plans still read (and are refused by `apply`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Change {
+    /// `record`: what the target is sent.
     Create {
         key: Option<String>,
         record: Record,
+        /// The record as the steps made it, when the target is sent less of it (fields it
+        /// opts out of, syncline's flags) or more (a translated field in every language).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<Record>,
     },
     Update {
         key: String,
         fields: Map<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_id: Option<String>,
+        /// The record as the steps made it: what the update sends (less what it opts out of).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<Record>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Base>,
     },
+    /// `record`: for a file, what it holds; for a keyed target, the record whose flag asked
+    /// for the deletion.
     Remove {
         key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<Record>,
     },
     /// Found on the target by a `resolve` rule; `fields` are what the update after the link
     /// changes (none with `on_match: link_only`).
     Link {
         key: String,
         target_id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         fields: Option<Map<String, Value>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<Record>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Base>,
     },
     Reject {
         key: String,
         step: String,
         reason: String,
     },
+}
+
+impl Change {
+    /// The key of the record it changes; `None` for a create without a key.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Change::Create { key, .. } => key.as_deref(),
+            Change::Update { key, .. }
+            | Change::Remove { key, .. }
+            | Change::Link { key, .. }
+            | Change::Reject { key, .. } => Some(key),
+        }
+    }
+}
+
+/// What an update or a link of a keyed target was decided against: `apply` refuses it when
+/// the target or the state moved since.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Base {
+    /// The `from` values are the target's record as it was read then; false: it could not be
+    /// read (only `to` is shown), and `last_sent` alone tells whether it moved.
+    pub read: bool,
+    /// The ID map's fingerprint of what was last sent (32 hex digits); none when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent: Option<String>,
 }
 
 /// Records, job by job, what a dry run would do; [`PlanRecorder::finish`] makes the plan.
@@ -160,8 +225,19 @@ impl PlanRecorder {
         }
         DryRunPlan {
             pipeline: self.plan.name.clone(),
+            pipeline_file: None,
+            pipeline_hash: None,
             jobs,
         }
+    }
+}
+
+/// What a plan names a job's target by: a file's path, a keyed target's ID-map namespace.
+fn target_of(job: &JobPlan) -> String {
+    match &job.target {
+        TargetPlan::File(spec, _) => spec.path.display().to_string(),
+        TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
+        TargetPlan::Unsupported(reason) => reason.clone(),
     }
 }
 
@@ -173,15 +249,16 @@ fn job_output(job: &JobPlan, recording: Recording, report: JobReport) -> JobPlan
         current,
         ..
     } = recording;
-    let target = match &job.target {
-        TargetPlan::File(spec, _) => spec.path.display().to_string(),
-        TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
-        TargetPlan::Unsupported(reason) => reason.clone(),
-    };
-    let mut removed: Vec<String> = current.map(|c| c.into_keys().collect()).unwrap_or_default();
-    removed.sort();
+    let target = target_of(job);
+    let mut removed: Vec<(String, Record)> =
+        current.map(|c| c.into_iter().collect()).unwrap_or_default();
+    removed.sort_by(|a, b| a.0.cmp(&b.0));
     summary.remove += removed.len() as u64;
-    changes.extend(removed.into_iter().map(|key| Change::Remove { key }));
+    changes.extend(removed.into_iter().map(|(key, held)| Change::Remove {
+        key,
+        target_id: None,
+        record: Some(held),
+    }));
     changes.extend(rejects);
     JobPlanOutput {
         job: job.name.clone(),
@@ -213,12 +290,19 @@ impl Recorder for PlanRecorder {
                         recording.changes.push(Change::Update {
                             key: key.unwrap_or_default(),
                             fields,
+                            target_id: None,
+                            record: Some(record),
+                            base: None,
                         });
                     }
                 }
                 None => {
                     recording.summary.create += 1;
-                    recording.changes.push(Change::Create { key, record });
+                    recording.changes.push(Change::Create {
+                        key,
+                        record,
+                        payload: None,
+                    });
                 }
             }
         });
@@ -241,9 +325,12 @@ impl Recorder for PlanRecorder {
                 }
                 KeyedChange::Create { key, record } => {
                     summary.create += 1;
+                    let sent = keyed.target.sent(record, true).into_owned();
+                    let payload = (sent != *record).then(|| record.clone());
                     Change::Create {
                         key: Some(key.to_string()),
-                        record: keyed.target.sent(record, true).into_owned(),
+                        record: sent,
+                        payload,
                     }
                 }
                 KeyedChange::Update {
@@ -253,15 +340,17 @@ impl Recorder for PlanRecorder {
                 } => {
                     summary.update += 1;
                     let previous = self.state.field_hashes(&keyed.ns, key).unwrap_or_default();
+                    let (fields, read) =
+                        changed_fields(keyed, &mut recording.reader, target_id, record, &previous);
                     Change::Update {
                         key: key.to_string(),
-                        fields: changed_fields(
-                            keyed,
-                            &mut recording.reader,
-                            target_id,
-                            record,
-                            &previous,
-                        ),
+                        fields,
+                        target_id: Some(target_id.to_string()),
+                        record: Some(record.clone()),
+                        base: Some(Base {
+                            read,
+                            last_sent: self.last_sent(keyed, key),
+                        }),
                     }
                 }
                 KeyedChange::Link {
@@ -270,7 +359,7 @@ impl Recorder for PlanRecorder {
                     record,
                 } => {
                     summary.link += 1;
-                    let fields = (keyed.on_match == OnMatch::Update).then(|| {
+                    let changed = (keyed.on_match == OnMatch::Update).then(|| {
                         changed_fields(
                             keyed,
                             &mut recording.reader,
@@ -279,16 +368,28 @@ impl Recorder for PlanRecorder {
                             &FieldHashes::default(),
                         )
                     });
+                    let read = changed.as_ref().is_some_and(|(_, read)| *read);
                     Change::Link {
                         key: key.to_string(),
                         target_id: target_id.to_string(),
-                        fields,
+                        fields: changed.map(|(fields, _)| fields),
+                        record: Some(record.clone()),
+                        base: Some(Base {
+                            read,
+                            last_sent: self.last_sent(keyed, key),
+                        }),
                     }
                 }
-                KeyedChange::Delete { key } => {
+                KeyedChange::Delete {
+                    key,
+                    target_id,
+                    record,
+                } => {
                     summary.remove += 1;
                     Change::Remove {
                         key: key.to_string(),
+                        target_id: Some(target_id.to_string()),
+                        record: Some(record.clone()),
                     }
                 }
             };
@@ -308,15 +409,28 @@ impl Recorder for PlanRecorder {
     }
 }
 
+impl PlanRecorder {
+    /// The ID map's fingerprint of what was last sent for `key`, as a plan keeps it.
+    fn last_sent(&self, keyed: &KeyedPlan, key: &str) -> Option<String> {
+        match self.state.link(&keyed.ns, key) {
+            Ok(link) => link.and_then(|l| l.fingerprint).map(|f| f.hex()),
+            Err(e) => {
+                tracing::warn!(key, "the ID map could not be read: {e}");
+                None
+            }
+        }
+    }
+}
+
 /// The fields an update of `target_id` would change: against the target's current record
-/// when it can be read, else against what the ID map says was last sent.
+/// when it can be read (then `true`), else against what the ID map says was last sent.
 fn changed_fields(
     keyed: &KeyedPlan,
     reader: &mut Option<Box<dyn KeyedTarget>>,
     target_id: &str,
     record: &Record,
     previous: &FieldHashes,
-) -> Map<String, Value> {
+) -> (Map<String, Value>, bool) {
     let sent = keyed.target.sent(record, false);
     // The recorder is told from the job's writer thread, which is in the job's runtime but not
     // in one of its tasks: the read is waited for there.
@@ -335,8 +449,8 @@ fn changed_fields(
         None => None,
     };
     match current {
-        Some(current) => sent_fields_diff(&current, &sent),
-        None => new_values(sent.into_owned(), previous),
+        Some(current) => (sent_fields_diff(&current, &sent), true),
+        None => (new_values(sent.into_owned(), previous), false),
     }
 }
 
@@ -453,7 +567,7 @@ impl DryRunPlan {
                     Change::Create { key, .. } => {
                         writeln!(out, "  + {}", key.as_deref().unwrap_or("(no key)"))
                     }
-                    Change::Update { key, fields } => {
+                    Change::Update { key, fields, .. } => {
                         let parts: Vec<String> = fields
                             .iter()
                             .map(|(f, d)| match d.get("from") {
@@ -463,7 +577,7 @@ impl DryRunPlan {
                             .collect();
                         writeln!(out, "  ~ {key}: {}", parts.join(", "))
                     }
-                    Change::Remove { key } => writeln!(out, "  - {key}"),
+                    Change::Remove { key, .. } => writeln!(out, "  - {key}"),
                     Change::Link { key, target_id, .. } => {
                         writeln!(out, "  = {key}: linked to {target_id}")
                     }

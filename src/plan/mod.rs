@@ -34,6 +34,8 @@ pub struct Plan {
     pub name: String,
     /// Jobs in an order where every job comes after the jobs it needs.
     pub jobs: Vec<JobPlan>,
+    /// The zone cron schedules are read in, unless a job's names its own.
+    pub timezone: Option<model::TimeZone>,
 }
 
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub struct JobPlan {
     /// Incremental reads.
     pub cursor: Option<CursorPlan>,
     pub missing_refs: MissingRefs,
+    /// When `serve` runs the job.
+    pub schedule: Option<model::Schedule>,
 }
 
 #[derive(Debug)]
@@ -245,11 +249,13 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             source_key,
             cursor,
             missing_refs: job.missing_refs,
+            schedule: job.schedule.clone(),
         });
     }
     Ok(Plan {
         name: pipeline_name,
         jobs,
+        timezone: pipeline.timezone,
     })
 }
 

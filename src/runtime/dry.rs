@@ -23,8 +23,11 @@ pub enum KeyedChange<'r> {
         target_id: &'r str,
         record: &'r Record,
     },
+    /// `record` carries the flag that asked for the deletion (`delete_when`).
     Delete {
         key: &'r str,
+        target_id: &'r str,
+        record: &'r Record,
     },
     Unchanged,
     /// Opted out by the target's `skip`.

@@ -52,6 +52,8 @@ pub struct JobContext<'a> {
     pub state: &'a dyn StateStore,
     /// `state quarantine replay`: run these entries instead of reading the source.
     pub replay: Option<&'a [(u64, Quarantined)]>,
+    /// Only the records with these keys; the checkpoint is neither read nor moved.
+    pub keys: Option<&'a super::selection::KeySet>,
 }
 
 impl JobContext<'_> {
@@ -60,6 +62,12 @@ impl JobContext<'_> {
             pipeline: self.pipeline.to_string(),
             job: job.name.clone(),
         }
+    }
+
+    /// Whether a run for some keys only keeps this record (always, in a whole run).
+    fn keeps(&self, job: &JobPlan, record: &Record) -> bool {
+        self.keys
+            .is_none_or(|keys| keys.contains(&quarantine_key(job, record)))
     }
 }
 
@@ -142,6 +150,13 @@ fn execute(
     report: &mut JobReport,
     rejections: &mut Rejections,
 ) -> Result<Committed, JobError> {
+    if ctx.keys.is_some() && matches!(job.target, TargetPlan::File(..)) && ctx.recorder.is_none() {
+        return Err(JobError::Unsupported(format!(
+            "`{}` writes a file, which is written whole: a run of some keys would replace it with \
+             those records alone; run the job without keys",
+            job.name
+        )));
+    }
     let writer = match (&job.target, ctx.recorder) {
         (TargetPlan::File(..), Some(recorder)) => Writer::Recorded(recorder),
         (TargetPlan::File(spec, _), None) => Writer::File(spec.open_sink()?),
@@ -222,7 +237,12 @@ fn saved_cursor(job: &JobPlan, ctx: &JobContext) -> Result<Option<String>, JobEr
     Ok(cursor.request_value(saved.as_ref()))
 }
 
+/// The saved checkpoint; none for a run of some keys, which reads from the start (the records
+/// asked for may lie before it).
 fn checkpoint(job: &JobPlan, ctx: &JobContext) -> Result<Option<Checkpoint>, JobError> {
+    if ctx.keys.is_some() {
+        return Ok(None);
+    }
     Ok(ctx.state.checkpoint(&ctx.job_id(job))?)
 }
 
@@ -243,7 +263,9 @@ fn replays(job: &JobPlan, ctx: &JobContext) -> Result<Vec<(u64, Quarantined)>, J
         return Ok(entries.to_vec());
     }
     let mut deferred = ctx.state.quarantined(ctx.pipeline, Some(&job.name))?;
-    deferred.retain(|(_, entry)| entry.deferred);
+    deferred.retain(|(_, entry)| {
+        entry.deferred && ctx.keys.is_none_or(|keys| keys.contains(&entry.key))
+    });
     Ok(deferred)
 }
 
@@ -492,6 +514,14 @@ fn process(
             }
             match item {
                 Item::Record(record) => {
+                    if let (Some(keys), Some(source_key)) = (ctx.keys, &job.source_key)
+                        && !source_key
+                            .get(&record)
+                            .and_then(text_of)
+                            .is_some_and(|k| keys.contains(&k))
+                    {
+                        continue;
+                    }
                     if let Some(cursor) = &job.cursor {
                         match cursor.position(&record) {
                             Ok(position) => {
@@ -516,6 +546,8 @@ fn process(
                     report.read += 1;
                     chain.push(record, &mut out, &mut rejected, &mut counts);
                 }
+                // Not one of the records asked for: it is whoever reads the whole source's.
+                Item::Bad { .. } if ctx.keys.is_some() => {}
                 Item::Bad { at, reason } => {
                     report.read += 1;
                     let rejection = Rejection::new("read", format!("{at}: {reason}"));
@@ -530,6 +562,9 @@ fn process(
             // Nothing of this batch goes on and the checkpoint stays: the next run reads it
             // again.
             return Err(JobError::Steps(reason.to_string()));
+        }
+        if ctx.keys.is_some() {
+            out.retain(|record| ctx.keeps(job, record));
         }
         totals.read = report.read;
         totals.written += out.len() as u64;
@@ -546,6 +581,7 @@ fn process(
             return Err(JobError::WriterGone);
         }
         if !holds_records
+            && ctx.keys.is_none()
             && let Some(position) = watermark.progress()
             && tx.send(ToWriter::Progress(position.checkpoint())).is_err()
         {
@@ -561,8 +597,14 @@ fn process(
         return Err(JobError::Steps(reason.to_string()));
     }
     report.filtered = counts.filtered;
+    if ctx.keys.is_some() {
+        out.retain(|record| ctx.keeps(job, record));
+    }
     if !out.is_empty() && tx.send(ToWriter::Batch(out)).is_err() {
         return Err(JobError::WriterGone);
+    }
+    if ctx.keys.is_some() {
+        return Ok(None);
     }
     Ok(watermark.end().map(Position::checkpoint))
 }
@@ -579,6 +621,9 @@ fn settle(
 ) -> Result<(), JobError> {
     let mut entries = std::mem::take(unreadable);
     for (record, rejection) in rejected.drain(..) {
+        if !ctx.keeps(job, &record) {
+            continue;
+        }
         let key = quarantine_key(job, &record);
         if rejection.missing_ref && job.missing_refs == MissingRefs::Defer {
             if rejections.defer(&key) {

@@ -7,6 +7,7 @@ pub mod job;
 pub mod only_changed;
 pub mod quarantine;
 pub mod report;
+pub mod selection;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use crate::plan::Plan;
 use crate::state::{Quarantined, StateStore};
 use job::{Counts, JobContext, QuarantineFile, run_job};
 use report::{JobReport, JobStatus, RunReport};
+pub use selection::{KeySet, Selection};
 
 pub struct RunOptions {
     /// A dry run: what would be written goes to the recorder, nothing is written.
@@ -32,6 +34,8 @@ pub struct RunOptions {
     /// `state quarantine replay`: the plan's (single) job runs these entries instead of its
     /// source.
     pub replay: Option<Vec<(u64, Quarantined)>>,
+    /// Which jobs run, and which of their records (everything by default).
+    pub only: Selection,
 }
 
 pub struct RunOutcome {
@@ -48,6 +52,7 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
         ProgressDrawTarget::hidden()
     });
     let replay = options.replay.map(Arc::new);
+    let keys = options.only.keys.clone().map(Arc::new);
     let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     // Each job announces whether it succeeded; dependants wait for that.
@@ -58,12 +63,17 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
         .unzip();
     let mut handles = Vec::with_capacity(plan.jobs.len());
     for (index, done) in done_tx.into_iter().enumerate() {
+        if !options.only.runs(index) {
+            continue;
+        }
         let plan = plan.clone();
         let needs: Vec<(String, watch::Receiver<Option<bool>>)> = plan.jobs[index]
             .needs
             .iter()
+            .filter(|&&n| options.only.runs(n))
             .map(|&n| (plan.jobs[n].name.clone(), done_rx[n].clone()))
             .collect();
+        let keys = keys.clone();
         let cancel = cancel.clone();
         let quarantine = quarantine.clone();
         let state = options.state.clone();
@@ -74,60 +84,68 @@ pub async fn run(plan: Arc<Plan>, options: RunOptions, cancel: Arc<AtomicBool>) 
                 .with_prefix(plan.jobs[index].name.clone()),
         );
         let recorder = options.recorder.clone();
-        handles.push(tokio::spawn(async move {
-            let name = plan.jobs[index].name.clone();
-            let mut failed_need = None;
-            for (need, mut rx) in needs {
-                let succeeded = rx
-                    .wait_for(Option::is_some)
-                    .await
-                    .map(|v| *v == Some(true))
-                    .unwrap_or(false);
-                if !succeeded {
-                    failed_need = Some(need);
-                    break;
+        handles.push((
+            index,
+            tokio::spawn(async move {
+                let name = plan.jobs[index].name.clone();
+                let mut failed_need = None;
+                for (need, mut rx) in needs {
+                    let succeeded = rx
+                        .wait_for(Option::is_some)
+                        .await
+                        .map(|v| *v == Some(true))
+                        .unwrap_or(false);
+                    if !succeeded {
+                        failed_need = Some(need);
+                        break;
+                    }
                 }
-            }
-            let report = match failed_need {
-                Some(need) => skipped(&name, format!("it needs `{need}`, which did not succeed")),
-                None => {
-                    bar.enable_steady_tick(Duration::from_millis(120));
-                    let bar_for_job = bar.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let progress = |c: &Counts| {
-                            bar_for_job.set_message(format!(
-                                "{} read, {} written, {} rejected",
-                                c.read, c.written, c.rejected
-                            ))
-                        };
-                        let runtime = tokio::runtime::Handle::current();
-                        let ctx = JobContext {
-                            cancel: &cancel,
-                            runtime: &runtime,
-                            progress: &progress,
-                            quarantine: quarantine.as_deref(),
-                            recorder: recorder.as_deref(),
-                            pipeline: &plan.name,
-                            state: state.as_ref(),
-                            replay: replay.as_deref().map(Vec::as_slice),
-                        };
-                        run_job(&plan.jobs[index], &ctx)
-                    })
-                    .await
-                    .unwrap_or_else(|e| failed(&name, format!("the job stopped unexpectedly: {e}")))
-                }
-            };
-            bar.finish_and_clear();
-            let _ = done.send(Some(matches!(report.status, JobStatus::Succeeded)));
-            report
-        }));
+                let report = match failed_need {
+                    Some(need) => {
+                        skipped(&name, format!("it needs `{need}`, which did not succeed"))
+                    }
+                    None => {
+                        bar.enable_steady_tick(Duration::from_millis(120));
+                        let bar_for_job = bar.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let progress = |c: &Counts| {
+                                bar_for_job.set_message(format!(
+                                    "{} read, {} written, {} rejected",
+                                    c.read, c.written, c.rejected
+                                ))
+                            };
+                            let runtime = tokio::runtime::Handle::current();
+                            let ctx = JobContext {
+                                cancel: &cancel,
+                                runtime: &runtime,
+                                progress: &progress,
+                                quarantine: quarantine.as_deref(),
+                                recorder: recorder.as_deref(),
+                                pipeline: &plan.name,
+                                state: state.as_ref(),
+                                replay: replay.as_deref().map(Vec::as_slice),
+                                keys: keys.as_deref(),
+                            };
+                            run_job(&plan.jobs[index], &ctx)
+                        })
+                        .await
+                        .unwrap_or_else(|e| {
+                            failed(&name, format!("the job stopped unexpectedly: {e}"))
+                        })
+                    }
+                };
+                bar.finish_and_clear();
+                let _ = done.send(Some(matches!(report.status, JobStatus::Succeeded)));
+                report
+            }),
+        ));
     }
     let mut jobs = Vec::with_capacity(handles.len());
-    for (handle, job) in handles.into_iter().zip(&plan.jobs) {
+    for (index, handle) in handles {
         jobs.push(
             handle
                 .await
-                .unwrap_or_else(|e| failed(&job.name, e.to_string())),
+                .unwrap_or_else(|e| failed(&plan.jobs[index].name, e.to_string())),
         );
     }
     if let Some(q) = quarantine

@@ -3,12 +3,13 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::deliver::decide::Delivered;
 use crate::steps::Rejection;
 
-#[derive(Debug, Clone, Serialize)]
+// Deserialize: a saved dry-run plan is read back by `apply`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum JobStatus {
     Succeeded,

@@ -18,6 +18,8 @@ pub const REVERSE: u8 = b'R';
 pub const CHECKPOINT: u8 = b'C';
 pub const PENDING: u8 = b'O';
 pub const QUARANTINE: u8 = b'Q';
+/// A job's last run under `serve`.
+pub const JOB_RUN: u8 = b'J';
 /// Namespace hash -> names.
 pub const NAMESPACE: u8 = b'N';
 /// (pipeline, job, record key) -> quarantine entry id: a record rejected again on every run is
@@ -99,6 +101,12 @@ pub fn alerted_key(job: &JobId, channel: &str) -> Vec<u8> {
     let mut out = pipeline_prefix(ALERTED, &job.pipeline);
     part(&mut out, &job.job);
     out.extend_from_slice(channel.as_bytes());
+    out
+}
+
+pub fn job_run_key(job: &JobId) -> Vec<u8> {
+    let mut out = pipeline_prefix(JOB_RUN, &job.pipeline);
+    out.extend_from_slice(job.job.as_bytes());
     out
 }
 

@@ -234,6 +234,11 @@ pub enum Change {
         pipeline: String,
         id: u64,
     },
+    /// How a job's last run under `serve` went.
+    JobRun {
+        job: JobId,
+        run: JobRun,
+    },
     /// The job's record with this key went through: its open quarantine entry, if any, is
     /// kept as history (`settled_at`) and no longer listed.
     Settle {
@@ -314,6 +319,26 @@ impl Entry {
 }
 
 /// Unix seconds now.
+/// How a job's last run under `serve` went: kept so that after a restart the scheduler knows
+/// whether a run was missed (one catch-up run) and whether the jobs that need this one may run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    /// The time the run was due (unix seconds): its schedule's time, or when it was asked for.
+    pub due: i64,
+    pub started: i64,
+    pub ended: i64,
+    /// `succeeded`, `failed`, `skipped` or `cancelled`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub read: u64,
+    pub written: u64,
+    pub rejected: u64,
+    /// When the job last succeeded (unix seconds): this run or an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<i64>,
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }

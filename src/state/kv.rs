@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow, Pending,
-    Quarantined, now,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
+    Pending, Quarantined, now,
 };
 use super::error::StateError;
 use super::store::StateStore;
@@ -189,6 +189,13 @@ impl<K: Kv> StateStore for KvStore<K> {
         self.quarantine_entries(pipeline, job, true)
     }
 
+    fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
+        self.kv
+            .get(&codec::job_run_key(job))?
+            .map(|bytes| codec::decode_json(&bytes, "job run"))
+            .transpose()
+    }
+
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         let prefix = codec::pipeline_prefix(CHECKPOINT, pipeline);
         self.collect(&prefix, &prefix, usize::MAX, |rest, value| {
@@ -260,6 +267,9 @@ impl<K: Kv> StateStore for KvStore<K> {
                     ));
                 }
                 Change::ResetCheckpoint { job } => batch.push((codec::checkpoint_key(&job), None)),
+                Change::JobRun { job, run } => {
+                    batch.push((codec::job_run_key(&job), Some(codec::encode_json(&run)?)));
+                }
                 Change::Outbox { ns, window } => {
                     let key = codec::outbox_key(&ns, window.id);
                     if window.writes.is_empty() {

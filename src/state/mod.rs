@@ -18,7 +18,7 @@ pub mod sled_store;
 pub mod store;
 
 pub use entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, Link, Namespace,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace,
     Operation, OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;

@@ -1,7 +1,7 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, Link, Namespace, OutboxWindow,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
     Quarantined,
 };
 use super::error::StateError;
@@ -49,6 +49,8 @@ pub trait StateStore: Send + Sync {
     ) -> Result<(), StateError>;
     /// Every checkpoint of a pipeline.
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
+    /// How the job's last run under `serve` went.
+    fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError>;
     /// The last alert about `job` sent through `channel`.
     fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError>;
 }
@@ -112,6 +114,9 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError> {
         self.0.checkpoints(pipeline)
+    }
+    fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
+        self.0.job_run(job)
     }
     fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
         self.0.alerted(job, channel)

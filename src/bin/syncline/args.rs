@@ -22,4 +22,11 @@ pub struct PipelineArgs {
     /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
+    /// Only this job (repeatable); the jobs it needs are not run.
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+    /// Only the records with this key (repeatable; with one `--job`): read from the start of
+    /// the source, the checkpoint untouched. For "synchronise now" and support.
+    #[arg(long = "key", value_name = "KEY", requires = "jobs")]
+    pub keys: Vec<String>,
 }

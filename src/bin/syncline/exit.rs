@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use syncline::check::validate::Validation;
 use syncline::config::secrets::redact;
+use syncline::dry_run::apply::ApplyError;
 use syncline::plan::PlanError;
 use syncline::runtime::report::{JobStatus, RunReport};
 use syncline::state::StateError;
@@ -23,9 +24,11 @@ pub enum Exit {
     Failure,
     /// 2: the configuration or the command line is wrong: a pipeline's problems (warnings too,
     /// with `--deny-warnings`) or one it cannot be compiled for, a secrets file that cannot be
-    /// used, a usage error, a reset without `--yes` and no terminal to ask at.
+    /// used, a usage error, a reset without `--yes` and no terminal to ask at, a plan that
+    /// does not fit the pipeline (`apply`).
     Invalid,
-    /// 3: the jobs ran, but some records were rejected (they are in the quarantine).
+    /// 3: the jobs ran, but some records were rejected (they are in the quarantine); `apply`:
+    /// some changes were refused.
     Rejected,
     /// 130: interrupted by Ctrl-C (128 + SIGINT, as a shell reports it).
     Interrupted,
@@ -127,6 +130,21 @@ pub enum CliError {
     /// The `state` command's own refusals.
     #[error(transparent)]
     StateCommand(#[from] StateRefusal),
+    #[error("the pipeline has no job `{job}`")]
+    #[diagnostic(help("its jobs: {known}"))]
+    UnknownJob { job: String, known: String },
+    #[error("`--key` selects records of one job: give exactly one `--job`")]
+    KeysOfManyJobs,
+    #[error(transparent)]
+    Serve(#[from] syncline::serve::ServeError),
+    #[error("the token in {} is shorter than 16 characters", .0.display())]
+    #[diagnostic(help("write a long random token, e.g. `openssl rand -hex 32 > {}`", .0.display()))]
+    WeakToken(PathBuf),
+    #[error("{} is not a plan saved by `syncline dry-run --out`: {reason}", path.display())]
+    NotAPlan { path: PathBuf, reason: String },
+    /// A plan that does not fit the pipeline, or a selection it does not have.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
 }
 
 /// What the `state` command refuses to do, or cannot.
@@ -175,7 +193,15 @@ impl CliError {
     pub fn exit_code(&self) -> Exit {
         match self {
             CliError::Shown(exit) => *exit,
-            CliError::Secrets(_) | CliError::Compile(_) => Exit::Invalid,
+            CliError::Secrets(_)
+            | CliError::Compile(_)
+            | CliError::UnknownJob { .. }
+            | CliError::KeysOfManyJobs
+            | CliError::WeakToken(_)
+            | CliError::NotAPlan { .. }
+            | CliError::Apply(_) => Exit::Invalid,
+            CliError::Serve(syncline::serve::ServeError::NothingToRun) => Exit::Invalid,
+            CliError::Serve(_) => Exit::Failure,
             // As a usage error: there is no terminal to ask at.
             CliError::StateCommand(StateRefusal::Unconfirmed(_)) => Exit::Invalid,
             CliError::StateCommand(_) => Exit::Failure,

@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod apply;
 mod args;
 mod exit;
 mod run;
 mod schema;
+mod serve;
 mod state;
 mod validate;
 
@@ -87,6 +89,34 @@ enum Command {
         #[arg(long, value_name = "DIR", env = "SYNCLINE_STATE")]
         state: Option<PathBuf>,
     },
+    /// Run every pipeline under the paths on its schedules, with a JSON API, until SIGTERM.
+    #[command(
+        after_help = "Examples:\n  syncline serve pipelines/\n  syncline serve . --listen 0.0.0.0:7878 --token-file /etc/syncline/token\n\nJobs run on their `schedule`; files are read again when they change (an invalid change is reported, the last valid version keeps running). `POST /api/pipelines/P/jobs/J/run` runs a job now (bearer token); `GET /api/jobs` lists the jobs. Logs are JSON lines when stderr is not a terminal. Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 cannot listen, 2 no valid pipeline."
+    )]
+    Serve {
+        /// Pipeline files, or folders whose `.yaml`/`.yml` files are all served.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Where the API listens. Beyond loopback, `--token-file` is required.
+        #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// One state folder for every pipeline. Default: `.syncline/state` at the root of each
+        /// pipeline's git repository.
+        #[arg(long, value_name = "DIR", env = "SYNCLINE_STATE")]
+        state: Option<PathBuf>,
+        /// A file of `NAME=value` lines for `${secret.NAME}`; the environment is used otherwise.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+        /// A file holding the bearer token that runs by hand (and, beyond loopback, every
+        /// request) need.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Write exactly the changes of a plan saved by `dry-run --out`, or some of them.
+    #[command(
+        after_help = "Examples:\n  syncline dry-run client.yaml --out plan.json\n  syncline apply plan.json\n  syncline apply plan.json --only A1 B2\n\nA change whose target moved since the plan was made is refused, and nothing of it is written.\nExit codes: 0 all applied, 3 some changes were refused, 1 a job failed, 2 the plan does not fit the pipeline or the command line is wrong."
+    )]
+    Apply(apply::ApplyArgs),
     /// Run a pipeline's tests: sample records in, expected records out.
     #[command(after_help = "Example:\n  syncline test pipelines/")]
     Test {
@@ -133,17 +163,31 @@ impl Drop for RedactedStderr {
     }
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SYNCLINE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(|| RedactedStderr(Vec::new()))
+/// Logs to stderr, secrets redacted. `serve` tells what it runs (info); as a service, its
+/// logs are JSON lines for the log collector.
+fn init_logs(serving: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SYNCLINE_LOG")
+        .unwrap_or_else(|_| if serving { "info" } else { "warn" }.into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactedStderr(Vec::new()));
+    if serving && !std::io::stderr().is_terminal() {
+        logs.json().init();
+    } else {
         // Colour codes only for a person at a terminal, not in files and CI logs.
-        .with_ansi(stderr_color())
-        .init();
-    let exit = match Cli::try_parse() {
+        logs.with_ansi(stderr_color()).init();
+    }
+}
+
+fn main() -> ExitCode {
+    let parsed = Cli::try_parse();
+    init_logs(matches!(
+        parsed,
+        Ok(Cli {
+            command: Command::Serve { .. }
+        })
+    ));
+    let exit = match parsed {
         Ok(cli) => dispatch(cli.command).unwrap_or_else(|error| {
             error.report();
             error.exit_code()
@@ -175,29 +219,31 @@ fn dispatch(command: Command) -> Result<Exit, CliError> {
             pipeline,
             quarantine,
             state,
-        } => run::run(
-            &pipeline.pipeline,
-            pipeline.format,
-            pipeline.secrets.as_deref(),
-            quarantine.as_deref(),
-            state.as_deref(),
-        ),
+        } => run::run(&pipeline, quarantine.as_deref(), state.as_deref()),
         Command::DryRun {
             pipeline,
             out,
             state,
-        } => run::dry_run(
-            &pipeline.pipeline,
-            pipeline.format,
-            pipeline.secrets.as_deref(),
-            out.as_deref(),
-            state.as_deref(),
+        } => run::dry_run(&pipeline, out.as_deref(), state.as_deref()),
+        Command::Serve {
+            paths,
+            listen,
+            state,
+            secrets,
+            token_file,
+        } => serve::run(
+            paths,
+            listen,
+            state,
+            secrets.as_deref(),
+            token_file.as_deref(),
         ),
         Command::Test { .. } => Err(CliError::NotYet {
             command: "test",
             part: "pipeline tests",
         }),
         Command::State(args) => state::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

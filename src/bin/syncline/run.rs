@@ -10,13 +10,14 @@ use syncline::check::validate;
 use syncline::config::secrets::{Secrets, redact};
 use syncline::diagnostics::RenderOptions;
 use syncline::dry_run::PlanRecorder;
+use syncline::dry_run::apply::pipeline_hash;
 use syncline::plan::{CompileContext, Plan};
 use syncline::runtime::report::RunReport;
-use syncline::runtime::{RunOptions, RunOutcome};
+use syncline::runtime::{RunOptions, RunOutcome, Selection};
 use syncline::serve::alerts::{AlertPlan, send_alerts};
 use syncline::state::{StateStore, sled_store};
 
-use crate::args::Format;
+use crate::args::{Format, PipelineArgs};
 use crate::exit::{CliError, Exit, Problem};
 
 /// The secrets of `--secrets FILE`; none without it (the environment is read then).
@@ -39,14 +40,28 @@ pub fn load_secrets(file: Option<&Path>) -> Result<Secrets, CliError> {
 
 /// Validates and compiles a pipeline for `run`, `dry-run` and a replay.
 pub fn prepare(path: &Path, secrets_file: Option<&Path>) -> Result<Plan, CliError> {
-    prepare_with_alerts(path, secrets_file).map(|(plan, _)| plan)
+    prepare_hashed(path, secrets_file).map(|(plan, _)| plan)
 }
 
-/// [`prepare`], with the pipeline's `alerts:` when it has some.
-pub fn prepare_with_alerts(
+/// [`prepare`], and the hash of the pipeline's files that a saved plan keeps for `apply`.
+pub fn prepare_hashed(
     path: &Path,
     secrets_file: Option<&Path>,
-) -> Result<(Plan, Option<AlertPlan>), CliError> {
+) -> Result<(Plan, String), CliError> {
+    prepare_all(path, secrets_file).map(|p| (p.plan, p.hash))
+}
+
+/// A pipeline ready to run.
+pub struct Prepared {
+    pub plan: Plan,
+    /// What its files were, for `apply`.
+    pub hash: String,
+    /// Its `alerts:`, if any.
+    pub alerts: Option<AlertPlan>,
+}
+
+/// [`prepare`], with everything a run of the pipeline needs besides the plan.
+pub fn prepare_all(path: &Path, secrets_file: Option<&Path>) -> Result<Prepared, CliError> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     secrets.protect_used(validation.secret_names.iter().map(String::as_str));
@@ -69,7 +84,11 @@ pub fn prepare_with_alerts(
         .model
         .as_ref()
         .and_then(|pipeline| AlertPlan::compile(pipeline, &secrets));
-    Ok((syncline::plan::compile(loaded, &context)?, alerts))
+    Ok(Prepared {
+        plan: syncline::plan::compile(loaded, &context)?,
+        hash: pipeline_hash(&validation.sources),
+        alerts,
+    })
 }
 
 /// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly, a second Ctrl-C at once.
@@ -102,15 +121,44 @@ pub fn execute(plan: Arc<Plan>, options: RunOptions) -> Result<RunOutcome, CliEr
     }))
 }
 
+/// The jobs and keys `--job` and `--key` ask for (the whole plan without them).
+fn selection(plan: &Plan, args: &PipelineArgs) -> Result<Selection, CliError> {
+    if !args.keys.is_empty() && args.jobs.len() != 1 {
+        return Err(CliError::KeysOfManyJobs);
+    }
+    let jobs = args
+        .jobs
+        .iter()
+        .map(|name| {
+            plan.jobs
+                .iter()
+                .position(|j| &j.name == name)
+                .ok_or_else(|| CliError::UnknownJob {
+                    job: name.clone(),
+                    known: plan
+                        .jobs
+                        .iter()
+                        .map(|j| format!("`{}`", j.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Selection {
+        jobs: (!jobs.is_empty()).then_some(jobs),
+        keys: (!args.keys.is_empty()).then(|| args.keys.iter().cloned().collect()),
+    })
+}
+
 /// `syncline run`.
 pub fn run(
-    path: &Path,
-    format: Format,
-    secrets_file: Option<&Path>,
+    args: &PipelineArgs,
     quarantine: Option<&Path>,
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
-    let (plan, alerts) = prepare_with_alerts(path, secrets_file)?;
+    let path = args.pipeline.as_path();
+    let Prepared { plan, alerts, .. } = prepare_all(path, args.secrets.as_deref())?;
+    let only = selection(&plan, args)?;
     let state = open_state(path, state_dir)?;
     let quarantine = quarantine
         .map(std::fs::File::create)
@@ -123,9 +171,10 @@ pub fn run(
         quarantine,
         state: state.clone(),
         replay: None,
+        only,
     };
     let outcome = execute(Arc::new(plan), options)?;
-    let text = match format {
+    let text = match args.format {
         Format::Human => outcome.report.render(),
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
@@ -153,20 +202,20 @@ fn alert(alerts: &AlertPlan, report: &RunReport, state: &dyn StateStore) -> Resu
 }
 
 /// Opens the state a run writes to: `--state`, or the default for the pipeline.
-fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>, CliError> {
+pub fn open_state(pipeline: &Path, dir: Option<&Path>) -> Result<Arc<dyn StateStore>, CliError> {
     let store = sled_store::open(&syncline::state::dir_for(pipeline, dir))?;
     Ok(Arc::new(store))
 }
 
 /// `syncline dry-run`.
 pub fn dry_run(
-    path: &Path,
-    format: Format,
-    secrets_file: Option<&Path>,
+    args: &PipelineArgs,
     out: Option<&Path>,
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
-    let plan = prepare(path, secrets_file)?;
+    let path = args.pipeline.as_path();
+    let (plan, hash) = prepare_hashed(path, args.secrets.as_deref())?;
+    let only = selection(&plan, args)?;
     let dir = syncline::state::dir_for(path, state_dir);
     let state: Arc<dyn StateStore> = match sled_store::open_existing(&dir)? {
         Some(store) => Arc::new(syncline::state::ReadOnly(store)),
@@ -180,11 +229,15 @@ pub fn dry_run(
         quarantine: None,
         state,
         replay: None,
+        only,
     };
     let outcome = execute(plan, options)?;
     let exit = Exit::of_run(&outcome.report);
     let recorder = Arc::try_unwrap(recorder).map_err(|_| CliError::DryRunNotEnded)?;
-    let dry = recorder.finish(outcome.report);
+    let mut dry = recorder.finish(outcome.report);
+    // For `apply`: the pipeline as given, and what its files were.
+    dry.pipeline_file = Some(path.display().to_string());
+    dry.pipeline_hash = Some(hash);
     let json = serde_json::to_string_pretty(&dry).unwrap_or_default() + "\n";
     if let Some(out) = out {
         std::fs::write(out, redact(&json)).map_err(|source| CliError::Write {
@@ -192,7 +245,7 @@ pub fn dry_run(
             source,
         })?;
     }
-    let text = match format {
+    let text = match args.format {
         Format::Human => dry.render(20),
         Format::Json => json,
     };

@@ -463,6 +463,7 @@ fn replay(
         quarantine: None,
         state: Arc::new(store),
         replay: Some(replayable),
+        only: Default::default(),
     };
     let outcome = crate::run::execute(Arc::new(plan), options)?;
     let _ = out.write_all(redact(&outcome.report.render()).as_bytes());

@@ -45,6 +45,10 @@ pub struct Pipeline {
     /// Values used in strings as `${vars.NAME}` and in scripts as `vars.NAME`.
     #[serde(default)]
     pub vars: IndexMap<String, serde_json::Value>,
+    /// The time zone the jobs' cron schedules are read in, e.g. `Europe/Bucharest` (a job's
+    /// `schedule` may name its own). Default: the zone of the machine `syncline serve` runs on.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub timezone: Option<TimeZone>,
     /// The systems this pipeline reads from and writes to, by name.
     #[serde(default, deserialize_with = "lenient::map")]
     pub connections: IndexMap<String, Connection>,

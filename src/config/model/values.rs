@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 use crate::config::de::{hinted, parse_str};
 
@@ -423,52 +423,157 @@ impl<'de> Deserialize<'de> for Duration {
 
 string_schema!(Duration, "Duration", "A length of time: `500ms`, `30s`, `15m`, `2h`, `1d`, or combined as `1h30m`; at most `365d`.", "pattern": "^([0-9]+(ms|s|m|min|h|d))+$");
 
-/// When a job runs: a cron expression (`0 2 * * *`, `@hourly`, with an optional seconds field)
-/// or an interval (`every 15m`).
+/// When a job runs under `syncline serve`: a cron expression (`0 2 * * *`, `@hourly`, with an
+/// optional seconds field) or an interval (`every 15m`), in a time zone.
 #[derive(Debug, Clone)]
-pub enum Schedule {
+pub struct Schedule {
+    pub when: When,
+    /// The zone a cron expression's hours are read in; the pipeline's `timezone` when not set.
+    pub timezone: Option<TimeZone>,
+}
+
+#[derive(Debug, Clone)]
+pub enum When {
     Cron(Box<croner::Cron>),
     Every(Duration),
 }
 
-impl FromStr for Schedule {
+impl FromStr for When {
     type Err = (String, String);
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if let Some(interval) = text.trim().strip_prefix("every ") {
             return match interval.trim().parse::<Duration>() {
-                Ok(d) if !d.0.is_zero() => Ok(Schedule::Every(d)),
+                Ok(d) if !d.0.is_zero() => Ok(When::Every(d)),
                 _ => Err((
                     format!("`{text}` is not a valid interval"),
                     "write `every` and a duration, e.g. `every 15m` or `every 1h`".to_string(),
                 )),
             };
         }
-        let parser = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Optional)
-            .build();
-        parser.parse(text).map(|c| Schedule::Cron(Box::new(c))).map_err(|e| {
-            (
-                format!("`{text}` is not a valid cron expression: {e}"),
-                "five fields: minute hour day-of-month month day-of-week, e.g. `0 2 * * *` (02:00 every day) or `*/15 * * * *`; or `every 15m`".to_string(),
-            )
-        })
+        cron(text).map(|c| When::Cron(Box::new(c)))
     }
+}
+
+fn cron(text: &str) -> Result<croner::Cron, (String, String)> {
+    let parser = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build();
+    parser.parse(text).map_err(|e| {
+        (
+            format!("`{text}` is not a valid cron expression: {e}"),
+            "five fields: minute hour day-of-month month day-of-week, e.g. `0 2 * * *` (02:00 every day) or `*/15 * * * *`; six with seconds first; or `every 15m`".to_string(),
+        )
+    })
+}
+
+/// The long form of a schedule: `{ cron: "0 2 * * *", timezone: Europe/Bucharest }` or
+/// `{ every: 15m }`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ScheduleSpec {
+    /// A cron expression: `0 2 * * *` (02:00 every day), `*/15 * * * *`, `@hourly`.
+    cron: Option<String>,
+    /// An interval between the starts of two runs: `15m`, `1h`.
+    every: Option<Duration>,
+    /// The zone the cron expression's hours are read in, e.g. `Europe/Paris`.
+    timezone: Option<TimeZone>,
 }
 
 impl<'de> Deserialize<'de> for Schedule {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScheduleVisitor;
+        impl<'de> de::Visitor<'de> for ScheduleVisitor {
+            type Value = Schedule;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a cron expression, `every 15m`, or `{ cron: ..., timezone: ... }`")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Schedule, E> {
+                let when = text
+                    .parse()
+                    .map_err(|(message, hint)| hinted(message, hint))?;
+                Ok(Schedule {
+                    when,
+                    timezone: None,
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Schedule, A::Error> {
+                let spec = ScheduleSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let when = match (spec.cron, spec.every) {
+                    (Some(text), None) => When::Cron(Box::new(
+                        cron(&text).map_err(|(message, hint)| hinted(message, hint))?,
+                    )),
+                    (None, Some(every)) if !every.0.is_zero() => When::Every(every),
+                    (None, Some(_)) => {
+                        return Err(hinted(
+                            "`every: 0s` never runs",
+                            "write a duration such as `15m`",
+                        ));
+                    }
+                    _ => {
+                        return Err(hinted(
+                            "a schedule needs exactly one of `cron` and `every`",
+                            "e.g. `{ cron: \"0 2 * * *\", timezone: Europe/Paris }` or `{ every: 15m }`",
+                        ));
+                    }
+                };
+                if spec.timezone.is_some() && matches!(when, When::Every(_)) {
+                    return Err(hinted(
+                        "`timezone` only applies to `cron`: an interval is the same in every zone",
+                        "remove `timezone`, or write the schedule as `cron`",
+                    ));
+                }
+                Ok(Schedule {
+                    when,
+                    timezone: spec.timezone,
+                })
+            }
+        }
+        d.deserialize_any(ScheduleVisitor)
+    }
+}
+
+impl JsonSchema for Schedule {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Schedule")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let spec = generator.subschema_for::<ScheduleSpec>();
+        json_schema!({
+            "description": "When the job runs under `syncline serve`: a cron expression (`0 2 * * *`, `@hourly`, six fields with seconds), an interval (`every 15m`), or `{ cron: \"0 2 * * *\", timezone: Europe/Paris }`.",
+            "anyOf": [ { "type": "string" }, spec ]
+        })
+    }
+}
+
+/// A time zone of the IANA database: `Europe/Paris`, `Europe/Bucharest`, `UTC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, |text| {
-            text.parse()
-                .map_err(|(message, hint)| hinted(message, hint))
+            text.parse::<chrono_tz::Tz>().map(TimeZone).map_err(|_| {
+                let near = crate::diagnostics::did_you_mean(
+                    &text,
+                    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()),
+                );
+                hinted(
+                    format!("`{text}` is not a time zone"),
+                    near.unwrap_or_else(|| {
+                        "write a zone of the IANA database: `Europe/Paris`, `Europe/Bucharest`, `UTC`".to_string()
+                    }),
+                )
+            })
         })
     }
 }
 
 string_schema!(
-    Schedule,
-    "Schedule",
-    "When the job runs: a cron expression (`0 2 * * *`, `@hourly`) or an interval (`every 15m`)."
+    TimeZone,
+    "TimeZone",
+    "A time zone of the IANA database: `Europe/Paris`, `Europe/Bucharest`, `UTC`."
 );
 
 /// At most `count` requests per `per`: `5/s`, `100/min`, `10/10s`; with `, burst N` a leaky

@@ -88,6 +88,8 @@ pub struct HttpClient {
 
 /// What every request of a connection shares.
 struct Connection {
+    /// Its name in the pipeline, for metrics.
+    name: String,
     base_url: String,
     headers: Vec<(String, SecretString)>,
     query: Vec<(String, SecretString)>,
@@ -113,6 +115,7 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     /// `base_dir`: what the connection's file paths (`tls.ca_file`) are relative to.
     pub fn new(
+        name: &str,
         connection: &HttpConnection,
         secrets: &Secrets,
         base_dir: &Path,
@@ -141,6 +144,7 @@ impl HttpClient {
             http,
             runtime: None,
             connection: Arc::new(Connection {
+                name: name.to_string(),
                 base_url,
                 headers,
                 query,
@@ -302,6 +306,8 @@ impl HttpClient {
         let mut tries = 1;
         loop {
             connection.limiter.acquire().await;
+            metrics::counter!("syncline_http_requests_total", "connection" => connection.name.clone())
+                .increment(1);
             let outcome = self.send_once(call, token).await;
             let wait = match connection.retry.next_try(&outcome, tries, repeatable) {
                 None => return outcome,
@@ -319,6 +325,8 @@ impl HttpClient {
                 ?wait,
                 "retrying"
             );
+            metrics::counter!("syncline_http_retries_total", "connection" => connection.name.clone())
+                .increment(1);
             tokio::time::sleep(wait).await;
             tries += 1;
         }
@@ -795,7 +803,8 @@ mod tests {
         let url = server(Duration::ZERO);
         let connection: HttpConnection =
             serde_json::from_value(serde_json::json!({ "base_url": url })).unwrap();
-        let client = HttpClient::new(&connection, &Secrets::default(), Path::new(".")).unwrap();
+        let client =
+            HttpClient::new("api", &connection, &Secrets::default(), Path::new(".")).unwrap();
         let call = Call {
             method: Method::Put,
             path: "/x".into(),

@@ -72,7 +72,7 @@ impl HttpClients {
         }
         let connection = http_connection(name, pipeline)?;
         let client = Arc::new(
-            HttpClient::new(connection, secrets, &self.base_dir).map_err(|source| {
+            HttpClient::new(name, connection, secrets, &self.base_dir).map_err(|source| {
                 CompileError::Client {
                     name: name.to_string(),
                     source,

@@ -370,7 +370,14 @@ impl<'a> Delivery<'a> {
                     target_id,
                     record,
                 },
-                Sent::Deleted => KeyedChange::Delete { key },
+                Sent::Deleted => KeyedChange::Delete {
+                    key,
+                    target_id: match &p.decision {
+                        Decision::Delete { target_id } => target_id,
+                        _ => "",
+                    },
+                    record,
+                },
             });
         }
         let target_id = match result {
