@@ -5,6 +5,7 @@
 //! between jobs, connections and tables, the `needs` graph, tables read backwards, rhai
 //! snippets, where secrets end up, and database queries' parameters.
 
+mod alerts;
 mod checker;
 mod dag;
 mod files;
@@ -43,5 +44,6 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     templates::check(&mut checker);
     files::check(&mut checker);
     sql::check(&mut checker);
+    alerts::check(&mut checker);
     checker.diagnostics
 }

@@ -241,11 +241,11 @@ impl<'a> Interpolator<'a> {
     }
 
     fn secret(&mut self, name: &str, at: Span, path: &str) {
-        if !path.starts_with("connections.") {
+        if !secret_allowed(path) {
             self.diagnostics.push(
                 Diagnostic::error("secret-outside-connection", format!("the secret `{name}` is used outside a connection"))
                     .at(at)
-                    .hint("secrets go in `connections:` only (URLs, auth, headers), so they never reach records, scripts, plans or logs"),
+                    .hint("secrets go in `connections:` (URLs, auth, headers) and in the credentials of `alerts:` (`chat.url`, `email.smtp`) only, so they never reach records, scripts, plans, messages or logs"),
             );
             return;
         }
@@ -297,6 +297,14 @@ impl<'a> Interpolator<'a> {
             .map(|i| Span::new(span.file, span.start + i, span.start + i + needle.len()))
             .unwrap_or(span)
     }
+}
+
+/// Where a secret may be written: in connections, and in the alert channels' own credentials
+/// (a chat webhook's URL, the SMTP server's login), which only those servers receive.
+fn secret_allowed(path: &str) -> bool {
+    ["connections.", "alerts.chat.", "alerts.email.smtp."]
+        .iter()
+        .any(|place| path.starts_with(place))
 }
 
 fn namespace_of(after: &str) -> Option<&str> {

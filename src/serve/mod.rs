@@ -1,6 +1,7 @@
 //! `syncline serve`: every pipeline under some paths, each job on its schedule, runs by hand
-//! through a JSON API, until SIGTERM.
+//! through a JSON API, until SIGTERM; alerts to people when a job needs them.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod deployment;

@@ -27,6 +27,9 @@ pub const NAMESPACE: u8 = b'N';
 /// (pipeline, job, record key) -> quarantine entry id: a record rejected again on every run is
 /// kept once, with its latest reason.
 pub const QUARANTINED_KEY: u8 = b'q';
+/// (pipeline, job, channel) -> when the last alert went out. Not exported: an alert sent once
+/// more after a move is harmless.
+pub const ALERTED: u8 = b'A';
 
 fn part(out: &mut Vec<u8>, text: &str) {
     // Names are short; a longer one is cut rather than corrupting the layout.
@@ -93,6 +96,13 @@ pub fn pipeline_prefix(kind: u8, pipeline: &str) -> Vec<u8> {
 pub fn checkpoint_key(job: &JobId) -> Vec<u8> {
     let mut out = pipeline_prefix(CHECKPOINT, &job.pipeline);
     out.extend_from_slice(job.job.as_bytes());
+    out
+}
+
+pub fn alerted_key(job: &JobId, channel: &str) -> Vec<u8> {
+    let mut out = pipeline_prefix(ALERTED, &job.pipeline);
+    part(&mut out, &job.job);
+    out.extend_from_slice(channel.as_bytes());
     out
 }
 

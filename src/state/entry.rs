@@ -189,6 +189,13 @@ pub struct Quarantined {
     pub settled_at: Option<i64>,
 }
 
+/// An alert about a job that reached people through a channel (`alerts:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alerted {
+    /// Unix seconds when it was sent.
+    pub at: i64,
+}
+
 /// One change; a list of them is applied atomically.
 #[derive(Debug, Clone)]
 pub enum Change {
@@ -243,6 +250,12 @@ pub enum Change {
         pipeline: String,
         job: String,
         key: String,
+    },
+    /// An alert about `job` went out through `channel` (`chat`, `email`).
+    Alerted {
+        job: JobId,
+        channel: String,
+        alerted: Alerted,
     },
 }
 

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow, Pending,
-    Quarantined, now,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
+    Pending, Quarantined, now,
 };
 use super::error::StateError;
 use super::store::StateStore;
@@ -210,6 +210,13 @@ impl<K: Kv> StateStore for KvStore<K> {
         })
     }
 
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
+        self.kv
+            .get(&codec::alerted_key(job, channel))?
+            .map(|bytes| codec::decode_json(&bytes, "alert time"))
+            .transpose()
+    }
+
     fn apply(&self, changes: Vec<Change>) -> Result<(), StateError> {
         let mut batch = Vec::with_capacity(changes.len() * 2);
         for change in changes {
@@ -332,6 +339,14 @@ impl<K: Kv> StateStore for KvStore<K> {
                     }
                     batch.push((index, None));
                 }
+                Change::Alerted {
+                    job,
+                    channel,
+                    alerted,
+                } => batch.push((
+                    codec::alerted_key(&job, &channel),
+                    Some(codec::encode_json(&alerted)?),
+                )),
             }
         }
         self.kv.apply(batch)

@@ -18,8 +18,8 @@ pub mod sled_store;
 pub mod store;
 
 pub use entry::{
-    Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace, Operation,
-    OutboxWindow, Pending, Quarantined, fingerprint, now,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace,
+    Operation, OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;
 pub use kv::KvStore;

@@ -1,7 +1,7 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
     Quarantined,
 };
 use super::error::StateError;
@@ -53,6 +53,8 @@ pub trait StateStore: Send + Sync {
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError>;
     /// A `review` job's pending plan.
     fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError>;
+    /// The last alert about `job` sent through `channel`.
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
@@ -124,5 +126,8 @@ where
     }
     fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError> {
         self.0.review(job)
+    }
+    fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
+        self.0.alerted(job, channel)
     }
 }

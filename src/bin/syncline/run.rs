@@ -12,7 +12,9 @@ use syncline::diagnostics::RenderOptions;
 use syncline::dry_run::PlanRecorder;
 use syncline::dry_run::apply::pipeline_hash;
 use syncline::plan::{CompileContext, Plan};
+use syncline::runtime::report::RunReport;
 use syncline::runtime::{RunOptions, RunOutcome, Selection};
+use syncline::serve::alerts::{AlertPlan, send_alerts};
 use syncline::state::{StateStore, sled_store};
 
 use crate::args::{Format, PipelineArgs};
@@ -46,6 +48,20 @@ pub fn prepare_hashed(
     path: &Path,
     secrets_file: Option<&Path>,
 ) -> Result<(Plan, String), CliError> {
+    prepare_all(path, secrets_file).map(|p| (p.plan, p.hash))
+}
+
+/// A pipeline ready to run.
+pub struct Prepared {
+    pub plan: Plan,
+    /// What its files were, for `apply`.
+    pub hash: String,
+    /// Its `alerts:`, if any.
+    pub alerts: Option<AlertPlan>,
+}
+
+/// [`prepare`], with everything a run of the pipeline needs besides the plan.
+pub fn prepare_all(path: &Path, secrets_file: Option<&Path>) -> Result<Prepared, CliError> {
     let secrets = load_secrets(secrets_file)?;
     let validation = validate::validate(&[path.to_path_buf()], &secrets);
     secrets.protect_used(validation.secret_names.iter().map(String::as_str));
@@ -64,8 +80,15 @@ pub fn prepare_hashed(
         sources: &validation.sources,
         secrets: &secrets,
     };
-    let hash = pipeline_hash(&validation.sources);
-    Ok((syncline::plan::compile(loaded, &context)?, hash))
+    let alerts = loaded
+        .model
+        .as_ref()
+        .and_then(|pipeline| AlertPlan::compile(pipeline, &secrets));
+    Ok(Prepared {
+        plan: syncline::plan::compile(loaded, &context)?,
+        hash: pipeline_hash(&validation.sources),
+        alerts,
+    })
 }
 
 /// Runs a plan on a fresh runtime; Ctrl-C stops it cleanly, a second Ctrl-C at once.
@@ -134,7 +157,7 @@ pub fn run(
     state_dir: Option<&Path>,
 ) -> Result<Exit, CliError> {
     let path = args.pipeline.as_path();
-    let plan = prepare(path, args.secrets.as_deref())?;
+    let Prepared { plan, alerts, .. } = prepare_all(path, args.secrets.as_deref())?;
     let only = selection(&plan, args)?;
     let state = open_state(path, state_dir)?;
     let quarantine = quarantine
@@ -146,7 +169,7 @@ pub fn run(
         recorder: None,
         progress: std::io::stderr().is_terminal(),
         quarantine,
-        state,
+        state: state.clone(),
         replay: None,
         only,
     };
@@ -156,7 +179,26 @@ pub fn run(
         Format::Json => serde_json::to_string_pretty(&outcome.report).unwrap_or_default() + "\n",
     };
     let _ = std::io::stdout().write_all(redact(&text).as_bytes());
+    if let Some(alerts) = alerts {
+        alert(&alerts, &outcome.report, state.as_ref())?;
+    }
     Ok(Exit::of_run(&outcome.report))
+}
+
+/// Sends the alerts the run calls for, after its report is out. A failed send is logged and
+/// changes nothing in how the run ended; Ctrl-C stops the sending at once.
+fn alert(alerts: &AlertPlan, report: &RunReport, state: &dyn StateStore) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        tokio::select! {
+            _ = send_alerts(alerts, report, state, syncline::state::now()) => {}
+            _ = tokio::signal::ctrl_c() => Exit::Interrupted.now(),
+        }
+    });
+    Ok(())
 }
 
 /// Opens the state a run writes to: `--state`, or the default for the pipeline.

@@ -1,11 +1,13 @@
 //! The typed model of a pipeline file. Doc comments here become the editor's hover text through
 //! the generated JSON Schema (`syncline schema`), so they are written for the person editing YAML.
 
+mod alerts;
 mod connection;
 mod job;
 mod table;
 pub mod values;
 
+pub use alerts::*;
 pub use connection::*;
 pub use job::*;
 pub use table::*;
@@ -57,4 +59,7 @@ pub struct Pipeline {
     /// writes them to a target.
     #[serde(deserialize_with = "lenient::map")]
     pub jobs: IndexMap<String, Job>,
+    /// Messages to people when a job fails or quarantines records (chat, e-mail).
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub alerts: Option<Alerts>,
 }
