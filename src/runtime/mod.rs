@@ -8,6 +8,7 @@ pub mod only_changed;
 pub mod quarantine;
 pub mod report;
 pub mod selection;
+pub mod webhook;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

@@ -26,7 +26,7 @@ pub const NAMESPACE: u8 = b'N';
 /// kept once, with its latest reason.
 pub const QUARANTINED_KEY: u8 = b'q';
 
-fn part(out: &mut Vec<u8>, text: &str) {
+pub fn part(out: &mut Vec<u8>, text: &str) {
     // Names are short; a longer one is cut rather than corrupting the layout.
     let bytes = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());

@@ -239,6 +239,8 @@ pub enum Change {
         job: String,
         key: String,
     },
+    /// A webhook job's inbox, or the deliveries it saw.
+    Inbox(super::inbox::InboxChange),
 }
 
 /// One entry of the state as an export writes it, one a line.
@@ -266,6 +268,12 @@ pub enum Entry {
     Quarantined {
         pipeline: String,
         entry: Box<Quarantined>,
+    },
+    /// A webhook notification not processed yet.
+    Notification {
+        job: JobId,
+        id: u64,
+        notification: super::inbox::Notification,
     },
 }
 
@@ -301,6 +309,16 @@ impl Entry {
             Entry::Checkpoint { job, checkpoint } => Change::Checkpoint { job, checkpoint },
             Entry::Outbox { ns, window } => Change::Outbox { ns, window },
             Entry::Quarantined { pipeline, entry } => Change::Quarantine { pipeline, entry },
+            Entry::Notification {
+                job,
+                id,
+                notification,
+            } => Change::Inbox(super::inbox::InboxChange::Add {
+                job,
+                id,
+                notification,
+                seen: Vec::new(),
+            }),
         })
     }
 }

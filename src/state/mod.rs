@@ -12,6 +12,7 @@ pub mod codec;
 pub mod entry;
 pub mod error;
 pub mod export;
+pub mod inbox;
 pub mod kv;
 pub mod memory;
 pub mod sled_store;
@@ -22,6 +23,7 @@ pub use entry::{
     OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;
+pub use inbox::{InboxChange, Notification};
 pub use kv::KvStore;
 pub use store::{ReadOnly, StateStore};
 

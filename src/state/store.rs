@@ -5,6 +5,7 @@ use super::entry::{
     Quarantined,
 };
 use super::error::StateError;
+use super::inbox::Notification;
 
 /// The state behind a run. Reads are cheap and frequent (one per record); `apply` is atomic and
 /// `flush` makes everything applied before it durable.
@@ -51,6 +52,23 @@ pub trait StateStore: Send + Sync {
     fn checkpoints(&self, pipeline: &str) -> Result<Vec<(String, Checkpoint)>, StateError>;
     /// How the job's last run under `serve` went.
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError>;
+    /// Up to `limit` of a webhook job's notifications not processed yet, from id `from` on, in
+    /// arrival order.
+    fn inbox(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError>;
+    /// When a webhook job saw the delivery `digest` (its id, or its signature), if it did.
+    fn seen(&self, job: &JobId, digest: &[u8]) -> Result<Option<i64>, StateError>;
+    /// Up to `limit` deliveries a webhook job saw before `before`, oldest first.
+    fn seen_before(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
@@ -115,5 +133,24 @@ impl<S: StateStore> StateStore for ReadOnly<S> {
     }
     fn job_run(&self, job: &JobId) -> Result<Option<JobRun>, StateError> {
         self.0.job_run(job)
+    }
+    fn inbox(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError> {
+        self.0.inbox(job, from, limit)
+    }
+    fn seen(&self, job: &JobId, digest: &[u8]) -> Result<Option<i64>, StateError> {
+        self.0.seen(job, digest)
+    }
+    fn seen_before(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError> {
+        self.0.seen_before(job, before, limit)
     }
 }

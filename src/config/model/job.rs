@@ -17,6 +17,8 @@ use crate::config::de::lenient;
 /// a target.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+// `to`, or `then` on a webhook job: the editor asks for one of them.
+#[schemars(extend("anyOf" = [{ "required": ["to"] }, { "required": ["then"] }]))]
 pub struct Job {
     /// What this job does, shown in reports.
     pub description: Option<String>,
@@ -42,10 +44,13 @@ pub struct Job {
     /// Overlays change single fields of it.
     #[serde(default, deserialize_with = "lenient::map")]
     pub map: IndexMap<String, Field>,
-    /// Where records go. (Always set once the pipeline validated.)
+    /// Where records go. (Always set once the pipeline validated, unless `then` is.)
     #[serde(default, deserialize_with = "lenient::opt")]
-    #[schemars(required)]
     pub to: Option<Target>,
+    /// Instead of `to`, on a job whose source is a webhook: another job pulls the records
+    /// each notification names, e.g. `{ run: orders, key: $.id }`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub then: Option<super::webhook::Then>,
     /// What happens to a record whose `ref` field names a record the ID map does not hold yet:
     /// `quarantine` it (default) or `defer` it: it is kept and retried by the next run.
     #[serde(default)]
@@ -60,7 +65,7 @@ pub enum MissingRefs {
     Defer,
 }
 
-/// Where a job reads records. Exactly one kind: `file`, `sql` or `http`.
+/// Where a job reads records. Exactly one kind: `file`, `sql`, `http` or `webhook`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
@@ -70,6 +75,8 @@ pub enum Source {
     Sql(SqlSource),
     /// Records returned by an HTTP API, page after page.
     Http(Box<HttpSource>),
+    /// Notifications received by `syncline serve` on a path.
+    Webhook(super::webhook::WebhookSource),
 }
 
 impl Source {
@@ -78,6 +85,7 @@ impl Source {
             Source::File(f) => f.connection.as_deref(),
             Source::Sql(s) => Some(&s.connection),
             Source::Http(h) => Some(&h.connection),
+            Source::Webhook(w) => Some(&w.connection),
         }
     }
 
@@ -86,6 +94,7 @@ impl Source {
             Source::File(_) => "file",
             Source::Sql(_) => "sql",
             Source::Http(_) => "http",
+            Source::Webhook(_) => "webhook",
         }
     }
 }

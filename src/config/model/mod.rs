@@ -5,11 +5,13 @@ mod connection;
 mod job;
 mod table;
 pub mod values;
+mod webhook;
 
 pub use connection::*;
 pub use job::*;
 pub use table::*;
 pub use values::*;
+pub use webhook::*;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
