@@ -14,6 +14,7 @@ pub mod sql;
 mod tables;
 mod templates;
 pub mod validate;
+mod webhooks;
 
 pub use checker::Checker;
 
@@ -41,5 +42,6 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     secrets::check(&mut checker, secrets);
     templates::check(&mut checker);
     sql::check(&mut checker);
+    webhooks::check(&mut checker);
     checker.diagnostics
 }
