@@ -17,8 +17,6 @@ use crate::config::de::lenient;
 /// a target.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-// `to`, or `then` on a webhook job: the editor asks for one of them.
-#[schemars(extend("anyOf" = [{ "required": ["to"] }, { "required": ["then"] }]))]
 pub struct Job {
     /// What this job does, shown in reports.
     pub description: Option<String>,
