@@ -90,7 +90,7 @@ enum ToWriter {
 
 pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
     if let TargetPlan::Trigger(trigger) = &job.target {
-        return super::webhook::waiting(job, trigger, ctx);
+        return super::webhook::waiting(&ctx.job_id(job), trigger, ctx.state);
     }
     let started = Instant::now();
     let mut report = JobReport::new(&job.name, JobStatus::Succeeded);

@@ -3,22 +3,16 @@
 
 use std::time::Instant;
 
-use super::job::JobContext;
 use super::report::{JobReport, JobStatus};
 use crate::connectors::webhook::inbox;
-use crate::plan::JobPlan;
 use crate::plan::webhook::Trigger;
-use crate::state::JobId;
+use crate::state::{JobId, StateStore};
 
 /// Succeeded when nothing waits; skipped, saying how many notifications wait, otherwise:
 /// the records they name are not pulled by this run.
-pub fn waiting(job: &JobPlan, trigger: &Trigger, ctx: &JobContext) -> JobReport {
+pub fn waiting(job: &JobId, trigger: &Trigger, state: &dyn StateStore) -> JobReport {
     let started = Instant::now();
-    let id = JobId {
-        pipeline: ctx.pipeline.to_string(),
-        job: job.name.clone(),
-    };
-    let status = match inbox::pending(ctx.state, &id, inbox::PER_RUN + 1) {
+    let status = match inbox::pending(state, job, inbox::PER_RUN + 1) {
         Ok(waiting) if waiting.is_empty() => JobStatus::Succeeded,
         Ok(waiting) => {
             let count = if waiting.len() > inbox::PER_RUN {
@@ -33,7 +27,7 @@ pub fn waiting(job: &JobPlan, trigger: &Trigger, ctx: &JobContext) -> JobReport 
         }
         Err(e) => JobStatus::Failed(e.to_string()),
     };
-    let mut report = JobReport::new(&job.name, status);
+    let mut report = JobReport::new(&job.job, status);
     report.seconds = started.elapsed().as_secs_f64();
     report
 }

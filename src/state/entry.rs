@@ -240,7 +240,36 @@ pub enum Change {
         key: String,
     },
     /// A webhook job's inbox, or the deliveries it saw.
-    Inbox(super::inbox::InboxChange),
+    Inbox(InboxChange),
+}
+
+/// A notification as it was received: verified, and read as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unix seconds.
+    pub received_at: i64,
+    pub body: Value,
+}
+
+/// A change of a webhook job's inbox or of the deliveries it saw.
+#[derive(Debug, Clone)]
+pub enum InboxChange {
+    /// A notification received, stored under `id`, with the digests of the delivery (its id,
+    /// its signature) marked as seen at its `received_at`, in the same batch.
+    Add {
+        job: JobId,
+        id: u64,
+        notification: Notification,
+        seen: Vec<Vec<u8>>,
+    },
+    /// The job processed it (delivered or quarantined its records).
+    Remove { job: JobId, id: u64 },
+    /// A delivery seen at `at` is forgotten.
+    Forget {
+        job: JobId,
+        at: i64,
+        digest: Vec<u8>,
+    },
 }
 
 /// One entry of the state as an export writes it, one a line.
@@ -273,7 +302,7 @@ pub enum Entry {
     Notification {
         job: JobId,
         id: u64,
-        notification: super::inbox::Notification,
+        notification: Notification,
     },
 }
 
@@ -313,7 +342,7 @@ impl Entry {
                 job,
                 id,
                 notification,
-            } => Change::Inbox(super::inbox::InboxChange::Add {
+            } => Change::Inbox(InboxChange::Add {
                 job,
                 id,
                 notification,

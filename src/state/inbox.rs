@@ -6,46 +6,16 @@
 //! `w` pipeline job digest -> when it was seen; `v` pipeline job time digest -> nothing, the
 //! same deliveries by time, so that forgetting the old ones reads only those.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::codec::{self, FORMAT};
-use super::entry::JobId;
+use super::entry::{InboxChange, JobId};
 use super::error::StateError;
-use super::kv::Write;
+
+/// One write of a batch: a key, and its value or `None` to remove it.
+type Write = (Vec<u8>, Option<Vec<u8>>);
 
 pub const INBOX: u8 = b'W';
 pub const SEEN: u8 = b'w';
 pub const SEEN_AT: u8 = b'v';
-
-/// A notification as it was received: verified, and read as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notification {
-    /// Unix seconds.
-    pub received_at: i64,
-    pub body: Value,
-}
-
-/// A change of a job's inbox or of the deliveries it saw.
-#[derive(Debug, Clone)]
-pub enum InboxChange {
-    /// A notification received, stored under `id`, with the digests of the delivery (its id,
-    /// its signature) marked as seen at its `received_at`, in the same batch.
-    Add {
-        job: JobId,
-        id: u64,
-        notification: Notification,
-        seen: Vec<Vec<u8>>,
-    },
-    /// The job processed it (delivered or quarantined its records).
-    Remove { job: JobId, id: u64 },
-    /// A delivery seen at `at` is forgotten.
-    Forget {
-        job: JobId,
-        at: i64,
-        digest: Vec<u8>,
-    },
-}
 
 /// The key prefix of `kind` for a job.
 pub fn job_prefix(kind: u8, job: &JobId) -> Vec<u8> {
@@ -135,7 +105,7 @@ pub fn split_seen_at(rest: &[u8]) -> Result<(i64, Vec<u8>), StateError> {
 mod tests {
     use super::*;
     use crate::state::memory::MemoryStore;
-    use crate::state::{Change, StateStore};
+    use crate::state::{Change, Notification, StateStore};
 
     fn job(name: &str) -> JobId {
         JobId {

@@ -6,11 +6,11 @@ use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow, Pending,
-    Quarantined, now,
+    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, Notification,
+    OutboxWindow, Pending, Quarantined, now,
 };
 use super::error::StateError;
-use super::inbox::{self, INBOX, Notification};
+use super::inbox::{self, INBOX};
 use super::store::StateStore;
 
 /// Called with each entry of a scan; returns whether to go on.

@@ -19,11 +19,10 @@ pub mod sled_store;
 pub mod store;
 
 pub use entry::{
-    Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace, Operation,
-    OutboxWindow, Pending, Quarantined, fingerprint, now,
+    Change, Checkpoint, Entry, FieldHashes, Fingerprint, InboxChange, JobId, JobRun, Link,
+    Namespace, Notification, Operation, OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;
-pub use inbox::{InboxChange, Notification};
 pub use kv::KvStore;
 pub use store::{ReadOnly, StateStore};
 

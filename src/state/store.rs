@@ -1,11 +1,10 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
-    Quarantined,
+    Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, Notification,
+    OutboxWindow, Quarantined,
 };
 use super::error::StateError;
-use super::inbox::Notification;
 
 /// The state behind a run. Reads are cheap and frequent (one per record); `apply` is atomic and
 /// `flush` makes everything applied before it durable.
