@@ -126,7 +126,8 @@ static RECEIVING: Mutex<()> = Mutex::new(());
 /// Receives one notification posted to `endpoint`: verifies its signature over the raw body
 /// (and its timestamp), refuses a delivery seen before, reads the body (JSON, or form fields
 /// when sent as `application/x-www-form-urlencoded`), and stores it in the job's inbox,
-/// flushed, before returning. `now` is the Unix time in seconds.
+/// flushed, before returning. `now` is the Unix time in seconds. It blocks on the state's
+/// flush (an fsync): an async server calls it off its reactor (`spawn_blocking`).
 pub fn receive(
     endpoint: &WebhookEndpoint,
     headers: &(impl Headers + ?Sized),
@@ -194,7 +195,7 @@ pub fn receive(
         .as_deref()
         .and_then(|name| headers.header(name));
     let digests = verify::digests(&signature, delivery_id);
-    {
+    let id = {
         let _one_at_a_time = RECEIVING.lock().unwrap_or_else(|e| e.into_inner());
         for (i, digest) in digests.iter().enumerate() {
             if let Some(at) = state.seen(&endpoint.job, digest)? {
@@ -215,12 +216,12 @@ pub fn receive(
             },
             seen: digests,
         })])?;
-        drop(_one_at_a_time);
-        // Durable before the sender hears 2xx: a process killed after this loses nothing.
-        state.flush()?;
-        tracing::debug!(job = %endpoint.job, id, "webhook notification stored");
-        Ok(Received::Stored { id })
-    }
+        id
+    };
+    // Durable before the sender hears 2xx: a process killed after this loses nothing.
+    state.flush()?;
+    tracing::debug!(job = %endpoint.job, id, "webhook notification stored");
+    Ok(Received::Stored { id })
 }
 
 /// `WC_Webhook::deliver_ping()` posts `webhook_id=<id>`, unsigned, when a webhook is saved,
