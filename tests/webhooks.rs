@@ -257,6 +257,49 @@ fn a_signed_order_reaches_the_target_and_refused_ones_leave_nothing() {
     assert_eq!(shop.writes().len(), 1);
 }
 
+#[test]
+fn a_run_of_some_keys_leaves_the_notifications_for_a_whole_run() {
+    let shop = Shop::start();
+    let w = workdir(&shop_pipeline(&shop));
+    let plan = plan(&w);
+    notify_all(
+        &w,
+        &plan,
+        "orders",
+        &[order(41, "processing", 1), order(42, "processing", 1)],
+    );
+    wait_until_closed(&w);
+    let (code, report) = w.run(
+        "p.yaml",
+        &["--secrets", ".secrets", "--job", "orders", "--key", "41"],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let references: Vec<Value> = shop
+        .records("order")
+        .iter()
+        .map(|r| r["reference"].clone())
+        .collect();
+    assert_eq!(references, [json!("41")]);
+    assert_eq!(
+        waiting(&w, "orders"),
+        2,
+        "42's notification is still to process"
+    );
+    let (code, report) = run(&w);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        common::delivered(&report, "orders")["created"],
+        1,
+        "{report:#}"
+    );
+    assert_eq!(
+        common::delivered(&report, "orders")["unchanged"],
+        1,
+        "{report:#}"
+    );
+    assert_eq!(waiting(&w, "orders"), 0);
+}
+
 #[cfg(unix)]
 #[test]
 fn two_hundred_notifications_are_processed_once_though_the_run_is_killed() {
