@@ -499,3 +499,21 @@ fn validate_text(text: &str) -> (serde_json::Value, i32) {
     std::fs::write(&file, text).unwrap();
     json_report(&["validate", file.to_str().unwrap()])
 }
+
+/// Webhook connections, sources and `then`: each problem at its place, with a hint. A fixture
+/// folder of its own, so that the broken folder's snapshots stay as they are.
+#[test]
+fn webhook_problems_are_located_with_hints() {
+    let out = syncline()
+        .env("HOOK_SECRET", "a-long-random-webhook-secret")
+        .args(["validate", "tests/fixtures/webhooks"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !stdout.contains("a-long-random-webhook-secret"),
+        "a secret's value is never shown"
+    );
+    insta::assert_snapshot!("webhooks_human", stdout);
+}

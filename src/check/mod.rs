@@ -16,6 +16,7 @@ pub mod sql;
 mod tables;
 mod templates;
 pub mod validate;
+mod webhooks;
 
 pub use checker::Checker;
 
@@ -45,5 +46,6 @@ pub fn check(loaded: &LoadedPipeline, sources: &SourceMap, secrets: &Secrets) ->
     files::check(&mut checker);
     sql::check(&mut checker);
     alerts::check(&mut checker);
+    webhooks::check(&mut checker);
     checker.diagnostics
 }

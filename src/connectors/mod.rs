@@ -4,6 +4,7 @@ pub mod file;
 pub mod http;
 mod project;
 pub mod sql;
+pub mod webhook;
 
 use crate::record::Record;
 

@@ -437,6 +437,10 @@ fn apply_job(
         ),
         (TargetPlan::Keyed(_), None) => refuse("the target has no key"),
         (TargetPlan::Unsupported(reason), _) => refuse(reason),
+        (TargetPlan::Trigger(trigger), _) => refuse(&format!(
+            "a `then:` job writes nothing: `{}` pulls the records its notifications name",
+            trigger.job_name
+        )),
     };
     applied
         .changes

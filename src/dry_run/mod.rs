@@ -247,6 +247,7 @@ fn target_of(job: &JobPlan) -> String {
         TargetPlan::File(spec, _) => spec.path.display().to_string(),
         TargetPlan::Keyed(keyed) => keyed.ns.to_string(),
         TargetPlan::Unsupported(reason) => reason.clone(),
+        TargetPlan::Trigger(trigger) => format!("job `{}`", trigger.job_name),
     }
 }
 

@@ -3,6 +3,7 @@
 //! prepared here; the runtime never looks at YAML again.
 
 pub mod cursor;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +20,7 @@ use crate::connectors::http;
 use crate::connectors::http::compile::HttpClients;
 use crate::connectors::http::source::HttpSourcePlan;
 use crate::connectors::sql::{self, compile::SqlDatabases, source::SqlSourcePlan};
+use crate::connectors::webhook::source::WebhookSourcePlan;
 use crate::diagnostics::source::SourceMap;
 use crate::record::path::CompiledPath;
 use crate::record::template::Template;
@@ -65,6 +67,8 @@ pub enum SourcePlan {
     File(FileSpec),
     Http(Arc<HttpSourcePlan>),
     Sql(Arc<SqlSourcePlan>),
+    /// Notifications stored by `syncline serve`, from the job's inbox in the state.
+    Webhook(Arc<WebhookSourcePlan>),
     /// A kind of source the runtime does not read yet: the job fails with this reason.
     Unsupported(String),
 }
@@ -75,6 +79,8 @@ pub enum TargetPlan {
     File(FileSpec, Option<Namespace>),
     /// Records addressed one by one through the ID map.
     Keyed(Arc<KeyedPlan>),
+    /// A webhook job's `then`: another job pulls the records its notifications name.
+    Trigger(webhook::Trigger),
     Unsupported(String),
 }
 
@@ -153,14 +159,18 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             }
         };
         let fail = fail_at("");
-        let (source, target) = match (&job.from, &job.to) {
-            (Some(s), Some(t)) => (s, t),
-            _ => return Err(fail("needs both `from` and `to`".to_string())),
+        let (source, target) = match (&job.from, &job.to, &job.then) {
+            (Some(s), Some(t), None) => (s, Some(t)),
+            (Some(s), None, Some(_)) => (s, None),
+            _ => return Err(fail("needs `from`, and `to` or `then`".to_string())),
         };
         // `ref` fields name entities on the job's own target connection.
         let refs_ns = |entity: &str| Namespace {
             pipeline: pipeline_name.clone(),
-            connection: target.connection().unwrap_or_default().to_string(),
+            connection: target
+                .and_then(Target::connection)
+                .unwrap_or_default()
+                .to_string(),
             entity: entity.to_string(),
         };
         let fields = steps::compile::Fields {
@@ -184,13 +194,14 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
             ));
         }
         let key = match target {
-            Target::File(f) => f.key.as_ref().map(CompiledPath::compile),
-            Target::Http(h) => Some(CompiledPath::compile(&h.key)),
+            Some(Target::File(f)) => f.key.as_ref().map(CompiledPath::compile),
+            Some(Target::Http(h)) => Some(CompiledPath::compile(&h.key)),
             // The ID map knows a row by its first key column.
-            Target::Sql(s) => s
+            Some(Target::Sql(s)) => s
                 .key
                 .first()
                 .map(|column| CompiledPath::compile(format!("$.{column}"))),
+            None => None,
         }
         .transpose()
         .map_err(fail)?;
@@ -208,6 +219,7 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
         let cursor_kind = cursor.as_ref().map(|c| c.kind);
         let mut source = source_plan(
             source,
+            (&pipeline_name, name),
             pipeline,
             &base_dir,
             context.secrets,
@@ -233,20 +245,25 @@ pub fn compile(loaded: &LoadedPipeline, context: &CompileContext) -> Result<Plan
                 .iter()
                 .filter_map(|n| position.get(n.as_str()).copied())
                 .collect(),
+            target: match (target, &job.then) {
+                (Some(target), _) => target_plan(
+                    target,
+                    pipeline,
+                    &base_dir,
+                    &pipeline_name,
+                    context.secrets,
+                    Made {
+                        clients: &mut clients,
+                        databases: &mut databases,
+                    },
+                )
+                .map_err(fail_at(".to"))?,
+                (None, then) => {
+                    webhook::trigger(then.as_ref(), &source, &position).map_err(fail_at(".then"))?
+                }
+            },
             source,
             steps,
-            target: target_plan(
-                target,
-                pipeline,
-                &base_dir,
-                &pipeline_name,
-                context.secrets,
-                Made {
-                    clients: &mut clients,
-                    databases: &mut databases,
-                },
-            )
-            .map_err(fail_at(".to"))?,
             key,
             source_key,
             cursor,
@@ -330,6 +347,7 @@ struct Made<'a> {
 
 fn source_plan(
     source: &Source,
+    (pipeline_name, job): (&str, &str),
     pipeline: &Pipeline,
     base_dir: &Path,
     secrets: &Secrets,
@@ -347,6 +365,18 @@ fn source_plan(
         Source::Http(http) => SourcePlan::Http(Arc::new(
             http::compile::source_plan(http, pipeline, secrets, made.clients)
                 .map_err(|e| e.to_string())?,
+        )),
+        Source::Webhook(webhook) => SourcePlan::Webhook(Arc::new(
+            crate::connectors::webhook::compile::source_plan(
+                webhook,
+                crate::state::JobId {
+                    pipeline: pipeline_name.to_string(),
+                    job: job.to_string(),
+                },
+                pipeline,
+                secrets,
+            )
+            .map_err(|e| e.to_string())?,
         )),
     })
 }

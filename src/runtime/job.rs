@@ -86,11 +86,15 @@ enum ToWriter {
     Batch(Vec<Record>),
     /// Every record read before this point was handed over or quarantined.
     Progress(Checkpoint),
-    /// Everything was sent: make it visible, and move the checkpoint here.
-    Commit(Option<Checkpoint>),
+    /// Everything was sent: make it visible, and move the checkpoint here; apply these
+    /// changes with it (a webhook job's notifications leave its inbox).
+    Commit(Option<Checkpoint>, Vec<Change>),
 }
 
 pub fn run_job(job: &JobPlan, ctx: &JobContext) -> JobReport {
+    if let TargetPlan::Trigger(trigger) = &job.target {
+        return super::webhook::waiting(&ctx.job_id(job), trigger, ctx.state);
+    }
     let started = Instant::now();
     let mut report = JobReport::new(&job.name, JobStatus::Succeeded);
     let mut rejections = Rejections::default();
@@ -173,13 +177,29 @@ fn execute(
         (TargetPlan::Unsupported(reason), _) => {
             return Err(JobError::Unsupported(reason.clone()));
         }
+        (TargetPlan::Trigger(trigger), _) => {
+            return Err(JobError::Unsupported(format!(
+                "its notifications are pulled by `{}`",
+                trigger.job_name
+            )));
+        }
     };
+    // A webhook job's notifications, taken out of its inbox by the commit.
+    let mut inbox_done = Vec::new();
     let replays = replays(job, ctx)?;
     let mut source = match (&job.source, ctx.replay) {
         (_, Some(_)) => None,
         (SourcePlan::File(spec), None) => Some(spec.open_source()?),
         (SourcePlan::Http(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
         (SourcePlan::Sql(plan), None) => Some(plan.open(saved_cursor(job, ctx)?)),
+        (SourcePlan::Webhook(plan), None) => {
+            let opened = plan.open(ctx.state, now())?;
+            // A run of some keys leaves them for a whole run: they hold others' records too.
+            if ctx.keys.is_none() {
+                inbox_done = opened.processed;
+            }
+            Some(opened.source)
+        }
         (SourcePlan::Unsupported(reason), None) => {
             return Err(JobError::Unsupported(reason.clone()));
         }
@@ -200,7 +220,7 @@ fn execute(
         if let (Ok(end), Ok(())) = (&processed, &read)
             && !cancel.load(Ordering::Relaxed)
         {
-            let _ = out_tx.send(ToWriter::Commit(end.clone()));
+            let _ = out_tx.send(ToWriter::Commit(end.clone(), inbox_done));
         }
         drop(out_tx);
         let written = writer.join().unwrap_or(Err(JobError::Crashed("writer")));
@@ -360,12 +380,13 @@ fn write_all(
                         }
                     }
                     ToWriter::Progress(c) => progress = Some(c),
-                    ToWriter::Commit(end) => {
+                    ToWriter::Commit(end, processed) => {
                         if let Some(sink) = sink.take() {
                             sink.commit()?;
                         }
                         outcome.committed = true;
                         let mut changes = std::mem::take(&mut settled);
+                        changes.extend(processed);
                         if let Some(before) = before.take() {
                             outcome.delivered = Some(before.counts);
                             changes.extend(before.into_changes());
@@ -440,8 +461,9 @@ fn write_all(
                                 let rejected = delivery.commit(Some(checkpoint(c)))?;
                                 quarantine_all(rejected, &mut outcome)?;
                             }
-                            ToWriter::Commit(end) => {
-                                let rejected = delivery.commit(end.map(checkpoint))?;
+                            ToWriter::Commit(end, processed) => {
+                                let rejected = delivery
+                                    .commit(end.map(checkpoint).into_iter().chain(processed))?;
                                 quarantine_all(rejected, &mut outcome)?;
                                 outcome.committed = true;
                                 return Ok(());
@@ -469,7 +491,7 @@ fn write_all(
                         }
                     }
                     ToWriter::Progress(_) => {}
-                    ToWriter::Commit(_) => {
+                    ToWriter::Commit(..) => {
                         outcome.committed = true;
                         return Ok(outcome);
                     }

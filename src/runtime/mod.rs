@@ -9,6 +9,7 @@ pub mod quarantine;
 pub mod replay;
 pub mod report;
 pub mod selection;
+pub mod webhook;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

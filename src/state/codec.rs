@@ -31,7 +31,7 @@ pub const QUARANTINED_KEY: u8 = b'q';
 /// more after a move is harmless.
 pub const ALERTED: u8 = b'A';
 
-fn part(out: &mut Vec<u8>, text: &str) {
+pub fn part(out: &mut Vec<u8>, text: &str) {
     // Names are short; a longer one is cut rather than corrupting the layout.
     let bytes = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());

@@ -257,6 +257,37 @@ pub enum Change {
         channel: String,
         alerted: Alerted,
     },
+    /// A webhook job's inbox, or the deliveries it saw.
+    Inbox(InboxChange),
+}
+
+/// A notification as it was received: verified, and read as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Unix seconds.
+    pub received_at: i64,
+    pub body: Value,
+}
+
+/// A change of a webhook job's inbox or of the deliveries it saw.
+#[derive(Debug, Clone)]
+pub enum InboxChange {
+    /// A notification received, stored under `id`, with the digests of the delivery (its id,
+    /// its signature) marked as seen at its `received_at`, in the same batch.
+    Add {
+        job: JobId,
+        id: u64,
+        notification: Notification,
+        seen: Vec<Vec<u8>>,
+    },
+    /// The job processed it (delivered or quarantined its records).
+    Remove { job: JobId, id: u64 },
+    /// A delivery seen at `at` is forgotten.
+    Forget {
+        job: JobId,
+        at: i64,
+        digest: Vec<u8>,
+    },
 }
 
 /// One entry of the state as an export writes it, one a line.
@@ -284,6 +315,12 @@ pub enum Entry {
     Quarantined {
         pipeline: String,
         entry: Box<Quarantined>,
+    },
+    /// A webhook notification not processed yet.
+    Notification {
+        job: JobId,
+        id: u64,
+        notification: Notification,
     },
 }
 
@@ -319,6 +356,16 @@ impl Entry {
             Entry::Checkpoint { job, checkpoint } => Change::Checkpoint { job, checkpoint },
             Entry::Outbox { ns, window } => Change::Outbox { ns, window },
             Entry::Quarantined { pipeline, entry } => Change::Quarantine { pipeline, entry },
+            Entry::Notification {
+                job,
+                id,
+                notification,
+            } => Change::Inbox(InboxChange::Add {
+                job,
+                id,
+                notification,
+                seen: Vec::new(),
+            }),
         })
     }
 }

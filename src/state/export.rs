@@ -38,6 +38,10 @@ pub fn import(store: &dyn StateStore, input: &mut dyn BufRead) -> Result<u64, St
         if let Entry::Outbox { window, .. } = &mut entry {
             window.id = store.next_id()?;
         }
+        // So are notification ids; given in the order read, they keep the arrival order.
+        if let Entry::Notification { id, .. } = &mut entry {
+            *id = store.next_id()?;
+        }
         changes.push(entry.into_change()?);
         count += 1;
         if changes.len() == BATCH {

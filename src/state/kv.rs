@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use super::codec::{self, CHECKPOINT, LINK, NAMESPACE, PENDING, QUARANTINE, REVERSE};
 use super::entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
-    Pending, Quarantined, now,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, Notification,
+    OutboxWindow, Pending, Quarantined, now,
 };
 use super::error::StateError;
+use super::inbox::{self, INBOX};
 use super::store::StateStore;
 
 /// Called with each entry of a scan; returns whether to go on.
@@ -347,6 +348,7 @@ impl<K: Kv> StateStore for KvStore<K> {
                     codec::alerted_key(&job, &channel),
                     Some(codec::encode_json(&alerted)?),
                 )),
+                Change::Inbox(change) => batch.extend(inbox::writes(change)?),
             }
         }
         self.kv.apply(batch)
@@ -354,6 +356,31 @@ impl<K: Kv> StateStore for KvStore<K> {
 
     fn flush(&self) -> Result<(), StateError> {
         self.kv.flush()
+    }
+
+    fn inbox(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError> {
+        self.inbox_entries(job, from, limit)
+    }
+
+    fn seen(&self, job: &JobId, digest: &[u8]) -> Result<Option<i64>, StateError> {
+        self.kv
+            .get(&inbox::seen_key(job, digest))?
+            .map(|bytes| inbox::decode_seen(&bytes))
+            .transpose()
+    }
+
+    fn seen_before(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError> {
+        self.seen_entries(job, before, limit)
     }
 
     fn export(
@@ -407,11 +434,67 @@ impl<K: Kv> StateStore for KvStore<K> {
                         entry: Box::new(codec::decode_json(value, "quarantine entry")?),
                     }
                 }
+                // Deliveries seen are not: an imported state forgets them.
+                Some(&INBOX) => {
+                    let parts = codec::split_key(key, 2)?;
+                    let mut names = parts.parts.into_iter();
+                    Entry::Notification {
+                        job: JobId {
+                            pipeline: names.next().unwrap_or_default(),
+                            job: names.next().unwrap_or_default(),
+                        },
+                        id: inbox::id_of(parts.rest)?,
+                        notification: codec::decode_json(value, "webhook notification")?,
+                    }
+                }
                 _ => return Ok(true),
             };
             each(entry)?;
             Ok(true)
         })
+    }
+}
+
+impl<K: Kv> KvStore<K> {
+    /// [`StateStore::inbox`].
+    fn inbox_entries(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError> {
+        let prefix = inbox::job_prefix(INBOX, job);
+        self.collect(
+            &prefix,
+            &inbox::inbox_key(job, from),
+            limit,
+            |rest, value| {
+                Ok(Some((
+                    inbox::id_of(rest)?,
+                    codec::decode_json(value, "webhook notification")?,
+                )))
+            },
+        )
+    }
+
+    /// [`StateStore::seen_before`].
+    fn seen_entries(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError> {
+        let prefix = inbox::job_prefix(inbox::SEEN_AT, job);
+        let mut found = Vec::new();
+        self.kv.scan(&prefix, &prefix, &mut |key, _| {
+            let (at, digest) = inbox::split_seen_at(&key[prefix.len()..])?;
+            if at >= before {
+                return Ok(false);
+            }
+            found.push((at, digest));
+            Ok(found.len() < limit)
+        })?;
+        Ok(found)
     }
 }
 

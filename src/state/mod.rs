@@ -12,14 +12,15 @@ pub mod codec;
 pub mod entry;
 pub mod error;
 pub mod export;
+pub mod inbox;
 pub mod kv;
 pub mod memory;
 pub mod sled_store;
 pub mod store;
 
 pub use entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, Fingerprint, JobId, JobRun, Link, Namespace,
-    Operation, OutboxWindow, Pending, Quarantined, fingerprint, now,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, Fingerprint, InboxChange, JobId, JobRun, Link,
+    Namespace, Notification, Operation, OutboxWindow, Pending, Quarantined, fingerprint, now,
 };
 pub use error::StateError;
 pub use kv::KvStore;

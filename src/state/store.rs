@@ -1,8 +1,8 @@
 //! The seam the runtime speaks to: [`StateStore`], and [`ReadOnly`] for dry-runs.
 
 use super::entry::{
-    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, OutboxWindow,
-    Quarantined,
+    Alerted, Change, Checkpoint, Entry, FieldHashes, JobId, JobRun, Link, Namespace, Notification,
+    OutboxWindow, Quarantined,
 };
 use super::error::StateError;
 
@@ -55,6 +55,23 @@ pub trait StateStore: Send + Sync {
     fn review(&self, job: &JobId) -> Result<Option<serde_json::Value>, StateError>;
     /// The last alert about `job` sent through `channel`.
     fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError>;
+    /// Up to `limit` of a webhook job's notifications not processed yet, from id `from` on, in
+    /// arrival order.
+    fn inbox(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError>;
+    /// When a webhook job saw the delivery `digest` (its id, or its signature), if it did.
+    fn seen(&self, job: &JobId, digest: &[u8]) -> Result<Option<i64>, StateError>;
+    /// Up to `limit` deliveries a webhook job saw before `before`, oldest first.
+    fn seen_before(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError>;
 }
 
 /// A store that reads another and keeps nothing: `dry-run` sees the real ID maps and
@@ -129,5 +146,24 @@ where
     }
     fn alerted(&self, job: &JobId, channel: &str) -> Result<Option<Alerted>, StateError> {
         self.0.alerted(job, channel)
+    }
+    fn inbox(
+        &self,
+        job: &JobId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Notification)>, StateError> {
+        self.0.inbox(job, from, limit)
+    }
+    fn seen(&self, job: &JobId, digest: &[u8]) -> Result<Option<i64>, StateError> {
+        self.0.seen(job, digest)
+    }
+    fn seen_before(
+        &self,
+        job: &JobId,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StateError> {
+        self.0.seen_before(job, before, limit)
     }
 }

@@ -10,7 +10,7 @@ use super::values::{
     Backoff, Duration, JsonPath, RateLimit, RetryOn, SingularPath, check_http_url,
 };
 
-/// A system this pipeline talks to. Exactly one kind: `http`, `sql` or `file`.
+/// A system this pipeline talks to. Exactly one kind: `http`, `sql`, `file` or `webhook`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Connection {
@@ -20,6 +20,8 @@ pub enum Connection {
     Sql(SqlConnection),
     /// A folder of files (exports and imports).
     File(FileConnection),
+    /// Signed notifications a system sends (WooCommerce, Shopify, GitHub...).
+    Webhook(super::webhook::WebhookConnection),
 }
 
 impl Connection {
@@ -28,6 +30,7 @@ impl Connection {
             Connection::Http(_) => "http",
             Connection::Sql(_) => "sql",
             Connection::File(_) => "file",
+            Connection::Webhook(_) => "webhook",
         }
     }
 }

@@ -42,15 +42,18 @@ pub struct Job {
     /// Overlays change single fields of it.
     #[serde(default, deserialize_with = "lenient::map")]
     pub map: IndexMap<String, Field>,
-    /// Where records go. (Always set once the pipeline validated.)
+    /// Where records go. (Always set once the pipeline validated, unless `then` is.)
     #[serde(default, deserialize_with = "lenient::opt")]
-    #[schemars(required)]
     pub to: Option<Target>,
     /// Under `syncline serve`, hold what a run would change as a pending plan, written only when
     /// someone applies it (all or some of its changes) from the status page or the API. `run`
     /// writes as usual.
     #[serde(default)]
     pub review: bool,
+    /// Instead of `to`, on a job whose source is a webhook: another job pulls the records
+    /// each notification names, e.g. `{ run: orders, key: $.id }`.
+    #[serde(default, deserialize_with = "lenient::opt")]
+    pub then: Option<super::webhook::Then>,
     /// What happens to a record whose `ref` field names a record the ID map does not hold yet:
     /// `quarantine` it (default) or `defer` it: it is kept and retried by the next run.
     #[serde(default)]
@@ -65,7 +68,7 @@ pub enum MissingRefs {
     Defer,
 }
 
-/// Where a job reads records. Exactly one kind: `file`, `sql` or `http`.
+/// Where a job reads records. Exactly one kind: `file`, `sql`, `http` or `webhook`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
@@ -75,6 +78,8 @@ pub enum Source {
     Sql(SqlSource),
     /// Records returned by an HTTP API, page after page.
     Http(Box<HttpSource>),
+    /// Notifications received by `syncline serve` on a path.
+    Webhook(super::webhook::WebhookSource),
 }
 
 impl Source {
@@ -83,6 +88,7 @@ impl Source {
             Source::File(f) => f.connection.as_deref(),
             Source::Sql(s) => Some(&s.connection),
             Source::Http(h) => Some(&h.connection),
+            Source::Webhook(w) => Some(&w.connection),
         }
     }
 
@@ -91,6 +97,7 @@ impl Source {
             Source::File(_) => "file",
             Source::Sql(_) => "sql",
             Source::Http(_) => "http",
+            Source::Webhook(_) => "webhook",
         }
     }
 }

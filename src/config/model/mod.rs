@@ -6,12 +6,14 @@ mod connection;
 mod job;
 mod table;
 pub mod values;
+mod webhook;
 
 pub use alerts::*;
 pub use connection::*;
 pub use job::*;
 pub use table::*;
 pub use values::*;
+pub use webhook::*;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;

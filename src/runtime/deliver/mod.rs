@@ -289,11 +289,11 @@ impl<'a> Delivery<'a> {
     }
 
     /// Waits until every write was answered, then stores what was acknowledged (and the
-    /// checkpoint, when given and no write before it was left unsent) in one atomic, durable
-    /// write. Returns the records rejected since the last call.
+    /// checkpoint with what goes with it, when given and no write before it was left unsent)
+    /// in one atomic, durable write. Returns the records rejected since the last call.
     pub fn commit(
         &mut self,
-        checkpoint: Option<Change>,
+        checkpoint: impl IntoIterator<Item = Change>,
     ) -> Result<Vec<(Record, Rejection)>, DeliveryError> {
         self.wait_for_all()?;
         if !self.unsent {
