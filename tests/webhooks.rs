@@ -8,6 +8,7 @@ mod common;
 
 use base64::Engine as _;
 use common::Workdir;
+use common::served::Served;
 use common::shop::Shop;
 use hmac::Mac;
 use serde_json::{Value, json};
@@ -532,4 +533,133 @@ fn validate_takes_the_shipped_example_and_a_then_pipeline() {
         let (code, text) = w.printed(&["validate", path]);
         assert_eq!(code, 0, "{text}");
     }
+}
+
+// ---- through `syncline serve` ----
+
+const PATH: &str = "/hooks/woocommerce/orders";
+
+/// Posts a body to `serve` as WooCommerce does, signed (or with `signature` instead): the
+/// status, or `None` when the server did not answer.
+fn deliver(url: &str, body: &str, signature: Option<&str>) -> Option<u16> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(signature) = signature {
+        request = request.header(SIGNATURE, signature);
+    }
+    request.send().ok().map(|a| a.status().as_u16())
+}
+
+fn created_references(shop: &Shop) -> Vec<String> {
+    shop.writes()
+        .iter()
+        .filter(|w| w.method == "POST")
+        .map(|w| w.body["reference"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn serve_takes_signed_notifications_at_once_and_refuses_the_rest_with_401() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let shop = Shop::start();
+    let w = workdir(&shop_pipeline(&shop));
+    let served = Served::start(&w, &["--secrets", ".secrets"]);
+    let url = served.url(PATH);
+    let body = order(7001, "processing", 2).to_string();
+    let signature = woocommerce_signature(body.as_bytes());
+    assert_eq!(deliver(&url, &body, Some(&signature)), Some(200));
+    served.wait_for("the notified order on the shop", |_| {
+        created_references(&shop) == ["7001"]
+    });
+    // Wrong, missing, or replayed: 401, and nothing more reaches the shop.
+    let other = order(7002, "processing", 1).to_string();
+    assert_eq!(deliver(&url, &other, Some(&signature)), Some(401));
+    assert_eq!(deliver(&url, &other, None), Some(401));
+    assert_eq!(deliver(&url, &body, Some(&signature)), Some(401));
+    let forged = woocommerce_signature(b"another body");
+    assert_eq!(deliver(&url, &other, Some(&forged)), Some(401));
+    assert_eq!(
+        deliver(&served.url("/hooks/nobody"), &body, Some(&signature)),
+        Some(404)
+    );
+    served.wait_for("the job idle", |s| s.job("orders")["running"] == false);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(created_references(&shop), ["7001"]);
+    assert_eq!(shop.writes().len(), 1, "{:?}", shop.writes());
+    let (code, log) = served.terminate();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("notification refused"), "{log}");
+    // Logged without the body or the secret.
+    assert!(!log.contains("client7002@example.ro"), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+}
+
+#[test]
+fn two_hundred_notifications_in_a_second_are_processed_once_though_serve_is_killed() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let shop = Shop::start();
+    let w = workdir(&shop_pipeline(&shop));
+    let served = Served::start(&w, &["--secrets", ".secrets"]);
+    let port = served.port;
+    let url = served.url(PATH);
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Eight senders, 25 orders each, as fast as they can; a delivery without an answer is
+    // sent again until it is answered (a replay of one stored before the kill gets 401).
+    let senders: Vec<_> = (0..8u64)
+        .map(|sender| {
+            let url = url.clone();
+            let acknowledged = acknowledged.clone();
+            std::thread::spawn(move || {
+                for n in 0..25u64 {
+                    let body = order(10_000 + sender * 100 + n, "processing", 1).to_string();
+                    let signature = woocommerce_signature(body.as_bytes());
+                    let mut unanswered = false;
+                    let start = std::time::Instant::now();
+                    loop {
+                        match deliver(&url, &body, Some(&signature)) {
+                            Some(200) => break,
+                            Some(401) if unanswered => break,
+                            Some(status) => panic!("{status} for a first delivery"),
+                            None => {
+                                unanswered = true;
+                                assert!(start.elapsed().as_secs() < 60, "serve never came back");
+                                std::thread::sleep(std::time::Duration::from_millis(50));
+                            }
+                        }
+                    }
+                    acknowledged.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Killed in the middle, then started again on its port.
+    while acknowledged.load(std::sync::atomic::Ordering::Relaxed) < 80 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    served.kill();
+    let served = Served::start_on(&w, port, &["--secrets", ".secrets"]);
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    served.wait_for("all 200 orders on the shop", |_| {
+        let mut created = created_references(&shop);
+        created.sort();
+        created.dedup();
+        created.len() == 200
+    });
+    served.wait_for("the inbox empty", |s| s.job("orders")["running"] == false);
+    let created = created_references(&shop);
+    let mut unique = created.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(created.len(), unique.len(), "an order was created twice");
+    assert_eq!(unique.len(), 200);
+    let (code, log) = served.terminate();
+    assert_eq!(code, 0, "{log}");
 }

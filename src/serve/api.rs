@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,10 @@ use serde_json::json;
 
 use super::app::{Access, App, signed_in};
 use super::scheduler::Busy;
-use super::service::{ApplyRefused, ReplayRefused, RunRefused, Service};
+use super::service::{ApplyRefused, ReplayRefused, RunRefused, Service, WebhookRefused};
+
+/// The largest request body read at all.
+const WEBHOOK_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusHandle>) -> Router {
     let app = App {
@@ -54,6 +57,10 @@ pub fn router(service: Arc<Service>, access: Access, metrics: Option<PrometheusH
     changes
         .merge(reads)
         .merge(super::ui::routes())
+        // Any other path may be a webhook job's: signed, not authenticated by the token.
+        .fallback(webhook)
+        // Each endpoint checks its own `max_body`; this bounds what is read before that.
+        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
         .with_state(app)
 }
 
@@ -98,6 +105,35 @@ fn refusal(access: &Access, headers: &HeaderMap) -> Option<Response> {
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+/// A notification for a webhook job: 200 once stored; 401 when its signature is wrong,
+/// missing or replayed (logged without its body), 404 where no job listens.
+async fn webhook(
+    State(app): State<App>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if method != axum::http::Method::POST {
+        return error(StatusCode::NOT_FOUND, "not found");
+    }
+    match app
+        .service
+        .receive_webhook(uri.path(), &headers, &body)
+        .await
+    {
+        Ok(()) => (StatusCode::OK, Json(json!({ "received": true }))).into_response(),
+        Err(WebhookRefused::NoEndpoint) => {
+            error(StatusCode::NOT_FOUND, "no webhook job listens here")
+        }
+        Err(WebhookRefused::Refused(refusal)) => error(
+            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+            refusal,
+        ),
+        Err(e @ WebhookRefused::Crashed) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
 }
 
 async fn jobs(State(app): State<App>) -> Response {

@@ -9,10 +9,12 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use super::alerts::AlertPlan;
 use super::scheduler::{JobEntry, Scheduler};
 use super::timetable::Timetable;
 use crate::check::validate;
 use crate::config::secrets::{Secrets, redact};
+use crate::connectors::webhook::inbox;
 use crate::diagnostics::RenderOptions;
 use crate::plan::{CompileContext, Plan};
 use crate::state::{JobId, StateError, StateStore, sled_store};
@@ -24,6 +26,8 @@ pub struct Deployed {
     /// The hash of its files, which pending plans are made against (`apply` refuses a plan
     /// whose pipeline changed since).
     pub hash: String,
+    /// Where its alerts go, if it has `alerts:`.
+    pub alerts: Option<Arc<AlertPlan>>,
     pub state: Arc<dyn StateStore>,
     pub scheduler: Scheduler,
     /// The files it was read from (itself, the templates it extends), as they were.
@@ -70,6 +74,7 @@ pub struct Deployments {
 struct Compiled {
     plan: Plan,
     hash: String,
+    alerts: Option<AlertPlan>,
     stamps: Vec<Stamp>,
 }
 
@@ -141,7 +146,12 @@ impl Deployments {
 
     fn load(&mut self, file: PathBuf, now: DateTime<Utc>) {
         match self.compile(&file) {
-            Ok(Compiled { plan, hash, stamps }) => {
+            Ok(Compiled {
+                plan,
+                hash,
+                alerts,
+                stamps,
+            }) => {
                 let state = match self.store(&file) {
                     Ok(state) => state,
                     Err(e) => {
@@ -179,6 +189,7 @@ impl Deployments {
                         file,
                         plan: Arc::new(plan),
                         hash,
+                        alerts: alerts.map(Arc::new),
                         state,
                         scheduler,
                         stamps,
@@ -240,8 +251,17 @@ impl Deployments {
             secrets: &self.secrets,
         };
         let hash = crate::dry_run::apply::pipeline_hash(&validation.sources);
+        let alerts = loaded
+            .model
+            .as_ref()
+            .and_then(|model| AlertPlan::compile(model, &self.secrets));
         match crate::plan::compile(loaded, &context) {
-            Ok(plan) => Ok(Compiled { plan, hash, stamps }),
+            Ok(plan) => Ok(Compiled {
+                plan,
+                hash,
+                alerts,
+                stamps,
+            }),
             Err(e) => Err(Broken {
                 stamps,
                 problem: LoadError::Compile(redact(&e.to_string())),
@@ -302,5 +322,17 @@ fn schedule(plan: &Plan, state: &dyn StateStore, now: DateTime<Utc>) -> Schedule
             }
         })
         .collect();
-    Scheduler::new(jobs, now)
+    let mut scheduler = Scheduler::new(jobs, now);
+    // Notifications stored before a stop (or a crash) are processed at once.
+    for route in plan.webhooks() {
+        let job = &route.endpoint.job;
+        match inbox::pending(state, job, 1) {
+            Ok(waiting) if !waiting.is_empty() => scheduler.notify(route.job),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(pipeline = %plan.name, job = %job.job, "its inbox cannot be read: {e}")
+            }
+        }
+    }
+    scheduler
 }

@@ -32,6 +32,8 @@ pub struct Slot {
     pub runs: u64,
     /// Runs skipped since `serve` started: still running when due, or a needed job failed.
     pub skipped: u64,
+    /// Notifications wait in its inbox: it runs as soon as it is not running.
+    pub notified: bool,
 }
 
 /// What to do now.
@@ -98,6 +100,7 @@ impl Scheduler {
                     last: job.last,
                     runs: 0,
                     skipped: 0,
+                    notified: false,
                 }
             })
             .collect();
@@ -114,6 +117,7 @@ impl Scheduler {
                 slot.last = old.last;
                 slot.runs = old.runs;
                 slot.skipped = old.skipped;
+                slot.notified |= old.notified;
                 // A changed schedule is taken from the next run on.
                 if slot.timetable.is_some() && old.timetable.is_some() {
                     slot.next = old.next;
@@ -127,11 +131,27 @@ impl Scheduler {
         self.slots.iter().filter_map(|s| s.next).min()
     }
 
+    /// Notifications arrived for the job: it runs at the next decision (or after its run).
+    pub fn notify(&mut self, index: usize) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.notified = true;
+        }
+    }
+
     /// What is due at `now`. Jobs to run are marked running until [`Scheduler::finished`].
     pub fn due(&mut self, now: DateTime<Utc>) -> Vec<Decision> {
         let mut decisions = Vec::new();
         for index in 0..self.slots.len() {
             let slot = &mut self.slots[index];
+            if slot.notified && !slot.running {
+                slot.notified = false;
+                slot.running = true;
+                decisions.push(Decision::Run {
+                    jobs: vec![index],
+                    due: now,
+                });
+                continue;
+            }
             let due = match (slot.waiting, slot.next) {
                 (Some(waiting), _) => waiting,
                 (None, Some(next)) if next <= now => {

@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
+use super::alerts::{AlertPlan, send_alerts};
 use super::deployment::Deployments;
 use super::scheduler::{Busy, Decision};
+use crate::connectors::webhook::{Received, Refusal, inbox, receive};
 use crate::dry_run::apply::{ApplyError, ApplyReport, Outcome, Selection as ApplySelection, apply};
 use crate::dry_run::{Change as PlannedChange, DryRunPlan, JobPlanOutput, PlanRecorder};
 use crate::plan::{Plan, TargetPlan};
@@ -45,6 +47,17 @@ pub enum ApplyRefused {
     Plan(#[from] ApplyError),
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// Why a notification was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookRefused {
+    #[error("no webhook job listens here")]
+    NoEndpoint,
+    #[error(transparent)]
+    Refused(Refusal),
+    #[error("the notification could not be stored")]
+    Crashed,
 }
 
 /// Why a quarantined record was not replayed (or dropped).
@@ -147,6 +160,7 @@ impl Service {
                         file: deployed.file.clone(),
                         plan: deployed.plan.clone(),
                         hash: deployed.hash.clone(),
+                        alerts: deployed.alerts.clone(),
                         replay: None,
                         state: deployed.state.clone(),
                         jobs,
@@ -202,6 +216,7 @@ impl Service {
             file: deployed.file.clone(),
             plan: deployed.plan.clone(),
             hash: deployed.hash.clone(),
+            alerts: deployed.alerts.clone(),
             replay: None,
             state: deployed.state.clone(),
             jobs: vec![index],
@@ -219,11 +234,17 @@ impl Service {
         tokio::spawn(async move {
             let started = Utc::now();
             // Jobs under review run after the others of the launch (the jobs they need), and
-            // only as far as a plan.
-            let (review, direct): (Vec<usize>, Vec<usize>) = launch
-                .jobs
-                .iter()
-                .partition(|&&job| launch.plan.jobs[job].review);
+            // only as far as a plan; a `then:` job has another job pull what it was notified of.
+            let mut direct = Vec::new();
+            let mut review = Vec::new();
+            let mut triggers = Vec::new();
+            for &job in &launch.jobs {
+                match &launch.plan.jobs[job] {
+                    j if matches!(j.target, TargetPlan::Trigger(_)) => triggers.push(job),
+                    j if j.review => review.push(job),
+                    _ => direct.push(job),
+                }
+            }
             let mut reports = Vec::new();
             if !direct.is_empty() {
                 let options = RunOptions {
@@ -238,7 +259,15 @@ impl Service {
                     },
                 };
                 let run = crate::runtime::run(launch.plan.clone(), options, service.cancel.clone());
-                reports.extend(run.await.report.jobs);
+                let report = run.await.report;
+                if let Some(alerts) = &launch.alerts {
+                    let now = Utc::now().timestamp();
+                    send_alerts(alerts, &report, launch.state.as_ref(), now).await;
+                }
+                reports.extend(report.jobs);
+            }
+            for job in triggers {
+                reports.push(service.pull_notified(&launch, job).await);
             }
             if !review.is_empty() && !service.cancel.load(Ordering::Relaxed) {
                 reports.extend(service.hold_for_review(&launch, review).await);
@@ -246,11 +275,177 @@ impl Service {
             let ended = Utc::now();
             let runs = record_runs(&launch, &reports, started, ended);
             service.finished(&launch.file, &launch.plan, runs);
+            service.notify_waiting(&launch);
             if service.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
                 service.idle.notify_waiters();
             }
             service.wake.notify_one();
         });
+    }
+
+    /// A `then:` job: the job it names pulls the records its waiting notifications name; once
+    /// that run succeeded, the notifications are done.
+    async fn pull_notified(&self, launch: &Launch, job: usize) -> JobReport {
+        let plan = &launch.plan;
+        let name = plan.jobs[job].name.clone();
+        let id = JobId {
+            pipeline: plan.name.clone(),
+            job: name.clone(),
+        };
+        let waiting = match inbox::pending(launch.state.as_ref(), &id, inbox::PER_RUN) {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                return JobReport::new(&name, JobStatus::Failed(format!("its inbox: {e}")));
+            }
+        };
+        let mut pulled = None;
+        let mut keys = KeySet::new();
+        for (_, notification) in &waiting {
+            match plan.trigger_keys(job, notification) {
+                Some((target, found)) => {
+                    pulled = Some(target);
+                    keys.extend(found);
+                }
+                None => tracing::warn!(
+                    pipeline = %plan.name, job = %name,
+                    "a notification names no record to pull: it is dropped"
+                ),
+            }
+        }
+        let mut report = JobReport::new(&name, JobStatus::Succeeded);
+        report.read = waiting.len() as u64;
+        if let (Some(target), false) = (pulled, keys.is_empty()) {
+            let options = RunOptions {
+                recorder: None,
+                progress: false,
+                quarantine: None,
+                state: launch.state.clone(),
+                replay: None,
+                only: Selection {
+                    jobs: Some(vec![target]),
+                    keys: Some(keys),
+                },
+            };
+            let run = crate::runtime::run(plan.clone(), options, self.cancel.clone()).await;
+            if let Some(alerts) = &launch.alerts {
+                send_alerts(
+                    alerts,
+                    &run.report,
+                    launch.state.as_ref(),
+                    Utc::now().timestamp(),
+                )
+                .await;
+            }
+            for pull in run.report.jobs {
+                log_run(&plan.name, &pull);
+                report.written += pull.written;
+                report.rejected += pull.rejected;
+                if !matches!(pull.status, JobStatus::Succeeded) {
+                    // The notifications stay: the next notification (or a restart) pulls again.
+                    report.status = JobStatus::Failed(format!(
+                        "`{}` could not pull the notified records: {}",
+                        pull.job,
+                        match pull.status {
+                            JobStatus::Failed(reason) | JobStatus::Skipped(reason) => reason,
+                            _ => "interrupted".to_string(),
+                        }
+                    ));
+                    return report;
+                }
+            }
+        }
+        let done = inbox::processed(&id, waiting.into_iter().map(|(id, _)| id));
+        if let Err(e) = launch.state.apply(done).and_then(|()| launch.state.flush()) {
+            report.status = JobStatus::Failed(format!("its inbox: {e}"));
+        }
+        report
+    }
+
+    /// Webhook jobs of the launch whose inbox still holds notifications (more arrived while
+    /// they ran, or more than one run takes) run again.
+    fn notify_waiting(&self, launch: &Launch) {
+        let waiting: Vec<usize> = launch
+            .plan
+            .webhooks()
+            .into_iter()
+            .filter(|route| launch.jobs.contains(&route.job))
+            .filter(|route| {
+                inbox::pending(launch.state.as_ref(), &route.endpoint.job, 1)
+                    .is_ok_and(|w| !w.is_empty())
+            })
+            .map(|route| route.job)
+            .collect();
+        if waiting.is_empty() || self.cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(deployed) = self.deployments().running.get_mut(&launch.file) {
+            for job in waiting {
+                deployed.scheduler.notify(job);
+            }
+        }
+    }
+
+    /// A notification posted to `path`: checked, kept in the job's inbox (durably) before the
+    /// answer, then processed by a run of the job.
+    pub async fn receive_webhook(
+        &self,
+        path: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), WebhookRefused> {
+        let (endpoint, state, file, job, pipeline) = {
+            let deployments = self.deployments();
+            deployments
+                .running
+                .values()
+                .find_map(|d| {
+                    d.plan
+                        .webhooks()
+                        .into_iter()
+                        .find(|r| r.path == path)
+                        .map(|r| {
+                            (
+                                r.endpoint.clone(),
+                                d.state.clone(),
+                                d.file.clone(),
+                                r.job,
+                                d.plan.name.clone(),
+                            )
+                        })
+                })
+                .ok_or(WebhookRefused::NoEndpoint)?
+        };
+        let headers = headers.clone();
+        let body = body.to_vec();
+        let checked = endpoint.clone();
+        // The store waits for the disk: off the request threads.
+        let received = tokio::task::spawn_blocking(move || {
+            receive(
+                &checked,
+                &headers,
+                &body,
+                Utc::now().timestamp(),
+                state.as_ref(),
+            )
+        })
+        .await
+        .map_err(|_| WebhookRefused::Crashed)?;
+        match received {
+            Ok(Received::Stored { .. }) => {
+                metrics::counter!("syncline_webhooks_received_total", "pipeline" => pipeline.clone(), "job" => endpoint.job.job.clone()).increment(1);
+                if let Some(deployed) = self.deployments().running.get_mut(&file) {
+                    deployed.scheduler.notify(job);
+                }
+                self.wake.notify_one();
+                Ok(())
+            }
+            Ok(Received::Ping) => Ok(()),
+            Err(refusal) => {
+                tracing::warn!(pipeline = %pipeline, job = %endpoint.job.job, path, "notification refused: {refusal}");
+                metrics::counter!("syncline_webhooks_refused_total", "pipeline" => pipeline, "job" => endpoint.job.job.clone()).increment(1);
+                Err(WebhookRefused::Refused(refusal))
+            }
+        }
     }
 
     /// Runs `jobs` as a dry run and keeps what they would change as their pending plans, in
@@ -536,6 +731,7 @@ impl Service {
             file: deployed.file.clone(),
             plan: deployed.plan.clone(),
             hash: deployed.hash.clone(),
+            alerts: deployed.alerts.clone(),
             replay: Some(replayable),
             state: deployed.state.clone(),
             jobs: vec![index],
@@ -590,6 +786,7 @@ struct Launch {
     file: PathBuf,
     plan: Arc<Plan>,
     hash: String,
+    alerts: Option<Arc<AlertPlan>>,
     /// Quarantined records to run again instead of reading the source.
     replay: Option<Vec<(u64, Quarantined)>>,
     state: Arc<dyn StateStore>,

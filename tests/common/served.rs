@@ -20,7 +20,11 @@ pub struct Served {
 
 impl Served {
     pub fn start(w: &Workdir, args: &[&str]) -> Served {
-        let port = free_port();
+        Served::start_on(w, free_port(), args)
+    }
+
+    /// On a given port: a restart where the senders already post.
+    pub fn start_on(w: &Workdir, port: u16, args: &[&str]) -> Served {
         w.write("token", format!("{TOKEN}\n"));
         let listen = format!("127.0.0.1:{port}");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_syncline"))
@@ -105,6 +109,12 @@ impl Served {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// SIGKILL: nothing is let finish.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, and the exit code.
