@@ -30,6 +30,8 @@ pub struct ServeOptions {
     pub secrets: Arc<Secrets>,
     /// The bearer token that changes need (and reads, bound beyond loopback).
     pub token: Option<String>,
+    /// Runs at once, all pipelines together.
+    pub concurrency: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +62,7 @@ pub async fn serve(options: ServeOptions, stop: watch::Receiver<bool>) -> Result
     if running == 0 && deployments.problems().next().is_some() {
         return Err(ServeError::NothingToRun);
     }
-    let service = Service::new(deployments);
+    let service = Service::new(deployments, options.concurrency);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServeError::Listen {

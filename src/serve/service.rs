@@ -33,6 +33,8 @@ pub struct Service {
     cancel: Arc<AtomicBool>,
     in_flight: AtomicUsize,
     idle: Notify,
+    /// Runs at once: the others wait their turn (a machine runs a few well, not a thousand).
+    turns: Arc<tokio::sync::Semaphore>,
     pub started: DateTime<Utc>,
 }
 
@@ -87,13 +89,14 @@ pub enum RunRefused {
 }
 
 impl Service {
-    pub fn new(deployments: Deployments) -> Arc<Service> {
+    pub fn new(deployments: Deployments, concurrency: usize) -> Arc<Service> {
         Arc::new(Service {
             deployments: Mutex::new(deployments),
             wake: Notify::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
+            turns: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             started: Utc::now(),
         })
     }
@@ -232,7 +235,11 @@ impl Service {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let service = self.clone();
         tokio::spawn(async move {
+            // Its turn; the job counts as running meanwhile, so it is not launched twice.
+            let _turn = service.turns.clone().acquire_owned().await;
             let started = Utc::now();
+            let late = (started - launch.due).to_std().unwrap_or_default();
+            metrics::histogram!("syncline_start_delay_seconds").record(late.as_secs_f64());
             // Jobs under review run after the others of the launch (the jobs they need), and
             // only as far as a plan; a `then:` job has another job pull what it was notified of.
             let mut direct = Vec::new();
@@ -246,6 +253,12 @@ impl Service {
                 }
             }
             let mut reports = Vec::new();
+            if service.cancel.load(Ordering::Relaxed) {
+                // Stopping while it waited for its turn: it does not start.
+                direct.clear();
+                triggers.clear();
+                review.clear();
+            }
             if !direct.is_empty() {
                 let options = RunOptions {
                     recorder: None,
@@ -337,7 +350,7 @@ impl Service {
                 .await;
             }
             for pull in run.report.jobs {
-                log_run(&plan.name, &pull);
+                log_run(&plan.name, &pull, 0);
                 report.written += pull.written;
                 report.rejected += pull.rejected;
                 if !matches!(pull.status, JobStatus::Succeeded) {
@@ -889,8 +902,9 @@ fn record_runs(
     let plan = &launch.plan;
     let mut runs = Vec::new();
     let mut changes = Vec::new();
+    let late_ms = (started - launch.due).num_milliseconds().max(0);
     for report in reports {
-        log_run(&plan.name, report);
+        log_run(&plan.name, report, late_ms);
         super::metrics::record_run(&plan.name, report, ended.timestamp());
         let id = JobId {
             pipeline: plan.name.clone(),
@@ -930,7 +944,8 @@ pub fn pending_changes(job: &JobPlanOutput) -> usize {
         .count()
 }
 
-fn log_run(pipeline: &str, report: &JobReport) {
+/// `late_ms`: how long after it was due the run started.
+fn log_run(pipeline: &str, report: &JobReport, late_ms: i64) {
     match &report.status {
         JobStatus::Failed(reason) => tracing::error!(
             pipeline, job = %report.job, read = report.read, written = report.written,
@@ -942,7 +957,7 @@ fn log_run(pipeline: &str, report: &JobReport) {
         _ => tracing::info!(
             pipeline, job = %report.job, status = ?report.status, read = report.read,
             written = report.written, rejected = report.rejected, seconds = report.seconds,
-            "run ended"
+            late_ms, "run ended"
         ),
     }
 }

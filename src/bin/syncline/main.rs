@@ -111,6 +111,9 @@ enum Command {
         /// request) need.
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Runs at once, all pipelines together; the others wait their turn.
+        #[arg(long, default_value_t = 16, value_name = "N")]
+        concurrency: usize,
     },
     /// Write exactly the changes of a plan saved by `dry-run --out`, or some of them.
     #[command(
@@ -231,13 +234,15 @@ fn dispatch(command: Command) -> Result<Exit, CliError> {
             state,
             secrets,
             token_file,
-        } => serve::run(
+            concurrency,
+        } => serve::run(serve::Serve {
             paths,
             listen,
             state,
-            secrets.as_deref(),
-            token_file.as_deref(),
-        ),
+            secrets: secrets.as_deref(),
+            token_file: token_file.as_deref(),
+            concurrency,
+        }),
         Command::Test { .. } => Err(CliError::NotYet {
             command: "test",
             part: "pipeline tests",

@@ -10,15 +10,19 @@ use tokio::sync::watch;
 use crate::exit::{CliError, Exit};
 use crate::run::load_secrets;
 
-pub fn run(
-    paths: Vec<PathBuf>,
-    listen: SocketAddr,
-    state: Option<PathBuf>,
-    secrets: Option<&Path>,
-    token_file: Option<&Path>,
-) -> Result<Exit, CliError> {
-    let secrets = Arc::new(load_secrets(secrets)?);
-    let token = token_file.map(read_token).transpose()?;
+/// What `serve` was given.
+pub struct Serve<'a> {
+    pub paths: Vec<PathBuf>,
+    pub listen: SocketAddr,
+    pub state: Option<PathBuf>,
+    pub secrets: Option<&'a Path>,
+    pub token_file: Option<&'a Path>,
+    pub concurrency: usize,
+}
+
+pub fn run(args: Serve) -> Result<Exit, CliError> {
+    let secrets = Arc::new(load_secrets(args.secrets)?);
+    let token = args.token_file.map(read_token).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,11 +37,12 @@ pub fn run(
             Exit::Interrupted.now();
         });
         let options = ServeOptions {
-            paths,
-            listen,
-            state_dir: state,
+            paths: args.paths,
+            listen: args.listen,
+            state_dir: args.state,
             secrets,
             token,
+            concurrency: args.concurrency,
         };
         serve(options, stop).await.map_err(CliError::Serve)
     })?;
