@@ -519,6 +519,53 @@ fn quarantined_records_are_listed_shown_replayed_and_dropped() {
 }
 
 #[test]
+fn a_quarantined_record_corrected_by_hand_is_sent_as_corrected() {
+    let shop = Shop::start();
+    let w = workdir(
+        &pipeline(&shop, ""),
+        "ref,name,price,ean\nA1,Chair,10,1\nA2,Table,-5,2\n",
+    );
+    let (code, report) = run(&w);
+    assert_eq!(code, 3, "{report:#}");
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let a2 = list.split('\t').next().unwrap().to_string();
+    assert!(list.contains("A2"), "{list}");
+    let (code, text) = w.printed(&[
+        "state",
+        "quarantine",
+        "edit",
+        "p.yaml",
+        &a2,
+        "--set",
+        "nonsense",
+    ]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not FIELD=VALUE"), "{text}");
+    let (code, text) = w.printed(&[
+        "state",
+        "quarantine",
+        "edit",
+        "p.yaml",
+        &a2,
+        "--set",
+        "price=5.5",
+        "--secrets",
+        ".secrets",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let table = shop
+        .records("product")
+        .into_iter()
+        .find(|r| r["reference"] == "A2")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(table["price"], 5.5);
+    assert_eq!(table["name"], "Table");
+    let out = w.syncline(&["state", "quarantine", "list", "p.yaml"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
+
+#[test]
 fn an_exported_state_imported_elsewhere_makes_a_run_send_nothing() {
     let shop = Shop::start();
     let w = workdir(&pipeline(&shop, ""), CATALOG);

@@ -50,3 +50,20 @@ pub fn prepare(
     }
     Ok((replayable, unreadable))
 }
+
+/// Corrects a quarantined record's fields before it is replayed: text given for a field that
+/// holds a number or a boolean is read as one when it can be.
+pub fn correct(record: &mut serde_json::Value, edits: Vec<(String, String)>) {
+    let Some(record) = record.as_object_mut() else {
+        return;
+    };
+    for (field, text) in edits {
+        let value = match record.get(&field) {
+            Some(serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            }
+            _ => serde_json::Value::String(text),
+        };
+        record.insert(field, value);
+    }
+}

@@ -55,3 +55,9 @@ pub fn set_waiting(pipeline: &str, job: &str, outbox: usize, quarantined: usize)
     metrics::gauge!("syncline_outbox_writes", &labels).set(outbox as f64);
     metrics::gauge!("syncline_quarantined_records", &labels).set(quarantined as f64);
 }
+
+/// Notifications waiting in a webhook job's inbox.
+pub fn set_notifications(pipeline: &str, job: &str, waiting: usize) {
+    let labels = [("pipeline", pipeline.to_string()), ("job", job.to_string())];
+    metrics::gauge!("syncline_webhooks_pending", &labels).set(waiting as f64);
+}

@@ -21,6 +21,9 @@ use crate::runtime::report::{JobReport, JobStatus};
 use crate::runtime::{KeySet, RunOptions, Selection};
 use crate::state::{Change, JobId, JobRun, Quarantined, ReadOnly, StateError, StateStore};
 
+/// Notifications counted at most in a job's inbox, for `/metrics`.
+const COUNTED: usize = 100_000;
+
 /// How often files are checked for changes.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
@@ -687,6 +690,11 @@ impl Service {
                     .map_or(0, |q| q.len());
                 super::metrics::set_waiting(name, &job.name, outbox, quarantined);
             }
+            for route in deployed.plan.webhooks() {
+                let waiting = inbox::pending(deployed.state.as_ref(), &route.endpoint.job, COUNTED)
+                    .map_or(0, |w| w.len());
+                super::metrics::set_notifications(name, &route.endpoint.job.job, waiting);
+            }
         }
     }
 
@@ -717,16 +725,8 @@ impl Service {
         let Some((_, entry)) = entries.first_mut() else {
             return Err(ReplayRefused::NoEntry(id));
         };
-        if let (Some(edits), Some(record)) = (edits, entry.record.as_object_mut()) {
-            for (field, text) in edits {
-                let value = match record.get(&field) {
-                    Some(serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
-                        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-                    }
-                    _ => serde_json::Value::String(text),
-                };
-                record.insert(field, value);
-            }
+        if let Some(edits) = edits {
+            crate::runtime::replay::correct(&mut entry.record, edits);
         }
         let (replayable, unreadable) = crate::runtime::replay::prepare(
             &deployed.plan.jobs[index],

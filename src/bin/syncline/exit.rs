@@ -167,6 +167,8 @@ pub enum StateRefusal {
     },
     #[error("no quarantine entry {0}")]
     NoEntry(u64),
+    #[error("`{0}` is not FIELD=VALUE")]
+    NotAnEdit(String),
     #[error("name the entries to drop, or --job to drop all of a job's")]
     NothingToDrop,
     #[error(

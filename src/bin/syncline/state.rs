@@ -121,6 +121,19 @@ enum QuarantineCommand {
         #[arg(long, value_name = "FILE")]
         secrets: Option<PathBuf>,
     },
+    /// Correct fields of one entry's record and replay it: the fix a person makes to one bad
+    /// record (a wrong EAN, a missing code) without touching the source system.
+    Edit {
+        #[command(flatten)]
+        at: At,
+        id: u64,
+        /// `FIELD=VALUE` (repeatable); a number or a boolean field takes the text as one.
+        #[arg(long, value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        /// A file of `NAME=value` lines for `${secret.NAME}`.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
+    },
     /// Remove entries for good.
     Drop {
         #[command(flatten)]
@@ -391,15 +404,42 @@ fn quarantine(command: QuarantineCommand, out: &mut dyn Write) -> Result<Exit, C
             job,
             ids,
             secrets,
-        } => return replay(at, job, ids, secrets.as_deref(), out),
+        } => return replay(at, job, ids, None, secrets.as_deref(), out),
+        QuarantineCommand::Edit {
+            at,
+            id,
+            set,
+            secrets,
+        } => {
+            let store = open(&at)?;
+            let pipeline = name_of(&pipeline(&at.pipeline)?)?;
+            let job = store
+                .quarantined(&pipeline, None)?
+                .into_iter()
+                .find(|(entry, _)| *entry == id)
+                .map(|(_, entry)| entry.job)
+                .ok_or(StateRefusal::NoEntry(id))?;
+            drop(store);
+            let edits = set
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(field, value)| (field.to_string(), value.to_string()))
+                        .ok_or_else(|| StateRefusal::NotAnEdit(pair.clone()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return replay(at, job, vec![id], Some(edits), secrets.as_deref(), out);
+        }
     }
     Ok(Exit::Success)
 }
 
+/// `edits`: fields of the (single) entry corrected first.
 fn replay(
     at: At,
     job: String,
     ids: Vec<u64>,
+    edits: Option<Vec<(String, String)>>,
     secrets: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Exit, CliError> {
@@ -413,6 +453,9 @@ fn replay(
     let store = open(&at)?;
     let mut entries = store.quarantined(&plan.name, Some(&job))?;
     entries.retain(|(id, _)| ids.is_empty() || ids.contains(id));
+    if let (Some(edits), Some((_, entry))) = (edits, entries.first_mut()) {
+        syncline::runtime::replay::correct(&mut entry.record, edits);
+    }
     let (replayable, unreadable) = syncline::runtime::replay::prepare(job_plan, &store, entries)?;
     for (id, entry) in &unreadable {
         eprintln!(
