@@ -575,3 +575,56 @@ jobs:
     let (code, log) = served.terminate();
     assert_eq!(code, 0, "{log}");
 }
+
+#[test]
+fn sigterm_lets_a_run_finish_its_window_and_nothing_is_sent_twice_after() {
+    let shop = Shop::start();
+    shop.set_delay(Duration::from_millis(20));
+    let w = Workdir::new();
+    w.write(
+        "p.yaml",
+        format!(
+            r#"version: 1
+name: shop-sync
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+      concurrency: 1
+jobs:
+  products:
+    schedule: every 1h
+    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      name: $.name
+{PRODUCT_TARGET}
+"#,
+            url = shop.url
+        ),
+    );
+    let mut csv = String::from("ref,name\n");
+    for n in 0..300 {
+        csv.push_str(&format!("R{n:03},Product {n}\n"));
+    }
+    w.write("products.csv", &csv);
+    let served = Served::start(&w, &[]);
+    served.wait_for("the run under way", |_| shop.writes().len() >= 10);
+    let (code, log) = served.terminate();
+    assert_eq!(code, 0, "{log}");
+    let sent = shop.writes().len();
+    assert!(sent < 300, "the run was not stopped: {sent} writes");
+    // What was sent is known: a run after it sends the rest, and nothing twice.
+    let (code, report) = w.run("p.yaml", &["--state", "state"]);
+    assert_eq!(code, 0, "{report:#}");
+    let mut created: Vec<String> = shop
+        .writes()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.body["reference"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(created.len(), 300, "{report:#}");
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), 300, "a product was created twice");
+}
