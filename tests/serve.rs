@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::Workdir;
 use common::served::{Served, TOKEN};
-use common::shop::{PRODUCT_TARGET, Shop};
+use common::shop::{PRODUCT_TARGET, Shop, products_pipeline};
 use serde_json::{Value, json};
 use syncline::config::model::{Schedule, TimeZone as Zone};
 use syncline::serve::scheduler::{Decision, JobEntry, Scheduler};
@@ -333,26 +333,7 @@ fn serve_runs_jobs_on_their_schedule_and_lists_them() {
 fn a_run_by_hand_needs_the_token_and_can_take_keys() {
     let shop = Shop::start();
     let w = Workdir::new();
-    w.write(
-        "p.yaml",
-        format!(
-            r#"version: 1
-name: shop-sync
-connections:
-  shop:
-    http:
-      base_url: "{url}"
-jobs:
-  products:
-    from: {{ file: {{ path: products.csv }} }}
-    map:
-      reference: $.ref
-      name: $.name
-{PRODUCT_TARGET}
-"#,
-            url = shop.url
-        ),
-    );
+    w.write("p.yaml", products_pipeline(&shop.url, "", ""));
     w.write("products.csv", "ref,name\nA1,Alpha\nB2,Beta\nC3,Gamma\n");
     let served = Served::start(&w, &[]);
     let path = "/api/pipelines/shop-sync/jobs/products/run";
@@ -510,24 +491,7 @@ fn a_review_job_holds_its_changes_until_some_are_applied() {
     let w = Workdir::new();
     w.write(
         "p.yaml",
-        format!(
-            r#"version: 1
-name: shop-sync
-connections:
-  shop:
-    http:
-      base_url: "{url}"
-jobs:
-  products:
-    review: true
-    from: {{ file: {{ path: products.csv }} }}
-    map:
-      reference: $.ref
-      name: $.name
-{PRODUCT_TARGET}
-"#,
-            url = shop.url
-        ),
+        products_pipeline(&shop.url, "", "    review: true\n"),
     );
     w.write("products.csv", "ref,name\nA1,Alpha\nB2,Beta\n");
     let served = Served::start(&w, &[]);
@@ -583,24 +547,10 @@ fn sigterm_lets_a_run_finish_its_window_and_nothing_is_sent_twice_after() {
     let w = Workdir::new();
     w.write(
         "p.yaml",
-        format!(
-            r#"version: 1
-name: shop-sync
-connections:
-  shop:
-    http:
-      base_url: "{url}"
-      concurrency: 1
-jobs:
-  products:
-    schedule: every 1h
-    from: {{ file: {{ path: products.csv }} }}
-    map:
-      reference: $.ref
-      name: $.name
-{PRODUCT_TARGET}
-"#,
-            url = shop.url
+        products_pipeline(
+            &shop.url,
+            "      concurrency: 1\n",
+            "    schedule: every 1h\n",
         ),
     );
     let mut csv = String::from("ref,name\n");

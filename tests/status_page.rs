@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::Workdir;
 use common::served::{Served, TOKEN, free_port};
-use common::shop::{PRODUCT_TARGET, Shop};
+use common::shop::{Shop, products_pipeline};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -109,24 +109,7 @@ fn a_pending_change_is_applied_from_the_page_and_only_with_the_token() {
     let w = Workdir::new();
     w.write(
         "p.yaml",
-        format!(
-            r#"version: 1
-name: shop-sync
-connections:
-  shop:
-    http:
-      base_url: "{url}"
-jobs:
-  products:
-    review: true
-    from: {{ file: {{ path: products.csv }} }}
-    map:
-      reference: $.ref
-      name: $.name
-{PRODUCT_TARGET}
-"#,
-            url = shop.url
-        ),
+        products_pipeline(&shop.url, "", "    review: true\n"),
     );
     w.write("products.csv", "ref,name\nA1,Alpha\nB2,Beta\n");
     let served = Served::start(&w, &[]);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, watch};
 
 use super::alerts::{AlertPlan, send_alerts};
-use super::deployment::Deployments;
+use super::deployment::{Deployed, Deployments};
 use super::scheduler::{Busy, Decision};
 use crate::connectors::webhook::{Received, Refusal, inbox, receive};
 use crate::dry_run::apply::{ApplyError, ApplyReport, Outcome, Selection as ApplySelection, apply};
@@ -162,17 +162,9 @@ impl Service {
         for deployed in deployments.running.values_mut() {
             for decision in deployed.scheduler.due(now) {
                 match decision {
-                    Decision::Run { jobs, due } => launches.push(Launch {
-                        file: deployed.file.clone(),
-                        plan: deployed.plan.clone(),
-                        hash: deployed.hash.clone(),
-                        alerts: deployed.alerts.clone(),
-                        replay: None,
-                        state: deployed.state.clone(),
-                        jobs,
-                        keys: None,
-                        due,
-                    }),
+                    Decision::Run { jobs, due } => {
+                        launches.push(Launch::of(deployed, jobs, None, None, due))
+                    }
                     Decision::Skip { job, due, reason } => tracing::warn!(
                         pipeline = %deployed.plan.name,
                         job = %deployed.plan.jobs[job].name,
@@ -205,30 +197,9 @@ impl Service {
             return Err(RunRefused::Stopping);
         }
         let mut deployments = self.deployments();
-        let deployed = deployments
-            .named(pipeline)
-            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
-        let index = deployed
-            .plan
-            .jobs
-            .iter()
-            .position(|j| j.name == job)
-            .ok_or_else(|| RunRefused::NoJob {
-                pipeline: pipeline.to_string(),
-                job: job.to_string(),
-            })?;
+        let (deployed, index) = find(&mut deployments, pipeline, job)?;
         deployed.scheduler.run_now(index)?;
-        let launch = Launch {
-            file: deployed.file.clone(),
-            plan: deployed.plan.clone(),
-            hash: deployed.hash.clone(),
-            alerts: deployed.alerts.clone(),
-            replay: None,
-            state: deployed.state.clone(),
-            jobs: vec![index],
-            keys,
-            due: Utc::now(),
-        };
+        let launch = Launch::of(deployed, vec![index], keys, None, Utc::now());
         drop(deployments);
         self.launch(launch);
         Ok(())
@@ -519,15 +490,7 @@ impl Service {
     /// A review job's pending plan.
     pub fn pending(&self, pipeline: &str, job: &str) -> Result<Option<DryRunPlan>, RunRefused> {
         let mut deployments = self.deployments();
-        let deployed = deployments
-            .named(pipeline)
-            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
-        if !deployed.plan.jobs.iter().any(|j| j.name == job) {
-            return Err(RunRefused::NoJob {
-                pipeline: pipeline.to_string(),
-                job: job.to_string(),
-            });
-        }
+        let (deployed, _) = find(&mut deployments, pipeline, job)?;
         Ok(read_pending(deployed.state.as_ref(), pipeline, job))
     }
 
@@ -541,18 +504,7 @@ impl Service {
     ) -> Result<ApplyReport, ApplyRefused> {
         let (plan, hash, state, index, file) = {
             let mut deployments = self.deployments();
-            let deployed = deployments
-                .named(pipeline)
-                .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
-            let index = deployed
-                .plan
-                .jobs
-                .iter()
-                .position(|j| j.name == job)
-                .ok_or_else(|| RunRefused::NoJob {
-                    pipeline: pipeline.to_string(),
-                    job: job.to_string(),
-                })?;
+            let (deployed, index) = find(&mut deployments, pipeline, job)?;
             // Never at the same time as a run of the job: both write its ID map.
             deployed
                 .scheduler
@@ -708,18 +660,7 @@ impl Service {
         edits: Option<Vec<(String, String)>>,
     ) -> Result<(), ReplayRefused> {
         let mut deployments = self.deployments();
-        let deployed = deployments
-            .named(pipeline)
-            .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
-        let index = deployed
-            .plan
-            .jobs
-            .iter()
-            .position(|j| j.name == job)
-            .ok_or_else(|| RunRefused::NoJob {
-                pipeline: pipeline.to_string(),
-                job: job.to_string(),
-            })?;
+        let (deployed, index) = find(&mut deployments, pipeline, job)?;
         let mut entries = deployed.state.quarantined(pipeline, Some(job))?;
         entries.retain(|(entry, _)| *entry == id);
         let Some((_, entry)) = entries.first_mut() else {
@@ -740,17 +681,7 @@ impl Service {
             .scheduler
             .run_now(index)
             .map_err(RunRefused::Busy)?;
-        let launch = Launch {
-            file: deployed.file.clone(),
-            plan: deployed.plan.clone(),
-            hash: deployed.hash.clone(),
-            alerts: deployed.alerts.clone(),
-            replay: Some(replayable),
-            state: deployed.state.clone(),
-            jobs: vec![index],
-            keys: None,
-            due: Utc::now(),
-        };
+        let launch = Launch::of(deployed, vec![index], None, Some(replayable), Utc::now());
         drop(deployments);
         self.launch(launch);
         Ok(())
@@ -795,6 +726,27 @@ impl Service {
     }
 }
 
+/// The pipeline named `pipeline`, and the index of its job `job`.
+fn find<'d>(
+    deployments: &'d mut Deployments,
+    pipeline: &str,
+    job: &str,
+) -> Result<(&'d mut Deployed, usize), RunRefused> {
+    let deployed = deployments
+        .named(pipeline)
+        .ok_or_else(|| RunRefused::NoPipeline(pipeline.to_string()))?;
+    let index = deployed
+        .plan
+        .jobs
+        .iter()
+        .position(|j| j.name == job)
+        .ok_or_else(|| RunRefused::NoJob {
+            pipeline: pipeline.to_string(),
+            job: job.to_string(),
+        })?;
+    Ok((deployed, index))
+}
+
 struct Launch {
     file: PathBuf,
     plan: Arc<Plan>,
@@ -806,6 +758,28 @@ struct Launch {
     jobs: Vec<usize>,
     keys: Option<KeySet>,
     due: DateTime<Utc>,
+}
+
+impl Launch {
+    fn of(
+        deployed: &Deployed,
+        jobs: Vec<usize>,
+        keys: Option<KeySet>,
+        replay: Option<Vec<(u64, Quarantined)>>,
+        due: DateTime<Utc>,
+    ) -> Launch {
+        Launch {
+            file: deployed.file.clone(),
+            plan: deployed.plan.clone(),
+            hash: deployed.hash.clone(),
+            alerts: deployed.alerts.clone(),
+            replay,
+            state: deployed.state.clone(),
+            jobs,
+            keys,
+            due,
+        }
+    }
 }
 
 /// One job in `GET /api/jobs`.

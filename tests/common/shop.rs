@@ -30,6 +30,28 @@ pub const PRODUCT_TARGET: &str = r#"    to:
         update: { method: PUT, path: "/products/{target_id}" }
         id: $.product.id"#;
 
+/// A pipeline `shop-sync` whose job `products` reads `products.csv` (`ref,name`) and writes
+/// the products to the double at `url`; `connection` and `job` are more lines of the
+/// connection and of the job (at their indent).
+pub fn products_pipeline(url: &str, connection: &str, job: &str) -> String {
+    format!(
+        r#"version: 1
+name: shop-sync
+connections:
+  shop:
+    http:
+      base_url: "{url}"
+{connection}jobs:
+  products:
+{job}    from: {{ file: {{ path: products.csv }} }}
+    map:
+      reference: $.ref
+      name: $.name
+{PRODUCT_TARGET}
+"#
+    )
+}
+
 /// A resolve rule by reference, to follow [`PRODUCT_TARGET`].
 pub const RESOLVE_BY_REFERENCE: &str = r#"
         resolve:
