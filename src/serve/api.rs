@@ -13,8 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::app::{Access, App, signed_in};
-use super::scheduler::Busy;
+use super::app::{Access, App, refused_status, signed_in};
 use super::service::{ApplyRefused, ReplayRefused, RunRefused, Service, WebhookRefused};
 
 /// The largest request body read at all.
@@ -267,12 +266,7 @@ fn replayed(result: Result<(), ReplayRefused>) -> Response {
 }
 
 fn refused(e: RunRefused) -> Response {
-    let status = match e {
-        RunRefused::NoPipeline(_) | RunRefused::NoJob { .. } => StatusCode::NOT_FOUND,
-        RunRefused::Busy(Busy::Running(_)) => StatusCode::CONFLICT,
-        RunRefused::Stopping => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    error(status, e)
+    error(refused_status(&e), e)
 }
 
 /// The keys of a body `{"keys": [...]}`; none for an empty body.

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use super::service::Service;
+use super::service::{RunRefused, Service};
 
 /// The cookie a signed-in browser carries the token in.
 pub const COOKIE: &str = "syncline_token";
@@ -57,4 +57,14 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 /// Compares in a time that does not depend on where the two differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The status a run (or an apply, a replay) that cannot start is answered with, by the API and
+/// by the page alike.
+pub fn refused_status(e: &RunRefused) -> StatusCode {
+    match e {
+        RunRefused::NoPipeline(_) | RunRefused::NoJob { .. } => StatusCode::NOT_FOUND,
+        RunRefused::Busy(_) => StatusCode::CONFLICT,
+        RunRefused::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }

@@ -62,7 +62,7 @@ pub fn overview(jobs: &[JobView], problems: &[(String, String)], signed_in: bool
                     }
                     @for job in jobs.iter().filter(|j| j.pipeline == *pipeline) {
                         tr {
-                            td { a href=(job_url(&job.pipeline, &job.job)) { (job.job) } }
+                            td { a href=(job_path(&job.pipeline, &job.job)) { (job.job) } }
                             td {
                                 @if job.running { "running" }
                                 @else if let Some(last) = &job.last_run {
@@ -247,7 +247,7 @@ pub fn applied(pipeline: &str, job: &str, report: &ApplyReport, signed_in: bool)
                     }
                 }
             }
-            p { a href=(job_url(pipeline, job)) { "Back to the job" } }
+            p { a href=(job_path(pipeline, job)) { "Back to the job" } }
         },
     )
 }
@@ -270,10 +270,6 @@ pub fn job_path(pipeline: &str, job: &str) -> String {
         percent_encoding::utf8_percent_encode(pipeline, percent_encoding::NON_ALPHANUMERIC),
         percent_encoding::utf8_percent_encode(job, percent_encoding::NON_ALPHANUMERIC)
     )
-}
-
-fn job_url(pipeline: &str, job: &str) -> String {
-    job_path(pipeline, job)
 }
 
 fn text(value: &Value) -> String {

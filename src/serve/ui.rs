@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
 
-use super::app::{App, COOKIE, signed_in};
+use super::app::{App, COOKIE, refused_status, signed_in};
 use super::page;
 use super::service::{ApplyRefused, ReplayRefused, RunRefused};
 
@@ -237,13 +237,8 @@ fn replayed(result: Result<(), ReplayRefused>, back: &str) -> Response {
 }
 
 fn run_refused(e: RunRefused, back: &str) -> Response {
-    let status = match e {
-        RunRefused::NoPipeline(_) | RunRefused::NoJob { .. } => StatusCode::NOT_FOUND,
-        RunRefused::Busy(_) => StatusCode::CONFLICT,
-        RunRefused::Stopping => StatusCode::SERVICE_UNAVAILABLE,
-    };
     html(
-        status,
+        refused_status(&e),
         page::message("Not done", &e.to_string(), back, true),
     )
 }
